@@ -1,0 +1,22 @@
+//! `pdf-sign`: Inkan's PDF signing core. It reads real-world PDFs piece by piece (classic and
+//! stream cross-references, object streams, incremental updates, damaged files), signs them with
+//! PAdES signatures written as incremental updates, and verifies signatures and what changed
+//! after them. No HTTP, no database: callers hand in bytes or a file and a [`Signer`].
+
+pub mod appearance;
+pub mod cms;
+pub mod document;
+pub mod error;
+pub mod keys;
+pub mod object;
+pub mod repair;
+pub mod sign;
+pub mod source;
+pub mod verify;
+
+pub use document::Document;
+pub use error::{PdfError, Result};
+pub use keys::{HashAlgorithm, KeySigner, SignatureScheme, Signer};
+pub use sign::{sign, Certify, Placement, SignOptions, SignReport};
+pub use source::{FileSource, Source};
+pub use verify::{verify, Report, Status, VerifyOptions};

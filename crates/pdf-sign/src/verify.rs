@@ -1,0 +1,914 @@
+//! Verification: for each signature, is the digest intact, does /ByteRange cover its whole
+//! revision but /Contents, what changed in later revisions and was it allowed, and does the
+//! signer's certificate chain reach a trust anchor at the signing time.
+
+use std::collections::{BTreeSet, HashSet};
+
+use aws_lc_rs::digest;
+use chrono::{DateTime, FixedOffset, TimeZone, Utc};
+use der::{Decode, Encode};
+use serde::Serialize;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages};
+use x509_cert::name::Name;
+use x509_cert::Certificate;
+
+use crate::cms::{self, ParsedCms};
+use crate::document::{Document, XrefEntry};
+use crate::error::{PdfError, Result};
+use crate::keys::HashAlgorithm;
+use crate::object::{decode_text, Dict, ObjRef, Object};
+use crate::source::{Prefix, Source};
+
+/// The verdict, ordered from best to worst; it maps onto `inkan verify`'s exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Intact, trusted, and nothing disallowed changed after signing (exit 0).
+    Valid,
+    /// Intact, but the chain does not reach a trust anchor (exit 2).
+    Untrusted,
+    /// Broken, forged, modified after signing, or no signature (exit 1).
+    Invalid,
+}
+
+impl Status {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Status::Valid => 0,
+            Status::Invalid => 1,
+            Status::Untrusted => 2,
+        }
+    }
+}
+
+/// Trust anchors and the validation time.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyOptions {
+    /// Trusted root certificates (DER).
+    pub trust_anchors: Vec<Vec<u8>>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SignatureReport {
+    pub field: String,
+    pub sub_filter: String,
+    pub signer: Option<String>,
+    pub signer_subject: Option<String>,
+    /// The time the signature claims (/M), RFC 3339.
+    pub signing_time: Option<String>,
+    /// The revision the signature covers (1 = the original file).
+    pub revision: usize,
+    pub signed_bytes: u64,
+    /// The digest matches and the CMS signature verifies.
+    pub intact: bool,
+    /// /ByteRange starts at 0, leaves out exactly /Contents and ends on a revision boundary.
+    pub byte_range_ok: bool,
+    pub covers_whole_document: bool,
+    /// Changes after this signature that are not allowed (empty when none).
+    pub modifications: Vec<String>,
+    /// Allowed later changes (signatures, form filling, DSS, document timestamps).
+    pub later_changes: Vec<String>,
+    pub certification: Option<i64>,
+    pub trusted: bool,
+    pub chain: Vec<String>,
+    pub problems: Vec<String>,
+    pub status: Status,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub file_size: u64,
+    pub revisions: usize,
+    pub validation_time: String,
+    pub signatures: Vec<SignatureReport>,
+    pub problems: Vec<String>,
+    pub status: Status,
+}
+
+/// Verifies every signature in the PDF. Errors only when the file cannot be read at all.
+pub fn verify<S: Source>(src: S, opts: &VerifyOptions) -> Result<Report> {
+    let doc = Document::open(src)?;
+    let now = Utc::now();
+    let mut problems = Vec::new();
+    if doc.repaired {
+        problems.push(format!(
+            "the file's cross-reference data is broken ({}), so its structure cannot be trusted",
+            doc.damage.clone().unwrap_or_default()
+        ));
+    }
+    let anchors: Vec<Certificate> = opts
+        .trust_anchors
+        .iter()
+        .filter_map(|d| Certificate::from_der(d).ok())
+        .collect();
+    let catalog = doc.catalog()?;
+    let fields = signature_fields(&doc, &catalog)?;
+    let docmdp_sig = docmdp_signature(&doc, &catalog)?;
+    let mut revisions: Vec<u64> = doc.sections.iter().map(|s| s.offset).collect();
+    revisions.sort_unstable();
+    let mut signatures = Vec::new();
+    for (name, sig_ref, sig) in &fields {
+        let mut report = check_signature(&doc, name, sig, &anchors, &revisions)?;
+        if docmdp_sig == Some(*sig_ref) {
+            report.certification = Some(crate::sign::docmdp_level(&doc, &catalog)?.unwrap_or(2));
+        }
+        signatures.push(report);
+    }
+    // Changes after each signature, judged against the strictest certification in force.
+    let certification = signatures.iter().filter_map(|s| s.certification).min();
+    for s in &mut signatures {
+        if s.byte_range_ok && s.signed_bytes < doc.len() {
+            match diff_revisions(&doc, s.signed_bytes, certification) {
+                Ok((bad, fine)) => {
+                    s.modifications = bad;
+                    s.later_changes = fine;
+                }
+                Err(e) => s
+                    .modifications
+                    .push(format!("the later revisions cannot be read: {e}")),
+            }
+        }
+        s.covers_whole_document = s.signed_bytes == doc.len();
+        if !s.modifications.is_empty() {
+            s.status = Status::Invalid;
+        }
+    }
+    let mut status = signatures
+        .iter()
+        .map(|s| s.status)
+        .max()
+        .unwrap_or(Status::Invalid);
+    if signatures.is_empty() {
+        problems.push("the document has no signature".into());
+    }
+    if doc.repaired {
+        status = Status::Invalid;
+    }
+    // Bytes after the last signed revision must form allowed revisions (checked above), not junk.
+    if let Some(last_end) = signatures
+        .iter()
+        .filter(|s| s.byte_range_ok)
+        .map(|s| s.signed_bytes)
+        .max()
+    {
+        if last_end < doc.len() && doc.startxref < last_end {
+            let tail = doc
+                .source()
+                .read_vec(last_end, (doc.len() - last_end) as usize)?;
+            if !tail.iter().all(|b| crate::object::is_whitespace(*b)) {
+                problems.push(format!(
+                    "{} bytes were appended after the last signed revision",
+                    doc.len() - last_end
+                ));
+                status = Status::Invalid;
+            }
+        }
+    }
+    Ok(Report {
+        file_size: doc.len(),
+        revisions: revisions.len(),
+        validation_time: now.to_rfc3339(),
+        signatures,
+        problems,
+        status,
+    })
+}
+
+/// Every signature field with a value: (qualified name, signature dictionary ref, dictionary).
+fn signature_fields<S: Source>(
+    doc: &Document<S>,
+    catalog: &Dict,
+) -> Result<Vec<(String, ObjRef, Dict)>> {
+    let mut out = Vec::new();
+    let Some(Object::Dict(form)) = doc.lookup(catalog, "AcroForm")? else {
+        return Ok(out);
+    };
+    let Some(Object::Array(fields)) = doc.lookup(&form, "Fields")? else {
+        return Ok(out);
+    };
+    let mut seen = HashSet::new();
+    let mut stack: Vec<(Object, String, Option<Vec<u8>>)> = fields
+        .into_iter()
+        .rev()
+        .map(|f| (f, String::new(), None))
+        .collect();
+    while let Some((f, prefix, inherited_ft)) = stack.pop() {
+        let Some(r) = f.as_ref() else { continue };
+        if !seen.insert(r) || seen.len() > 100_000 {
+            continue;
+        }
+        let d = doc.get_dict(r)?;
+        let part = d.get("T").and_then(Object::as_string).map(decode_text);
+        let name = match (&part, prefix.is_empty()) {
+            (Some(p), true) => p.clone(),
+            (Some(p), false) => format!("{prefix}.{p}"),
+            (None, _) => prefix.clone(),
+        };
+        let ft = d.name("FT").map(<[u8]>::to_vec).or(inherited_ft);
+        if let Some(Object::Array(kids)) = doc.lookup(&d, "Kids")? {
+            for k in kids.into_iter().rev() {
+                stack.push((k, name.clone(), ft.clone()));
+            }
+        }
+        if ft.as_deref() == Some(b"Sig") {
+            if let Some(Object::Ref(v)) = d.get("V") {
+                if let Ok(sig) = doc.get_dict(*v) {
+                    out.push((name, *v, sig));
+                }
+            } else if let Some(Object::Dict(sig)) = d.get("V") {
+                out.push((name, ObjRef::new(0, 0), sig.clone()));
+            }
+        }
+    }
+    // Order by position in the file: the earliest signature first.
+    out.sort_by_key(|(_, _, s)| byte_range(s).map_or(0, |r| r[1]));
+    Ok(out)
+}
+
+fn docmdp_signature<S: Source>(doc: &Document<S>, catalog: &Dict) -> Result<Option<ObjRef>> {
+    let Some(Object::Dict(perms)) = doc.lookup(catalog, "Perms")? else {
+        return Ok(None);
+    };
+    Ok(perms.get("DocMDP").and_then(Object::as_ref))
+}
+
+fn byte_range(sig: &Dict) -> Option<[u64; 4]> {
+    let a = sig.get("ByteRange")?.as_array()?;
+    if a.len() != 4 {
+        return None;
+    }
+    let v: Vec<u64> = a
+        .iter()
+        .map(|o| o.as_int().and_then(|i| u64::try_from(i).ok()))
+        .collect::<Option<_>>()?;
+    Some([v[0], v[1], v[2], v[3]])
+}
+
+fn check_signature<S: Source>(
+    doc: &Document<S>,
+    name: &str,
+    sig: &Dict,
+    anchors: &[Certificate],
+    revisions: &[u64],
+) -> Result<SignatureReport> {
+    let sub_filter = sig
+        .name("SubFilter")
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .unwrap_or_default();
+    let mut r = SignatureReport {
+        field: name.to_string(),
+        sub_filter: sub_filter.clone(),
+        signer: None,
+        signer_subject: None,
+        signing_time: sig
+            .get("M")
+            .and_then(Object::as_string)
+            .and_then(|m| parse_pdf_date(&decode_text(m)))
+            .map(|t| t.to_rfc3339()),
+        revision: 0,
+        signed_bytes: 0,
+        intact: false,
+        byte_range_ok: false,
+        covers_whole_document: false,
+        modifications: Vec::new(),
+        later_changes: Vec::new(),
+        certification: None,
+        trusted: false,
+        chain: Vec::new(),
+        problems: Vec::new(),
+        status: Status::Invalid,
+    };
+    let len = doc.len();
+    let Some(br) = byte_range(sig) else {
+        r.problems
+            .push("the signature has no valid /ByteRange".into());
+        return Ok(r);
+    };
+    let contents = sig
+        .get("Contents")
+        .and_then(Object::as_string)
+        .unwrap_or(&[])
+        .to_vec();
+    // /ByteRange: [0 a b c] with the gap exactly the hex string of /Contents.
+    let end = br[2].checked_add(br[3]);
+    let gap_ok = br[0] == 0 && br[1] < br[2] && end.is_some_and(|e| e <= len) && {
+        let gap = doc
+            .source()
+            .read_vec(br[1], (br[2] - br[1]).min(1 << 24) as usize)?;
+        gap.len() as u64 == br[2] - br[1]
+            && gap.first() == Some(&b'<')
+            && gap.last() == Some(&b'>')
+            && hex_decode(&gap[1..gap.len() - 1]).is_some_and(|d| d == contents)
+    };
+    let signed_end = end.unwrap_or(0).min(len);
+    r.signed_bytes = signed_end;
+    r.revision = revisions.iter().filter(|o| **o < signed_end).count();
+    if !gap_ok {
+        r.problems
+            .push("/ByteRange does not leave out exactly the signature's /Contents".into());
+        return Ok(r);
+    }
+    // The signed range must end on a revision boundary (`%%EOF`).
+    let tail = doc
+        .source()
+        .read_vec(signed_end.saturating_sub(32), 32.min(signed_end as usize))?;
+    let trimmed = trim_end_ws(&tail);
+    if !trimmed.ends_with(b"%%EOF") {
+        r.problems
+            .push("the signed range does not end at the end of a revision".into());
+        return Ok(r);
+    }
+    r.byte_range_ok = true;
+
+    if sub_filter == "ETSI.RFC3161" {
+        r.problems
+            .push("document timestamps are not checked yet".into());
+        r.status = Status::Untrusted;
+        return Ok(r);
+    }
+    if !matches!(
+        sub_filter.as_str(),
+        "ETSI.CAdES.detached" | "adbe.pkcs7.detached"
+    ) {
+        r.problems
+            .push(format!("unsupported signature type /{sub_filter}"));
+        return Ok(r);
+    }
+    let parsed = match ParsedCms::parse(&contents) {
+        Ok(p) => p,
+        Err(e) => {
+            r.problems.push(e.to_string());
+            return Ok(r);
+        }
+    };
+    let signer_cert = match parsed.signer_certificate() {
+        Ok(c) => c.clone(),
+        Err(e) => {
+            r.problems.push(e.to_string());
+            return Ok(r);
+        }
+    };
+    r.signer = common_name(&signer_cert.tbs_certificate.subject);
+    r.signer_subject = Some(signer_cert.tbs_certificate.subject.to_string());
+    let hash = match parsed.digest_algorithm() {
+        Ok(h) => h,
+        Err(e) => {
+            r.problems.push(e.to_string());
+            return Ok(r);
+        }
+    };
+    let digest = digest_ranges(doc.source(), hash, &[(br[0], br[1]), (br[2], br[3])])?;
+    match parsed.message_digest() {
+        Ok(md) if md == digest => {}
+        Ok(_) => {
+            r.problems
+                .push("the document digest does not match: the signed bytes were changed".into());
+            return Ok(r);
+        }
+        Err(e) => {
+            r.problems.push(e.to_string());
+            return Ok(r);
+        }
+    }
+    if let Err(e) = parsed.verify_signature() {
+        r.problems.push(e.to_string());
+        return Ok(r);
+    }
+    r.intact = true;
+    if sub_filter == "ETSI.CAdES.detached" && parsed.has_signed_attr(cms::ID_SIGNING_TIME) {
+        r.problems
+            .push("a PAdES signature must not carry a CMS signing-time attribute".into());
+    }
+
+    // Trust at the signing time (the claimed /M until timestamps are checked).
+    let at = r
+        .signing_time
+        .as_deref()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
+    match build_chain(&signer_cert, &parsed.certificates, anchors, at) {
+        Ok(chain) => {
+            r.trusted = true;
+            r.chain = chain
+                .iter()
+                .map(|c| c.tbs_certificate.subject.to_string())
+                .collect();
+            r.status = Status::Valid;
+        }
+        Err(ChainError::Invalid(msg)) => {
+            r.problems.push(msg);
+            r.status = Status::Invalid;
+        }
+        Err(ChainError::Untrusted(msg)) => {
+            r.problems.push(msg);
+            r.status = Status::Untrusted;
+        }
+    }
+    Ok(r)
+}
+
+fn trim_end_ws(b: &[u8]) -> &[u8] {
+    let mut end = b.len();
+    while end > 0 && crate::object::is_whitespace(b[end - 1]) {
+        end -= 1;
+    }
+    &b[..end]
+}
+
+fn hex_decode(h: &[u8]) -> Option<Vec<u8>> {
+    let digits: Vec<u8> = h
+        .iter()
+        .copied()
+        .filter(|b| !crate::object::is_whitespace(*b))
+        .collect();
+    let mut out = Vec::with_capacity(digits.len() / 2 + 1);
+    for pair in digits.chunks(2) {
+        let hi = (pair[0] as char).to_digit(16)?;
+        let lo = match pair.get(1) {
+            Some(c) => (*c as char).to_digit(16)?,
+            None => 0,
+        };
+        out.push((hi * 16 + lo) as u8);
+    }
+    Some(out)
+}
+
+/// Hashes the given (offset, length) ranges of the source, streaming.
+pub fn digest_ranges<S: Source>(
+    src: &S,
+    hash: HashAlgorithm,
+    ranges: &[(u64, u64)],
+) -> Result<Vec<u8>> {
+    let mut ctx = digest::Context::new(hash.digest_algorithm());
+    let mut buf = vec![0u8; 1 << 16];
+    for (start, len) in ranges {
+        let mut at = *start;
+        let end = start + len;
+        while at < end {
+            let want = ((end - at) as usize).min(buf.len());
+            let n = src.read_at(at, &mut buf[..want])?;
+            if n == 0 {
+                return Err(PdfError::Damaged(
+                    "the signed range runs past the end of the file".into(),
+                ));
+            }
+            ctx.update(&buf[..n]);
+            at += n as u64;
+        }
+    }
+    Ok(ctx.finish().as_ref().to_vec())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Changes after signing
+
+/// Compares the document as signed (its first `signed_end` bytes) with the whole file, and sorts
+/// the changed objects into disallowed and allowed ones.
+fn diff_revisions<S: Source>(
+    doc: &Document<S>,
+    signed_end: u64,
+    certification: Option<i64>,
+) -> Result<(Vec<String>, Vec<String>)> {
+    let old = Document::open(Prefix {
+        inner: doc.source(),
+        len: signed_end,
+    })?;
+    let mut bad = Vec::new();
+    let mut fine = BTreeSet::new();
+    if old.repaired {
+        bad.push("the signed revision's cross-reference data is broken".into());
+        return Ok((bad, Vec::new()));
+    }
+    if !doc.sections.iter().any(|s| s.offset == old.startxref) {
+        bad.push("the later revisions do not build on the signed one".into());
+    }
+    let old_root = old.root_ref()?;
+    if doc.root_ref()? != old_root {
+        bad.push("the document catalogue was replaced".into());
+    }
+    let annotations_ok = certification.is_none_or(|p| p >= 3);
+    let mut new_sig_fields = HashSet::new();
+    for (num, entry) in &doc.xref {
+        let old_entry = old.xref.get(num).copied();
+        if old_entry == Some(*entry) {
+            continue;
+        }
+        let is_free = matches!(entry, XrefEntry::Free);
+        let was_live = !matches!(old_entry, None | Some(XrefEntry::Free));
+        if is_free {
+            if was_live {
+                bad.push(format!("object {num} was deleted"));
+            }
+            continue;
+        }
+        let gen = match entry {
+            XrefEntry::InFile { gen, .. } => *gen,
+            _ => 0,
+        };
+        let id = ObjRef::new(*num, gen);
+        let new_obj = doc.get(id)?;
+        if !was_live {
+            // A new object; its effect shows where a changed object points at it.
+            if let Some(d) = new_obj.as_dict() {
+                if d.name("FT") == Some(b"Sig") {
+                    new_sig_fields.insert(id);
+                }
+                match d.name("Type") {
+                    Some(b"Sig") => {
+                        fine.insert("a signature was added".to_string());
+                    }
+                    Some(b"DocTimeStamp") => {
+                        fine.insert("a document timestamp was added".to_string());
+                    }
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        let old_gen = match old_entry {
+            Some(XrefEntry::InFile { gen, .. }) => gen,
+            _ => 0,
+        };
+        let old_obj = old.get(ObjRef::new(*num, old_gen))?;
+        if old_obj == new_obj && !matches!(new_obj, Object::Stream(..)) {
+            continue;
+        }
+        match classify_change(&old, doc, id, &old_obj, &new_obj, old_root, annotations_ok)? {
+            Change::Allowed(what) => {
+                fine.insert(what);
+            }
+            Change::Disallowed(what) => bad.push(what),
+        }
+    }
+    Ok((bad, fine.into_iter().collect()))
+}
+
+enum Change {
+    Allowed(String),
+    Disallowed(String),
+}
+
+fn classify_change<S: Source, T: Source>(
+    old: &Document<T>,
+    new: &Document<S>,
+    id: ObjRef,
+    old_obj: &Object,
+    new_obj: &Object,
+    root: ObjRef,
+    annotations_ok: bool,
+) -> Result<Change> {
+    let num = id.num;
+    let (Some(od), Some(nd)) = (old_obj.as_dict(), new_obj.as_dict()) else {
+        // Arrays: /Fields or /Annots arrays may only grow by signature fields.
+        if let (Some(oa), Some(na)) = (old_obj.as_array(), new_obj.as_array()) {
+            if na.starts_with(oa) || oa.iter().all(|o| na.contains(o)) {
+                let added: Vec<&Object> = na.iter().filter(|o| !oa.contains(o)).collect();
+                if added
+                    .iter()
+                    .all(|o| is_signature_field(new, o) || annotations_ok && is_annotation(new, o))
+                {
+                    return Ok(Change::Allowed("signature fields were added".into()));
+                }
+            }
+            return Ok(Change::Disallowed(format!(
+                "array object {num} was changed"
+            )));
+        }
+        return Ok(Change::Disallowed(format!("object {num} was changed")));
+    };
+    if matches!(new_obj, Object::Stream(..)) || matches!(old_obj, Object::Stream(..)) {
+        let what = if od.name("Type") == Some(b"XRef") {
+            "a cross-reference stream"
+        } else {
+            "a stream (page content, image or font)"
+        };
+        return Ok(Change::Disallowed(format!(
+            "{what} (object {num}) was changed after signing"
+        )));
+    }
+    let changed: Vec<String> = changed_keys(od, nd);
+    let only = |allowed: &[&str]| changed.iter().all(|k| allowed.contains(&k.as_str()));
+    if id == root {
+        if only(&["AcroForm", "DSS", "Extensions", "Perms"]) {
+            if changed.iter().any(|k| k == "Perms") && od.get("Perms").is_some() {
+                return Ok(Change::Disallowed(
+                    "the document's permissions were changed".into(),
+                ));
+            }
+            if let (Some(Object::Dict(oa)), Some(Object::Dict(na))) =
+                (od.get("AcroForm"), nd.get("AcroForm"))
+            {
+                return Ok(check_acroform(new, oa, na));
+            }
+            return Ok(Change::Allowed(
+                "the form or security store was updated".into(),
+            ));
+        }
+        return Ok(Change::Disallowed(format!(
+            "the document catalogue was changed ({})",
+            changed.join(", ")
+        )));
+    }
+    if od.get("Fields").is_some() || od.get("SigFlags").is_some() {
+        return Ok(check_acroform(new, od, nd));
+    }
+    let is_sig_field = nd.name("FT") == Some(b"Sig");
+    if is_sig_field && od.get("V").is_none() && only(&["V", "AP", "F", "MK", "Lock", "SV"]) {
+        return Ok(Change::Allowed(
+            "an empty signature field was signed".into(),
+        ));
+    }
+    if od.name("Type") == Some(b"Page") {
+        if only(&["Annots"]) {
+            let oa = resolve_array(old, od.get("Annots"))?;
+            let na = resolve_array(new, nd.get("Annots"))?;
+            if oa.iter().all(|o| na.contains(o)) {
+                let added: Vec<&Object> = na.iter().filter(|o| !oa.contains(o)).collect();
+                if added.iter().all(|o| is_signature_field(new, o)) {
+                    return Ok(Change::Allowed(
+                        "signature widgets were added to a page".into(),
+                    ));
+                }
+                if annotations_ok && added.iter().all(|o| is_annotation(new, o)) {
+                    return Ok(Change::Allowed("annotations were added to a page".into()));
+                }
+                return Ok(Change::Disallowed(format!(
+                    "annotations were added to page object {num}"
+                )));
+            }
+            return Ok(Change::Disallowed(format!(
+                "annotations were removed from page object {num}"
+            )));
+        }
+        return Ok(Change::Disallowed(format!(
+            "a page (object {num}) was changed: {}",
+            changed.join(", ")
+        )));
+    }
+    Ok(Change::Disallowed(format!(
+        "object {num}{} was changed after signing ({})",
+        od.name("Type")
+            .map(|t| format!(" (/{})", String::from_utf8_lossy(t)))
+            .unwrap_or_default(),
+        changed.join(", ")
+    )))
+}
+
+fn check_acroform<S: Source>(new: &Document<S>, od: &Dict, nd: &Dict) -> Change {
+    let changed = changed_keys(od, nd);
+    if !changed
+        .iter()
+        .all(|k| matches!(k.as_str(), "Fields" | "SigFlags" | "DR" | "DA"))
+    {
+        return Change::Disallowed(format!("the form was changed ({})", changed.join(", ")));
+    }
+    let of = od.get("Fields").and_then(Object::as_array).unwrap_or(&[]);
+    let nf = nd.get("Fields").and_then(Object::as_array).unwrap_or(&[]);
+    if of.iter().all(|o| nf.contains(o))
+        && nf
+            .iter()
+            .filter(|o| !of.contains(o))
+            .all(|o| is_signature_field(new, o))
+        || !changed.iter().any(|k| k == "Fields")
+    {
+        Change::Allowed("signature fields were added to the form".into())
+    } else {
+        Change::Disallowed("form fields other than signatures were added or removed".into())
+    }
+}
+
+fn changed_keys(a: &Dict, b: &Dict) -> Vec<String> {
+    let mut keys: BTreeSet<&[u8]> = a.keys().collect();
+    keys.extend(b.keys());
+    keys.into_iter()
+        .filter(|k| {
+            let k = std::str::from_utf8(k).unwrap_or("");
+            a.get(k) != b.get(k)
+        })
+        .map(|k| String::from_utf8_lossy(k).into_owned())
+        .collect()
+}
+
+fn resolve_array<S: Source>(doc: &Document<S>, o: Option<&Object>) -> Result<Vec<Object>> {
+    Ok(match o {
+        Some(o) => match doc.resolve(o)? {
+            Object::Array(a) => a,
+            _ => Vec::new(),
+        },
+        None => Vec::new(),
+    })
+}
+
+fn is_signature_field<S: Source>(doc: &Document<S>, o: &Object) -> bool {
+    doc.resolve(o)
+        .ok()
+        .and_then(|o| o.as_dict().map(|d| d.name("FT") == Some(b"Sig")))
+        .unwrap_or(false)
+}
+
+fn is_annotation<S: Source>(doc: &Document<S>, o: &Object) -> bool {
+    doc.resolve(o)
+        .ok()
+        .and_then(|o| o.as_dict().map(|d| d.get("Subtype").is_some()))
+        .unwrap_or(false)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Certificates
+
+enum ChainError {
+    /// The chain is wrong in a way that makes the signature invalid (expired, bad signature).
+    Invalid(String),
+    /// No path to a trust anchor.
+    Untrusted(String),
+}
+
+/// Builds a path from `leaf` through `pool` to one of `anchors`, checking each signature,
+/// validity at `at`, and CA constraints.
+fn build_chain(
+    leaf: &Certificate,
+    pool: &[Certificate],
+    anchors: &[Certificate],
+    at: DateTime<Utc>,
+) -> std::result::Result<Vec<Certificate>, ChainError> {
+    check_validity(leaf, at)?;
+    check_signer_usage(leaf)?;
+    let mut chain = vec![leaf.clone()];
+    let mut current = leaf.clone();
+    for _ in 0..8 {
+        // Signed directly by an anchor (or is one)?
+        for a in anchors {
+            if a == &current && is_self_signed(a) {
+                return Ok(chain);
+            }
+            if a.tbs_certificate.subject == current.tbs_certificate.issuer && signed_by(&current, a)
+            {
+                check_validity(a, at)?;
+                chain.push(a.clone());
+                return Ok(chain);
+            }
+        }
+        let next = pool.iter().find(|c| {
+            c.tbs_certificate.subject == current.tbs_certificate.issuer
+                && *c != &current
+                && signed_by(&current, c)
+        });
+        match next {
+            Some(c) if !is_self_signed(c) => {
+                check_validity(c, at)?;
+                if !is_ca(c) {
+                    return Err(ChainError::Invalid(format!(
+                        "{} issued a certificate without being a CA",
+                        c.tbs_certificate.subject
+                    )));
+                }
+                chain.push(c.clone());
+                current = c.clone();
+            }
+            _ => break,
+        }
+    }
+    Err(ChainError::Untrusted(format!(
+        "the certificate chain of {} does not lead to a trusted root",
+        leaf.tbs_certificate.subject
+    )))
+}
+
+fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
+    let Ok(tbs) = cert.tbs_certificate.to_der() else {
+        return false;
+    };
+    let Some(sig) = cert.signature.as_bytes() else {
+        return false;
+    };
+    let hash = HashAlgorithm::Sha256;
+    cms::verify_with_key(
+        &issuer.tbs_certificate.subject_public_key_info,
+        &cert.signature_algorithm,
+        hash,
+        &tbs,
+        sig,
+    )
+    .is_ok()
+}
+
+fn is_self_signed(c: &Certificate) -> bool {
+    c.tbs_certificate.subject == c.tbs_certificate.issuer && signed_by(c, c)
+}
+
+fn is_ca(c: &Certificate) -> bool {
+    extension::<BasicConstraints>(c, const_oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS)
+        .is_some_and(|b| b.ca)
+}
+
+fn check_validity(c: &Certificate, at: DateTime<Utc>) -> std::result::Result<(), ChainError> {
+    let v = &c.tbs_certificate.validity;
+    let nb = v.not_before.to_unix_duration().as_secs() as i64;
+    let na = v.not_after.to_unix_duration().as_secs() as i64;
+    let t = at.timestamp();
+    if t < nb || t > na {
+        return Err(ChainError::Invalid(format!(
+            "the certificate of {} was not valid at the signing time {} (valid {} to {})",
+            c.tbs_certificate.subject,
+            at.to_rfc3339(),
+            v.not_before,
+            v.not_after
+        )));
+    }
+    Ok(())
+}
+
+fn check_signer_usage(c: &Certificate) -> std::result::Result<(), ChainError> {
+    if let Some(ku) = extension::<KeyUsage>(c, const_oid::db::rfc5280::ID_CE_KEY_USAGE) {
+        if !ku.0.contains(KeyUsages::DigitalSignature) && !ku.0.contains(KeyUsages::NonRepudiation)
+        {
+            return Err(ChainError::Invalid(
+                "the signer's certificate is not for digital signatures".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn extension<'a, T: Decode<'a>>(c: &'a Certificate, oid: der::asn1::ObjectIdentifier) -> Option<T> {
+    let ext = c
+        .tbs_certificate
+        .extensions
+        .as_ref()?
+        .iter()
+        .find(|e| e.extn_id == oid)?;
+    T::from_der(ext.extn_value.as_bytes()).ok()
+}
+
+/// The first common name in a distinguished name.
+pub fn common_name(name: &Name) -> Option<String> {
+    for rdn in name.0.iter() {
+        for atv in rdn.0.iter() {
+            if atv.oid == const_oid::db::rfc4519::CN {
+                if let Ok(s) = der::asn1::Utf8StringRef::try_from(&atv.value) {
+                    return Some(s.as_str().to_string());
+                }
+                if let Ok(s) = der::asn1::PrintableStringRef::try_from(&atv.value) {
+                    return Some(s.as_str().to_string());
+                }
+                return Some(String::from_utf8_lossy(atv.value.value()).into_owned());
+            }
+        }
+    }
+    None
+}
+
+/// Parses a PDF date (`D:YYYYMMDDHHmmSSOHH'mm'`, later parts optional).
+pub fn parse_pdf_date(s: &str) -> Option<DateTime<FixedOffset>> {
+    let s = s.strip_prefix("D:").unwrap_or(s);
+    let digits: String = s.chars().take_while(char::is_ascii_digit).collect();
+    if digits.len() < 4 {
+        return None;
+    }
+    let num = |from: usize, len: usize, default: u32| -> u32 {
+        digits
+            .get(from..from + len)
+            .and_then(|d| d.parse().ok())
+            .unwrap_or(default)
+    };
+    let year = digits.get(0..4)?.parse::<i32>().ok()?;
+    let rest = &s[digits.len()..];
+    let offset_secs = match rest.chars().next() {
+        Some(sign @ ('+' | '-')) => {
+            let tz: String = rest[1..].chars().filter(char::is_ascii_digit).collect();
+            let h: i32 = tz.get(0..2).and_then(|d| d.parse().ok()).unwrap_or(0);
+            let m: i32 = tz.get(2..4).and_then(|d| d.parse().ok()).unwrap_or(0);
+            let secs = h * 3600 + m * 60;
+            if sign == '-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        _ => 0,
+    };
+    let tz = FixedOffset::east_opt(offset_secs)?;
+    tz.with_ymd_and_hms(
+        year,
+        num(4, 2, 1),
+        num(6, 2, 1),
+        num(8, 2, 0),
+        num(10, 2, 0),
+        num(12, 2, 0),
+    )
+    .single()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pdf_dates_parse_with_offsets() {
+        let t = parse_pdf_date("D:20261125103000+09'00'").expect("date");
+        assert_eq!(t.to_rfc3339(), "2026-11-25T10:30:00+09:00");
+        let t = parse_pdf_date("D:2026").expect("date");
+        assert_eq!(t.to_rfc3339(), "2026-01-01T00:00:00+00:00");
+        assert!(parse_pdf_date("garbage").is_none());
+    }
+}

@@ -1,0 +1,283 @@
+//! `inkan`: the command line of Inkan. `inkan sign` and `inkan verify` work on PDF files through
+//! the `pdf-sign` crate; `inkan serve` (the HTTP service) arrives with the service issue.
+
+use std::io::BufWriter;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use pdf_sign::{
+    keys, Certify, FileSource, HashAlgorithm, KeySigner, PdfError, Placement, SignOptions,
+    VerifyOptions,
+};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "inkan",
+    version,
+    about = "Inkan: electronic contracts with PAdES signatures"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Sign a PDF with a PAdES (B-B) signature, as an incremental update.
+    Sign(Box<SignArgs>),
+    /// Verify every signature in a PDF. Exit code: 0 valid, 1 invalid or modified, 2 not
+    /// trusted, 3 unreadable.
+    Verify(VerifyArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SignArgs {
+    /// The PDF to sign.
+    input: PathBuf,
+    /// Where to write the signed PDF.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// The private key (PEM or DER: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, requires = "cert", conflicts_with = "p12")]
+    key: Option<PathBuf>,
+    /// The signer's certificate (PEM or DER).
+    #[arg(long)]
+    cert: Option<PathBuf>,
+    /// Certificates of the issuing chain (PEM); may be repeated.
+    #[arg(long)]
+    chain: Vec<PathBuf>,
+    /// A PKCS#12 file with the key and chain, instead of --key/--cert.
+    #[arg(long, requires = "password_env")]
+    p12: Option<PathBuf>,
+    /// The environment variable holding the PKCS#12 password.
+    #[arg(long)]
+    password_env: Option<String>,
+    /// A visible signature: PAGE,X,Y,W,H in points from the page's lower-left corner, pages from 1.
+    #[arg(long)]
+    visible: Option<String>,
+    /// The seal image (PNG, transparency kept) for a visible signature.
+    #[arg(long, requires = "visible")]
+    seal: Option<PathBuf>,
+    /// The signer's name (/Name, and the appearance's first line).
+    #[arg(long)]
+    name: Option<String>,
+    #[arg(long)]
+    reason: Option<String>,
+    #[arg(long)]
+    location: Option<String>,
+    #[arg(long)]
+    contact: Option<String>,
+    /// Make this the certification signature: 1 no changes, 2 form filling and signing, 3 also annotations.
+    #[arg(long, value_parser = clap::value_parser!(i64).range(1..=3))]
+    certify: Option<i64>,
+    /// sha256, sha384 or sha512.
+    #[arg(long)]
+    hash: Option<String>,
+    /// RSASSA-PSS instead of PKCS#1 v1.5 (RSA keys).
+    #[arg(long)]
+    pss: bool,
+    /// Sign into this (empty) signature field, or name the new field so.
+    #[arg(long)]
+    field: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+struct VerifyArgs {
+    input: PathBuf,
+    /// A trusted root certificate (PEM); may be repeated.
+    #[arg(long)]
+    trust: Vec<PathBuf>,
+    /// Print a machine-readable JSON report.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Sign(args) => match run_sign(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("inkan sign: {e:#}");
+                ExitCode::from(exit_code_for(&e))
+            }
+        },
+        Command::Verify(args) => match run_verify(&args) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("inkan verify: {e:#}");
+                ExitCode::from(3)
+            }
+        },
+    }
+}
+
+/// 3 when the input PDF cannot be read, 1 for other failures (bad key, bad options).
+fn exit_code_for(e: &anyhow::Error) -> u8 {
+    match e.downcast_ref::<PdfError>() {
+        Some(
+            PdfError::NotPdf(_)
+            | PdfError::Encrypted
+            | PdfError::Damaged(_)
+            | PdfError::DamagedSigned
+            | PdfError::Syntax { .. },
+        ) => 3,
+        _ => 1,
+    }
+}
+
+fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+}
+
+fn run_sign(args: &SignArgs) -> anyhow::Result<()> {
+    let signer = match (&args.key, &args.p12) {
+        (Some(key), None) => {
+            let cert = args.cert.as_ref().context("--key needs --cert")?;
+            let chain: Vec<Vec<u8>> = args
+                .chain
+                .iter()
+                .map(|p| read(p))
+                .collect::<anyhow::Result<_>>()?;
+            KeySigner::from_pem(&read(key)?, &read(cert)?, &chain, args.pss)?
+        }
+        (None, Some(p12)) => {
+            let var = args
+                .password_env
+                .as_deref()
+                .context("--p12 needs --password-env")?;
+            let password = std::env::var(var)
+                .with_context(|| format!("the environment variable {var} is not set"))?;
+            let mut s = KeySigner::from_pkcs12(&read(p12)?, &password, args.pss)?;
+            for p in &args.chain {
+                s.add_chain(keys::read_certificates(&read(p)?)?);
+            }
+            s
+        }
+        _ => bail!("give --key and --cert, or --p12 and --password-env"),
+    };
+    let opts = SignOptions {
+        placement: args.visible.as_deref().map(Placement::parse).transpose()?,
+        seal_png: args.seal.as_deref().map(read).transpose()?,
+        appearance_text: None,
+        name: args.name.clone(),
+        reason: args.reason.clone(),
+        location: args.location.clone(),
+        contact_info: args.contact.clone(),
+        certify: args.certify.map(Certify::from_level).transpose()?,
+        hash: args.hash.as_deref().map(HashAlgorithm::parse).transpose()?,
+        field_name: args.field.clone(),
+        signing_time: None,
+    };
+    let src = FileSource::open(&args.input)
+        .with_context(|| format!("cannot open {}", args.input.display()))?;
+    if args.output == args.input {
+        bail!("the output must be a different file from the input");
+    }
+    // Write to a temporary file beside the output and rename, so a failure leaves nothing half-written.
+    let dir = args
+        .output
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    let report = pdf_sign::sign(src, BufWriter::new(tmp.as_file()), &signer, &opts)?;
+    tmp.persist(&args.output)
+        .with_context(|| format!("cannot write {}", args.output.display()))?;
+    if let Some(reason) = &report.rewritten {
+        eprintln!("inkan sign: the input was repaired (rewritten whole) before signing: {reason}");
+    }
+    eprintln!(
+        "inkan sign: signed field '{}' into {}",
+        report.field_name,
+        args.output.display()
+    );
+    Ok(())
+}
+
+fn run_verify(args: &VerifyArgs) -> anyhow::Result<u8> {
+    let mut anchors = Vec::new();
+    for p in &args.trust {
+        anchors.extend(keys::read_certificates(&read(p)?)?);
+    }
+    let src = FileSource::open(&args.input)
+        .with_context(|| format!("cannot open {}", args.input.display()))?;
+    let report = pdf_sign::verify(
+        src,
+        &VerifyOptions {
+            trust_anchors: anchors,
+        },
+    )?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_report(&report);
+    }
+    Ok(report.status.exit_code() as u8)
+}
+
+fn print_report(report: &pdf_sign::Report) {
+    println!(
+        "{} signature(s), {} revision(s), {} bytes",
+        report.signatures.len(),
+        report.revisions,
+        report.file_size
+    );
+    for (i, s) in report.signatures.iter().enumerate() {
+        println!(
+            "Signature {} (field '{}', {}):",
+            i + 1,
+            s.field,
+            s.sub_filter
+        );
+        println!(
+            "  signer: {}",
+            s.signer_subject.as_deref().unwrap_or("unknown")
+        );
+        if let Some(t) = &s.signing_time {
+            println!("  signing time (claimed): {t}");
+        }
+        println!(
+            "  covers revision {} ({} bytes){}",
+            s.revision,
+            s.signed_bytes,
+            if s.covers_whole_document {
+                ", the whole document"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "  integrity: {}",
+            if s.intact { "intact" } else { "BROKEN" }
+        );
+        if let Some(p) = s.certification {
+            println!("  certification signature, DocMDP P={p}");
+        }
+        println!(
+            "  trust: {}",
+            if s.trusted {
+                format!("trusted ({})", s.chain.join(" <- "))
+            } else {
+                "NOT trusted".into()
+            }
+        );
+        for m in &s.modifications {
+            println!("  MODIFIED after signing: {m}");
+        }
+        for c in &s.later_changes {
+            println!("  later change (allowed): {c}");
+        }
+        for p in &s.problems {
+            println!("  problem: {p}");
+        }
+        println!("  status: {:?}", s.status);
+    }
+    for p in &report.problems {
+        println!("problem: {p}");
+    }
+    println!("overall: {:?}", report.status);
+}
