@@ -81,3 +81,36 @@ pub fn rewrite<S: Source>(doc: &Document<S>) -> Result<Vec<u8>> {
     out.extend_from_slice(format!("\nstartxref\n{xref_at}\n%%EOF\n").as_bytes());
     Ok(out)
 }
+
+/// Checks that a rebuilt document still has its whole page tree: every page and its content
+/// streams are present and the page count matches. A file truncated or damaged past that is
+/// refused rather than "repaired" into a different document.
+pub fn check_complete<S: Source>(doc: &Document<S>) -> Result<()> {
+    let beyond =
+        |what: String| PdfError::Damaged(format!("the file is damaged beyond repair: {what}"));
+    let pages = doc.page_refs().map_err(|e| beyond(e.to_string()))?;
+    if pages.is_empty() {
+        return Err(beyond("no pages were found".into()));
+    }
+    let declared = doc.page_count().map_err(|e| beyond(e.to_string()))?;
+    if declared != pages.len() {
+        return Err(beyond(format!(
+            "the page tree declares {declared} pages but {} were found",
+            pages.len()
+        )));
+    }
+    for (i, page) in pages.iter().enumerate() {
+        let dict = doc.get_dict(*page).map_err(|e| beyond(e.to_string()))?;
+        let contents = match dict.get("Contents") {
+            Some(Object::Array(a)) => a.clone(),
+            Some(o) => vec![o.clone()],
+            None => Vec::new(),
+        };
+        for c in contents {
+            if !matches!(doc.resolve(&c), Ok(Object::Stream(..))) {
+                return Err(beyond(format!("the content of page {} is missing", i + 1)));
+            }
+        }
+    }
+    Ok(())
+}

@@ -130,6 +130,9 @@ pub fn sign<S: Source, W: Write>(
     if doc.repaired && signed {
         return Err(PdfError::DamagedSigned);
     }
+    if doc.repaired {
+        repair::check_complete(&doc)?;
+    }
     // A hybrid-reference file is rewritten too while that breaks nothing: strict validators
     // (pyHanko) refuse signatures in hybrid files.
     if doc.repaired || hybrid && !signed {
@@ -293,6 +296,11 @@ fn sign_document<S: Source, W: Write>(
         Some(name) => find_field(doc, &form.fields, name)?,
         None => None,
     };
+    if form.docmdp.is_some() && existing.is_none() && opts.placement.is_some() {
+        return Err(PdfError::Invalid(
+            "the document is certified: a later signature must fill a signature field prepared before certification (--field NAME) or be invisible".into(),
+        ));
+    }
     let field_name = match (&existing, &opts.field_name) {
         (Some(_), Some(n)) => n.clone(),
         (None, Some(n)) => {

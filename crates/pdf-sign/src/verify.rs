@@ -85,9 +85,28 @@ pub struct Report {
     pub status: Status,
 }
 
-/// Verifies every signature in the PDF. Errors only when the file cannot be read at all.
+/// Verifies every signature in the PDF. Errors only when the file cannot be read at all; a
+/// structure damaged past its opening makes an invalid report.
 pub fn verify<S: Source>(src: S, opts: &VerifyOptions) -> Result<Report> {
     let doc = Document::open(src)?;
+    if doc.repaired {
+        crate::repair::check_complete(&doc)?;
+    }
+    match verify_document(&doc, opts) {
+        Err(PdfError::Io(e)) => Err(PdfError::Io(e)),
+        Err(e) => Ok(Report {
+            file_size: doc.len(),
+            revisions: doc.sections.len(),
+            validation_time: Utc::now().to_rfc3339(),
+            signatures: Vec::new(),
+            problems: vec![format!("the document's structure is damaged: {e}")],
+            status: Status::Invalid,
+        }),
+        ok => ok,
+    }
+}
+
+fn verify_document<S: Source>(doc: &Document<S>, opts: &VerifyOptions) -> Result<Report> {
     let now = Utc::now();
     let mut problems = Vec::new();
     if doc.repaired {
@@ -102,15 +121,15 @@ pub fn verify<S: Source>(src: S, opts: &VerifyOptions) -> Result<Report> {
         .filter_map(|d| Certificate::from_der(d).ok())
         .collect();
     let catalog = doc.catalog()?;
-    let fields = signature_fields(&doc, &catalog)?;
-    let docmdp_sig = docmdp_signature(&doc, &catalog)?;
+    let fields = signature_fields(doc, &catalog)?;
+    let docmdp_sig = docmdp_signature(doc, &catalog)?;
     let mut revisions: Vec<u64> = doc.sections.iter().map(|s| s.offset).collect();
     revisions.sort_unstable();
     let mut signatures = Vec::new();
     for (name, sig_ref, sig) in &fields {
-        let mut report = check_signature(&doc, name, sig, &anchors, &revisions)?;
+        let mut report = check_signature(doc, name, sig, &anchors, &revisions)?;
         if docmdp_sig == Some(*sig_ref) {
-            report.certification = Some(crate::sign::docmdp_level(&doc, &catalog)?.unwrap_or(2));
+            report.certification = Some(crate::sign::docmdp_level(doc, &catalog)?.unwrap_or(2));
         }
         signatures.push(report);
     }
@@ -118,7 +137,7 @@ pub fn verify<S: Source>(src: S, opts: &VerifyOptions) -> Result<Report> {
     let certification = signatures.iter().filter_map(|s| s.certification).min();
     for s in &mut signatures {
         if s.byte_range_ok && s.signed_bytes < doc.len() {
-            match diff_revisions(&doc, s.signed_bytes, certification) {
+            match diff_revisions(doc, s.signed_bytes, certification) {
                 Ok((bad, fine)) => {
                     s.modifications = bad;
                     s.later_changes = fine;
@@ -512,6 +531,13 @@ fn diff_revisions<S: Source>(
             if let Some(d) = new_obj.as_dict() {
                 if d.name("FT") == Some(b"Sig") {
                     new_sig_fields.insert(id);
+                    // As pyHanko's policy has it: after a certification, later signers fill the
+                    // fields prepared before it, or sign invisibly.
+                    if certification.is_some() && has_area(d) {
+                        bad.push(format!(
+                            "a new visible signature field (object {num}) was added after the certification signature"
+                        ));
+                    }
                 }
                 match d.name("Type") {
                     Some(b"Sig") => {
@@ -675,6 +701,13 @@ fn check_acroform<S: Source>(new: &Document<S>, od: &Dict, nd: &Dict) -> Change 
     } else {
         Change::Disallowed("form fields other than signatures were added or removed".into())
     }
+}
+
+fn has_area(d: &Dict) -> bool {
+    d.get("Rect").and_then(Object::as_array).is_some_and(|r| {
+        let v: Vec<f64> = r.iter().filter_map(Object::as_number).collect();
+        v.len() == 4 && (v[2] - v[0]).abs() > 0.0 && (v[3] - v[1]).abs() > 0.0
+    })
 }
 
 fn changed_keys(a: &Dict, b: &Dict) -> Vec<String> {

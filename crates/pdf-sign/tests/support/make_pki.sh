@@ -30,7 +30,7 @@ fi
 out=$1
 mkdir -p "$out"
 
-signers=(rsa2048 rsa3072 p256 p384 expired)
+signers=(rsa2048 rsa3072 p256 p384 expired $(printf 'signer%02d ' $(seq 1 20)))
 outputs=(root.pem root.key ca.pem ca.key other-root.pem other-root.key rsa2048.p12 chain.pem)
 for s in "${signers[@]}"; do outputs+=("$s.pem" "$s.key"); done
 
@@ -165,7 +165,9 @@ issue() {
         -extensions "$5" -out "$1.pem"
 }
 
-ee_subject='/C=JP/ST=Tokyo/O=Inkan Test/OU=総務部/CN=Taro Yamada'
+# Each signer has a subject of its own, as real signers do: NSS (pdfsig) mixes up distinct
+# certificates that share a subject name within one document.
+ee_subject() { echo "/C=JP/ST=Tokyo/O=Inkan Test/OU=総務部/CN=$1"; }
 
 genkey root p256
 csr root '/C=JP/O=Inkan Test/CN=Inkan Test Root CA'
@@ -175,14 +177,22 @@ genkey ca p256
 csr ca '/C=JP/O=Inkan Test/CN=Inkan Test Issuing CA'
 issue ca root "$ca_start" "$ca_end" v3_ca
 
-for kind in rsa2048 rsa3072 p256 p384; do
+for entry in "rsa2048:Taro Yamada" "rsa3072:Ichiro Tanaka" "p256:Hanako Sato" "p384:Jiro Suzuki"; do
+    kind=${entry%%:*}
     genkey "$kind" "$kind"
-    csr "$kind" "$ee_subject"
+    csr "$kind" "$(ee_subject "${entry#*:}")"
     issue "$kind" ca "$ee_start" "$ee_end" v3_signer
 done
 
+# Twenty more signers, one per person, for documents signed by many parties.
+for n in $(seq -w 1 20); do
+    genkey "signer$n" p256
+    csr "signer$n" "$(ee_subject "Signer $n")"
+    issue "signer$n" ca "$ee_start" "$ee_end" v3_signer
+done
+
 genkey expired p256
-csr expired "$ee_subject"
+csr expired "$(ee_subject 'Saburo Expired')"
 issue expired ca "$old_start" "$old_end" v3_signer
 
 genkey other-root p256

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need (idempotent, quick once done), then runs every
+# test of the workspace. CI (.ci/run) calls exactly this.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+conformance=${INKAN_CONFORMANCE_DIR:-$root/../shared/conformance}
+home=${INKAN_CONFORMANCE_HOME:-$HOME/.cache/inkan-conformance}
+
+# Debian packages: the corpus producers (LibreOffice, Ghostscript, qpdf), the renderer
+# (poppler-utils), openssl for the test PKI, fonts for LibreOffice's Japanese text.
+need=()
+command -v soffice >/dev/null || need+=(libreoffice-writer-nogui)
+command -v gs >/dev/null || need+=(ghostscript)
+command -v qpdf >/dev/null || need+=(qpdf)
+command -v pdftoppm >/dev/null || need+=(poppler-utils)
+command -v openssl >/dev/null || need+=(openssl)
+[[ -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ]] || need+=(fonts-ipafont-gothic fonts-ipafont-mincho)
+if ((${#need[@]})); then
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "scripts/test.sh: please install: ${need[*]}" >&2
+    exit 2
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# The independent validators (pyHanko, pdfsig, qpdf), and reportlab for the corpus.
+bash "$conformance/install"
+"$home/venv/bin/python" -c 'import reportlab, PIL' 2>/dev/null ||
+  "$home/venv/bin/pip" install -q --disable-pip-version-check reportlab Pillow
+
+export INKAN_CONFORMANCE_DIR=$conformance
+cargo test --workspace --locked "$@"
