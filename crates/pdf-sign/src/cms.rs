@@ -176,6 +176,33 @@ pub fn build(
     unsigned: Option<Vec<Attribute>>,
     dry_run: bool,
 ) -> Result<Vec<u8>> {
+    build_with(signer, hash, document_digest, dry_run, |_| Ok(unsigned))
+}
+
+/// Builds the CMS with a signature timestamp (PAdES B-T): `timestamp` gets the signature value
+/// and returns a TimeStampToken over it, which becomes an unsigned attribute.
+pub fn build_timestamped(
+    signer: &dyn Signer,
+    hash: HashAlgorithm,
+    document_digest: &[u8],
+    timestamp: impl FnOnce(&[u8]) -> Result<Vec<u8>>,
+) -> Result<Vec<u8>> {
+    build_with(signer, hash, document_digest, false, |signature| {
+        let token = Any::from_der(&timestamp(signature)?).map_err(cms_err)?;
+        Ok(Some(vec![Attribute {
+            oid: ID_AA_TIME_STAMP_TOKEN,
+            values: SetOfVec::try_from(vec![token]).map_err(cms_err)?,
+        }]))
+    })
+}
+
+fn build_with(
+    signer: &dyn Signer,
+    hash: HashAlgorithm,
+    document_digest: &[u8],
+    dry_run: bool,
+    unsigned: impl FnOnce(&[u8]) -> Result<Option<Vec<Attribute>>>,
+) -> Result<Vec<u8>> {
     let chain = signer.certificates();
     let signer_der = chain
         .first()
@@ -192,7 +219,7 @@ pub fn build(
     } else {
         signer.sign(hash, &to_sign)?
     };
-    let unsigned_attrs = match unsigned {
+    let unsigned_attrs = match unsigned(&signature)? {
         Some(u) if !u.is_empty() => Some(SetOfVec::try_from(u).map_err(cms_err)?),
         _ => None,
     };

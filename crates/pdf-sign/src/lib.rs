@@ -8,6 +8,7 @@ pub mod cms;
 pub mod document;
 pub mod error;
 pub mod keys;
+pub mod ltv;
 pub mod object;
 pub mod repair;
 pub mod sign;
@@ -17,6 +18,9 @@ pub mod verify;
 pub use document::Document;
 pub use error::{PdfError, Result};
 pub use keys::{HashAlgorithm, KeySigner, SignatureScheme, Signer};
-pub use sign::{sign, Certify, Placement, SignOptions, SignReport};
+pub use ltv::{RevocationTransport, TsaTransport};
+pub use sign::{
+    sign, sign_timestamped, timestamp_document, Certify, Placement, SignOptions, SignReport,
+};
 pub use source::{FileSource, Source};
 pub use verify::{verify, Report, Status, VerifyOptions};

@@ -11,6 +11,7 @@ use crate::appearance::{self, AppearanceSpec};
 use crate::document::{Document, XrefKind};
 use crate::error::{PdfError, Result};
 use crate::keys::{HashAlgorithm, Signer};
+use crate::ltv::{self, TsaTransport};
 use crate::object::{
     decode_text, text_string, write_dict, write_indirect, write_stream, Dict, ObjRef, Object,
 };
@@ -121,6 +122,119 @@ pub fn sign<S: Source, W: Write>(
     signer: &dyn Signer,
     opts: &SignOptions,
 ) -> Result<SignReport> {
+    let hash = opts.hash.unwrap_or_else(|| signer.default_hash());
+    update(
+        src,
+        out,
+        &ContentsKind::Cms {
+            signer,
+            hash,
+            tsa: None,
+        },
+        opts,
+    )
+}
+
+/// Like [`sign`], with a signature timestamp from `tsa` in the CMS (PAdES B-T).
+pub fn sign_timestamped<S: Source, W: Write>(
+    src: S,
+    out: W,
+    signer: &dyn Signer,
+    opts: &SignOptions,
+    tsa: &dyn TsaTransport,
+) -> Result<SignReport> {
+    let hash = opts.hash.unwrap_or_else(|| signer.default_hash());
+    update(
+        src,
+        out,
+        &ContentsKind::Cms {
+            signer,
+            hash,
+            tsa: Some(tsa),
+        },
+        opts,
+    )
+}
+
+/// Adds a document timestamp (/SubFilter /ETSI.RFC3161) over the whole file, as PAdES B-LTA
+/// puts after the DSS.
+pub fn timestamp_document<S: Source, W: Write>(
+    src: S,
+    out: W,
+    tsa: &dyn TsaTransport,
+    hash: HashAlgorithm,
+) -> Result<SignReport> {
+    let opts = SignOptions::default();
+    update(src, out, &ContentsKind::DocTimestamp { tsa, hash }, &opts)
+}
+
+/// What fills /Contents.
+enum ContentsKind<'a> {
+    Cms {
+        signer: &'a dyn Signer,
+        hash: HashAlgorithm,
+        tsa: Option<&'a dyn TsaTransport>,
+    },
+    DocTimestamp {
+        tsa: &'a dyn TsaTransport,
+        hash: HashAlgorithm,
+    },
+}
+
+impl ContentsKind<'_> {
+    fn hash(&self) -> HashAlgorithm {
+        match self {
+            Self::Cms { hash, .. } | Self::DocTimestamp { hash, .. } => *hash,
+        }
+    }
+
+    /// The most bytes the contents can take.
+    fn reserve(&self) -> Result<usize> {
+        let dummy = vec![0u8; self.hash().output_len()];
+        Ok(match self {
+            Self::Cms { signer, hash, tsa } => {
+                let cms = cms::build(*signer, *hash, &dummy, None, true)?.len();
+                // The token's size is learnt from a real one, plus room for longer fields
+                // (serial, time fraction) and the attribute's own header.
+                let token = match tsa {
+                    Some(t) => ltv::request_timestamp(*t, *hash, &dummy)?.len() + 64,
+                    None => 0,
+                };
+                cms + token + 32
+            }
+            Self::DocTimestamp { tsa, hash } => {
+                ltv::request_timestamp(*tsa, *hash, &dummy)?.len() + 64
+            }
+        })
+    }
+
+    fn produce(&self, document_digest: &[u8]) -> Result<Vec<u8>> {
+        match self {
+            Self::Cms {
+                signer,
+                hash,
+                tsa: None,
+            } => cms::build(*signer, *hash, document_digest, None, false),
+            Self::Cms {
+                signer,
+                hash,
+                tsa: Some(tsa),
+            } => cms::build_timestamped(*signer, *hash, document_digest, |signature| {
+                ltv::request_timestamp(*tsa, *hash, &hash.digest(signature))
+            }),
+            Self::DocTimestamp { tsa, hash } => {
+                ltv::request_timestamp(*tsa, *hash, document_digest)
+            }
+        }
+    }
+}
+
+fn update<S: Source, W: Write>(
+    src: S,
+    out: W,
+    kind: &ContentsKind,
+    opts: &SignOptions,
+) -> Result<SignReport> {
     let doc = Document::open(src)?;
     let hybrid = doc
         .sections
@@ -146,33 +260,79 @@ pub fn sign<S: Source, W: Write>(
                 "the repaired file still does not read cleanly".into(),
             ));
         }
-        let mut report = sign_document(&fixed, out, signer, opts)?;
+        let mut report = sign_document(&fixed, out, kind, opts)?;
         report.rewritten = Some(reason);
         return Ok(report);
     }
-    sign_document(&doc, out, signer, opts)
+    sign_document(&doc, out, kind, opts)
+}
+
+/// Lays out an update after the input: the bytes to append, and where each object starts in
+/// them.
+fn layout<S: Source>(doc: &Document<S>, up: &Update) -> Result<(Vec<u8>, BTreeMap<u32, usize>)> {
+    let input_len = doc.len();
+    let mut body = Vec::new();
+    let last = doc.source().read_vec(input_len.saturating_sub(1), 1)?;
+    if !matches!(last.first(), Some(b'\n' | b'\r')) {
+        body.push(b'\n');
+    }
+    let mut offsets = BTreeMap::new();
+    let mut positions = BTreeMap::new();
+    for (num, (gen, bytes)) in &up.objects {
+        positions.insert(*num, body.len());
+        offsets.insert(*num, (input_len + body.len() as u64, *gen));
+        body.extend_from_slice(bytes);
+    }
+    let xref_at = input_len + body.len() as u64;
+    write_xref(doc, &mut body, &offsets, xref_at, up.next)?;
+    Ok((body, positions))
+}
+
+/// Writes the input unchanged followed by the update (one with nothing to sign in it).
+pub(crate) fn append_update<S: Source, W: Write>(
+    doc: &Document<S>,
+    mut out: W,
+    up: &Update,
+) -> Result<()> {
+    let (body, _) = layout(doc, up)?;
+    let mut buf = vec![0u8; 1 << 16];
+    let mut at = 0u64;
+    while at < doc.len() {
+        let n = doc.source().read_at(at, &mut buf)?;
+        if n == 0 {
+            return Err(PdfError::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "input shrank while writing",
+            )));
+        }
+        out.write_all(&buf[..n])?;
+        at += n as u64;
+    }
+    out.write_all(&body)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// Collects the objects of one incremental update.
-struct Update {
-    next: u32,
-    objects: BTreeMap<u32, (u16, Vec<u8>)>,
+pub(crate) struct Update {
+    pub(crate) next: u32,
+    pub(crate) objects: BTreeMap<u32, (u16, Vec<u8>)>,
 }
 
 impl Update {
-    fn alloc(&mut self) -> ObjRef {
+    pub(crate) fn alloc(&mut self) -> ObjRef {
         let r = ObjRef::new(self.next, 0);
         self.next += 1;
         r
     }
 
-    fn put(&mut self, id: ObjRef, obj: &Object) {
+    pub(crate) fn put(&mut self, id: ObjRef, obj: &Object) {
         let mut buf = Vec::new();
         write_indirect(&mut buf, id, obj);
         self.objects.insert(id.num, (id.gen, buf));
     }
 
-    fn put_stream(&mut self, id: ObjRef, dict: &Dict, data: &[u8]) {
+    pub(crate) fn put_stream(&mut self, id: ObjRef, dict: &Dict, data: &[u8]) {
         let mut buf = Vec::new();
         write_stream(&mut buf, id, dict, data);
         self.objects.insert(id.num, (id.gen, buf));
@@ -265,10 +425,11 @@ const BR_WIDTH: usize = 10;
 fn sign_document<S: Source, W: Write>(
     doc: &Document<S>,
     mut out: W,
-    signer: &dyn Signer,
+    kind: &ContentsKind,
     opts: &SignOptions,
 ) -> Result<SignReport> {
-    let hash = opts.hash.unwrap_or_else(|| signer.default_hash());
+    let hash = kind.hash();
+    let doc_timestamp = matches!(kind, ContentsKind::DocTimestamp { .. });
     let now: DateTime<FixedOffset> = opts.signing_time.unwrap_or_else(|| Utc::now().into());
     let root_ref = doc.root_ref()?;
     let mut catalog = doc.catalog()?;
@@ -374,9 +535,10 @@ fn sign_document<S: Source, W: Write>(
     let content = if w > 0.0 && h > 0.0 {
         let lines = opts.appearance_text.clone().unwrap_or_else(|| {
             vec![
-                opts.name
-                    .clone()
-                    .unwrap_or_else(|| signer_display_name(signer)),
+                opts.name.clone().unwrap_or_else(|| match kind {
+                    ContentsKind::Cms { signer, .. } => signer_display_name(*signer),
+                    ContentsKind::DocTimestamp { .. } => String::new(),
+                }),
                 now.format("%Y-%m-%d %H:%M %:z").to_string(),
             ]
         });
@@ -457,10 +619,16 @@ fn sign_document<S: Source, W: Write>(
 
     // The signature dictionary, with placeholders for /ByteRange and /Contents.
     let mut sig = Dict::new();
-    sig.set("Type", Object::name("Sig"));
-    sig.set("Filter", Object::name("Adobe.PPKLite"));
-    sig.set("SubFilter", Object::name("ETSI.CAdES.detached"));
-    sig.set("M", Object::String(pdf_date(&now).into_bytes()));
+    if doc_timestamp {
+        sig.set("Type", Object::name("DocTimeStamp"));
+        sig.set("Filter", Object::name("Adobe.PPKLite"));
+        sig.set("SubFilter", Object::name("ETSI.RFC3161"));
+    } else {
+        sig.set("Type", Object::name("Sig"));
+        sig.set("Filter", Object::name("Adobe.PPKLite"));
+        sig.set("SubFilter", Object::name("ETSI.CAdES.detached"));
+        sig.set("M", Object::String(pdf_date(&now).into_bytes()));
+    }
     if let Some(n) = &opts.name {
         sig.set("Name", text_string(n));
     }
@@ -496,33 +664,15 @@ fn sign_document<S: Source, W: Write>(
     }
 
     // The CMS's largest size fixes the reserve; the digest length does not depend on content.
-    let dummy_digest = vec![0u8; hash.output_len()];
-    let reserve = cms::build(signer, hash, &dummy_digest, None, true)?.len() + 32;
+    let reserve = kind.reserve()?;
     let mut sig_bytes = Vec::new();
     write_sig_dict(&mut sig_bytes, sig_ref, &sig, reserve);
     up.objects.insert(sig_ref.num, (0, sig_bytes));
 
     // Lay out the update after the input.
     let input_len = doc.len();
-    let mut body = Vec::new();
-    let needs_eol = {
-        let last = doc.source().read_vec(input_len.saturating_sub(1), 1)?;
-        !matches!(last.first(), Some(b'\n' | b'\r'))
-    };
-    if needs_eol {
-        body.push(b'\n');
-    }
-    let mut offsets = BTreeMap::new();
-    let mut sig_at = 0usize;
-    for (num, (gen, bytes)) in &up.objects {
-        if *num == sig_ref.num {
-            sig_at = body.len();
-        }
-        offsets.insert(*num, (input_len + body.len() as u64, *gen));
-        body.extend_from_slice(bytes);
-    }
-    let xref_at = input_len + body.len() as u64;
-    write_xref(doc, &mut body, &offsets, xref_at, up.next)?;
+    let (mut body, positions) = layout(doc, &up)?;
+    let sig_at = positions[&sig_ref.num];
 
     // Patch /ByteRange now that every length is known.
     let contents_start = sig_at
@@ -556,7 +706,7 @@ fn sign_document<S: Source, W: Write>(
     ctx.update(&body[contents_end..]);
     let document_digest = ctx.finish();
 
-    let der = cms::build(signer, hash, document_digest.as_ref(), None, false)?;
+    let der = kind.produce(document_digest.as_ref())?;
     if der.len() > reserve {
         return Err(PdfError::Cms(
             "the signature outgrew its reserved space".into(),

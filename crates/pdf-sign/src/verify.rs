@@ -244,6 +244,15 @@ fn signature_fields<S: Source>(
     Ok(out)
 }
 
+/// Every signature dictionary (signatures and document timestamps) in the document's fields.
+pub(crate) fn signature_dicts<S: Source>(doc: &Document<S>) -> Result<Vec<Dict>> {
+    let catalog = doc.catalog()?;
+    Ok(signature_fields(doc, &catalog)?
+        .into_iter()
+        .map(|(_, _, d)| d)
+        .collect())
+}
+
 fn docmdp_signature<S: Source>(doc: &Document<S>, catalog: &Dict) -> Result<Option<ObjRef>> {
     let Some(Object::Dict(perms)) = doc.lookup(catalog, "Perms")? else {
         return Ok(None);

@@ -5,6 +5,8 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod http_client;
+
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use pdf_sign::{
@@ -81,6 +83,13 @@ struct SignArgs {
     /// Sign into this (empty) signature field, or name the new field so.
     #[arg(long)]
     field: Option<String>,
+    /// PAdES baseline level: B-B; B-T adds a signature timestamp; B-LT also a DSS with the
+    /// certificates and OCSP/CRL data; B-LTA also a document timestamp.
+    #[arg(long, default_value = "B-B", value_parser = ["B-B", "B-T", "B-LT", "B-LTA"])]
+    level: String,
+    /// The RFC 3161 timestamp authority (http URL), for B-T and above.
+    #[arg(long)]
+    tsa: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -176,16 +185,50 @@ fn run_sign(args: &SignArgs) -> anyhow::Result<()> {
     if args.output == args.input {
         bail!("the output must be a different file from the input");
     }
-    // Write to a temporary file beside the output and rename, so a failure leaves nothing half-written.
+    let level = args.level.as_str();
+    if level != "B-B" && args.tsa.is_none() {
+        bail!("--level {level} needs --tsa URL");
+    }
+    let http = http_client::Http::new();
+    let tsa = args.tsa.as_ref().map(|url| http_client::HttpTsa {
+        http: &http,
+        url: url.clone(),
+    });
+    // Each step writes a temporary file beside the output; the last is renamed into place, so a
+    // failure leaves nothing half-written.
     let dir = args
         .output
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let tmp = tempfile::NamedTempFile::new_in(dir)
-        .with_context(|| format!("cannot write into {}", dir.display()))?;
-    let report = pdf_sign::sign(src, BufWriter::new(tmp.as_file()), &signer, &opts)?;
-    tmp.persist(&args.output)
+    let temp = || {
+        tempfile::NamedTempFile::new_in(dir)
+            .with_context(|| format!("cannot write into {}", dir.display()))
+    };
+    let signed = temp()?;
+    let report = match &tsa {
+        Some(t) if level != "B-B" => {
+            pdf_sign::sign_timestamped(src, BufWriter::new(signed.as_file()), &signer, &opts, t)?
+        }
+        _ => pdf_sign::sign(src, BufWriter::new(signed.as_file()), &signer, &opts)?,
+    };
+    let mut last = signed;
+    if level == "B-LT" || level == "B-LTA" {
+        let with_dss = temp()?;
+        let src = FileSource::open(last.path())?;
+        pdf_sign::ltv::add_dss(src, BufWriter::new(with_dss.as_file()), &http, &[])
+            .context("adding long-term validation data (B-LT)")?;
+        last = with_dss;
+    }
+    if let (Some(t), "B-LTA") = (&tsa, level) {
+        let stamped = temp()?;
+        let src = FileSource::open(last.path())?;
+        let hash = opts.hash.unwrap_or_default();
+        pdf_sign::timestamp_document(src, BufWriter::new(stamped.as_file()), t, hash)
+            .context("adding the document timestamp (B-LTA)")?;
+        last = stamped;
+    }
+    last.persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     if let Some(reason) = &report.rewritten {
         eprintln!("inkan sign: the input was repaired (rewritten whole) before signing: {reason}");
