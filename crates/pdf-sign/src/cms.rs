@@ -22,6 +22,8 @@ use x509_cert::Certificate;
 use crate::error::{PdfError, Result};
 use crate::keys::{HashAlgorithm, SignatureScheme, Signer};
 
+pub use cms::content_info::ContentInfo as ContentInfoAlias;
+
 /// id-aa-signingCertificateV2 (RFC 5035).
 pub const ID_AA_SIGNING_CERTIFICATE_V2: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.2.47");

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod ltv;
 pub mod object;
 pub mod repair;
+pub mod revocation;
 pub mod sign;
 pub mod source;
 pub mod verify;

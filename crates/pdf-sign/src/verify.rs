@@ -16,7 +16,9 @@ use crate::cms::{self, ParsedCms};
 use crate::document::{Document, XrefEntry};
 use crate::error::{PdfError, Result};
 use crate::keys::HashAlgorithm;
+use crate::ltv::{self, RevocationTransport, ValidationData};
 use crate::object::{decode_text, Dict, ObjRef, Object};
+use crate::revocation::{self, RevocationStatus};
 use crate::source::{Prefix, Source};
 
 /// The verdict, ordered from best to worst; it maps onto `inkan verify`'s exit code.
@@ -41,11 +43,31 @@ impl Status {
     }
 }
 
-/// Trust anchors and the validation time.
-#[derive(Clone, Debug, Default)]
-pub struct VerifyOptions {
+/// Trust anchors and how to get revocation data.
+#[derive(Clone, Default)]
+pub struct VerifyOptions<'a> {
     /// Trusted root certificates (DER).
     pub trust_anchors: Vec<Vec<u8>>,
+    /// Fetches OCSP responses and CRLs that the document does not carry; `None` checks offline,
+    /// from the DSS only.
+    pub online: Option<&'a dyn RevocationTransport>,
+}
+
+impl std::fmt::Debug for VerifyOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyOptions")
+            .field("trust_anchors", &self.trust_anchors.len())
+            .field("online", &self.online.is_some())
+            .finish()
+    }
+}
+
+/// What every signature's check needs.
+struct Context<'a> {
+    anchors: Vec<Certificate>,
+    dss: ValidationData,
+    online: Option<&'a dyn RevocationTransport>,
+    revisions: Vec<u64>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -69,6 +91,12 @@ pub struct SignatureReport {
     /// Allowed later changes (signatures, form filling, DSS, document timestamps).
     pub later_changes: Vec<String>,
     pub certification: Option<i64>,
+    /// The time of the signature timestamp (or of the document timestamp itself), when valid.
+    pub timestamp: Option<String>,
+    /// Revocation status of each certificate in the chain that has revocation information.
+    pub revocation: Vec<String>,
+    /// The time the certificates were checked at: the timestamp's, else the claimed /M.
+    pub validation_time: Option<String>,
     pub trusted: bool,
     pub chain: Vec<String>,
     pub problems: Vec<String>,
@@ -125,9 +153,16 @@ fn verify_document<S: Source>(doc: &Document<S>, opts: &VerifyOptions) -> Result
     let docmdp_sig = docmdp_signature(doc, &catalog)?;
     let mut revisions: Vec<u64> = doc.sections.iter().map(|s| s.offset).collect();
     revisions.sort_unstable();
+    let ctx = Context {
+        anchors,
+        dss: dss_data(doc, &catalog)?,
+        online: opts.online,
+        revisions,
+    };
+    let revisions = &ctx.revisions;
     let mut signatures = Vec::new();
     for (name, sig_ref, sig) in &fields {
-        let mut report = check_signature(doc, name, sig, &anchors, &revisions)?;
+        let mut report = check_signature(doc, name, sig, &ctx)?;
         if docmdp_sig == Some(*sig_ref) {
             report.certification = Some(crate::sign::docmdp_level(doc, &catalog)?.unwrap_or(2));
         }
@@ -276,9 +311,9 @@ fn check_signature<S: Source>(
     doc: &Document<S>,
     name: &str,
     sig: &Dict,
-    anchors: &[Certificate],
-    revisions: &[u64],
+    ctx: &Context,
 ) -> Result<SignatureReport> {
+    let revisions = &ctx.revisions;
     let sub_filter = sig
         .name("SubFilter")
         .map(|s| String::from_utf8_lossy(s).into_owned())
@@ -301,6 +336,9 @@ fn check_signature<S: Source>(
         modifications: Vec::new(),
         later_changes: Vec::new(),
         certification: None,
+        timestamp: None,
+        revocation: Vec::new(),
+        validation_time: None,
         trusted: false,
         chain: Vec::new(),
         problems: Vec::new(),
@@ -349,9 +387,7 @@ fn check_signature<S: Source>(
     r.byte_range_ok = true;
 
     if sub_filter == "ETSI.RFC3161" {
-        r.problems
-            .push("document timestamps are not checked yet".into());
-        r.status = Status::Untrusted;
+        check_document_timestamp(doc, &br, &contents, ctx, &mut r)?;
         return Ok(r);
     }
     if !matches!(
@@ -408,31 +444,263 @@ fn check_signature<S: Source>(
             .push("a PAdES signature must not carry a CMS signing-time attribute".into());
     }
 
-    // Trust at the signing time (the claimed /M until timestamps are checked).
-    let at = r
+    // The signature timestamp, when there is one, fixes the time everything is judged at.
+    let mut proven_time = None;
+    if let Ok(Some(token)) = parsed.unsigned_attr(cms::ID_AA_TIME_STAMP_TOKEN) {
+        let signer_info = parsed.signer_info()?;
+        let token = token.to_der().map_err(|e| PdfError::Cms(e.to_string()))?;
+        match check_token(&token, |h| h.digest(signer_info.signature.as_bytes()), ctx) {
+            Ok(t) => {
+                r.timestamp = Some(t.to_rfc3339());
+                proven_time = Some(t);
+            }
+            Err(TokenError::Invalid(msg)) => {
+                r.problems.push(format!("signature timestamp: {msg}"));
+                r.status = Status::Invalid;
+                return Ok(r);
+            }
+            Err(TokenError::Untrusted(msg)) => {
+                r.problems.push(format!("signature timestamp: {msg}"));
+            }
+        }
+    }
+    let claimed = r
         .signing_time
         .as_deref()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map_or_else(Utc::now, |t| t.with_timezone(&Utc));
-    match build_chain(&signer_cert, &parsed.certificates, anchors, at) {
-        Ok(chain) => {
-            r.trusted = true;
-            r.chain = chain
-                .iter()
-                .map(|c| c.tbs_certificate.subject.to_string())
-                .collect();
-            r.status = Status::Valid;
+        .map(|t| t.with_timezone(&Utc));
+    let at = proven_time.or(claimed).unwrap_or_else(Utc::now);
+    r.validation_time = Some(at.to_rfc3339());
+    r.status = judge_chain(
+        &signer_cert,
+        &parsed.certificates,
+        ctx,
+        at,
+        proven_time,
+        &mut r,
+    );
+    Ok(r)
+}
+
+/// Builds and checks the chain of `leaf` at `at`, then its revocation status; records what it
+/// found in the report and returns the verdict.
+fn judge_chain(
+    leaf: &Certificate,
+    pool: &[Certificate],
+    ctx: &Context,
+    at: DateTime<Utc>,
+    proven_time: Option<DateTime<Utc>>,
+    r: &mut SignatureReport,
+) -> Status {
+    let mut pool = pool.to_vec();
+    for c in &ctx.dss.certs {
+        if let Ok(c) = Certificate::from_der(c) {
+            if !pool.contains(&c) {
+                pool.push(c);
+            }
         }
+    }
+    let chain = match build_chain(leaf, &pool, &ctx.anchors, at) {
+        Ok(chain) => chain,
         Err(ChainError::Invalid(msg)) => {
             r.problems.push(msg);
-            r.status = Status::Invalid;
+            return Status::Invalid;
         }
         Err(ChainError::Untrusted(msg)) => {
             r.problems.push(msg);
+            return Status::Untrusted;
+        }
+    };
+    r.trusted = true;
+    r.chain = chain
+        .iter()
+        .map(|c| c.tbs_certificate.subject.to_string())
+        .collect();
+    // Without a timestamp the signing time is only claimed: a revocation at any time counts.
+    let cutoff = proven_time.unwrap_or_else(Utc::now);
+    let mut status = Status::Valid;
+    for pair in chain.windows(2) {
+        let (cert, issuer) = (&pair[0], &pair[1]);
+        let subject = cert.tbs_certificate.subject.to_string();
+        match revocation::check(cert, issuer, &ctx.dss, ctx.online) {
+            RevocationStatus::Good { source } => {
+                r.revocation.push(format!("{subject}: good ({source})"))
+            }
+            RevocationStatus::Revoked { at: when, source } => {
+                r.revocation.push(format!(
+                    "{subject}: revoked on {} ({source})",
+                    when.to_rfc3339()
+                ));
+                if when <= cutoff {
+                    r.problems.push(format!(
+                        "the certificate of {subject} was revoked on {}",
+                        when.to_rfc3339()
+                    ));
+                    status = Status::Invalid;
+                }
+            }
+            RevocationStatus::Unknown(why) => {
+                r.revocation.push(format!("{subject}: unknown ({why})"));
+                r.problems.push(format!(
+                    "the revocation status of {subject} is unknown: {why}"
+                ));
+                if status == Status::Valid {
+                    status = Status::Untrusted;
+                }
+            }
+            RevocationStatus::NotApplicable => {}
+        }
+    }
+    status
+}
+
+enum TokenError {
+    Invalid(String),
+    Untrusted(String),
+}
+
+/// Checks an RFC 3161 token: its imprint (computed by `expected` with the token's hash), its
+/// CMS signature, and its TSA's chain at the token's time. Returns that time.
+fn check_token(
+    token: &[u8],
+    expected: impl Fn(HashAlgorithm) -> Vec<u8>,
+    ctx: &Context,
+) -> std::result::Result<DateTime<Utc>, TokenError> {
+    let invalid = |e: PdfError| TokenError::Invalid(e.to_string());
+    let info = ltv::tst_info(token).map_err(invalid)?;
+    let hash = HashAlgorithm::from_oid(&info.message_imprint.hash_algorithm.oid)
+        .ok_or_else(|| TokenError::Invalid("unsupported imprint hash".into()))?;
+    if info.message_imprint.hashed_message.as_bytes() != expected(hash).as_slice() {
+        return Err(TokenError::Invalid(
+            "the timestamp does not cover this signature".into(),
+        ));
+    }
+    let parsed = ParsedCms::parse(token).map_err(invalid)?;
+    let content = parsed
+        .signed_data
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or_else(|| TokenError::Invalid("no TSTInfo".into()))?;
+    let octets: der::asn1::OctetString = content
+        .decode_as()
+        .map_err(|e| TokenError::Invalid(e.to_string()))?;
+    let token_hash = parsed.digest_algorithm().map_err(invalid)?;
+    if parsed.message_digest().map_err(invalid)? != token_hash.digest(octets.as_bytes()) {
+        return Err(TokenError::Invalid(
+            "the token's TSTInfo does not match its signature".into(),
+        ));
+    }
+    parsed.verify_signature().map_err(invalid)?;
+    let at = DateTime::from_timestamp(info.gen_time.to_unix_duration().as_secs() as i64, 0)
+        .unwrap_or_default();
+    let tsa = parsed.signer_certificate().map_err(invalid)?;
+    let mut scratch = SignatureReport::empty();
+    match judge_chain(tsa, &parsed.certificates, ctx, at, Some(at), &mut scratch) {
+        Status::Valid => Ok(at),
+        Status::Invalid => Err(TokenError::Invalid(scratch.problems.join("; "))),
+        Status::Untrusted => Err(TokenError::Untrusted(scratch.problems.join("; "))),
+    }
+}
+
+fn check_document_timestamp<S: Source>(
+    doc: &Document<S>,
+    br: &[u64; 4],
+    contents: &[u8],
+    ctx: &Context,
+    r: &mut SignatureReport,
+) -> Result<()> {
+    let mut reader = der::SliceReader::new(contents).map_err(|e| PdfError::Cms(e.to_string()))?;
+    let token = match <cms::ContentInfoAlias as der::Decode>::decode(&mut reader) {
+        Ok(ci) => ci.to_der().map_err(|e| PdfError::Cms(e.to_string()))?,
+        Err(e) => {
+            r.problems
+                .push(format!("the document timestamp is not a token: {e}"));
+            return Ok(());
+        }
+    };
+    let hash = ltv::tst_info(&token)
+        .ok()
+        .and_then(|i| HashAlgorithm::from_oid(&i.message_imprint.hash_algorithm.oid))
+        .unwrap_or_default();
+    let digest = digest_ranges(doc.source(), hash, &[(br[0], br[1]), (br[2], br[3])])?;
+    let result = check_token(&token, |_| digest.clone(), ctx);
+    if let Ok(parsed) = ParsedCms::parse(&token) {
+        if let Ok(c) = parsed.signer_certificate() {
+            r.signer = common_name(&c.tbs_certificate.subject);
+            r.signer_subject = Some(c.tbs_certificate.subject.to_string());
+        }
+    }
+    match result {
+        Ok(t) => {
+            r.intact = true;
+            r.trusted = true;
+            r.timestamp = Some(t.to_rfc3339());
+            r.validation_time = Some(t.to_rfc3339());
+            r.status = Status::Valid;
+        }
+        Err(TokenError::Invalid(msg)) => {
+            r.problems.push(format!("document timestamp: {msg}"));
+            r.status = Status::Invalid;
+        }
+        Err(TokenError::Untrusted(msg)) => {
+            r.intact = true;
+            r.problems.push(format!("document timestamp: {msg}"));
             r.status = Status::Untrusted;
         }
     }
-    Ok(r)
+    Ok(())
+}
+
+/// The validation data in the document's DSS.
+fn dss_data<S: Source>(doc: &Document<S>, catalog: &Dict) -> Result<ValidationData> {
+    let mut data = ValidationData::default();
+    let Some(Object::Dict(dss)) = doc.lookup(catalog, "DSS")? else {
+        return Ok(data);
+    };
+    for (key, list) in [
+        ("Certs", &mut data.certs),
+        ("OCSPs", &mut data.ocsps),
+        ("CRLs", &mut data.crls),
+    ] {
+        if let Some(Object::Array(items)) = doc.lookup(&dss, key)? {
+            for item in items {
+                if let Ok(Object::Stream(d, s)) = doc.resolve(&item) {
+                    if let Ok(bytes) = doc.stream_decoded(&d, s) {
+                        list.push(bytes);
+                    }
+                }
+            }
+        }
+    }
+    Ok(data)
+}
+
+impl SignatureReport {
+    fn empty() -> Self {
+        Self {
+            field: String::new(),
+            sub_filter: String::new(),
+            signer: None,
+            signer_subject: None,
+            signing_time: None,
+            revision: 0,
+            signed_bytes: 0,
+            intact: false,
+            byte_range_ok: false,
+            covers_whole_document: false,
+            modifications: Vec::new(),
+            later_changes: Vec::new(),
+            certification: None,
+            timestamp: None,
+            revocation: Vec::new(),
+            validation_time: None,
+            trusted: false,
+            chain: Vec::new(),
+            problems: Vec::new(),
+            status: Status::Invalid,
+        }
+    }
 }
 
 fn trim_end_ws(b: &[u8]) -> &[u8] {

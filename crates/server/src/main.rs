@@ -101,6 +101,9 @@ struct VerifyArgs {
     /// Print a machine-readable JSON report.
     #[arg(long)]
     json: bool,
+    /// Use only the revocation data inside the document (its DSS); never fetch OCSP or CRLs.
+    #[arg(long)]
+    offline: bool,
 }
 
 fn main() -> ExitCode {
@@ -248,10 +251,14 @@ fn run_verify(args: &VerifyArgs) -> anyhow::Result<u8> {
     }
     let src = FileSource::open(&args.input)
         .with_context(|| format!("cannot open {}", args.input.display()))?;
+    let http = http_client::Http::new();
+    let online: Option<&dyn pdf_sign::RevocationTransport> =
+        if args.offline { None } else { Some(&http) };
     let report = pdf_sign::verify(
         src,
         &VerifyOptions {
             trust_anchors: anchors,
+            online,
         },
     )?;
     if args.json {
@@ -282,6 +289,15 @@ fn print_report(report: &pdf_sign::Report) {
         );
         if let Some(t) = &s.signing_time {
             println!("  signing time (claimed): {t}");
+        }
+        if let Some(t) = &s.timestamp {
+            println!("  timestamp: {t}");
+        }
+        if let Some(t) = &s.validation_time {
+            println!("  certificates checked at: {t}");
+        }
+        for line in &s.revocation {
+            println!("  revocation: {line}");
         }
         println!(
             "  covers revision {} ({} bytes){}",
