@@ -8,13 +8,15 @@ conformance=${INKAN_CONFORMANCE_DIR:-$root/../shared/conformance}
 home=${INKAN_CONFORMANCE_HOME:-$HOME/.cache/inkan-conformance}
 
 # Debian packages: the corpus producers (LibreOffice, Ghostscript, qpdf), the renderer
-# (poppler-utils), openssl for the test PKI, fonts for LibreOffice's Japanese text.
+# (poppler-utils), openssl for the test PKI and the CA tests, SoftHSM2 for the PKCS#11 key store,
+# fonts for LibreOffice's Japanese text.
 need=()
 command -v soffice >/dev/null || need+=(libreoffice-writer-nogui)
 command -v gs >/dev/null || need+=(ghostscript)
 command -v qpdf >/dev/null || need+=(qpdf)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v openssl >/dev/null || need+=(openssl)
+command -v softhsm2-util >/dev/null || need+=(softhsm2)
 [[ -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ]] || need+=(fonts-ipafont-gothic fonts-ipafont-mincho)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -32,4 +34,6 @@ bash "$conformance/install"
   "$home/venv/bin/pip" install -q --disable-pip-version-check reportlab Pillow
 
 export INKAN_CONFORMANCE_DIR=$conformance
+# The SoftHSM2 test fails rather than skips: the token is part of what is tested.
+export INKAN_REQUIRE_SOFTHSM=1
 cargo test --workspace --locked "$@"
