@@ -120,6 +120,8 @@ pub mod paths {
     pub const ROOT_CERT: &str = "root.crt";
     /// Root's CRL (DER), listing revoked issuing CAs.
     pub const ROOT_CRL: &str = "root.crl";
+    /// The root's OCSP responder, for the issuing CA's status (GET base64 and POST).
+    pub const ROOT_OCSP: &str = "root-ocsp";
 }
 
 /// How the CA is set up. [`CaConfig::new`] gives the defaults.
@@ -204,6 +206,7 @@ pub struct Authority {
     clock: Arc<dyn Clock>,
     crls: Mutex<HashMap<&'static str, CachedCrl>>,
     ocsp: OcspResponder,
+    root_ocsp: OcspResponder,
     tsa: TimestampAuthority,
 }
 
@@ -411,7 +414,7 @@ impl Authority {
                     )?,
                     key_usage(&[KeyUsages::KeyCertSign, KeyUsages::CRLSign])?,
                     crl_dp(&url(paths::ROOT_CRL))?,
-                    aia(None, &url(paths::ROOT_CERT))?,
+                    aia(Some(&url(paths::ROOT_OCSP)), &url(paths::ROOT_CERT))?,
                 ],
             },
         )?;
@@ -518,6 +521,14 @@ impl Authority {
             clock.clone(),
             config.ocsp_validity,
         )?;
+        let root_ocsp = OcspResponder::for_root(
+            root.clone(),
+            material.root.key.clone(),
+            keys.clone(),
+            certs.clone(),
+            clock.clone(),
+            config.ocsp_validity,
+        )?;
         let tsa = TimestampAuthority::new(
             Certificate::from_der(&material.tsa.cert_der)?,
             vec![issuing.clone()],
@@ -537,6 +548,7 @@ impl Authority {
             clock,
             crls: Mutex::new(HashMap::new()),
             ocsp,
+            root_ocsp,
             tsa,
         })
     }
@@ -577,6 +589,11 @@ impl Authority {
     }
 
     /// The RFC 3161 timestamp authority.
+    /// The root's OCSP responder, answering for the issuing CA.
+    pub fn root_ocsp(&self) -> &OcspResponder {
+        &self.root_ocsp
+    }
+
     pub fn tsa(&self) -> &TimestampAuthority {
         &self.tsa
     }

@@ -266,12 +266,16 @@ impl CertStore for MemoryCertStore {
     }
 }
 
-/// Certificates in one JSON file, read at open and rewritten atomically after each change.
+/// Certificates in one JSON file, rewritten atomically after each change and read again
+/// whenever another process has changed it (`inkan ca revoke` beside a running `inkan ca serve`).
 #[derive(Debug)]
 pub struct JsonFileCertStore {
     path: PathBuf,
-    state: Mutex<State>,
+    state: Mutex<(Option<FileStamp>, State)>,
 }
+
+/// What identifies one version of the file.
+type FileStamp = (std::time::SystemTime, u64);
 
 impl JsonFileCertStore {
     /// Opens `path`, or starts empty if it does not exist.
@@ -283,24 +287,45 @@ impl JsonFileCertStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => State::default(),
             Err(e) => return Err(CaError::CertStore(format!("{}: {e}", path.display()))),
         };
+        let stamp = stamp_of(&path);
         Ok(JsonFileCertStore {
             path,
-            state: Mutex::new(state),
+            state: Mutex::new((stamp, state)),
         })
+    }
+
+    /// The state, read again from the file if it changed since last seen.
+    fn current(&self) -> Result<std::sync::MutexGuard<'_, (Option<FileStamp>, State)>> {
+        let mut guard = lock(&self.state);
+        let stamp = stamp_of(&self.path);
+        if stamp.is_some() && stamp != guard.0 {
+            let bytes = std::fs::read(&self.path)
+                .map_err(|e| CaError::CertStore(format!("{}: {e}", self.path.display())))?;
+            guard.1 = serde_json::from_slice(&bytes)
+                .map_err(|e| CaError::CertStore(format!("{}: {e}", self.path.display())))?;
+            guard.0 = stamp;
+        }
+        Ok(guard)
     }
 
     /// Applies `f` to a copy of the state, writes it, and keeps it only if the write worked.
     fn change<T>(&self, f: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-        let mut guard = lock(&self.state);
-        let mut next = guard.clone();
+        let mut guard = self.current()?;
+        let mut next = guard.1.clone();
         let out = f(&mut next)?;
         write_atomic(
             &self.path,
             &serde_json::to_vec_pretty(&next).map_err(|e| CaError::CertStore(e.to_string()))?,
         )?;
-        *guard = next;
+        guard.1 = next;
+        guard.0 = stamp_of(&self.path);
         Ok(out)
     }
+}
+
+fn stamp_of(path: &Path) -> Option<FileStamp> {
+    let meta = std::fs::metadata(path).ok()?;
+    Some((meta.modified().ok()?, meta.len()))
 }
 
 fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
@@ -321,7 +346,7 @@ impl CertStore for JsonFileCertStore {
         self.change(|s| s.insert(rec))
     }
     fn get(&self, serial: &Serial) -> Result<Option<CertRecord>> {
-        Ok(lock(&self.state).certs.get(serial).cloned())
+        Ok(self.current()?.1.certs.get(serial).cloned())
     }
     fn revoke(&self, serial: &Serial, revocation: Revocation) -> Result<()> {
         self.change(|s| s.revoke(serial, revocation))
@@ -333,10 +358,10 @@ impl CertStore for JsonFileCertStore {
         })
     }
     fn revoked(&self) -> Result<Vec<CertRecord>> {
-        Ok(lock(&self.state).revoked())
+        Ok(self.current()?.1.revoked())
     }
     fn all(&self) -> Result<Vec<CertRecord>> {
-        Ok(lock(&self.state).certs.values().cloned().collect())
+        Ok(self.current()?.1.certs.values().cloned().collect())
     }
     fn next_crl_number(&self, scope: &str) -> Result<u64> {
         self.change(|s| Ok(s.next_crl_number(scope)))

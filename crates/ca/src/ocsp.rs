@@ -18,7 +18,7 @@ use x509_ocsp::{
     ResponderId, ResponseData, RevokedInfo, SingleResponse,
 };
 
-use crate::certstore::{CertStore, Serial};
+use crate::certstore::{CertKind, CertStore, Serial};
 use crate::clock::Clock;
 use crate::error::{CaError, Result};
 use crate::keystore::{KeyHandle, KeyStore};
@@ -43,6 +43,8 @@ pub struct OcspResponder {
     store: Arc<dyn CertStore>,
     clock: Arc<dyn Clock>,
     validity: Duration,
+    /// Which certificates of the store this responder answers for.
+    covers: fn(CertKind) -> bool,
 }
 
 impl OcspResponder {
@@ -74,9 +76,15 @@ impl OcspResponder {
                 .subject_public_key
                 .raw_bytes(),
         );
+        let certs_out = if responder == issuer {
+            vec![issuer]
+        } else {
+            vec![responder, issuer]
+        };
         Ok(OcspResponder {
+            covers: CertKind::issued_by_issuing_ca,
             issuer_ids,
-            certs_out: vec![responder, issuer],
+            certs_out,
             responder_key_hash,
             key,
             keys,
@@ -84,6 +92,21 @@ impl OcspResponder {
             clock,
             validity,
         })
+    }
+
+    /// A responder for the root's only subordinate, the issuing CA, signing with the root key
+    /// itself: validators then get fresh, signed revocation data for the whole chain.
+    pub fn for_root(
+        root: Certificate,
+        key: KeyHandle,
+        keys: Arc<dyn KeyStore>,
+        store: Arc<dyn CertStore>,
+        clock: Arc<dyn Clock>,
+        validity: Duration,
+    ) -> Result<Self> {
+        let mut responder = Self::new(root.clone(), root, key, keys, store, clock, validity)?;
+        responder.covers = |kind| kind == CertKind::IssuingCa;
+        Ok(responder)
     }
 
     /// Answers a DER OCSPRequest (POST body). Malformed requests get a DER "malformedRequest"
@@ -130,7 +153,7 @@ impl OcspResponder {
             return Ok(CertStatus::unknown());
         };
         Ok(match self.store.get(&serial)? {
-            Some(rec) if rec.kind.issued_by_issuing_ca() => match rec.revocation {
+            Some(rec) if (self.covers)(rec.kind) => match rec.revocation {
                 Some(rev) => CertStatus::revoked(RevokedInfo {
                     revocation_time: OcspGeneralizedTime::try_from(from_unix_seconds(rev.time))?,
                     revocation_reason: Some(rev.reason.crl_reason()),

@@ -136,6 +136,8 @@ pub struct ValidationData {
     pub certs: Vec<Vec<u8>>,
     pub ocsps: Vec<Vec<u8>>,
     pub crls: Vec<Vec<u8>>,
+    /// Certificates (DER) whose revocation data is already here.
+    pub covered: Vec<Vec<u8>>,
 }
 
 impl ValidationData {
@@ -248,14 +250,18 @@ pub fn basic_ocsp(response_der: &[u8]) -> Result<BasicOcspResponse> {
     BasicOcspResponse::from_der(bytes.response.as_bytes()).map_err(der_err)
 }
 
-/// Gathers revocation data for every certificate that needs it in `chains` (all but the
-/// self-signed roots): OCSP first, the CRL when there is no OCSP answer. Certificates named in
-/// the answers (OCSP responders) join the certificate list.
+/// Gathers revocation data for every certificate in `pool` that needs it (all but self-signed
+/// roots) and that `known` does not cover yet: OCSP first, the CRL when there is no OCSP
+/// answer. Certificates named in the answers (OCSP responders) join the certificate list.
+///
+/// AdES validators take revocation data only when issued after the signature or timestamp it
+/// serves, so this runs after signing, and again after a document timestamp.
 pub fn collect(
     pool: &[Certificate],
     transport: &dyn RevocationTransport,
+    known: &ValidationData,
 ) -> Result<ValidationData> {
-    let mut data = ValidationData::default();
+    let mut data = known.clone();
     for c in pool {
         data.add_cert(c.to_der().map_err(der_err)?);
     }
@@ -265,7 +271,7 @@ pub fn collect(
             continue;
         }
         let key = cert.to_der().map_err(der_err)?;
-        if !done.insert(key) {
+        if data.covered.contains(&key) || !done.insert(key.clone()) {
             continue;
         }
         let issuer = pool
@@ -307,7 +313,9 @@ pub fn collect(
                 }
             }
         }
-        if !got {
+        if got {
+            data.covered.push(key);
+        } else {
             return Err(PdfError::Invalid(format!(
                 "no revocation data could be obtained for {}{}",
                 cert.tbs_certificate.subject,
@@ -341,6 +349,7 @@ pub fn add_dss<S: Source, W: Write>(
     out: W,
     transport: &dyn RevocationTransport,
     extra: &[Certificate],
+    known: &ValidationData,
 ) -> Result<()> {
     let doc = Document::open(src)?;
     if doc.repaired {
@@ -366,7 +375,7 @@ pub fn add_dss<S: Source, W: Write>(
             "the document has no signature to add validation data for".into(),
         ));
     }
-    let data = collect(&pool, transport)?;
+    let data = collect(&pool, transport, known)?;
 
     let mut up = Update {
         next: doc.size(),
@@ -407,7 +416,11 @@ pub fn add_dss<S: Source, W: Write>(
         },
         None => Dict::new(),
     };
+    // Existing VRI entries stay as they are: validators treat a changed one as tampering.
     for key in vri_keys {
+        if vri.get(&key).is_some() {
+            continue;
+        }
         let mut entry = Dict::new();
         entry.set("Cert", certs.clone());
         if !ocsps.is_empty() {

@@ -5,6 +5,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod ca_service;
 mod http_client;
 
 use anyhow::{bail, Context};
@@ -29,9 +30,58 @@ struct Cli {
 enum Command {
     /// Sign a PDF with a PAdES (B-B) signature, as an incremental update.
     Sign(Box<SignArgs>),
+    /// Run Inkan's certificate authority: init, serve (CRL, OCSP, TSA), issue, revoke.
+    #[command(subcommand)]
+    Ca(CaCommand),
     /// Verify every signature in a PDF. Exit code: 0 valid, 1 invalid or modified, 2 not
     /// trusted, 3 unreadable.
     Verify(VerifyArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum CaCommand {
+    /// Create a CA folder: root and issuing CA, TSA and OCSP certificates, sealed keys.
+    Init {
+        #[arg(long)]
+        dir: PathBuf,
+        /// The organisation named in the CA certificates.
+        #[arg(long)]
+        org: String,
+        /// Where the CA's endpoints will be reachable (goes into the certificates' AIA/CDP).
+        #[arg(long)]
+        base_url: String,
+        /// p256 (default) or rsa3072.
+        #[arg(long, default_value = "p256")]
+        key_algorithm: String,
+    },
+    /// Serve the CA's certificates, CRLs, OCSP responder and timestamp authority over HTTP.
+    Serve {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8081")]
+        listen: String,
+    },
+    /// Issue a signer certificate from an application (JSON: country, state_or_province,
+    /// locality, street_address, postal_code, organisation, organisational_unit, common_name,
+    /// email); prints the serial and writes the certificate chain as PEM.
+    Issue {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        application: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke a certificate.
+    Revoke {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        serial: String,
+        /// unspecified, key-compromise, affiliation-changed, superseded, cessation-of-operation
+        #[arg(long, default_value = "unspecified")]
+        reason: String,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -44,6 +94,12 @@ struct SignArgs {
     /// The private key (PEM or DER: PKCS#8, PKCS#1 or SEC1).
     #[arg(long, requires = "cert", conflicts_with = "p12")]
     key: Option<PathBuf>,
+    /// Sign with a key held by Inkan's CA in this folder (with --serial).
+    #[arg(long, requires = "serial", conflicts_with_all = ["key", "p12"])]
+    ca_dir: Option<PathBuf>,
+    /// The serial (hex) of the CA-issued certificate to sign with.
+    #[arg(long)]
+    serial: Option<String>,
     /// The signer's certificate (PEM or DER).
     #[arg(long)]
     cert: Option<PathBuf>,
@@ -116,6 +172,13 @@ fn main() -> ExitCode {
                 ExitCode::from(exit_code_for(&e))
             }
         },
+        Command::Ca(cmd) => match run_ca(cmd) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("inkan ca: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Verify(args) => match run_verify(&args) {
             Ok(code) => ExitCode::from(code),
             Err(e) => {
@@ -144,7 +207,78 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+fn run_ca(cmd: CaCommand) -> anyhow::Result<()> {
+    use ca_service::CaDir;
+    match cmd {
+        CaCommand::Init {
+            dir,
+            org,
+            base_url,
+            key_algorithm,
+        } => {
+            let authority = CaDir::new(&dir).init(&org, &base_url, &key_algorithm)?;
+            let root = dir.join("root.pem");
+            std::fs::write(&root, pem("CERTIFICATE", authority.root_cert_der()))?;
+            println!(
+                "CA created in {}; its root certificate is {}",
+                dir.display(),
+                root.display()
+            );
+        }
+        CaCommand::Serve { dir, listen } => ca_service::serve(&CaDir::new(&dir), &listen)?,
+        CaCommand::Issue {
+            dir,
+            application,
+            out,
+        } => {
+            let (authority, _) = CaDir::new(&dir).open()?;
+            let app: ca::application::SignerApplication =
+                serde_json::from_slice(&read(&application)?).with_context(|| {
+                    format!("reading the application {}", application.display())
+                })?;
+            let record = authority.issue(&app)?;
+            let mut text = pem("CERTIFICATE", &record.cert_der);
+            for c in &record.chain {
+                text.push_str(&pem("CERTIFICATE", c));
+            }
+            std::fs::write(&out, text)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            println!("{}", record.serial.as_str());
+        }
+        CaCommand::Revoke {
+            dir,
+            serial,
+            reason,
+        } => {
+            use ca::certstore::RevocationReason as R;
+            let reason = match reason.as_str() {
+                "unspecified" => R::Unspecified,
+                "key-compromise" => R::KeyCompromise,
+                "affiliation-changed" => R::AffiliationChanged,
+                "superseded" => R::Superseded,
+                "cessation-of-operation" => R::CessationOfOperation,
+                other => bail!("unknown revocation reason '{other}'"),
+            };
+            let (authority, _) = CaDir::new(&dir).open()?;
+            authority.revoke(&ca::certstore::Serial::parse(&serial)?, reason)?;
+            println!("revoked {serial}");
+        }
+    }
+    Ok(())
+}
+
+fn pem(label: &str, der: &[u8]) -> String {
+    use der::pem::LineEnding;
+    der::pem::encode_string(label, LineEnding::LF, der).unwrap_or_default()
+}
+
 fn run_sign(args: &SignArgs) -> anyhow::Result<()> {
+    if let (Some(dir), Some(serial)) = (&args.ca_dir, &args.serial) {
+        let (authority, keys) = ca_service::CaDir::new(dir).open()?;
+        let record = ca_service::record(&authority, serial)?;
+        let signer = ca_service::CaKeySigner::new(keys, &record)?;
+        return sign_with(args, &signer);
+    }
     let signer = match (&args.key, &args.p12) {
         (Some(key), None) => {
             let cert = args.cert.as_ref().context("--key needs --cert")?;
@@ -168,8 +302,12 @@ fn run_sign(args: &SignArgs) -> anyhow::Result<()> {
             }
             s
         }
-        _ => bail!("give --key and --cert, or --p12 and --password-env"),
+        _ => bail!("give --key and --cert, --p12 and --password-env, or --ca-dir and --serial"),
     };
+    sign_with(args, &signer)
+}
+
+fn sign_with(args: &SignArgs, signer: &dyn pdf_sign::Signer) -> anyhow::Result<()> {
     let opts = SignOptions {
         placement: args.visible.as_deref().map(Placement::parse).transpose()?,
         seal_png: args.seal.as_deref().map(read).transpose()?,
@@ -211,25 +349,43 @@ fn run_sign(args: &SignArgs) -> anyhow::Result<()> {
     let signed = temp()?;
     let report = match &tsa {
         Some(t) if level != "B-B" => {
-            pdf_sign::sign_timestamped(src, BufWriter::new(signed.as_file()), &signer, &opts, t)?
+            pdf_sign::sign_timestamped(src, BufWriter::new(signed.as_file()), signer, &opts, t)?
         }
-        _ => pdf_sign::sign(src, BufWriter::new(signed.as_file()), &signer, &opts)?,
+        _ => pdf_sign::sign(src, BufWriter::new(signed.as_file()), signer, &opts)?,
     };
     let mut last = signed;
     if level == "B-LT" || level == "B-LTA" {
         let with_dss = temp()?;
         let src = FileSource::open(last.path())?;
-        pdf_sign::ltv::add_dss(src, BufWriter::new(with_dss.as_file()), &http, &[])
-            .context("adding long-term validation data (B-LT)")?;
+        pdf_sign::ltv::add_dss(
+            src,
+            BufWriter::new(with_dss.as_file()),
+            &http,
+            &[],
+            &Default::default(),
+        )
+        .context("adding long-term validation data (B-LT)")?;
         last = with_dss;
     }
     if let (Some(t), "B-LTA") = (&tsa, level) {
         let stamped = temp()?;
         let src = FileSource::open(last.path())?;
-        let hash = opts.hash.unwrap_or_default();
+        let hash = opts.hash.unwrap_or_else(|| signer.default_hash());
         pdf_sign::timestamp_document(src, BufWriter::new(stamped.as_file()), t, hash)
             .context("adding the document timestamp (B-LTA)")?;
-        last = stamped;
+        // Validators take revocation data only when it was issued after the timestamp it
+        // serves, so the document timestamp's chain gets its own, later, DSS update.
+        let final_dss = temp()?;
+        let src = FileSource::open(stamped.path())?;
+        pdf_sign::ltv::add_dss(
+            src,
+            BufWriter::new(final_dss.as_file()),
+            &http,
+            &[],
+            &Default::default(),
+        )
+        .context("adding validation data for the document timestamp")?;
+        last = final_dss;
     }
     last.persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;

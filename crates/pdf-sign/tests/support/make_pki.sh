@@ -29,6 +29,7 @@ if [ $# -ne 1 ]; then
 fi
 out=$1
 mkdir -p "$out"
+out=$(cd "$out" && pwd)
 
 signers=(rsa2048 rsa3072 p256 p384 expired $(printf 'signer%02d ' $(seq 1 20)))
 outputs=(root.pem root.key ca.pem ca.key other-root.pem other-root.key rsa2048.p12 chain.pem)
