@@ -686,6 +686,113 @@ fn hsm_keys_issue_certificates_openssl_verifies() {
         keys.generate("rsa-in-token", KeyAlgorithm::Rsa3072),
         Err(ca::CaError::AlreadyExists(_))
     ));
+
+    // A PDF signed with the signer key inside the token, timestamped by the TSA whose key is in
+    // the token too, is accepted by the independent validators, revocation checked online.
+    let signer = TokenSigner {
+        keys: keys.clone(),
+        key: rec.key.clone().expect("the CA holds the signer key"),
+        certs: std::iter::once(rec.cert_der.clone())
+            .chain(rec.chain.iter().cloned())
+            .collect(),
+    };
+    let input = minimal_pdf();
+    let mut signed = Vec::new();
+    let tsa = InProcessTsa(&t.ca);
+    pdf_sign::sign_timestamped(
+        input,
+        &mut signed,
+        &signer,
+        &pdf_sign::SignOptions::default(),
+        &tsa,
+    )
+    .expect("signs with the token's key");
+    let pdf = t.path("hsm-signed.pdf");
+    std::fs::write(&pdf, &signed).expect("write");
+    t.write_pem("root-anchor.pem", &[t.ca.root_cert_der()]);
+    let validate = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/conformance/validate");
+    let validate = std::env::var_os("INKAN_CONFORMANCE_DIR")
+        .map(|d| std::path::PathBuf::from(d).join("validate"))
+        .unwrap_or(validate);
+    let out = std::process::Command::new("bash")
+        .arg(validate)
+        .arg(&pdf)
+        .args(["--trust", t.path("root-anchor.pem").to_str().expect("path")])
+        .args(["--level", "B-T", "--revocation"])
+        .output()
+        .expect("validate runs");
+    assert!(
+        out.status.success(),
+        "validators reject the token-signed PDF: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// pdf-sign's signer over a key in any KeyStore (here the PKCS#11 token).
+struct TokenSigner {
+    keys: std::sync::Arc<dyn ca::keystore::KeyStore>,
+    key: ca::keystore::KeyHandle,
+    certs: Vec<Vec<u8>>,
+}
+
+impl pdf_sign::Signer for TokenSigner {
+    fn certificates(&self) -> &[Vec<u8>] {
+        &self.certs
+    }
+    fn scheme(&self) -> pdf_sign::SignatureScheme {
+        pdf_sign::SignatureScheme::EcdsaP256
+    }
+    fn max_signature_len(&self) -> usize {
+        72
+    }
+    fn sign(&self, _hash: pdf_sign::HashAlgorithm, message: &[u8]) -> pdf_sign::Result<Vec<u8>> {
+        self.keys
+            .sign(&self.key, message)
+            .map_err(|e| pdf_sign::PdfError::Key(e.to_string()))
+    }
+}
+
+/// The CA's TSA called in process.
+struct InProcessTsa<'a>(&'a ca::authority::Authority);
+
+impl pdf_sign::TsaTransport for InProcessTsa<'_> {
+    fn post(&self, request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
+        self.0
+            .tsa()
+            .respond(request)
+            .map_err(|e| pdf_sign::PdfError::Cms(e.to_string()))
+    }
+}
+
+/// A one-page PDF with a classic cross-reference table.
+fn minimal_pdf() -> Vec<u8> {
+    let content = "BT /F1 18 Tf 72 720 Td (Signed in the token) Tj ET";
+    let objects = [
+        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
+        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
+        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_string(),
+        format!(
+            "<< /Length {} >>\nstream\n{content}\nendstream",
+            content.len()
+        ),
+    ];
+    let mut pdf = b"%PDF-1.7\n".to_vec();
+    let mut offsets = Vec::new();
+    for (i, body) in objects.iter().enumerate() {
+        offsets.push(pdf.len());
+        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+    }
+    let xref = pdf.len();
+    pdf.extend_from_slice(format!("xref\n0 5\n0000000000 65535 f \n").as_bytes());
+    for o in offsets {
+        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    pdf.extend_from_slice(
+        format!("trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n").as_bytes(),
+    );
+    pdf
 }
 
 #[test]
