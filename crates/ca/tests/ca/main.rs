@@ -785,7 +785,7 @@ fn minimal_pdf() -> Vec<u8> {
         pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
     }
     let xref = pdf.len();
-    pdf.extend_from_slice(format!("xref\n0 5\n0000000000 65535 f \n").as_bytes());
+    pdf.extend_from_slice(b"xref\n0 5\n0000000000 65535 f \n");
     for o in offsets {
         pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
     }
