@@ -139,6 +139,10 @@ const LIMITS: [(&str, usize); 7] = [
     ("common name", 64),
 ];
 
+/// PKCS#9 emailAddress.
+const EMAIL_ADDRESS: const_oid::ObjectIdentifier =
+    const_oid::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.1");
+
 impl SignerApplication {
     /// The certificate subject; fails naming the first field that is too long, blank where
     /// required, or holds control characters.
@@ -166,6 +170,9 @@ impl SignerApplication {
             return Err(CaError::invalid("common name", "must not be empty"));
         }
         b.utf8(rfc4519::CN, cn)?;
+        // The e-mail is in the subject too (emailAddress, IA5String), as S/MIME-style readers
+        // show it from there; the subject alternative name carries it as rfc822Name.
+        b.ia5(EMAIL_ADDRESS, self.email.as_str())?;
         Ok(b.finish())
     }
 }
@@ -201,6 +208,12 @@ impl NameBuilder {
         let p = PrintableStringRef::new(v)
             .map_err(|_| CaError::invalid("name", format!("{v:?} is not printable ASCII")))?;
         self.push(oid, Any::encode_from(&p)?)
+    }
+
+    pub(crate) fn ia5(&mut self, oid: const_oid::ObjectIdentifier, v: &str) -> Result<()> {
+        let s = der::asn1::Ia5StringRef::new(v)
+            .map_err(|_| CaError::invalid("name", format!("{v:?} is not ASCII")))?;
+        self.push(oid, Any::encode_from(&s)?)
     }
 
     pub(crate) fn utf8(&mut self, oid: const_oid::ObjectIdentifier, v: &str) -> Result<()> {

@@ -72,6 +72,38 @@ enum CaCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Renew a signer certificate: a new key and certificate; the old one stays valid until it
+    /// expires. Prints the new serial and writes the new chain as PEM.
+    Renew {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        serial: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Change a signer certificate: re-issue with the application's new subject; the old
+    /// certificate is revoked (superseded). Prints the new serial.
+    Change {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        serial: String,
+        #[arg(long)]
+        application: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Import an externally issued signer certificate and key from PKCS#12; prints the serial.
+    ImportP12 {
+        #[arg(long)]
+        dir: PathBuf,
+        #[arg(long)]
+        file: PathBuf,
+        /// The environment variable holding the PKCS#12 password.
+        #[arg(long)]
+        password_env: String,
+    },
     /// Revoke a certificate.
     Revoke {
         #[arg(long)]
@@ -232,17 +264,34 @@ fn run_ca(cmd: CaCommand) -> anyhow::Result<()> {
             out,
         } => {
             let (authority, _) = CaDir::new(&dir).open()?;
-            let app: ca::application::SignerApplication =
-                serde_json::from_slice(&read(&application)?).with_context(|| {
-                    format!("reading the application {}", application.display())
-                })?;
-            let record = authority.issue(&app)?;
-            let mut text = pem("CERTIFICATE", &record.cert_der);
-            for c in &record.chain {
-                text.push_str(&pem("CERTIFICATE", c));
-            }
-            std::fs::write(&out, text)
-                .with_context(|| format!("cannot write {}", out.display()))?;
+            let record = authority.issue(&read_application(&application)?)?;
+            write_chain(&record, &out)?;
+        }
+        CaCommand::Renew { dir, serial, out } => {
+            let (authority, _) = CaDir::new(&dir).open()?;
+            let record = authority.renew(&ca::certstore::Serial::parse(&serial)?)?;
+            write_chain(&record, &out)?;
+        }
+        CaCommand::Change {
+            dir,
+            serial,
+            application,
+            out,
+        } => {
+            let (authority, _) = CaDir::new(&dir).open()?;
+            let serial = ca::certstore::Serial::parse(&serial)?;
+            let record = authority.change(&serial, &read_application(&application)?)?;
+            write_chain(&record, &out)?;
+        }
+        CaCommand::ImportP12 {
+            dir,
+            file,
+            password_env,
+        } => {
+            let password = std::env::var(&password_env)
+                .with_context(|| format!("the environment variable {password_env} is not set"))?;
+            let (authority, _) = CaDir::new(&dir).open()?;
+            let record = authority.import_pkcs12(&read(&file)?, &password)?;
             println!("{}", record.serial.as_str());
         }
         CaCommand::Revoke {
@@ -264,6 +313,22 @@ fn run_ca(cmd: CaCommand) -> anyhow::Result<()> {
             println!("revoked {serial}");
         }
     }
+    Ok(())
+}
+
+fn read_application(path: &Path) -> anyhow::Result<ca::application::SignerApplication> {
+    serde_json::from_slice(&read(path)?)
+        .with_context(|| format!("reading the application {}", path.display()))
+}
+
+/// Writes the certificate and its chain as PEM, and prints the serial.
+fn write_chain(record: &ca::certstore::CertRecord, out: &Path) -> anyhow::Result<()> {
+    let mut text = pem("CERTIFICATE", &record.cert_der);
+    for c in &record.chain {
+        text.push_str(&pem("CERTIFICATE", c));
+    }
+    std::fs::write(out, text).with_context(|| format!("cannot write {}", out.display()))?;
+    println!("{}", record.serial.as_str());
     Ok(())
 }
 

@@ -375,6 +375,87 @@ fn a_revoked_signer_is_reported_revoked_by_pyhanko_and_inkan_verify() {
 }
 
 #[test]
+fn renewal_keeps_the_old_certificate_and_a_change_revokes_it() {
+    let ca = Ca::new();
+    let old = ca.issue("Ichiro Tanaka", "ichiro@example.jp");
+    let input = sample_pdf(&ca.work);
+    let _server = CaServer::start(&ca.dir, ca.port);
+    let dir = ca.dir.to_str().expect("dir");
+    let renewed_pem = ca.work.join("renewed.pem");
+    let renewed = String::from_utf8_lossy(
+        &ok(inkan(&[
+            "ca",
+            "renew",
+            "--dir",
+            dir,
+            "--serial",
+            &old,
+            "--out",
+            renewed_pem.to_str().expect("p"),
+        ]))
+        .stdout,
+    )
+    .trim()
+    .to_string();
+    assert_ne!(renewed, old);
+    let by_old = ca.work.join("by-old.pdf");
+    ok(ca.sign(&old, "B-B", &input, &by_old));
+    let by_new = ca.work.join("by-renewed.pdf");
+    ok(ca.sign(&renewed, "B-B", &input, &by_new));
+    for f in [&by_old, &by_new] {
+        assert_eq!(
+            ca.verify(f, false).status.code(),
+            Some(0),
+            "renewal keeps both valid"
+        );
+    }
+    // A change (new department) re-issues and revokes the certificate it replaces.
+    let app = ca.work.join("changed.json");
+    let json = serde_json::json!({
+        "country": "JP", "state_or_province": "大阪府", "locality": "大阪市",
+        "organisation": "株式会社テスト", "organisational_unit": "営業部",
+        "common_name": "Ichiro Tanaka", "email": "ichiro@example.jp",
+    });
+    std::fs::write(&app, json.to_string()).expect("application");
+    let changed_pem = ca.work.join("changed.pem");
+    ok(inkan(&[
+        "ca",
+        "change",
+        "--dir",
+        dir,
+        "--serial",
+        &renewed,
+        "--application",
+        app.to_str().expect("p"),
+        "--out",
+        changed_pem.to_str().expect("p"),
+    ]));
+    let o = ca.verify(&by_new, false);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("revoked"), "{}", text(&o));
+    let subject = String::from_utf8_lossy(
+        &ok(Command::new("openssl")
+            .args([
+                "x509",
+                "-noout",
+                "-subject",
+                "-nameopt",
+                "utf8,-esc_msb",
+                "-in",
+            ])
+            .arg(&changed_pem)
+            .output()
+            .expect("openssl"))
+        .stdout,
+    )
+    .to_string();
+    assert!(
+        subject.contains("営業部") && subject.contains("大阪府"),
+        "{subject}"
+    );
+}
+
+#[test]
 fn malformed_ocsp_and_timestamp_requests_get_400_and_the_server_keeps_serving() {
     let ca = Ca::new();
     let _server = CaServer::start(&ca.dir, ca.port);

@@ -38,6 +38,7 @@ fn signer_certificate_shows_every_subject_field_in_utf8() {
         "organizationName          = 株式会社印鑑",
         "organizationalUnitName    = 法務部",
         "commonName                = Taro Yamada",
+        "emailAddress              = taro@example.co.jp",
         "email:taro@example.co.jp",
         "Digital Signature, Non Repudiation",
         "E-mail Protection, 1.3.6.1.5.5.7.3.36, 1.2.840.113583.1.1.5",
