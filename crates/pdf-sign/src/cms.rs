@@ -463,6 +463,17 @@ pub fn verify_with_key(
         .map_err(|_| PdfError::Cms("the signature value does not verify".into()))
 }
 
+/// The certificate extension `oid`, decoded as `T`.
+pub(crate) fn extension<'a, T: Decode<'a>>(c: &'a Certificate, oid: ObjectIdentifier) -> Option<T> {
+    let ext = c
+        .tbs_certificate
+        .extensions
+        .as_ref()?
+        .iter()
+        .find(|e| e.extn_id == oid)?;
+    T::from_der(ext.extn_value.as_bytes()).ok()
+}
+
 /// The certificate's subject key identifier extension, if any.
 pub fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
     use x509_cert::ext::pkix::SubjectKeyIdentifier;

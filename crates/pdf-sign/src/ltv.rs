@@ -173,20 +173,10 @@ pub fn cert_id(cert: &Certificate, issuer: &Certificate) -> Result<CertId> {
     })
 }
 
-fn extension<'a, T: Decode<'a>>(c: &'a Certificate, oid: der::asn1::ObjectIdentifier) -> Option<T> {
-    let ext = c
-        .tbs_certificate
-        .extensions
-        .as_ref()?
-        .iter()
-        .find(|e| e.extn_id == oid)?;
-    T::from_der(ext.extn_value.as_bytes()).ok()
-}
-
 /// The certificate's OCSP responder URL (AIA).
 pub fn ocsp_url(c: &Certificate) -> Option<String> {
     let aia: AuthorityInfoAccessSyntax =
-        extension(c, const_oid::db::rfc5280::ID_PE_AUTHORITY_INFO_ACCESS)?;
+        crate::cms::extension(c, const_oid::db::rfc5280::ID_PE_AUTHORITY_INFO_ACCESS)?;
     aia.0
         .iter()
         .find(|ad| ad.access_method == ID_AD_OCSP)
@@ -200,7 +190,7 @@ pub fn ocsp_url(c: &Certificate) -> Option<String> {
 pub fn crl_url(c: &Certificate) -> Option<String> {
     use x509_cert::ext::pkix::name::DistributionPointName;
     let dps: CrlDistributionPoints =
-        extension(c, const_oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS)?;
+        crate::cms::extension(c, const_oid::db::rfc5280::ID_CE_CRL_DISTRIBUTION_POINTS)?;
     dps.0.iter().find_map(|dp| match &dp.distribution_point {
         Some(DistributionPointName::FullName(names)) => names.iter().find_map(|n| match n {
             GeneralName::UniformResourceIdentifier(u) => Some(u.to_string()),

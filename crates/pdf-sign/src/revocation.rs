@@ -54,7 +54,7 @@ pub(crate) fn signed_by(
     .is_ok()
 }
 
-fn cert_signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
+pub(crate) fn cert_signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
     match (cert.tbs_certificate.to_der(), cert.signature.as_bytes()) {
         (Ok(tbs), Some(sig)) => signed_by(&tbs, &cert.signature_algorithm, sig, issuer),
         _ => false,
@@ -62,14 +62,11 @@ fn cert_signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
 }
 
 fn has_ocsp_signing(c: &Certificate) -> bool {
-    use x509_cert::ext::pkix::ExtendedKeyUsage;
-    c.tbs_certificate
-        .extensions
-        .iter()
-        .flatten()
-        .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_EXT_KEY_USAGE)
-        .and_then(|e| ExtendedKeyUsage::from_der(e.extn_value.as_bytes()).ok())
-        .is_some_and(|eku| eku.0.contains(&ID_KP_OCSP_SIGNING))
+    cms::extension::<x509_cert::ext::pkix::ExtendedKeyUsage>(
+        c,
+        const_oid::db::rfc5280::ID_CE_EXT_KEY_USAGE,
+    )
+    .is_some_and(|eku| eku.0.contains(&ID_KP_OCSP_SIGNING))
 }
 
 /// The status an OCSP response gives `cert`, if it speaks of it and is signed by the issuer or

@@ -552,24 +552,10 @@ fn sign_document<S: Source, W: Write>(
         let mut xobjects = Dict::new();
         for (i, img) in rendered.images.iter().enumerate() {
             let img_ref = up.alloc();
-            let mut idict = Dict::new();
-            idict.set("Type", Object::name("XObject"));
-            idict.set("Subtype", Object::name("Image"));
-            idict.set("Width", i64::from(img.width));
-            idict.set("Height", i64::from(img.height));
-            idict.set("ColorSpace", Object::name("DeviceRGB"));
-            idict.set("BitsPerComponent", 8i64);
-            idict.set("Filter", Object::name("FlateDecode"));
+            let mut idict = image_dict(img.width, img.height, "DeviceRGB");
             if let Some(alpha) = &img.alpha_flate {
                 let mask_ref = up.alloc();
-                let mut mdict = Dict::new();
-                mdict.set("Type", Object::name("XObject"));
-                mdict.set("Subtype", Object::name("Image"));
-                mdict.set("Width", i64::from(img.width));
-                mdict.set("Height", i64::from(img.height));
-                mdict.set("ColorSpace", Object::name("DeviceGray"));
-                mdict.set("BitsPerComponent", 8i64);
-                mdict.set("Filter", Object::name("FlateDecode"));
+                let mdict = image_dict(img.width, img.height, "DeviceGray");
                 up.put_stream(mask_ref, &mdict, alpha);
                 idict.set("SMask", mask_ref);
             }
@@ -726,6 +712,19 @@ fn sign_document<S: Source, W: Write>(
         reserved: reserve,
         output_len: total,
     })
+}
+
+/// An 8-bit, Flate-compressed image XObject's dictionary.
+fn image_dict(width: u32, height: u32, color_space: &str) -> Dict {
+    let mut d = Dict::new();
+    d.set("Type", Object::name("XObject"));
+    d.set("Subtype", Object::name("Image"));
+    d.set("Width", i64::from(width));
+    d.set("Height", i64::from(height));
+    d.set("ColorSpace", Object::name(color_space));
+    d.set("BitsPerComponent", 8i64);
+    d.set("Filter", Object::name("FlateDecode"));
+    d
 }
 
 fn copy_hashing<S: Source, W: Write>(

@@ -321,28 +321,12 @@ fn check_signature<S: Source>(
     let mut r = SignatureReport {
         field: name.to_string(),
         sub_filter: sub_filter.clone(),
-        signer: None,
-        signer_subject: None,
         signing_time: sig
             .get("M")
             .and_then(Object::as_string)
             .and_then(|m| parse_pdf_date(&decode_text(m)))
             .map(|t| t.to_rfc3339()),
-        revision: 0,
-        signed_bytes: 0,
-        intact: false,
-        byte_range_ok: false,
-        covers_whole_document: false,
-        modifications: Vec::new(),
-        later_changes: Vec::new(),
-        certification: None,
-        timestamp: None,
-        revocation: Vec::new(),
-        validation_time: None,
-        trusted: false,
-        chain: Vec::new(),
-        problems: Vec::new(),
-        status: Status::Invalid,
+        ..SignatureReport::empty()
     };
     let len = doc.len();
     let Some(br) = byte_range(sig) else {
@@ -1097,22 +1081,9 @@ fn build_chain(
     )))
 }
 
+/// Whether `issuer`'s key signed `cert`.
 fn signed_by(cert: &Certificate, issuer: &Certificate) -> bool {
-    let Ok(tbs) = cert.tbs_certificate.to_der() else {
-        return false;
-    };
-    let Some(sig) = cert.signature.as_bytes() else {
-        return false;
-    };
-    let hash = HashAlgorithm::Sha256;
-    cms::verify_with_key(
-        &issuer.tbs_certificate.subject_public_key_info,
-        &cert.signature_algorithm,
-        hash,
-        &tbs,
-        sig,
-    )
-    .is_ok()
+    revocation::cert_signed_by(cert, issuer)
 }
 
 fn is_self_signed(c: &Certificate) -> bool {
@@ -1120,7 +1091,7 @@ fn is_self_signed(c: &Certificate) -> bool {
 }
 
 fn is_ca(c: &Certificate) -> bool {
-    extension::<BasicConstraints>(c, const_oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS)
+    cms::extension::<BasicConstraints>(c, const_oid::db::rfc5280::ID_CE_BASIC_CONSTRAINTS)
         .is_some_and(|b| b.ca)
 }
 
@@ -1142,7 +1113,7 @@ fn check_validity(c: &Certificate, at: DateTime<Utc>) -> std::result::Result<(),
 }
 
 fn check_signer_usage(c: &Certificate) -> std::result::Result<(), ChainError> {
-    if let Some(ku) = extension::<KeyUsage>(c, const_oid::db::rfc5280::ID_CE_KEY_USAGE) {
+    if let Some(ku) = cms::extension::<KeyUsage>(c, const_oid::db::rfc5280::ID_CE_KEY_USAGE) {
         if !ku.0.contains(KeyUsages::DigitalSignature) && !ku.0.contains(KeyUsages::NonRepudiation)
         {
             return Err(ChainError::Invalid(
@@ -1151,16 +1122,6 @@ fn check_signer_usage(c: &Certificate) -> std::result::Result<(), ChainError> {
         }
     }
     Ok(())
-}
-
-fn extension<'a, T: Decode<'a>>(c: &'a Certificate, oid: der::asn1::ObjectIdentifier) -> Option<T> {
-    let ext = c
-        .tbs_certificate
-        .extensions
-        .as_ref()?
-        .iter()
-        .find(|e| e.extn_id == oid)?;
-    T::from_der(ext.extn_value.as_bytes()).ok()
 }
 
 /// The first common name in a distinguished name.
