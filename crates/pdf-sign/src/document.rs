@@ -3,7 +3,7 @@
 //!
 //! Only the objects asked for are read, so opening a 500 MB file costs its xref and nothing more.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
 use std::rc::Rc;
@@ -52,7 +52,13 @@ pub struct Document<S> {
     pub repaired: bool,
     /// Why the xref data was found broken, when [`Self::repaired`].
     pub damage: Option<String>,
-    objstms: RefCell<HashMap<u32, ObjStm>>,
+    /// Object streams read so far; `None` for one being read or that could not be read, so that
+    /// an object stream that needs itself fails at once instead of recursing.
+    objstms: RefCell<HashMap<u32, Option<ObjStm>>>,
+    /// How many [`Self::get`] calls are in progress, one inside another.
+    depth: Cell<usize>,
+    /// The last scan for `endstream`: where it started and what it found.
+    last_endstream: Cell<Option<(u64, Option<u64>)>>,
 }
 
 impl<S> std::fmt::Debug for Document<S> {
@@ -69,6 +75,18 @@ impl<S> std::fmt::Debug for Document<S> {
 const MAX_SECTIONS: usize = 10_000;
 const MAX_OBJECT_BYTES: usize = 64 << 20;
 const MAX_DECODED: usize = 256 << 20;
+/// Reading an object can need others (an indirect /Length, an object stream and its /Filter);
+/// chains deeper than this are refused, as only a loop or a hostile file makes them.
+const MAX_GET_DEPTH: usize = 32;
+
+/// Counts one level of [`Document::get`] while it lives.
+struct DepthGuard<'a>(&'a Cell<usize>);
+
+impl Drop for DepthGuard<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get() - 1);
+    }
+}
 
 impl<S: Source> Document<S> {
     /// Opens a PDF. Broken cross-reference data is rebuilt by scanning (see [`Self::repaired`]);
@@ -84,6 +102,8 @@ impl<S: Source> Document<S> {
             repaired: false,
             damage: None,
             objstms: RefCell::new(HashMap::new()),
+            depth: Cell::new(0),
+            last_endstream: Cell::new(None),
         };
         match doc.load_xref().and_then(|()| doc.check_xref()) {
             Ok(()) => {}
@@ -119,7 +139,11 @@ impl<S: Source> Document<S> {
 
     /// The highest object number in use plus one (at least the trailer's /Size).
     pub fn size(&self) -> u32 {
-        let from_xref = self.xref.keys().next_back().map_or(1, |n| n + 1);
+        let from_xref = self
+            .xref
+            .keys()
+            .next_back()
+            .map_or(1, |n| n.saturating_add(1));
         let declared = self
             .trailer
             .int("Size")
@@ -145,6 +169,15 @@ impl<S: Source> Document<S> {
 
     /// Reads object `r`; a missing or free object is `null`, as the standard says.
     pub fn get(&self, r: ObjRef) -> Result<Object> {
+        let depth = self.depth.get();
+        if depth >= MAX_GET_DEPTH {
+            return Err(PdfError::Damaged(format!(
+                "object {} {} depends on itself (or on too long a chain of objects)",
+                r.num, r.gen
+            )));
+        }
+        self.depth.set(depth + 1);
+        let _guard = DepthGuard(&self.depth);
         match self.xref.get(&r.num) {
             None | Some(XrefEntry::Free) => Ok(Object::Null),
             Some(XrefEntry::InFile { offset, gen }) => {
@@ -202,7 +235,13 @@ impl<S: Source> Document<S> {
     /// Parses `N G obj ... endobj` at `offset`, reading more of the file while the object is
     /// incomplete. A stream's data is not read; its length is resolved when indirect.
     pub fn read_indirect_at(&self, offset: u64) -> Result<(ObjRef, Object)> {
-        let mut want = 512usize;
+        self.read_indirect_within(offset, MAX_OBJECT_BYTES)
+    }
+
+    /// As [`Self::read_indirect_at`], reading at most `limit` bytes of the object's syntax.
+    fn read_indirect_within(&self, offset: u64, limit: usize) -> Result<(ObjRef, Object)> {
+        let limit = limit.min(MAX_OBJECT_BYTES);
+        let mut want = 512.min(limit);
         loop {
             let buf = self.src.read_vec(offset, want)?;
             let mut p = Parser::new(&buf, offset);
@@ -210,9 +249,9 @@ impl<S: Source> Document<S> {
             match attempt {
                 Ok((id, obj)) => return Ok((id, self.fix_stream_length(obj)?)),
                 Err(PdfError::Syntax { ref message, .. })
-                    if message == TRUNCATED && buf.len() == want && want < MAX_OBJECT_BYTES =>
+                    if message == TRUNCATED && buf.len() == want && want < limit =>
                 {
-                    want *= 4;
+                    want = want.saturating_mul(4).min(limit);
                 }
                 Err(e) => return Err(e),
             }
@@ -242,7 +281,7 @@ impl<S: Source> Document<S> {
                 },
             ));
         }
-        let found = self.scan_for(data.offset, b"endstream")?.ok_or_else(|| {
+        let found = self.next_endstream(data.offset)?.ok_or_else(|| {
             PdfError::Damaged(format!("stream at byte {} has no end", data.offset))
         })?;
         // Drop the end-of-line before `endstream`.
@@ -266,6 +305,19 @@ impl<S: Source> Document<S> {
         let buf = self.src.read_vec(at, 32)?;
         let mut p = Parser::new(&buf, at);
         Ok(p.keyword(b"endstream"))
+    }
+
+    /// The offset of the next `endstream` at or after `from`. The last scan is remembered, so
+    /// that a file of many streams without an end is not scanned to its end once for each.
+    fn next_endstream(&self, from: u64) -> Result<Option<u64>> {
+        if let Some((scanned_from, found)) = self.last_endstream.get() {
+            if from >= scanned_from && found.is_none_or(|f| from <= f) {
+                return Ok(found);
+            }
+        }
+        let found = self.scan_for(from, b"endstream")?;
+        self.last_endstream.set(Some((from, found)));
+        Ok(found)
     }
 
     /// The offset of the next occurrence of `needle` at or after `from`.
@@ -358,9 +410,16 @@ impl<S: Source> Document<S> {
     }
 
     fn objstm(&self, num: u32) -> Result<ObjStm> {
-        if let Some(s) = self.objstms.borrow().get(&num) {
-            return Ok(s.clone());
+        match self.objstms.borrow().get(&num) {
+            Some(Some(s)) => return Ok(s.clone()),
+            Some(None) => {
+                return Err(PdfError::Damaged(format!(
+                    "object stream {num} cannot be read (or depends on itself)"
+                )))
+            }
+            None => {}
         }
+        self.objstms.borrow_mut().insert(num, None);
         let Object::Stream(dict, data) = self.get(ObjRef::new(num, 0))? else {
             return Err(PdfError::Damaged(format!("object stream {num} is missing")));
         };
@@ -376,7 +435,7 @@ impl<S: Source> Document<S> {
             table.push((obj as u32, first.saturating_add(off as usize)));
         }
         let stm = Rc::new((table, decoded));
-        self.objstms.borrow_mut().insert(num, stm.clone());
+        self.objstms.borrow_mut().insert(num, Some(stm.clone()));
         Ok(stm)
     }
 
@@ -500,7 +559,7 @@ impl<S: Source> Document<S> {
         let mut entries = Vec::new();
         for pair in index.chunks_exact(2) {
             let (start, count) = (pair[0], pair[1]);
-            if start < 0 || count < 0 || start + count > u32::MAX as i64 {
+            if start < 0 || count < 0 || start.saturating_add(count) > i64::from(u32::MAX) {
                 return Err(PdfError::Damaged("bad /Index in xref stream".into()));
             }
             for i in 0..count {
@@ -615,6 +674,10 @@ impl<S: Source> Document<S> {
             );
         }
         // Keep only entries whose object parses; note catalogues, object streams, xref streams.
+        // An object is read no further than the next object found, so that unterminated ones
+        // do not each make the rest of the file be read.
+        let mut starts: Vec<u64> = found.iter().map(|(offset, _)| *offset).collect();
+        starts.sort_unstable();
         let nums: Vec<(u32, u64)> = self
             .xref
             .iter()
@@ -624,7 +687,11 @@ impl<S: Source> Document<S> {
             })
             .collect();
         for (num, offset) in nums {
-            match self.read_indirect_at(offset) {
+            let next = starts.partition_point(|s| *s <= offset);
+            let limit = starts
+                .get(next)
+                .map_or(MAX_OBJECT_BYTES, |n| (n - offset) as usize);
+            match self.read_indirect_within(offset, limit) {
                 Ok((_, obj)) => {
                     if let Some(d) = obj.as_dict() {
                         match d.name("Type") {
@@ -651,6 +718,8 @@ impl<S: Source> Document<S> {
                 }
             }
         }
+        // An object stream that failed may read now that the compressed objects are known.
+        self.objstms.borrow_mut().retain(|_, s| s.is_some());
         for t in trailers.iter().rev() {
             let buf = self.src.read_vec(*t, 8192)?;
             let mut p = Parser::at(&buf, 7, *t);
@@ -889,7 +958,7 @@ fn parse_table(buf: &[u8], base: u64) -> Result<(Vec<(u32, XrefEntry)>, Dict)> {
                 "bad cross-reference subsection header".into(),
             ));
         };
-        if start + count > u64::from(u32::MAX) {
+        if start.saturating_add(count) > u64::from(u32::MAX) {
             return Err(PdfError::Damaged(
                 "bad cross-reference subsection header".into(),
             ));
@@ -984,18 +1053,20 @@ fn unpredict(data: &[u8], parms: &Dict) -> Result<Vec<u8>> {
         return Ok(out);
     }
     let mut out = Vec::with_capacity(data.len());
-    let mut prev = vec![0u8; row];
-    for chunk in data.chunks(row + 1) {
+    // Rows are as long as the data has, not as /Columns claims: a short last row stays short,
+    // and a few bytes with a huge /Columns cannot make a huge output.
+    let mut prev: Vec<u8> = Vec::new();
+    for chunk in data.chunks(row.saturating_add(1)) {
         if chunk.len() < 2 {
             break;
         }
         let kind = chunk[0];
         let mut line = chunk[1..].to_vec();
-        line.resize(row, 0);
-        for i in 0..row {
+        for i in 0..line.len() {
+            let above = |j: usize| prev.get(j).copied().unwrap_or(0);
             let a = if i >= bpp { line[i - bpp] } else { 0 };
-            let b = prev[i];
-            let c = if i >= bpp { prev[i - bpp] } else { 0 };
+            let b = above(i);
+            let c = if i >= bpp { above(i - bpp) } else { 0 };
             line[i] = match kind {
                 0 => line[i],
                 1 => line[i].wrapping_add(a),

@@ -367,6 +367,11 @@ pub fn add_dss<S: Source, W: Write>(
     }
     let data = collect(&pool, transport, known)?;
 
+    if doc.size() > u32::MAX - 1024 {
+        return Err(PdfError::Damaged(
+            "the file has no object numbers left".into(),
+        ));
+    }
     let mut up = Update {
         next: doc.size(),
         objects: Default::default(),

@@ -452,6 +452,7 @@ impl<'a> Parser<'a> {
                 Some(b'>') => {
                     if self.data.get(self.pos + 1) == Some(&b'>') {
                         self.pos += 2;
+                        keep_last_of_each_key(&mut dict.0);
                         return Ok(dict);
                     }
                     return Err(self.err("expected '>>'"));
@@ -462,7 +463,6 @@ impl<'a> Parser<'a> {
                     let value = self.object_or_ref(depth + 1)?;
                     // A null value is the same as an absent key (§7.3.7).
                     if value != Object::Null {
-                        dict.0.retain(|(k, _)| *k != key);
                         dict.0.push((key, value));
                     }
                 }
@@ -594,6 +594,24 @@ impl<'a> Parser<'a> {
             }
         }
     }
+}
+
+/// Drops every entry whose key comes again later, as if each repeated key had replaced the
+/// earlier value (and moved to the end). One pass, so that a hostile dictionary of millions of
+/// keys costs linear time.
+fn keep_last_of_each_key(entries: &mut Vec<(Vec<u8>, Object)>) {
+    if entries.len() < 2 {
+        return;
+    }
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    let mut keep: Vec<bool> = entries
+        .iter()
+        .rev()
+        .map(|(k, _)| seen.insert(k.as_slice()))
+        .collect();
+    keep.reverse();
+    let mut keep = keep.into_iter();
+    entries.retain(|_| keep.next().unwrap_or(true));
 }
 
 fn hex_val(b: u8) -> Option<u8> {
@@ -761,7 +779,8 @@ mod tests {
         let o = parse(src);
         let mut out = Vec::new();
         write_object(&mut out, &o);
-        assert_eq!(parse(std::str::from_utf8(&out).expect("ascii")), o);
+        // Binary string bytes are written as they are: parse the output as bytes, not text.
+        assert_eq!(Parser::new(&out, 0).object().expect("parses"), o);
     }
 
     #[test]

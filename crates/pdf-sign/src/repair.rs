@@ -54,22 +54,24 @@ pub fn rewrite<S: Source>(doc: &Document<S>) -> Result<Vec<u8>> {
         };
         offsets.push((id.num, at, gen));
     }
-    let size = offsets.iter().map(|(n, _, _)| n + 1).max().unwrap_or(1);
+    // One subsection per run of consecutive numbers: a damaged file may use huge object
+    // numbers, and the gaps between them must cost nothing.
+    let size = offsets.last().map_or(1, |(n, _, _)| u64::from(*n) + 1);
     let xref_at = out.len();
-    out.extend_from_slice(format!("xref\n0 {size}\n").as_bytes());
-    let mut next = 0;
-    out.extend_from_slice(b"0000000000 65535 f\r\n");
-    next += 1;
-    for (num, off, gen) in &offsets {
-        while next < *num {
-            out.extend_from_slice(b"0000000000 00000 f\r\n");
-            next += 1;
+    out.extend_from_slice(b"xref\n0 1\n0000000000 65535 f\r\n");
+    let mut start = 0;
+    for i in 1..=offsets.len() {
+        if i == offsets.len() || offsets[i].0 != offsets[i - 1].0 + 1 {
+            let run = &offsets[start..i];
+            out.extend_from_slice(format!("{} {}\n", run[0].0, run.len()).as_bytes());
+            for (_, off, gen) in run {
+                out.extend_from_slice(format!("{off:010} {gen:05} n\r\n").as_bytes());
+            }
+            start = i;
         }
-        out.extend_from_slice(format!("{off:010} {gen:05} n\r\n").as_bytes());
-        next += 1;
     }
     let mut trailer = crate::object::Dict::new();
-    trailer.set("Size", i64::from(size));
+    trailer.set("Size", size as i64);
     trailer.set("Root", doc.root_ref()?);
     for key in ["Info", "ID"] {
         if let Some(v) = doc.trailer.get(key) {

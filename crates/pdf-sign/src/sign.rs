@@ -236,6 +236,11 @@ fn update<S: Source, W: Write>(
     opts: &SignOptions,
 ) -> Result<SignReport> {
     let doc = Document::open(src)?;
+    if doc.size() > u32::MAX - 1024 {
+        return Err(PdfError::Damaged(
+            "the file uses object numbers up to the largest possible; no new object fits".into(),
+        ));
+    }
     let hybrid = doc
         .sections
         .iter()
@@ -374,13 +379,14 @@ fn read_form<S: Source>(doc: &Document<S>, catalog: &Dict) -> Result<FormState> 
     let mut names = Vec::new();
     let mut signed_count = 0;
     for f in &fields {
-        if let Ok(d) = doc.get_dict(*f) {
-            if let Some(t) = d.get("T").and_then(Object::as_string) {
-                names.push(decode_text(t));
-            }
-            if d.name("FT") == Some(b"Sig") && d.get("V").is_some() {
-                signed_count += 1;
-            }
+        // A field that cannot be read would leave verification unable to report on the form:
+        // refuse rather than sign next to it.
+        let d = doc.get_dict(*f)?;
+        if let Some(t) = d.get("T").and_then(Object::as_string) {
+            names.push(decode_text(t));
+        }
+        if d.name("FT") == Some(b"Sig") && d.get("V").is_some() {
+            signed_count += 1;
         }
     }
     let docmdp = docmdp_level(doc, catalog)?;

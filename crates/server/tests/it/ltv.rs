@@ -6,32 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
-}
-
-fn inkan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_inkan"))
-        .args(args)
-        .output()
-        .expect("inkan runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "command failed: {}", text(&o));
-    o
-}
+use super::support::{inkan, json, minimal_pdf, ok, pyhanko, text, validate_with};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -173,66 +148,19 @@ impl Ca {
 }
 
 fn validate(path: &Path, root: &str, extra: &[&str]) -> (bool, String) {
-    let script = match std::env::var_os("INKAN_CONFORMANCE_DIR") {
-        Some(d) => PathBuf::from(d).join("validate"),
-        None => repo_root().join("../shared/conformance/validate"),
-    };
-    let out = Command::new("stdbuf")
-        .args(["-oL", "bash"])
-        .arg(script)
-        .arg(path)
-        .args(["--trust", root])
-        .args(extra)
-        .output()
-        .expect("validate runs");
-    (out.status.success(), text(&out))
+    validate_with(path, root, extra)
 }
 
-/// A small document to sign, written by hand.
+/// A small document to sign.
 fn sample_pdf(dir: &Path) -> PathBuf {
-    let content = "BT /F1 24 Tf 72 700 Td (Contract) Tj ET";
-    let objects = [
-        "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
-        "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
-        "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_string(),
-        format!(
-            "<< /Length {} >>\nstream\n{content}\nendstream",
-            content.len()
-        ),
-    ];
-    let mut pdf = b"%PDF-1.7\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for o in offsets {
-        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
     let path = dir.join("contract.pdf");
-    std::fs::write(&path, pdf).expect("write");
+    std::fs::write(&path, minimal_pdf("Contract")).expect("write");
     path
 }
 
 /// pyHanko's full report (revocation forced), for what the one-line verdict cuts off.
 fn pyhanko_report(path: &Path, root: &str, extra: &[&str]) -> String {
-    let home = std::env::var("INKAN_CONFORMANCE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/inkan-conformance")
-        });
-    let out = Command::new(home.join("venv/bin/pyhanko"))
+    let out = Command::new(pyhanko())
         .args([
             "sign",
             "validate",
@@ -246,10 +174,6 @@ fn pyhanko_report(path: &Path, root: &str, extra: &[&str]) -> String {
         .output()
         .expect("pyhanko runs");
     text(&out)
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("bad JSON ({e}): {}", text(o)))
 }
 
 #[test]

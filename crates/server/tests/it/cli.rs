@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+use super::support::{inkan, pyhanko, repo_root, run_ok, text, validate_with};
+
 // ---------------------------------------------------------------------------------------------
 // Fixtures: a test PKI and a corpus, generated once per test run.
 
@@ -12,13 +14,6 @@ struct Fixtures {
     dir: PathBuf,
     pki: PathBuf,
     corpus: PathBuf,
-}
-
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("repo root")
 }
 
 fn fixtures() -> &'static Fixtures {
@@ -45,17 +40,6 @@ fn fixtures() -> &'static Fixtures {
         std::fs::write(dir.join("seal.png"), red_seal_png(120)).expect("seal");
         Fixtures { dir, pki, corpus }
     })
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("command runs");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
 }
 
 /// A red ring seal with a transparent background, as a PNG.
@@ -103,21 +87,6 @@ fn out_path(name: &str) -> PathBuf {
     let dir = fixtures().dir.join("out");
     std::fs::create_dir_all(&dir).expect("out dir");
     dir.join(name)
-}
-
-fn inkan(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_inkan"))
-        .args(args)
-        .output()
-        .expect("inkan runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn pki(name: &str) -> String {
@@ -171,30 +140,9 @@ fn verify_code(path: &Path) -> i32 {
     verify(path, "root.pem").status.code().expect("exit code")
 }
 
-fn conformance_validate() -> PathBuf {
-    match std::env::var_os("INKAN_CONFORMANCE_DIR") {
-        Some(d) => PathBuf::from(d).join("validate"),
-        None => repo_root().join("../shared/conformance/validate"),
-    }
-}
-
-/// Runs the independent validators; returns (passed, verdict line).
-///
-/// pdfsig prints "NSS_Shutdown failed" on stderr at exit for every file with two or more
-/// signatures (pyHanko's too), and the harness reads stderr and stdout together: with stdout
-/// block-buffered, that line lands inside pdfsig's report at the 4 KiB mark and can split a
-/// verdict line. Line-buffering pdfsig's stdout (`stdbuf -oL`) keeps the report whole; no check
-/// changes.
+/// Runs the independent validators trusting the test root; returns (passed, verdict line).
 fn validate_raw(path: &Path, extra: &[&str]) -> (bool, String) {
-    let out = Command::new("stdbuf")
-        .args(["-oL", "bash"])
-        .arg(conformance_validate())
-        .arg(path)
-        .args(["--trust", &pki("root.pem")])
-        .args(extra)
-        .output()
-        .expect("validate runs");
-    (out.status.success(), text(&out))
+    validate_with(path, &pki("root.pem"), extra)
 }
 
 /// Asserts that pyHanko, pdfsig and qpdf accept every signature in `path`.
@@ -517,15 +465,6 @@ fn an_existing_empty_signature_field_is_filled() {
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("already signed"), "{}", text(&o));
-}
-
-fn pyhanko() -> PathBuf {
-    std::env::var("INKAN_CONFORMANCE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").expect("HOME")).join(".cache/inkan-conformance")
-        })
-        .join("venv/bin/pyhanko")
 }
 
 #[test]
