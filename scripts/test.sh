@@ -36,4 +36,12 @@ bash "$conformance/install"
 export INKAN_CONFORMANCE_DIR=$conformance
 # The SoftHSM2 test fails rather than skips: the token is part of what is tested.
 export INKAN_REQUIRE_SOFTHSM=1
-cargo test --workspace --locked "$@"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --workspace --locked "$@" 2>&1 | tee "$log" || status=$?
+# One closing line over every test binary (the last binaries cargo runs are the doc-tests,
+# which have none, so their own closing lines would say 0).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
+exit "$status"
