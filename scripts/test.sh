@@ -17,6 +17,7 @@ command -v qpdf >/dev/null || need+=(qpdf)
 command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
+command -v pg_ctlcluster >/dev/null || need+=(postgresql)
 [[ -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ]] || need+=(fonts-ipafont-gothic fonts-ipafont-mincho)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -27,6 +28,13 @@ if ((${#need[@]})); then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+
+# PostgreSQL: the integration suite runs against it as well as SQLite (trust auth on loopback).
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+export INKAN_REQUIRE_POSTGRES=1
 
 # The independent validators (pyHanko, pdfsig, qpdf), and reportlab for the corpus.
 bash "$conformance/install"

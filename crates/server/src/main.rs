@@ -1,12 +1,19 @@
 //! `inkan`: the command line of Inkan. `inkan sign` and `inkan verify` work on PDF files through
-//! the `pdf-sign` crate; `inkan serve` (the HTTP service) arrives with the service issue.
+//! the `pdf-sign` crate; `inkan serve` runs the web service, `inkan admin` administers its
+//! database, `inkan ca` runs the certificate authority.
 
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod accounts;
+mod app;
+mod audit;
 mod ca_service;
+mod config;
+mod db;
 mod http_client;
+mod routes;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -36,6 +43,40 @@ enum Command {
     /// Verify every signature in a PDF. Exit code: 0 valid, 1 invalid or modified, 2 not
     /// trusted, 3 unreadable.
     Verify(VerifyArgs),
+    /// Run the web service. Configuration: defaults, then --config FILE (TOML), then INKAN_*
+    /// environment variables and DATABASE_URL. Exit code 2 for a configuration error.
+    Serve(ServiceArgs),
+    /// Administer the service's database.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Print the effective configuration (secrets redacted).
+    Config(ServiceArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ServiceArgs {
+    /// A TOML configuration file.
+    #[arg(long)]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum AdminCommand {
+    /// Create the organisation and its first administrator (with a temporary password) in an
+    /// empty database.
+    Init {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Check the audit log's hash chain; exit 1 if it was tampered with.
+    VerifyAudit {
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -218,6 +259,85 @@ fn main() -> ExitCode {
                 ExitCode::from(3)
             }
         },
+        Command::Serve(args) => run_service("serve", &args, |config| {
+            app::init_logging(&config)?;
+            runtime()?.block_on(app::serve(config))
+        }),
+        Command::Admin(AdminCommand::Init {
+            org,
+            email,
+            service,
+        }) => run_service("admin init", &service, |config| {
+            runtime()?.block_on(admin_init(config, &org, &email))
+        }),
+        Command::Admin(AdminCommand::VerifyAudit { service }) => {
+            run_service("admin verify-audit", &service, |config| {
+                runtime()?.block_on(admin_verify_audit(config))
+            })
+        }
+        Command::Config(args) => run_service("config", &args, |config| {
+            print!("{}", config.describe());
+            Ok(())
+        }),
+    }
+}
+
+/// Loads the configuration (exit 2 when it is wrong) and runs `f` (exit 1 when it fails).
+fn run_service(
+    name: &str,
+    args: &ServiceArgs,
+    f: impl FnOnce(config::Config) -> anyhow::Result<()>,
+) -> ExitCode {
+    let config = match config::Config::load(args.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("inkan {name}: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match f(config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("inkan {name}: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
+}
+
+async fn admin_init(config: config::Config, org: &str, email: &str) -> anyhow::Result<()> {
+    let org = accounts::OrgName::parse(org).map_err(anyhow::Error::msg)?;
+    let email = accounts::Email::parse(email).map_err(anyhow::Error::msg)?;
+    let db = db::Db::open(&config).await?;
+    match accounts::initialise(&db, app::now(), &org, &email).await? {
+        Some(init) => {
+            app::print_login(&init, org.as_str(), &config.base_url());
+            Ok(())
+        }
+        None => {
+            let existing = accounts::first_organisation(&db).await?.unwrap_or_default();
+            bail!("this instance is already initialised (organisation '{existing}')")
+        }
+    }
+}
+
+async fn admin_verify_audit(config: config::Config) -> anyhow::Result<()> {
+    let db = db::Db::open(&config).await?;
+    match audit::verify(&db).await? {
+        Ok(n) => {
+            println!("audit log intact: {n} entries");
+            Ok(())
+        }
+        Err(b) => bail!(
+            "the audit log was tampered with at entry {}: {}",
+            b.seq,
+            b.reason
+        ),
     }
 }
 

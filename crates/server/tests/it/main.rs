@@ -1,6 +1,8 @@
 //! The server crate's integration tests, one binary: the `inkan` command line end to end
-//! (`cli`), and Inkan's CA over HTTP with long-term signatures (`ltv`).
+//! (`cli`), Inkan's CA over HTTP with long-term signatures (`ltv`), and the web service on
+//! SQLite and PostgreSQL (`serve`).
 
 mod cli;
 mod ltv;
+mod serve;
 mod support;

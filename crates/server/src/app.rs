@@ -1,0 +1,130 @@
+//! `inkan serve`: opens the database (migrating it), initialises an empty instance, mounts the
+//! routes (and the CA's endpoints when `ca_dir` is set) and serves until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+
+use crate::accounts::{self, Email, Initialised, OrgName};
+use crate::ca_service;
+use crate::config::{Config, LogFormat};
+use crate::db::Db;
+use crate::routes;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    // Read by the login and email routes (next steps of issue 4).
+    #[allow(dead_code)]
+    pub config: Arc<Config>,
+}
+
+/// The whole service as one router.
+pub fn router(state: AppState, ca: Option<Router>) -> Router {
+    let app = routes::router().with_state(state);
+    match ca {
+        // The CA's paths (/ca.crt, /crl, /ocsp, /tsa, …) sit at the root, as under
+        // `inkan ca serve`, so a CA whose base URL is this service's works unchanged.
+        Some(ca) => app.merge(ca),
+        None => app,
+    }
+}
+
+/// Sets up structured logging to standard error.
+pub fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .with_context(|| format!("the log filter '{}' is not valid", config.log))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match config.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+pub fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Tells the operator how to log in as the new administrator (on standard output, not in the
+/// logs: the temporary password must not land in a log collector).
+pub fn print_login(init: &Initialised, org: &str, base_url: &str) {
+    println!(
+        "Created the organisation '{org}' and its administrator {}.",
+        init.email
+    );
+    println!("Log in at {base_url}/login");
+    println!("  email:              {}", init.email);
+    println!("  temporary password: {}", init.temporary_password.expose());
+    println!("You will be asked to choose a new password at the first login.");
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let db = Db::open(&config).await?;
+    if accounts::first_organisation(&db).await?.is_none() {
+        let org = OrgName::parse(&config.initial_org)
+            .map_err(anyhow::Error::msg)
+            .context("initial_org")?;
+        let email = Email::parse(&config.initial_admin_email)
+            .map_err(anyhow::Error::msg)
+            .context("initial_admin_email")?;
+        if let Some(init) = accounts::initialise(&db, now(), &org, &email).await? {
+            tracing::info!(organisation = %org.as_str(), admin = %email, "first start: instance initialised");
+            print_login(&init, org.as_str(), &config.base_url());
+        }
+    }
+    let ca = match &config.ca_dir {
+        Some(dir) => {
+            let (authority, _) = ca_service::CaDir::new(dir)
+                .open()
+                .with_context(|| format!("opening the CA in {}", dir.display()))?;
+            tracing::info!(ca_dir = %dir.display(), "serving the CA's endpoints");
+            Some(ca_service::router(Arc::new(authority)))
+        }
+        None => None,
+    };
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        db,
+        config: Arc::new(config),
+    };
+    let app = router(state, ca);
+    tracing::info!(%addr, "listening");
+    // The tests read this line to learn the port when listening on port 0.
+    println!("Listening on http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

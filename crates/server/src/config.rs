@@ -1,0 +1,392 @@
+//! The service's configuration: one [`Config`], built from defaults, then an optional TOML file,
+//! then `INKAN_*` environment variables (and `DATABASE_URL`). Secrets are held in [`Secret`] so
+//! that neither `Debug` nor the logs ever show them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// A value that must never be printed: `Debug` and `Display` show `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+
+    /// The secret itself, for the one place that needs it (connecting, hashing).
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl<T> fmt::Display for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything `inkan serve` and `inkan admin` need to know.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `listen`, `INKAN_LISTEN`: the address to serve on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// `data_dir`, `INKAN_DATA_DIR`: SQLite database (by default) and, later, the email outbox.
+    pub data_dir: PathBuf,
+    /// `base_url`, `INKAN_BASE_URL`: how users reach the service (links in emails); defaults
+    /// to `http://` + the listen address.
+    pub base_url: Option<String>,
+    /// `database_url`, `INKAN_DATABASE_URL` or `DATABASE_URL`: `postgres://…` or `sqlite://…`;
+    /// defaults to SQLite in `data_dir/inkan.db`. May hold a password, so it is a secret.
+    pub database_url: Option<Secret<String>>,
+    /// `ca_dir`, `INKAN_CA_DIR`: a CA folder (`inkan ca init`) whose endpoints are served too.
+    pub ca_dir: Option<PathBuf>,
+    /// `log`, `INKAN_LOG`: a tracing filter such as `info` or `inkan=debug,sqlx=warn`.
+    pub log: String,
+    /// `log_format`, `INKAN_LOG_FORMAT`: `text` or `json`.
+    pub log_format: LogFormat,
+    /// `initial_org`, `INKAN_INITIAL_ORG`: the organisation created on the first start.
+    pub initial_org: String,
+    /// `initial_admin_email`, `INKAN_INITIAL_ADMIN_EMAIL`: its first administrator.
+    pub initial_admin_email: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            base_url: None,
+            database_url: None,
+            ca_dir: None,
+            log: "info".into(),
+            log_format: LogFormat::Text,
+            initial_org: "Inkan".into(),
+            initial_admin_email: "admin@localhost".into(),
+        }
+    }
+}
+
+/// The TOML file: every key optional, unknown keys refused (a typo must not be ignored).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<String>,
+    data_dir: Option<PathBuf>,
+    base_url: Option<String>,
+    database_url: Option<String>,
+    ca_dir: Option<PathBuf>,
+    log: Option<String>,
+    log_format: Option<String>,
+    initial_org: Option<String>,
+    initial_admin_email: Option<String>,
+}
+
+/// A configuration problem, naming where the bad value came from.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read the configuration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the configuration file {path} is not valid: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{origin}: {message}")]
+    Value { origin: String, message: String },
+}
+
+impl Config {
+    /// Defaults, then `file` if given, then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: HashMap<String, String> = std::env::vars().collect();
+        Self::load_from(file, &env)
+    }
+
+    /// [`Config::load`] with the environment passed in (for tests).
+    pub fn load_from(
+        file: Option<&Path>,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, ConfigError> {
+        let mut config = Config::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?;
+            let parsed: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                message: e.to_string().trim_end().to_owned(),
+            })?;
+            config.apply_file(parsed, path)?;
+        }
+        config.apply_env(env)?;
+        Ok(config)
+    }
+
+    fn apply_file(&mut self, f: FileConfig, path: &Path) -> Result<(), ConfigError> {
+        let origin = |key: &str| format!("{} (key `{key}`)", path.display());
+        if let Some(v) = f.listen {
+            self.listen = parse_listen(&v).map_err(|m| value_error(origin("listen"), m))?;
+        }
+        if let Some(v) = f.data_dir {
+            self.data_dir = v;
+        }
+        if let Some(v) = f.base_url {
+            self.base_url =
+                Some(parse_base_url(&v).map_err(|m| value_error(origin("base_url"), m))?);
+        }
+        if let Some(v) = f.database_url {
+            check_database_url(&v).map_err(|m| value_error(origin("database_url"), m))?;
+            self.database_url = Some(Secret::new(v));
+        }
+        if let Some(v) = f.ca_dir {
+            self.ca_dir = Some(v);
+        }
+        if let Some(v) = f.log {
+            self.log = v;
+        }
+        if let Some(v) = f.log_format {
+            self.log_format =
+                parse_log_format(&v).map_err(|m| value_error(origin("log_format"), m))?;
+        }
+        if let Some(v) = f.initial_org {
+            self.initial_org = v;
+        }
+        if let Some(v) = f.initial_admin_email {
+            self.initial_admin_email = v;
+        }
+        Ok(())
+    }
+
+    fn apply_env(&mut self, env: &HashMap<String, String>) -> Result<(), ConfigError> {
+        // An empty variable counts as unset, as shells often export empty values.
+        let get = |name: &str| env.get(name).filter(|v| !v.is_empty());
+        let origin = |name: &str| format!("the environment variable {name}");
+        if let Some(v) = get("INKAN_LISTEN") {
+            self.listen = parse_listen(v).map_err(|m| value_error(origin("INKAN_LISTEN"), m))?;
+        }
+        if let Some(v) = get("INKAN_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("INKAN_BASE_URL") {
+            self.base_url =
+                Some(parse_base_url(v).map_err(|m| value_error(origin("INKAN_BASE_URL"), m))?);
+        }
+        // INKAN_DATABASE_URL wins over the conventional DATABASE_URL.
+        for name in ["DATABASE_URL", "INKAN_DATABASE_URL"] {
+            if let Some(v) = get(name) {
+                check_database_url(v).map_err(|m| value_error(origin(name), m))?;
+                self.database_url = Some(Secret::new(v.clone()));
+            }
+        }
+        if let Some(v) = get("INKAN_CA_DIR") {
+            self.ca_dir = Some(PathBuf::from(v));
+        }
+        if let Some(v) = get("INKAN_LOG") {
+            self.log = v.clone();
+        }
+        if let Some(v) = get("INKAN_LOG_FORMAT") {
+            self.log_format =
+                parse_log_format(v).map_err(|m| value_error(origin("INKAN_LOG_FORMAT"), m))?;
+        }
+        if let Some(v) = get("INKAN_INITIAL_ORG") {
+            self.initial_org = v.clone();
+        }
+        if let Some(v) = get("INKAN_INITIAL_ADMIN_EMAIL") {
+            self.initial_admin_email = v.clone();
+        }
+        Ok(())
+    }
+
+    /// The URL users reach the service at, without a trailing slash.
+    pub fn base_url(&self) -> String {
+        match &self.base_url {
+            Some(u) => u.clone(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The database to use: the configured URL, or SQLite in the data folder.
+    pub fn database_url(&self) -> Secret<String> {
+        match &self.database_url {
+            Some(u) => u.clone(),
+            None => Secret::new(format!(
+                "sqlite://{}",
+                self.data_dir.join("inkan.db").display()
+            )),
+        }
+    }
+
+    /// The effective configuration as TOML, secrets shown as `[redacted]` (`inkan config`).
+    pub fn describe(&self) -> String {
+        let db = self.database_url();
+        format!(
+            "listen = \"{}\"\ndata_dir = \"{}\"\nbase_url = \"{}\"\ndatabase = \"{}\"\nca_dir = {}\nlog = \"{}\"\nlog_format = \"{}\"\ninitial_org = \"{}\"\ninitial_admin_email = \"{}\"\n",
+            self.listen,
+            self.data_dir.display(),
+            self.base_url(),
+            redact_url(db.expose()),
+            self.ca_dir
+                .as_ref()
+                .map_or("none".into(), |d| format!("\"{}\"", d.display())),
+            self.log,
+            match self.log_format {
+                LogFormat::Text => "text",
+                LogFormat::Json => "json",
+            },
+            self.initial_org,
+            self.initial_admin_email,
+        )
+    }
+}
+
+fn value_error(origin: String, message: String) -> ConfigError {
+    ConfigError::Value { origin, message }
+}
+
+fn parse_listen(v: &str) -> Result<SocketAddr, String> {
+    v.parse()
+        .map_err(|_| format!("'{v}' is not an address such as 127.0.0.1:8080"))
+}
+
+fn parse_base_url(v: &str) -> Result<String, String> {
+    let rest = v
+        .strip_prefix("http://")
+        .or_else(|| v.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => {
+            Ok(v.trim_end_matches('/').to_owned())
+        }
+        _ => Err(format!(
+            "'{v}' is not an http:// or https:// URL such as https://sign.example.com"
+        )),
+    }
+}
+
+fn check_database_url(v: &str) -> Result<(), String> {
+    if v.starts_with("postgres://") || v.starts_with("postgresql://") || v.starts_with("sqlite:") {
+        Ok(())
+    } else {
+        // The value may hold a password: name only its scheme.
+        let scheme = v.split(':').next().unwrap_or_default();
+        Err(format!(
+            "unsupported database '{scheme}:…'; use postgres://… or sqlite://…"
+        ))
+    }
+}
+
+fn parse_log_format(v: &str) -> Result<LogFormat, String> {
+    match v {
+        "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        _ => Err(format!("'{v}' is not a log format: use text or json")),
+    }
+}
+
+/// A database URL with any password replaced, fit for logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:[redacted]{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn no_configuration_means_sqlite_in_data_on_local_port_8080() {
+        let c = Config::load_from(None, &env(&[])).expect("defaults");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url().expose(), "sqlite://./data/inkan.db");
+        assert_eq!(c.base_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("inkan.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nlog = \"debug\"\n").expect("write");
+        let c = Config::load_from(Some(&file), &env(&[("INKAN_LISTEN", "127.0.0.1:9001")]))
+            .expect("config");
+        assert_eq!(c.listen.to_string(), "127.0.0.1:9001");
+        assert_eq!(c.log, "debug");
+        assert_eq!(c.data_dir, PathBuf::from("./data"));
+    }
+
+    #[test]
+    fn inkan_database_url_wins_over_database_url() {
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("DATABASE_URL", "postgres://a@h/one"),
+                ("INKAN_DATABASE_URL", "postgres://a@h/two"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(c.database_url().expose(), "postgres://a@h/two");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_or_describe() {
+        let c = Config::load_from(
+            None,
+            &env(&[("DATABASE_URL", "postgres://inkan:hunter2@db:5432/inkan")]),
+        )
+        .expect("config");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let described = c.describe();
+        assert!(!described.contains("hunter2"), "{described}");
+        assert!(described.contains("postgres://inkan:[redacted]@db:5432/inkan"));
+    }
+
+    #[test]
+    fn unknown_file_key_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("inkan.toml");
+        std::fs::write(&file, "lisen = \"127.0.0.1:9000\"\n").expect("write");
+        let e = Config::load_from(Some(&file), &env(&[])).expect_err("typo refused");
+        assert!(e.to_string().contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn bad_environment_value_names_the_variable() {
+        let e = Config::load_from(None, &env(&[("INKAN_LISTEN", "eighty")])).expect_err("bad");
+        assert!(e.to_string().contains("INKAN_LISTEN"), "{e}");
+        let e = Config::load_from(None, &env(&[("DATABASE_URL", "mysql://u:pw@h/db")]))
+            .expect_err("bad");
+        assert!(!e.to_string().contains("pw"), "{e}");
+    }
+}
