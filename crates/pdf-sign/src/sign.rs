@@ -122,17 +122,7 @@ pub fn sign<S: Source, W: Write>(
     signer: &dyn Signer,
     opts: &SignOptions,
 ) -> Result<SignReport> {
-    let hash = opts.hash.unwrap_or_else(|| signer.default_hash());
-    update(
-        src,
-        out,
-        &ContentsKind::Cms {
-            signer,
-            hash,
-            tsa: None,
-        },
-        opts,
-    )
+    sign_cms(src, out, signer, opts, None)
 }
 
 /// Like [`sign`], with a signature timestamp from `tsa` in the CMS (PAdES B-T).
@@ -143,17 +133,18 @@ pub fn sign_timestamped<S: Source, W: Write>(
     opts: &SignOptions,
     tsa: &dyn TsaTransport,
 ) -> Result<SignReport> {
+    sign_cms(src, out, signer, opts, Some(tsa))
+}
+
+fn sign_cms<S: Source, W: Write>(
+    src: S,
+    out: W,
+    signer: &dyn Signer,
+    opts: &SignOptions,
+    tsa: Option<&dyn TsaTransport>,
+) -> Result<SignReport> {
     let hash = opts.hash.unwrap_or_else(|| signer.default_hash());
-    update(
-        src,
-        out,
-        &ContentsKind::Cms {
-            signer,
-            hash,
-            tsa: Some(tsa),
-        },
-        opts,
-    )
+    update(src, out, &ContentsKind::Cms { signer, hash, tsa }, opts)
 }
 
 /// Adds a document timestamp (/SubFilter /ETSI.RFC3161) over the whole file, as PAdES B-LTA
