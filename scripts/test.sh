@@ -40,6 +40,9 @@ export INKAN_REQUIRE_POSTGRES=1
 bash "$conformance/install"
 "$home/venv/bin/python" -c 'import reportlab, PIL' 2>/dev/null ||
   "$home/venv/bin/pip" install -q --disable-pip-version-check reportlab Pillow
+# aiosmtpd: the real SMTP server the email tests start on loopback.
+"$home/venv/bin/python" -c 'import aiosmtpd' 2>/dev/null ||
+  "$home/venv/bin/pip" install -q --disable-pip-version-check 'aiosmtpd==1.4.6'
 
 export INKAN_CONFORMANCE_DIR=$conformance
 # The SoftHSM2 test fails rather than skips: the token is part of what is tested.

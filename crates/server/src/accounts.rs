@@ -12,6 +12,7 @@ use sqlx::Row;
 use crate::audit;
 use crate::config::Secret;
 use crate::db::Db;
+use crate::email;
 
 /// A login email address, trimmed and lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,12 +165,14 @@ pub struct Initialised {
 
 /// Creates the instance's first organisation and administrator, with a temporary password that
 /// must be changed at the first login. Returns `None` when the instance is already initialised
-/// (by another process too: the `instance` row is claimed in the same transaction).
+/// (by another process too: the `instance` row is claimed in the same transaction). The
+/// administrator's 「アカウント発行のお知らせ」 is queued in the same transaction.
 pub async fn initialise(
     db: &Db,
     now: i64,
     org: &OrgName,
     email: &Email,
+    login_url: &str,
 ) -> anyhow::Result<Option<Initialised>> {
     let password = temporary_password()?;
     let hash = hash_password(&password)?;
@@ -234,6 +237,18 @@ pub async fn initialise(
         .await
         .context("writing the audit log")?;
     }
+    let (subject, body_text) = account_notice(org, email, login_url, &password);
+    email::enqueue(
+        &mut *tx,
+        now,
+        &email::Outgoing {
+            org_id: Some(&org_id),
+            to: email,
+            subject: &subject,
+            body_text: &body_text,
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(Some(Initialised {
         org_id,
@@ -241,6 +256,29 @@ pub async fn initialise(
         email: email.clone(),
         temporary_password: password,
     }))
+}
+
+/// The account issuance email (subject, body): where to log in, and the temporary password.
+pub fn account_notice(
+    org: &OrgName,
+    email: &Email,
+    login_url: &str,
+    password: &Secret<String>,
+) -> (String, String) {
+    let body = format!(
+        "{email} 様\n\n\
+         Inkan のアカウントが発行されました。\n\
+         次の URL から、仮パスワードでログインしてください。\n\n\
+         組織: {org}\n\
+         ログイン URL: {login_url}\n\
+         メールアドレス: {email}\n\
+         仮パスワード: {password}\n\n\
+         初回ログイン時に、新しいパスワード(8 文字以上、英字と数字を含む)を設定していただきます。\n\
+         このメールに心当たりがない場合は、破棄してください。\n",
+        org = org.as_str(),
+        password = password.expose(),
+    );
+    ("アカウント発行のお知らせ".to_owned(), body)
 }
 
 /// The name of the organisation that initialised the instance, if any.

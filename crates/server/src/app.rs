@@ -1,5 +1,6 @@
 //! `inkan serve`: opens the database (migrating it), initialises an empty instance, mounts the
-//! routes (and the CA's endpoints when `ca_dir` is set) and serves until SIGINT or SIGTERM.
+//! routes (and the CA's endpoints when `ca_dir` is set), starts the email worker and serves until
+//! SIGINT or SIGTERM.
 
 use std::sync::Arc;
 
@@ -10,6 +11,7 @@ use crate::accounts::{self, Email, Initialised, OrgName};
 use crate::ca_service;
 use crate::config::{Config, LogFormat};
 use crate::db::Db;
+use crate::email;
 use crate::routes;
 
 /// What every handler can reach.
@@ -73,7 +75,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         let email = Email::parse(&config.initial_admin_email)
             .map_err(anyhow::Error::msg)
             .context("initial_admin_email")?;
-        if let Some(init) = accounts::initialise(&db, now(), &org, &email).await? {
+        let login_url = format!("{}/login", config.base_url());
+        if let Some(init) = accounts::initialise(&db, now(), &org, &email, &login_url).await? {
             tracing::info!(organisation = %org.as_str(), admin = %email, "first start: instance initialised");
             print_login(&init, org.as_str(), &config.base_url());
         }
@@ -88,6 +91,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         }
         None => None,
     };
+    let mailer = email::Mailer::from_config(&config)?;
+    tokio::spawn(email::run_worker(db.clone(), mailer));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

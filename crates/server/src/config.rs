@@ -36,6 +36,35 @@ impl<T> fmt::Display for Secret<T> {
     }
 }
 
+/// How to secure the SMTP connection (`smtp_tls`, `INKAN_SMTP_TLS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text (a relay on the same host or network).
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (port 587 by default).
+    Starttls,
+    /// TLS from the first byte ("SMTPS", port 465 by default).
+    Tls,
+}
+
+impl SmtpTls {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SmtpTls::None => "none",
+            SmtpTls::Starttls => "starttls",
+            SmtpTls::Tls => "tls",
+        }
+    }
+
+    fn default_port(self) -> u16 {
+        match self {
+            SmtpTls::None => 25,
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -47,7 +76,7 @@ pub enum LogFormat {
 pub struct Config {
     /// `listen`, `INKAN_LISTEN`: the address to serve on (port 0 picks a free port).
     pub listen: SocketAddr,
-    /// `data_dir`, `INKAN_DATA_DIR`: SQLite database (by default) and, later, the email outbox.
+    /// `data_dir`, `INKAN_DATA_DIR`: SQLite database (by default) and the email outbox folder.
     pub data_dir: PathBuf,
     /// `base_url`, `INKAN_BASE_URL`: how users reach the service (links in emails); defaults
     /// to `http://` + the listen address.
@@ -65,6 +94,22 @@ pub struct Config {
     pub initial_org: String,
     /// `initial_admin_email`, `INKAN_INITIAL_ADMIN_EMAIL`: its first administrator.
     pub initial_admin_email: String,
+    /// `smtp_host`, `INKAN_SMTP_HOST`: deliver email by SMTP through this server; without it,
+    /// email is written as .eml files into `data_dir/outbox/`.
+    pub smtp_host: Option<String>,
+    /// `smtp_port`, `INKAN_SMTP_PORT`: defaults to 25, 587 or 465 by `smtp_tls`.
+    pub smtp_port: Option<u16>,
+    /// `smtp_tls`, `INKAN_SMTP_TLS`: `none`, `starttls` (the default) or `tls`.
+    pub smtp_tls: SmtpTls,
+    /// `smtp_user`, `INKAN_SMTP_USER`: log in to the SMTP server as this user.
+    pub smtp_user: Option<String>,
+    /// `smtp_password`, `INKAN_SMTP_PASSWORD`: and with this password.
+    pub smtp_password: Option<Secret<String>>,
+    /// `mail_from`, `INKAN_MAIL_FROM`: the sender, e.g. `Inkan <noreply@example.com>`.
+    pub mail_from: String,
+    /// `mail_retry_seconds`, `INKAN_MAIL_RETRY_SECONDS`: the first retry delay after a failed
+    /// delivery; each further failure doubles it, up to an hour.
+    pub mail_retry_seconds: u64,
 }
 
 impl Default for Config {
@@ -79,6 +124,13 @@ impl Default for Config {
             log_format: LogFormat::Text,
             initial_org: "Inkan".into(),
             initial_admin_email: "admin@localhost".into(),
+            smtp_host: None,
+            smtp_port: None,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_user: None,
+            smtp_password: None,
+            mail_from: "Inkan <noreply@localhost>".into(),
+            mail_retry_seconds: 30,
         }
     }
 }
@@ -96,6 +148,13 @@ struct FileConfig {
     log_format: Option<String>,
     initial_org: Option<String>,
     initial_admin_email: Option<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<u16>,
+    smtp_tls: Option<String>,
+    smtp_user: Option<String>,
+    smtp_password: Option<String>,
+    mail_from: Option<String>,
+    mail_retry_seconds: Option<u64>,
 }
 
 /// A configuration problem, naming where the bad value came from.
@@ -172,6 +231,29 @@ impl Config {
         if let Some(v) = f.initial_admin_email {
             self.initial_admin_email = v;
         }
+        if let Some(v) = f.smtp_host {
+            self.smtp_host = Some(parse_host(&v).map_err(|m| value_error(origin("smtp_host"), m))?);
+        }
+        if let Some(v) = f.smtp_port {
+            self.smtp_port = Some(v);
+        }
+        if let Some(v) = f.smtp_tls {
+            self.smtp_tls = parse_smtp_tls(&v).map_err(|m| value_error(origin("smtp_tls"), m))?;
+        }
+        if let Some(v) = f.smtp_user {
+            self.smtp_user = Some(v);
+        }
+        if let Some(v) = f.smtp_password {
+            self.smtp_password = Some(Secret::new(v));
+        }
+        if let Some(v) = f.mail_from {
+            self.mail_from =
+                parse_mail_from(&v).map_err(|m| value_error(origin("mail_from"), m))?;
+        }
+        if let Some(v) = f.mail_retry_seconds {
+            self.mail_retry_seconds =
+                check_retry(v).map_err(|m| value_error(origin("mail_retry_seconds"), m))?;
+        }
         Ok(())
     }
 
@@ -212,6 +294,39 @@ impl Config {
         if let Some(v) = get("INKAN_INITIAL_ADMIN_EMAIL") {
             self.initial_admin_email = v.clone();
         }
+        if let Some(v) = get("INKAN_SMTP_HOST") {
+            self.smtp_host =
+                Some(parse_host(v).map_err(|m| value_error(origin("INKAN_SMTP_HOST"), m))?);
+        }
+        if let Some(v) = get("INKAN_SMTP_PORT") {
+            self.smtp_port = Some(
+                v.parse()
+                    .map_err(|_| format!("'{v}' is not a port number"))
+                    .map_err(|m| value_error(origin("INKAN_SMTP_PORT"), m))?,
+            );
+        }
+        if let Some(v) = get("INKAN_SMTP_TLS") {
+            self.smtp_tls =
+                parse_smtp_tls(v).map_err(|m| value_error(origin("INKAN_SMTP_TLS"), m))?;
+        }
+        if let Some(v) = get("INKAN_SMTP_USER") {
+            self.smtp_user = Some(v.clone());
+        }
+        if let Some(v) = get("INKAN_SMTP_PASSWORD") {
+            self.smtp_password = Some(Secret::new(v.clone()));
+        }
+        if let Some(v) = get("INKAN_MAIL_FROM") {
+            self.mail_from =
+                parse_mail_from(v).map_err(|m| value_error(origin("INKAN_MAIL_FROM"), m))?;
+        }
+        if let Some(v) = get("INKAN_MAIL_RETRY_SECONDS") {
+            let parsed = v
+                .parse()
+                .map_err(|_| format!("'{v}' is not a number of seconds"))
+                .and_then(check_retry);
+            self.mail_retry_seconds =
+                parsed.map_err(|m| value_error(origin("INKAN_MAIL_RETRY_SECONDS"), m))?;
+        }
         Ok(())
     }
 
@@ -234,11 +349,17 @@ impl Config {
         }
     }
 
+    /// The SMTP port: the configured one, or the usual one for `smtp_tls`.
+    pub fn smtp_port(&self) -> u16 {
+        self.smtp_port
+            .unwrap_or_else(|| self.smtp_tls.default_port())
+    }
+
     /// The effective configuration as TOML, secrets shown as `[redacted]` (`inkan config`).
     pub fn describe(&self) -> String {
         let db = self.database_url();
         format!(
-            "listen = \"{}\"\ndata_dir = \"{}\"\nbase_url = \"{}\"\ndatabase = \"{}\"\nca_dir = {}\nlog = \"{}\"\nlog_format = \"{}\"\ninitial_org = \"{}\"\ninitial_admin_email = \"{}\"\n",
+            "listen = \"{}\"\ndata_dir = \"{}\"\nbase_url = \"{}\"\ndatabase = \"{}\"\nca_dir = {}\nlog = \"{}\"\nlog_format = \"{}\"\ninitial_org = \"{}\"\ninitial_admin_email = \"{}\"\n{}",
             self.listen,
             self.data_dir.display(),
             self.base_url(),
@@ -253,7 +374,33 @@ impl Config {
             },
             self.initial_org,
             self.initial_admin_email,
+            self.describe_mail(),
         )
+    }
+
+    fn describe_mail(&self) -> String {
+        let mut out = match &self.smtp_host {
+            None => format!(
+                "mail = \"files in {}\"\n",
+                self.data_dir.join("outbox").display()
+            ),
+            Some(host) => format!(
+                "smtp_host = \"{host}\"\nsmtp_port = {}\nsmtp_tls = \"{}\"\nsmtp_user = {}\nsmtp_password = {}\n",
+                self.smtp_port(),
+                self.smtp_tls.as_str(),
+                self.smtp_user
+                    .as_ref()
+                    .map_or("none".into(), |u| format!("\"{u}\"")),
+                self.smtp_password
+                    .as_ref()
+                    .map_or("none".into(), |p| format!("\"{p}\"")),
+            ),
+        };
+        out.push_str(&format!(
+            "mail_from = \"{}\"\nmail_retry_seconds = {}\n",
+            self.mail_from, self.mail_retry_seconds
+        ));
+        out
     }
 }
 
@@ -289,6 +436,40 @@ fn check_database_url(v: &str) -> Result<(), String> {
         Err(format!(
             "unsupported database '{scheme}:…'; use postgres://… or sqlite://…"
         ))
+    }
+}
+
+fn parse_host(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.is_empty() || v.contains(|c: char| c.is_whitespace() || c == '/' || c == '@') {
+        Err(format!("'{v}' is not a host name such as smtp.example.com"))
+    } else {
+        Ok(v.to_owned())
+    }
+}
+
+fn parse_smtp_tls(v: &str) -> Result<SmtpTls, String> {
+    match v {
+        "none" => Ok(SmtpTls::None),
+        "starttls" => Ok(SmtpTls::Starttls),
+        "tls" => Ok(SmtpTls::Tls),
+        _ => Err(format!(
+            "'{v}' is not an SMTP security: use none, starttls or tls"
+        )),
+    }
+}
+
+fn parse_mail_from(v: &str) -> Result<String, String> {
+    v.parse::<lettre::message::Mailbox>()
+        .map(|_| v.trim().to_owned())
+        .map_err(|_| format!("'{v}' is not a sender such as Inkan <noreply@example.com>"))
+}
+
+fn check_retry(v: u64) -> Result<u64, String> {
+    if (1..=3600).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 1 and 3600 seconds"))
     }
 }
 
@@ -370,6 +551,44 @@ mod tests {
         let described = c.describe();
         assert!(!described.contains("hunter2"), "{described}");
         assert!(described.contains("postgres://inkan:[redacted]@db:5432/inkan"));
+    }
+
+    #[test]
+    fn smtp_settings_come_from_the_environment_and_the_password_never_shows() {
+        let c = Config::load_from(
+            None,
+            &env(&[
+                ("INKAN_SMTP_HOST", "smtp.example.com"),
+                ("INKAN_SMTP_TLS", "tls"),
+                ("INKAN_SMTP_USER", "inkan"),
+                ("INKAN_SMTP_PASSWORD", "hunter2"),
+                ("INKAN_MAIL_FROM", "印鑑 <noreply@example.com>"),
+            ]),
+        )
+        .expect("config");
+        assert_eq!(c.smtp_host.as_deref(), Some("smtp.example.com"));
+        assert_eq!(c.smtp_port(), 465);
+        assert_eq!(c.smtp_tls, SmtpTls::Tls);
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let described = c.describe();
+        assert!(!described.contains("hunter2"), "{described}");
+        assert!(
+            described.contains("smtp_password = \"[redacted]\""),
+            "{described}"
+        );
+    }
+
+    #[test]
+    fn bad_smtp_values_name_their_key() {
+        for (key, value) in [
+            ("INKAN_SMTP_TLS", "ssl"),
+            ("INKAN_SMTP_PORT", "smtp"),
+            ("INKAN_MAIL_FROM", "not an address"),
+            ("INKAN_MAIL_RETRY_SECONDS", "0"),
+        ] {
+            let e = Config::load_from(None, &env(&[(key, value)])).expect_err(key);
+            assert!(e.to_string().contains(key), "{e}");
+        }
     }
 
     #[test]

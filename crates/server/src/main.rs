@@ -12,6 +12,7 @@ mod audit;
 mod ca_service;
 mod config;
 mod db;
+mod email;
 mod http_client;
 mod routes;
 
@@ -314,7 +315,8 @@ async fn admin_init(config: config::Config, org: &str, email: &str) -> anyhow::R
     let org = accounts::OrgName::parse(org).map_err(anyhow::Error::msg)?;
     let email = accounts::Email::parse(email).map_err(anyhow::Error::msg)?;
     let db = db::Db::open(&config).await?;
-    match accounts::initialise(&db, app::now(), &org, &email).await? {
+    let login_url = format!("{}/login", config.base_url());
+    match accounts::initialise(&db, app::now(), &org, &email, &login_url).await? {
         Some(init) => {
             app::print_login(&init, org.as_str(), &config.base_url());
             Ok(())
