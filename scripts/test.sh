@@ -9,7 +9,7 @@ home=${INKAN_CONFORMANCE_HOME:-$HOME/.cache/inkan-conformance}
 
 # Debian packages: the corpus producers (LibreOffice, Ghostscript, qpdf), the renderer
 # (poppler-utils), openssl for the test PKI and the CA tests, SoftHSM2 for the PKCS#11 key store,
-# fonts for LibreOffice's Japanese text.
+# fonts for LibreOffice's Japanese text, headless Chromium and its WebDriver for the browser tests.
 need=()
 command -v soffice >/dev/null || need+=(libreoffice-writer-nogui)
 command -v gs >/dev/null || need+=(ghostscript)
@@ -18,6 +18,8 @@ command -v pdftoppm >/dev/null || need+=(poppler-utils)
 command -v openssl >/dev/null || need+=(openssl)
 command -v softhsm2-util >/dev/null || need+=(softhsm2)
 command -v pg_ctlcluster >/dev/null || need+=(postgresql)
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 [[ -f /usr/share/fonts/opentype/ipafont-gothic/ipag.ttf ]] || need+=(fonts-ipafont-gothic fonts-ipafont-mincho)
 if ((${#need[@]})); then
   if [[ $(id -u) -ne 0 ]]; then
@@ -35,6 +37,8 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
 export INKAN_REQUIRE_POSTGRES=1
+# The browser tests fail rather than skip when Chromium or chromedriver is missing.
+export INKAN_REQUIRE_BROWSER=1
 
 # The independent validators (pyHanko, pdfsig, qpdf), and reportlab for the corpus.
 bash "$conformance/install"

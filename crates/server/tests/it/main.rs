@@ -1,7 +1,9 @@
 //! The server crate's integration tests, one binary: the `inkan` command line end to end
 //! (`cli`), Inkan's CA over HTTP with long-term signatures (`ltv`), the web service on SQLite
-//! and PostgreSQL (`serve`), and its email through the outbox (`email`).
+//! and PostgreSQL (`serve`), its email through the outbox (`email`), and the headless-Chromium
+//! harness for testing pages as a person uses them (`browser`).
 
+mod browser;
 mod cli;
 mod email;
 mod ltv;
