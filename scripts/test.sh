@@ -47,6 +47,12 @@ bash "$conformance/install"
 # aiosmtpd: the real SMTP server the email tests start on loopback.
 "$home/venv/bin/python" -c 'import aiosmtpd' 2>/dev/null ||
   "$home/venv/bin/pip" install -q --disable-pip-version-check 'aiosmtpd==1.4.6'
+# schemathesis: requests generated from the server's OpenAPI document. A virtualenv of its own
+# keeps its dependencies away from pyHanko's.
+"$home/schemathesis-venv/bin/python" -c 'import schemathesis, sys; sys.exit(schemathesis.__version__ != "4.32.5")' 2>/dev/null || {
+  python3 -m venv "$home/schemathesis-venv"
+  "$home/schemathesis-venv/bin/pip" install -q --disable-pip-version-check 'schemathesis==4.32.5'
+}
 
 export INKAN_CONFORMANCE_DIR=$conformance
 # The SoftHSM2 test fails rather than skips: the token is part of what is tested.
