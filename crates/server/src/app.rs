@@ -8,24 +8,39 @@ use anyhow::Context;
 use axum::Router;
 
 use crate::accounts::{self, Email, Initialised, OrgName};
+use crate::auth;
 use crate::ca_service;
+use crate::clock::Clock;
 use crate::config::{Config, LogFormat};
 use crate::db::Db;
 use crate::email;
 use crate::routes;
+use crate::web;
 
 /// What every handler can reach.
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub db: Db,
-    // Read by the login and email routes (next steps of issue 4).
-    #[allow(dead_code)]
     pub config: Arc<Config>,
+    pub clock: Clock,
+    pub pages: Arc<web::Pages>,
 }
+
+impl AppState {
+    /// The login page's address, for emails.
+    pub fn login_url(&self) -> String {
+        format!("{}/login", self.config.base_url())
+    }
+}
+
+/// The largest request body the service reads (JSON and forms; uploads get their own limits).
+pub const BODY_LIMIT: usize = 64 * 1024;
 
 /// The whole service as one router.
 pub fn router(state: AppState, ca: Option<Router>) -> Router {
-    let app = routes::router().with_state(state);
+    let app = routes::router()
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state);
     match ca {
         // The CA's paths (/ca.crt, /crl, /ocsp, /tsa, …) sit at the root, as under
         // `inkan ca serve`, so a CA whose base URL is this service's works unchanged.
@@ -49,10 +64,6 @@ pub fn init_logging(config: &Config) -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
 }
 
-pub fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
 /// Tells the operator how to log in as the new administrator (on standard output, not in the
 /// logs: the temporary password must not land in a log collector).
 pub fn print_login(init: &Initialised, org: &str, base_url: &str) {
@@ -67,6 +78,8 @@ pub fn print_login(init: &Initialised, org: &str, base_url: &str) {
 }
 
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let clock = Clock::from_env();
+    let now = || clock.now();
     let db = Db::open(&config).await?;
     if accounts::first_organisation(&db).await?.is_none() {
         let org = OrgName::parse(&config.initial_org)
@@ -92,7 +105,8 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         None => None,
     };
     let mailer = email::Mailer::from_config(&config)?;
-    tokio::spawn(email::run_worker(db.clone(), mailer));
+    tokio::spawn(email::run_worker(db.clone(), mailer, clock.clone()));
+    tokio::spawn(sweep_sessions(db.clone(), clock.clone()));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -100,17 +114,32 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         db,
         config: Arc::new(config),
+        clock,
+        pages: Arc::new(web::Pages::new()?),
     };
     let app = router(state, ca);
     tracing::info!(%addr, "listening");
     // The tests read this line to learn the port when listening on port 0.
     println!("Listening on http://{addr}");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown())
-        .await
-        .context("serving")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("serving")?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Drops expired sessions and reset links every ten minutes.
+async fn sweep_sessions(db: Db, clock: Clock) {
+    loop {
+        if let Err(e) = auth::sweep(&db, clock.now()).await {
+            tracing::warn!(error = %e, "sweeping expired sessions failed");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+    }
 }
 
 async fn shutdown() {

@@ -57,14 +57,24 @@ impl Entry {
 
 /// Appends `event` inside the caller's transaction, so it lands with the change it records.
 ///
-/// Several processes may append at once: `seq` is the primary key and `prev_hash` is unique, so
-/// a racing writer fails its insert rather than forking the chain, and its transaction is retried
-/// by the caller's error handling.
+/// Several processes may append at once. Appenders queue on a lock held until their
+/// transaction ends (PostgreSQL: a transaction-level advisory lock; SQLite: the database's write
+/// lock, taken before reading the chain's end), so each reads the end its successor extends.
+/// Should anything slip past, `seq` is the primary key and `prev_hash` is unique: a racing
+/// writer fails rather than forking the chain.
 pub async fn append(
     tx: &mut Transaction<'static, Any>,
     now: i64,
     event: &Event<'_>,
 ) -> Result<Entry, sqlx::Error> {
+    let lock = if (**tx).backend_name().eq_ignore_ascii_case("postgresql") {
+        "SELECT pg_advisory_xact_lock(7598821035) AS locked"
+    } else {
+        // A write that changes nothing still takes the write lock, waiting (busy timeout) for
+        // other writers instead of failing later when a read lock would have to be upgraded.
+        "UPDATE instance SET initialised_at = initialised_at WHERE id = 0"
+    };
+    sqlx::query(lock).execute(&mut **tx).await?;
     let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await?;
@@ -100,6 +110,36 @@ pub async fn append(
     Ok(entry)
 }
 
+/// The newest `limit` entries of one organisation, newest first.
+pub async fn for_organisation(
+    db: &Db,
+    org_id: &str,
+    limit: i64,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT seq, at, org_id, actor, action, detail, prev_hash, hash FROM audit_log \
+         WHERE org_id = $1 ORDER BY seq DESC LIMIT $2",
+    )
+    .bind(org_id)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter().map(entry_from_row).collect()
+}
+
+fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<Entry, sqlx::Error> {
+    Ok(Entry {
+        seq: row.try_get("seq")?,
+        at: row.try_get("at")?,
+        org_id: row.try_get("org_id")?,
+        actor: row.try_get("actor")?,
+        action: row.try_get("action")?,
+        detail: row.try_get("detail")?,
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
 /// Where the chain breaks.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Break {
@@ -116,16 +156,7 @@ pub async fn verify(db: &Db) -> anyhow::Result<Result<u64, Break>> {
     .await?;
     let mut expected_prev = GENESIS.to_owned();
     for (expected_seq, row) in (1..).zip(rows.iter()) {
-        let entry = Entry {
-            seq: row.try_get("seq")?,
-            at: row.try_get("at")?,
-            org_id: row.try_get("org_id")?,
-            actor: row.try_get("actor")?,
-            action: row.try_get("action")?,
-            detail: row.try_get("detail")?,
-            prev_hash: row.try_get("prev_hash")?,
-            hash: row.try_get("hash")?,
-        };
+        let entry = entry_from_row(row)?;
         let broken = |reason: &str| {
             Ok(Err(Break {
                 seq: entry.seq,

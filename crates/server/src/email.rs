@@ -256,7 +256,7 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, now: i64) -> anyhow::Result<u
                  body_text = '', claimed_by = NULL, claimed_until = 0 \
                  WHERE id = $2 AND claimed_by = $3",
             )
-            .bind(crate::app::now()),
+            .bind(now),
             Err(failure) => sqlx::query(
                 "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, \
                  last_error = $4, claimed_by = NULL, claimed_until = 0 \
@@ -294,10 +294,10 @@ pub async fn deliver_due(db: &Db, mailer: &Mailer, now: i64) -> anyhow::Result<u
 }
 
 /// The background worker of `inkan serve`: delivers due mail until the process stops.
-pub async fn run_worker(db: Db, mailer: Mailer) {
+pub async fn run_worker(db: Db, mailer: Mailer, clock: crate::clock::Clock) {
     tracing::info!(mailer = ?mailer, "email worker started");
     loop {
-        match deliver_due(&db, &mailer, crate::app::now()).await {
+        match deliver_due(&db, &mailer, clock.now()).await {
             // A full batch: there may be more waiting.
             Ok(n) if n as i64 == BATCH => continue,
             Ok(_) => {}

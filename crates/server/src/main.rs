@@ -9,12 +9,18 @@ use std::process::ExitCode;
 mod accounts;
 mod app;
 mod audit;
+mod auth;
 mod ca_service;
+mod clock;
 mod config;
 mod db;
 mod email;
+mod error;
 mod http_client;
+mod i18n;
+mod permissions;
 mod routes;
+mod web;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -68,6 +74,14 @@ enum AdminCommand {
     Init {
         #[arg(long)]
         org: String,
+        #[arg(long)]
+        email: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Create an instance operator account (who creates organisations and, later, checks
+    /// certificate applicants' identity), with a temporary password printed and emailed.
+    CreateOperator {
         #[arg(long)]
         email: String,
         #[command(flatten)]
@@ -271,6 +285,11 @@ fn main() -> ExitCode {
         }) => run_service("admin init", &service, |config| {
             runtime()?.block_on(admin_init(config, &org, &email))
         }),
+        Command::Admin(AdminCommand::CreateOperator { email, service }) => {
+            run_service("admin create-operator", &service, |config| {
+                runtime()?.block_on(admin_create_operator(config, &email))
+            })
+        }
         Command::Admin(AdminCommand::VerifyAudit { service }) => {
             run_service("admin verify-audit", &service, |config| {
                 runtime()?.block_on(admin_verify_audit(config))
@@ -316,7 +335,8 @@ async fn admin_init(config: config::Config, org: &str, email: &str) -> anyhow::R
     let email = accounts::Email::parse(email).map_err(anyhow::Error::msg)?;
     let db = db::Db::open(&config).await?;
     let login_url = format!("{}/login", config.base_url());
-    match accounts::initialise(&db, app::now(), &org, &email, &login_url).await? {
+    let now = clock::Clock::from_env().now();
+    match accounts::initialise(&db, now, &org, &email, &login_url).await? {
         Some(init) => {
             app::print_login(&init, org.as_str(), &config.base_url());
             Ok(())
@@ -325,6 +345,27 @@ async fn admin_init(config: config::Config, org: &str, email: &str) -> anyhow::R
             let existing = accounts::first_organisation(&db).await?.unwrap_or_default();
             bail!("this instance is already initialised (organisation '{existing}')")
         }
+    }
+}
+
+async fn admin_create_operator(config: config::Config, email: &str) -> anyhow::Result<()> {
+    let email = accounts::Email::parse(email).map_err(anyhow::Error::msg)?;
+    let db = db::Db::open(&config).await?;
+    let login_url = format!("{}/login", config.base_url());
+    let now = clock::Clock::from_env().now();
+    match accounts::create_operator(&db, now, &email, &login_url).await {
+        Ok(created) => {
+            println!("Created the instance operator {email}.");
+            println!("Log in at {login_url}");
+            println!("  email:              {email}");
+            println!("  temporary password: {}", created.password.expose());
+            println!("You will be asked to choose a new password at the first login.");
+            Ok(())
+        }
+        Err(error::Failure::Conflict(_)) => {
+            bail!("the email address {email} is already registered")
+        }
+        Err(e) => Err(anyhow::anyhow!("{e}")),
     }
 }
 

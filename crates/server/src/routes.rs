@@ -1,13 +1,20 @@
-//! The HTTP routes, one module per resource, each exporting `fn router() -> Router<AppState>`,
-//! merged here.
+//! The HTTP routes, one module per surface, each exporting `fn router() -> Router<AppState>`,
+//! merged here: `health` (`/healthz`), `api` (the JSON API under `/api`, with its OpenAPI
+//! document), `pages` (the server-rendered web UI). `extract` holds the shared extractors.
 
 use axum::Router;
 
 use crate::app::AppState;
 
+pub mod api;
+pub mod extract;
 pub mod health;
+pub mod pages;
 
 /// Every route of the service (the CA's endpoints are added by `app` when configured).
 pub fn router() -> Router<AppState> {
-    Router::new().merge(health::router())
+    Router::new()
+        .merge(health::router())
+        .merge(api::router())
+        .merge(pages::router())
 }

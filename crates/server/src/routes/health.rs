@@ -14,7 +14,21 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/healthz", get(healthz))
 }
 
-async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`, or `database unavailable`.
+    pub status: String,
+    /// `sqlite` or `postgres` (when ok).
+    pub database: Option<String>,
+}
+
+/// Whether this process serves and its database answers.
+#[utoipa::path(get, path = "/healthz", tag = "health",
+    responses(
+        (status = 200, description = "Serving", body = Health),
+        (status = 503, description = "The database does not answer", body = Health),
+    ))]
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     if state.db.ping().await {
         let database = match state.db.backend {
             Backend::Sqlite => "sqlite",

@@ -28,7 +28,7 @@ fn sink_script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/smtp_sink.py")
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .expect("bind")
         .local_addr()
@@ -37,13 +37,13 @@ fn free_port() -> u16 {
 }
 
 /// aiosmtpd on 127.0.0.1:`port`, writing each message it accepts into `folder`.
-struct SmtpSink {
+pub struct SmtpSink {
     child: Child,
     folder: PathBuf,
 }
 
 impl SmtpSink {
-    fn start(port: u16, folder: &Path) -> Self {
+    pub fn start(port: u16, folder: &Path) -> Self {
         let mut child = Command::new(python())
             .arg(sink_script())
             .args(["serve", &port.to_string()])
@@ -75,7 +75,7 @@ impl SmtpSink {
     }
 
     /// The decoded messages received so far, in order.
-    fn messages(&self) -> Vec<serde_json::Value> {
+    pub fn messages(&self) -> Vec<serde_json::Value> {
         let mut n = 1;
         let mut out = Vec::new();
         while let Ok(text) = std::fs::read_to_string(self.folder.join(format!("{n}.json"))) {
@@ -85,7 +85,7 @@ impl SmtpSink {
         out
     }
 
-    fn wait_for_messages(&self, count: usize, within: Duration) -> Vec<serde_json::Value> {
+    pub fn wait_for_messages(&self, count: usize, within: Duration) -> Vec<serde_json::Value> {
         let started = Instant::now();
         loop {
             let messages = self.messages();
@@ -109,7 +109,7 @@ impl Drop for SmtpSink {
 }
 
 /// `inkan serve` with a fresh database, delivering by plain SMTP to 127.0.0.1:`port`.
-fn serve_with_smtp(backend: Backend, port: u16) -> Option<TestApp> {
+pub fn serve_with_smtp(backend: Backend, port: u16, env: &[(&str, &str)]) -> Option<TestApp> {
     let db = TestDb::new(backend)?;
     let mut cmd = db.command(&["serve"]);
     cmd.env("INKAN_SMTP_HOST", "127.0.0.1")
@@ -119,6 +119,9 @@ fn serve_with_smtp(backend: Backend, port: u16) -> Option<TestApp> {
         .env("INKAN_MAIL_RETRY_SECONDS", "1")
         .env("INKAN_INITIAL_ADMIN_EMAIL", "kanri@example.jp")
         .env("INKAN_BASE_URL", "https://sign.example.jp");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
     Some(TestApp::start(db, cmd))
 }
 
@@ -171,7 +174,7 @@ fn first_administrator_receives_the_account_email(backend: Backend) {
     let port = free_port();
     let folder = tempfile::tempdir().expect("tempdir");
     let sink = SmtpSink::start(port, folder.path());
-    let Some(app) = serve_with_smtp(backend, port) else {
+    let Some(app) = serve_with_smtp(backend, port, &[]) else {
         return;
     };
     let messages = sink.wait_for_messages(1, Duration::from_secs(30));
@@ -198,7 +201,7 @@ fn first_administrator_receives_the_account_email_by_smtp_on_postgres() {
 
 fn mail_waits_while_smtp_is_down_and_is_sent_when_it_returns(backend: Backend) {
     let port = free_port();
-    let Some(app) = serve_with_smtp(backend, port) else {
+    let Some(app) = serve_with_smtp(backend, port, &[]) else {
         return;
     };
     // Nothing listens on the port: attempts fail, and the message stays queued.

@@ -1,13 +1,18 @@
 //! The server crate's integration tests, one binary: the `inkan` command line end to end
 //! (`cli`), Inkan's CA over HTTP with long-term signatures (`ltv`), the web service on SQLite
-//! and PostgreSQL (`serve`), its email through the outbox (`email`), the headless-Chromium
-//! harness for testing pages as a person uses them (`browser`), and the harness that runs
-//! schemathesis against a live server's OpenAPI document (`schemathesis`).
+//! and PostgreSQL (`serve`), its email through the outbox (`email`), accounts, login and
+//! sessions through the JSON API (`accounts`, on the `service` client), the role × endpoint
+//! permission matrix and the OpenAPI document's coverage (`matrix`), the web UI in headless
+//! Chromium (`ui`, on the `browser` harness) and schemathesis against the live API
+//! (`schemathesis`).
 
+mod accounts;
 mod browser;
 mod cli;
 mod email;
 mod ltv;
+mod matrix;
 mod schemathesis;
 mod serve;
+mod service;
 mod support;

@@ -114,6 +114,16 @@ impl TestDb {
         Some(Self { dir, url, _pg: pg })
     }
 
+    /// Another working folder on the same database (for a second server process); dropping it
+    /// leaves the database alone.
+    pub fn share(&self) -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("tempdir"),
+            url: self.url.clone(),
+            _pg: None,
+        }
+    }
+
     /// `inkan` with this database and a clean environment, run in the working folder.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = clean_command(self.dir.path());

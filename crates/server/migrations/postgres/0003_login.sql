@@ -1,0 +1,30 @@
+-- Login, sessions and account management.
+-- * One login per email address across the instance (a person logs in with their address alone).
+-- * organisations.kind: 'customer', or 'operator' for the instance operator's own organisation,
+--   which holds no documents and whose users create organisations.
+-- * users.language: the UI language ('ja' or 'en').
+-- * sessions.last_seen_at: for the idle timeout.
+-- * login_throttle: failed logins per account ('account:EMAIL') and per client address
+--   ('address:IP'); a key over its limit is locked until locked_until.
+-- * password_resets: one-time reset links (only the token's SHA-256 is stored).
+
+ALTER TABLE organisations ADD COLUMN kind TEXT NOT NULL DEFAULT 'customer';
+ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT 'ja';
+ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0;
+CREATE UNIQUE INDEX users_email ON users (email);
+
+CREATE TABLE login_throttle (
+    key TEXT PRIMARY KEY,
+    failures BIGINT NOT NULL,
+    first_failure_at BIGINT NOT NULL,
+    locked_until BIGINT NOT NULL DEFAULT 0
+);
+
+CREATE TABLE password_resets (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id),
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    used_at BIGINT
+);
+CREATE INDEX password_resets_user ON password_resets (user_id, created_at);

@@ -1,0 +1,185 @@
+//! The UI's two languages: Japanese (the default) and English. Every text a user reads, from
+//! page labels to validation messages, is a key in [`TEXTS`] with both translations; the JSON
+//! API reports a message's key as its `code` and the English text as its `message`.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Ja,
+    En,
+}
+
+impl Lang {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ja" => Some(Lang::Ja),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lang::Ja => "ja",
+            Lang::En => "en",
+        }
+    }
+}
+
+impl fmt::Display for Lang {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The text for `key` in `lang`; an unknown key comes back as itself (and a unit test makes sure
+/// every key the templates and the code use is known).
+pub fn t(lang: Lang, key: &str) -> &str {
+    match TEXTS.binary_search_by(|(k, _, _)| k.cmp(&key)) {
+        Ok(i) => match lang {
+            Lang::Ja => TEXTS[i].1,
+            Lang::En => TEXTS[i].2,
+        },
+        Err(_) => key,
+    }
+}
+
+/// Whether `key` has translations.
+#[cfg(test)]
+pub fn known(key: &str) -> bool {
+    TEXTS.binary_search_by(|(k, _, _)| k.cmp(&key)).is_ok()
+}
+
+/// (key, Japanese, English), sorted by key.
+pub static TEXTS: &[(&str, &str, &str)] = &[
+    ("app.name", "Inkan 電子契約", "Inkan e-contracts"),
+    ("audit.action", "操作", "Action"),
+    ("audit.actor", "操作者", "Actor"),
+    ("audit.at", "日時", "Time"),
+    ("audit.chain_broken", "監査ログの改ざんを検出しました", "The audit log has been tampered with"),
+    ("audit.chain_ok", "監査ログのハッシュチェーンは正常です", "The audit log's hash chain is intact"),
+    ("audit.detail", "詳細", "Detail"),
+    ("audit.title", "監査ログ", "Audit log"),
+    ("common.back", "戻る", "Back"),
+    ("common.cancel", "キャンセル", "Cancel"),
+    ("common.required", "必須", "Required"),
+    ("common.save", "保存する", "Save"),
+    ("common.saved", "保存しました", "Saved"),
+    ("error.bad_request", "リクエストの形式が正しくありません", "The request is malformed"),
+    ("error.body_too_large", "リクエストが大きすぎます", "The request body is too large"),
+    ("error.cannot_change_self", "自分自身の管理者権限の削除や無効化はできません。他の管理者に依頼してください", "You cannot remove your own administrator role or deactivate yourself; ask another administrator"),
+    ("error.csrf", "フォームの有効期限が切れました。もう一度お試しください", "The form has expired; please try again"),
+    ("error.email_invalid", "メールアドレスの形式が正しくありません", "This is not a valid email address"),
+    ("error.email_taken", "このメールアドレスは既に登録されています", "This email address is already registered"),
+    ("error.forbidden", "この操作を行う権限がありません", "You are not allowed to do this"),
+    ("error.internal", "サーバーでエラーが発生しました。時間をおいて再度お試しください", "Something went wrong on the server; please try again later"),
+    ("error.json", "JSON の形式が正しくありません", "The body is not valid JSON for this request"),
+    ("error.json_content_type", "Content-Type は application/json にしてください", "Send the body as Content-Type: application/json"),
+    ("error.locked", "ログインの失敗が続いたため、一時的にロックされています。しばらくしてから再度お試しください", "Too many failed logins: locked for a while; please try again later"),
+    ("error.login_failed", "メールアドレスまたはパスワードが正しくありません", "The email address or the password is wrong"),
+    ("error.name_invalid", "名前は 1〜100 文字で入力してください", "A name must be 1 to 100 characters"),
+    ("error.not_found", "見つかりません", "Not found"),
+    ("error.org_name_invalid", "組織名は 1〜200 文字で入力してください", "An organisation name must be 1 to 200 characters"),
+    ("error.org_name_taken", "この組織名は既に使われています", "This organisation name is already taken"),
+    ("error.password_change_required", "続けるには新しいパスワードを設定してください", "Set a new password to continue"),
+    ("error.password_mismatch", "確認用パスワードが一致しません", "The confirmation does not match the password"),
+    ("error.password_same", "現在のパスワードとは異なるパスワードを設定してください", "Choose a password different from the current one"),
+    ("error.password_weak", "パスワードは 8 文字以上で、英字と数字の両方を含めてください", "A password needs 8 or more characters, with both letters and digits"),
+    ("error.password_wrong", "現在のパスワードが正しくありません", "The current password is wrong"),
+    ("error.required", "入力してください", "This field is required"),
+    ("error.reset_invalid", "このリンクは無効か、有効期限が切れています。もう一度お申し込みください", "This link is invalid or has expired; please ask for a new one"),
+    ("error.roles_invalid", "権限の組み合わせが正しくありません(管理者・文書管理者・署名者・取引士、または 管理者+署名者 / 文書管理者+署名者)", "Not a valid role combination (administrator, document manager, signer, transaction agent, or administrator+signer / document manager+signer)"),
+    ("error.unauthenticated", "ログインしてください", "Please log in"),
+    ("error.validation", "入力内容を確認してください", "Please check the highlighted fields"),
+    ("home.title", "ホーム", "Home"),
+    ("home.welcome", "ようこそ", "Welcome"),
+    ("lang.switch", "English", "日本語"),
+    ("login.email", "メールアドレス", "Email address"),
+    ("login.forgot", "パスワードをお忘れの方", "Forgot your password?"),
+    ("login.logged_out", "ログアウトしました", "You have logged out"),
+    ("login.password", "パスワード", "Password"),
+    ("login.submit", "ログイン", "Log in"),
+    ("login.title", "ログイン", "Log in"),
+    ("logout", "ログアウト", "Log out"),
+    ("menu.audit", "監査ログ", "Audit log"),
+    ("menu.home", "ホーム", "Home"),
+    ("menu.organisations", "組織管理", "Organisations"),
+    ("menu.settings", "設定", "Settings"),
+    ("menu.users", "ユーザー管理", "User management"),
+    ("orgs.admin_email", "管理者のメールアドレス", "Administrator's email"),
+    ("orgs.admin_name", "管理者の氏名", "Administrator's name"),
+    ("orgs.created", "組織を作成し、管理者にアカウント発行のお知らせを送信しました", "Organisation created; the administrator has been sent the account email"),
+    ("orgs.name", "組織名", "Organisation name"),
+    ("orgs.new", "組織を作成", "Create an organisation"),
+    ("orgs.title", "組織管理", "Organisations"),
+    ("orgs.users", "ユーザー数", "Users"),
+    ("password.change", "パスワードを変更する", "Change password"),
+    ("password.changed", "パスワードを変更しました", "Your password has been changed"),
+    ("password.confirm", "新しいパスワード(確認)", "New password (again)"),
+    ("password.current", "現在のパスワード", "Current password"),
+    ("password.forced", "初回ログインのため、新しいパスワードを設定してください", "This is your first login: please choose a new password"),
+    ("password.new", "新しいパスワード", "New password"),
+    ("password.rule", "8 文字以上、英字と数字を含めてください", "8 or more characters, with letters and digits"),
+    ("password.title", "パスワード変更", "Change password"),
+    ("profile.email", "メールアドレス", "Email address"),
+    ("profile.language", "表示言語", "Language"),
+    ("profile.name", "氏名", "Name"),
+    ("profile.organisation", "組織", "Organisation"),
+    ("profile.roles", "権限", "Roles"),
+    ("profile.title", "プロフィール", "Profile"),
+    ("reset.done", "パスワードを再設定しました。新しいパスワードでログインしてください", "Your password has been reset; please log in with the new one"),
+    ("reset.intro", "登録済みのメールアドレスを入力してください。パスワード再設定用のリンクをお送りします", "Enter your registered email address and we will send you a link to reset your password"),
+    ("reset.sent", "登録されているメールアドレスであれば、パスワード再設定用のリンクを送信しました", "If the address is registered, a reset link has been sent to it"),
+    ("reset.set_title", "新しいパスワードの設定", "Set a new password"),
+    ("reset.submit", "送信する", "Send"),
+    ("reset.title", "パスワード再設定", "Reset password"),
+    ("role.administrator", "管理者", "Administrator"),
+    ("role.administrator+signer", "管理者+署名者", "Administrator + signer"),
+    ("role.document_manager", "文書管理者", "Document manager"),
+    ("role.document_manager+signer", "文書管理者+署名者", "Document manager + signer"),
+    ("role.operator", "運営者", "Instance operator"),
+    ("role.signer", "署名者", "Signer"),
+    ("role.transaction_agent", "取引士", "Transaction agent"),
+    ("users.activate", "有効にする", "Reactivate"),
+    ("users.active", "状態", "Status"),
+    ("users.created", "ユーザーを作成し、アカウント発行のお知らせを送信しました", "User created; the account email has been sent"),
+    ("users.deactivate", "無効にする", "Deactivate"),
+    ("users.details", "詳細", "Details"),
+    ("users.email", "メールアドレス", "Email address"),
+    ("users.generate", "仮パスワードを自動生成する", "Generate a temporary password"),
+    ("users.inactive", "無効", "Deactivated"),
+    ("users.is_active", "有効", "Active"),
+    ("users.name", "氏名", "Name"),
+    ("users.new", "ユーザーを追加", "Add a user"),
+    ("users.password", "仮パスワード", "Temporary password"),
+    ("users.password_confirm", "仮パスワード(確認)", "Temporary password (again)"),
+    ("users.password_hint", "空欄の場合は自動生成します。どちらの場合もメールで本人に通知され、初回ログイン時に変更が必要です", "Leave empty to generate one. Either way it is emailed to the user, who must change it at the first login"),
+    ("users.pending", "パスワード未設定", "Password not yet set"),
+    ("users.role", "権限", "Role"),
+    ("users.title", "ユーザー管理", "User management"),
+    ("users.updated", "ユーザー情報を更新しました", "User updated"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn texts_are_sorted_unique_and_translated() {
+        for pair in TEXTS.windows(2) {
+            assert!(pair[0].0 < pair[1].0, "{} before {}", pair[0].0, pair[1].0);
+        }
+        for (key, ja, en) in TEXTS {
+            assert!(!ja.is_empty() && !en.is_empty(), "{key}");
+        }
+    }
+
+    #[test]
+    fn lookup_by_language() {
+        assert_eq!(t(Lang::Ja, "login.title"), "ログイン");
+        assert_eq!(t(Lang::En, "login.title"), "Log in");
+        assert_eq!(t(Lang::En, "no.such.key"), "no.such.key");
+    }
+}

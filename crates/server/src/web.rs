@@ -1,0 +1,129 @@
+//! The web UI's templates (minijinja, compiled into the binary from `templates/`) and the
+//! stylesheet. Pages are rendered on the server, without JavaScript; every text comes from
+//! [`crate::i18n`] through the `t` function the templates call.
+
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use minijinja::{Environment, Value};
+
+use crate::i18n::{self, Lang};
+
+/// Every template, by name.
+const TEMPLATES: &[(&str, &str)] = &[
+    ("base.html", include_str!("../templates/base.html")),
+    ("form.html", include_str!("../templates/form.html")),
+    ("login.html", include_str!("../templates/login.html")),
+    ("password.html", include_str!("../templates/password.html")),
+    (
+        "reset_request.html",
+        include_str!("../templates/reset_request.html"),
+    ),
+    (
+        "reset_set.html",
+        include_str!("../templates/reset_set.html"),
+    ),
+    ("home.html", include_str!("../templates/home.html")),
+    ("profile.html", include_str!("../templates/profile.html")),
+    ("users.html", include_str!("../templates/users.html")),
+    ("user_new.html", include_str!("../templates/user_new.html")),
+    (
+        "user_detail.html",
+        include_str!("../templates/user_detail.html"),
+    ),
+    (
+        "organisations.html",
+        include_str!("../templates/organisations.html"),
+    ),
+    ("audit.html", include_str!("../templates/audit.html")),
+    ("error.html", include_str!("../templates/error.html")),
+];
+
+pub const STYLESHEET: &str = include_str!("../templates/app.css");
+
+#[derive(Debug)]
+pub struct Pages {
+    env: Environment<'static>,
+}
+
+impl Pages {
+    pub fn new() -> anyhow::Result<Self> {
+        let mut env = Environment::new();
+        for (name, source) in TEMPLATES {
+            env.add_template(name, source)
+                .map_err(|e| anyhow::anyhow!("template {name}: {e:#}"))?;
+        }
+        env.add_filter("datetime", datetime);
+        Ok(Self { env })
+    }
+
+    /// Renders `template` with `ctx`, the language and its `t` function.
+    pub fn render(&self, status: StatusCode, template: &str, lang: Lang, ctx: Value) -> Response {
+        let t = Value::from_function(move |key: String| i18n::t(lang, &key).to_owned());
+        let full = minijinja::context! { t => t, lang => lang.as_str(), ..ctx };
+        match self
+            .env
+            .get_template(template)
+            .and_then(|tmpl| tmpl.render(full))
+        {
+            Ok(html) => (status, Html(html)).into_response(),
+            Err(e) => {
+                tracing::error!(template, error = format!("{e:#}"), "rendering failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error").into_response()
+            }
+        }
+    }
+}
+
+/// `{{ seconds | datetime }}`: Unix seconds as `YYYY-MM-DD HH:MM` in Japan time (UTC+9), the
+/// service's users' time zone.
+fn datetime(seconds: i64) -> String {
+    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.with_timezone(&jst).format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_default()
+}
+
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        Pages::new().expect("templates");
+    }
+
+    /// Every `t("key")` in the templates has both translations.
+    #[test]
+    fn every_text_key_in_the_templates_is_translated() {
+        let mut missing = Vec::new();
+        for (name, source) in TEMPLATES {
+            // `t("key")`, not `select("…")`: the call must not end another name.
+            for (at, _) in source.match_indices("t(\"") {
+                if source[..at].ends_with(|c: char| c.is_alphanumeric() || c == '_') {
+                    continue;
+                }
+                let key = source[at + 3..].split('"').next().unwrap_or_default();
+                if !i18n::known(key) {
+                    missing.push(format!("{name}: {key}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "untranslated: {missing:?}");
+    }
+
+    #[test]
+    fn times_are_shown_in_japan_time() {
+        assert_eq!(datetime(0), "1970-01-01 09:00");
+    }
+}

@@ -1,0 +1,267 @@
+//! The permission matrix, end to end: every endpoint called as every role, as another
+//! organisation's administrator and without a session, against the real server. The expected
+//! statuses are written out here by hand from the README's table — not derived from the
+//! server's own permission code — so a change to either shows up as a failure.
+
+use serde_json::json;
+
+use crate::serve::Backend;
+use crate::service::{Api, Service};
+
+/// The callers, in the columns' order.
+const CALLERS: [&str; 9] = [
+    "administrator",
+    "administrator+signer",
+    "document_manager",
+    "document_manager+signer",
+    "signer",
+    "transaction_agent",
+    "operator",
+    "other organisation's administrator",
+    "anonymous",
+];
+
+/// (method, path, body kind, expected status per caller). `{target}` is a signer of the first
+/// organisation; `{n}` makes a unique value per call. Pages answer 303 (to the login) without a
+/// session; API endpoints 401.
+#[rustfmt::skip]
+const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
+    //                                                        A    A+S  DM   DM+S S    T    Op   X    anon
+    ("GET",    "/healthz",                 Body::None,      [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET",    "/api/openapi.json",        Body::None,      [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET",    "/api/me",                  Body::None,      [200, 200, 200, 200, 200, 200, 200, 200, 401]),
+    ("PATCH",  "/api/me",                  Body::Profile,   [200, 200, 200, 200, 200, 200, 200, 200, 401]),
+    ("POST",   "/api/me/password",         Body::WrongPass, [400, 400, 400, 400, 400, 400, 400, 400, 401]),
+    ("GET",    "/api/users",               Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 401]),
+    ("POST",   "/api/users",               Body::NewUser,   [201, 201, 403, 403, 403, 403, 403, 201, 401]),
+    ("GET",    "/api/users/{target}",      Body::None,      [200, 200, 403, 403, 403, 403, 403, 404, 401]),
+    ("PATCH",  "/api/users/{target}",      Body::Rename,    [200, 200, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/api/users/no-such-user",  Body::None,      [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/api/organisations",       Body::None,      [403, 403, 403, 403, 403, 403, 200, 403, 401]),
+    ("POST",   "/api/organisations",       Body::NewOrg,    [403, 403, 403, 403, 403, 403, 201, 403, 401]),
+    ("GET",    "/api/audit",               Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 401]),
+    ("POST",   "/api/password-reset",      Body::Reset,     [202, 202, 202, 202, 202, 202, 202, 202, 202]),
+    ("GET",    "/",                        Body::None,      [200, 200, 200, 200, 200, 200, 200, 200, 303]),
+    ("GET",    "/profile",                 Body::None,      [200, 200, 200, 200, 200, 200, 200, 200, 303]),
+    ("POST",   "/profile",                 Body::ProfileForm, [303, 303, 303, 303, 303, 303, 303, 303, 303]),
+    ("GET",    "/password",                Body::None,      [200, 200, 200, 200, 200, 200, 200, 200, 303]),
+    ("GET",    "/users",                   Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 303]),
+    ("GET",    "/users/new",               Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 303]),
+    ("POST",   "/users/new",               Body::NewUserForm, [303, 303, 403, 403, 403, 403, 403, 303, 303]),
+    ("GET",    "/users/{target}",          Body::None,      [200, 200, 403, 403, 403, 403, 403, 404, 303]),
+    ("POST",   "/users/{target}",          Body::RenameForm, [303, 303, 403, 403, 403, 403, 403, 404, 303]),
+    ("GET",    "/organisations",           Body::None,      [403, 403, 403, 403, 403, 403, 200, 403, 303]),
+    ("POST",   "/organisations",           Body::NewOrgForm, [403, 403, 403, 403, 403, 403, 303, 403, 303]),
+    ("GET",    "/audit",                   Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 303]),
+    ("DELETE", "/api/session",             Body::None,      [204, 204, 204, 204, 204, 204, 204, 204, 401]),
+];
+
+#[derive(Debug, Clone, Copy)]
+enum Body {
+    None,
+    Profile,
+    WrongPass,
+    NewUser,
+    Rename,
+    NewOrg,
+    Reset,
+    ProfileForm,
+    NewUserForm,
+    RenameForm,
+    NewOrgForm,
+}
+
+fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize) -> u16 {
+    let csrf = api.csrf.clone().unwrap_or_default();
+    let json_body = match body {
+        Body::None => None,
+        Body::Profile => Some(json!({ "display_name": format!("名前 {n}") })),
+        Body::WrongPass => Some(
+            json!({ "current_password": "not-it-123", "new_password": "Another123", "new_password_confirmation": "Another123" }),
+        ),
+        Body::NewUser => Some(
+            json!({ "display_name": "新規", "email": format!("new{n}@example.jp"), "roles": ["signer"] }),
+        ),
+        Body::Rename => Some(json!({ "display_name": format!("改名 {n}") })),
+        Body::NewOrg => Some(
+            json!({ "name": format!("組織 {n}"), "admin_name": "管理", "admin_email": format!("orgadmin{n}@example.jp") }),
+        ),
+        Body::Reset => Some(json!({ "email": "nobody@example.jp" })),
+        _ => None,
+    };
+    let form = match body {
+        Body::ProfileForm => Some(format!("csrf={csrf}&display_name=Name{n}&language=ja")),
+        Body::NewUserForm => Some(format!(
+            "csrf={csrf}&display_name=Form{n}&email=form{n}%40example.jp&roles=signer"
+        )),
+        Body::RenameForm => Some(format!(
+            "csrf={csrf}&action=save&display_name=Renamed{n}&roles=signer"
+        )),
+        Body::NewOrgForm => Some(format!(
+            "csrf={csrf}&name=FormOrg{n}&admin_name=Admin&admin_email=formorg{n}%40example.jp"
+        )),
+        _ => None,
+    };
+    match (json_body, form) {
+        (Some(j), _) => api.call(method, path, Some(&j)).status,
+        (None, Some(f)) => {
+            api.raw(
+                method,
+                path,
+                Some(f.as_bytes()),
+                Some("application/x-www-form-urlencoded"),
+            )
+            .status
+        }
+        (None, None) => api.call(method, path, None).status,
+    }
+}
+
+fn every_endpoint_answers_every_role_as_the_readme_says(backend: Backend) {
+    let Some(service) = Service::start(backend) else {
+        return;
+    };
+    let mut admin = service.admin();
+    let (target, _) = service.user(&mut admin, "target@example.jp", &["signer"], "Target2026x");
+    let mut callers: Vec<Option<Api>> = vec![Some(admin.clone())];
+    for (i, roles) in [
+        &["administrator", "signer"][..],
+        &["document_manager"],
+        &["document_manager", "signer"],
+        &["signer"],
+        &["transaction_agent"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (_, api) = service.user(
+            &mut admin,
+            &format!("role{i}@example.jp"),
+            roles,
+            "Role2026pass",
+        );
+        callers.push(Some(api));
+    }
+    // The instance operator, created on the command line, creates a second organisation.
+    let out = service
+        .app
+        .db
+        .command(&["admin", "create-operator", "--email", "op@inkan.example"])
+        .env("INKAN_BASE_URL", "https://sign.example.jp")
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let op_password = crate::service::labelled(&printed, "temporary password:");
+    let mut operator = service.api();
+    operator.first_login("op@inkan.example", &op_password, "Operator2026");
+    let a = operator.post(
+        "/api/organisations",
+        json!({ "name": "別会社", "admin_name": "別 管理", "admin_email": "other@example.com" }),
+    );
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let mut other = service.api();
+    other.first_login(
+        "other@example.com",
+        &service.mailed_password("other@example.com"),
+        "Other2026pass",
+    );
+    callers.push(Some(operator));
+    callers.push(Some(other.clone()));
+    callers.push(None);
+
+    // The other organisation sees none of the first one's users, and its list has only itself.
+    let list = other.get("/api/users").body;
+    assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
+    assert!(!list.to_string().contains("target@example.jp"));
+    // The operator's organisation list shows both customers but not the operator's own.
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for (column, caller) in callers.iter_mut().enumerate() {
+        let mut api = caller.take().unwrap_or_else(|| service.api());
+        for (method, path, body, expected) in MATRIX {
+            n += 1;
+            let path = path.replace("{target}", &target);
+            let got = call(&mut api, method, &path, *body, n);
+            if got != expected[column] {
+                failures.push(format!(
+                    "{method} {path} as {}: expected {}, got {got}",
+                    CALLERS[column], expected[column]
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_endpoint_answers_every_role_as_the_readme_says_on_sqlite() {
+    every_endpoint_answers_every_role_as_the_readme_says(Backend::Sqlite);
+}
+
+#[test]
+fn every_endpoint_answers_every_role_as_the_readme_says_on_postgres() {
+    every_endpoint_answers_every_role_as_the_readme_says(Backend::Postgres);
+}
+
+/// Every `/api` route the router serves (read from the route modules' source) is in the OpenAPI
+/// document with its methods, and the document lists nothing the router does not serve.
+#[test]
+fn the_openapi_document_lists_every_api_route() {
+    let Some(service) = Service::start(Backend::Sqlite) else {
+        return;
+    };
+    let doc = service.api().get("/api/openapi.json");
+    assert_eq!(doc.status, 200);
+    assert!(
+        doc.body["openapi"]
+            .as_str()
+            .is_some_and(|v| v.starts_with("3.")),
+        "{}",
+        doc.body
+    );
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+    let mut served = Vec::new();
+    for file in ["api.rs", "health.rs"] {
+        let source = std::fs::read_to_string(dir.join(file)).expect("route source");
+        // `.route("/path", get(a).post(b))`, possibly over several lines.
+        for part in source.split(".route(").skip(1) {
+            let path = part.split('"').nth(1).expect("a path literal").to_owned();
+            let call = part.split(")\n").next().unwrap_or(part);
+            for method in ["get", "post", "patch", "delete", "put"] {
+                if call.contains(&format!("{method}(")) {
+                    served.push((path.clone(), method.to_owned()));
+                }
+            }
+        }
+    }
+    assert!(served.len() >= 15, "{served:?}");
+    let paths = doc.body["paths"].as_object().expect("paths");
+    let mut missing = Vec::new();
+    for (path, method) in &served {
+        if path == "/api/openapi.json" {
+            continue;
+        }
+        if paths.get(path).and_then(|p| p.get(method)).is_none() {
+            missing.push(format!("{method} {path}"));
+        }
+    }
+    assert!(missing.is_empty(), "served but not documented: {missing:?}");
+    for (path, ops) in paths {
+        for method in ops.as_object().expect("operations").keys() {
+            assert!(
+                served.iter().any(|(p, m)| p == path && m == method),
+                "documented but not served: {method} {path}"
+            );
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! A JSON API client for the service tests (keeps the session cookie and the CSRF token), and
+//! set-ups shared by the account, matrix, browser and schemathesis tests: a server with a real
+//! SMTP server on loopback, logging in with the emailed temporary password, users of every role.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::email::{free_port, serve_with_smtp, SmtpSink};
+use crate::serve::{Backend, TestApp};
+
+/// One user agent: its own cookie and CSRF token.
+#[derive(Debug, Clone)]
+pub struct Api {
+    pub base: String,
+    pub cookie: Option<String>,
+    pub csrf: Option<String>,
+    /// Every Set-Cookie header of the last response.
+    pub last_set_cookies: Vec<String>,
+}
+
+/// A response: status and JSON body (Null when empty or not JSON).
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Answer {
+    /// The error code of an error answer.
+    pub fn code(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+
+    /// The error code of one field.
+    pub fn field(&self, name: &str) -> &str {
+        self.body["fields"][name]["code"].as_str().unwrap_or("")
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+impl Api {
+    pub fn new(base: &str) -> Self {
+        Self {
+            base: base.to_owned(),
+            cookie: None,
+            csrf: None,
+            last_set_cookies: Vec::new(),
+        }
+    }
+
+    /// Sends a request; `body` as JSON when given. Raw variants below for malformed bodies.
+    pub fn call(&mut self, method: &str, path: &str, body: Option<&Value>) -> Answer {
+        let bytes = body.map(|b| serde_json::to_vec(b).expect("JSON"));
+        self.raw(method, path, bytes.as_deref(), Some("application/json"))
+    }
+
+    pub fn raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        content_type: Option<&str>,
+    ) -> Answer {
+        let url = format!("{}{path}", self.base);
+        let mut req = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(c) = &self.cookie {
+            req = req.header("Cookie", c);
+        }
+        if let Some(t) = &self.csrf {
+            req = req.header("X-CSRF-Token", t);
+        }
+        if let (Some(ct), Some(_)) = (content_type, body) {
+            req = req.header("Content-Type", ct);
+        }
+        let result = match body {
+            Some(b) => agent().run(req.body(b.to_vec()).expect("request")),
+            None => agent().run(req.body(()).expect("request")),
+        };
+        let mut resp = match result {
+            Ok(r) => r,
+            Err(e) => panic!("{method} {path}: {e}"),
+        };
+        self.last_set_cookies = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        for c in &self.last_set_cookies {
+            if let Some(v) = c.strip_prefix("inkan_session=") {
+                let value = v.split(';').next().unwrap_or_default();
+                self.cookie = (!value.is_empty()).then(|| format!("inkan_session={value}"));
+            }
+        }
+        let status = resp.status().as_u16();
+        let bytes = resp.body_mut().read_to_vec().unwrap_or_default();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Answer { status, body }
+    }
+
+    pub fn get(&mut self, path: &str) -> Answer {
+        self.call("GET", path, None)
+    }
+
+    pub fn post(&mut self, path: &str, body: Value) -> Answer {
+        self.call("POST", path, Some(&body))
+    }
+
+    pub fn patch(&mut self, path: &str, body: Value) -> Answer {
+        self.call("PATCH", path, Some(&body))
+    }
+
+    pub fn delete(&mut self, path: &str) -> Answer {
+        self.call("DELETE", path, None)
+    }
+
+    /// Logs in; remembers the cookie and the CSRF token.
+    pub fn login(&mut self, email: &str, password: &str) -> Answer {
+        let a = self.post(
+            "/api/session",
+            json!({ "email": email, "password": password }),
+        );
+        if a.status == 200 {
+            self.csrf = a.body["csrf_token"].as_str().map(str::to_owned);
+        }
+        a
+    }
+
+    /// Logs in with a temporary password and replaces it with `new_password`.
+    pub fn first_login(&mut self, email: &str, temporary: &str, new_password: &str) {
+        let a = self.login(email, temporary);
+        assert_eq!(a.status, 200, "first login of {email}: {:?}", a.body);
+        assert_eq!(a.body["user"]["must_change_password"], true);
+        let a = self.post(
+            "/api/me/password",
+            json!({
+                "current_password": temporary,
+                "new_password": new_password,
+                "new_password_confirmation": new_password,
+            }),
+        );
+        assert_eq!(a.status, 204, "password change of {email}: {:?}", a.body);
+    }
+}
+
+/// The value after `label` in a text (`仮パスワード: …`).
+pub fn labelled(text: &str, label: &str) -> String {
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix(label))
+        .map(|v| v.trim().to_owned())
+        .unwrap_or_else(|| panic!("no '{label}' in {text}"))
+}
+
+/// A server with a real SMTP server on loopback receiving its mail.
+pub struct Service {
+    pub app: TestApp,
+    pub smtp: SmtpSink,
+    _mail_dir: tempfile::TempDir,
+}
+
+impl Service {
+    /// `None` when PostgreSQL is unavailable and allowed to be.
+    pub fn start(backend: Backend) -> Option<Self> {
+        Self::start_with(backend, &[])
+    }
+
+    pub fn start_with(backend: Backend, env: &[(&str, &str)]) -> Option<Self> {
+        let port = free_port();
+        let mail_dir = tempfile::tempdir().expect("tempdir");
+        let smtp = SmtpSink::start(port, mail_dir.path());
+        let app = serve_with_smtp(backend, port, env)?;
+        Some(Self {
+            app,
+            smtp,
+            _mail_dir: mail_dir,
+        })
+    }
+
+    pub fn api(&self) -> Api {
+        Api::new(&self.app.base)
+    }
+
+    /// The temporary password the server printed for the first administrator.
+    pub fn printed_password(&self) -> String {
+        self.app
+            .stdout
+            .iter()
+            .find_map(|l| l.trim().strip_prefix("temporary password:"))
+            .map(|p| p.trim().to_owned())
+            .unwrap_or_else(|| panic!("no temporary password in {:?}", self.app.stdout))
+    }
+
+    /// The newest message to `to` with `subject`, waiting for it.
+    pub fn mail_to(&self, to: &str, subject: &str) -> Value {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(m) = self
+                .smtp
+                .messages()
+                .into_iter()
+                .rev()
+                .find(|m| m["to"] == to && m["subject"] == subject)
+            {
+                return m;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "no '{subject}' to {to}; got {:?}",
+                self.smtp.messages()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The temporary password in the account email to `to`.
+    pub fn mailed_password(&self, to: &str) -> String {
+        let m = self.mail_to(to, "アカウント発行のお知らせ");
+        labelled(m["body"].as_str().expect("body"), "仮パスワード:")
+    }
+
+    /// The first administrator, logged in with a new password.
+    pub fn admin(&self) -> Api {
+        let mut api = self.api();
+        api.first_login(ADMIN_EMAIL, &self.printed_password(), "Kanri2026pass");
+        api
+    }
+
+    /// Creates a user as `admin` and returns them logged in with `password` set.
+    pub fn user(
+        &self,
+        admin: &mut Api,
+        email: &str,
+        roles: &[&str],
+        password: &str,
+    ) -> (String, Api) {
+        let a = admin.post(
+            "/api/users",
+            json!({ "display_name": email, "email": email, "roles": roles }),
+        );
+        assert_eq!(a.status, 201, "creating {email}: {:?}", a.body);
+        let id = a.body["id"].as_str().expect("id").to_owned();
+        let mut api = self.api();
+        api.first_login(email, &self.mailed_password(email), password);
+        (id, api)
+    }
+}
+
+/// The first administrator's address (`serve_with_smtp`).
+pub const ADMIN_EMAIL: &str = "kanri@example.jp";
