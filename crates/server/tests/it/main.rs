@@ -16,3 +16,4 @@ mod schemathesis;
 mod serve;
 mod service;
 mod support;
+mod ui;

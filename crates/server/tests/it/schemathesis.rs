@@ -101,6 +101,18 @@ pub fn run_schemathesis(
     headers: &[(&str, &str)],
     max_examples: u32,
 ) -> Option<(bool, String)> {
+    run_schemathesis_with(schema_url, base_url, headers, max_examples, &[])
+}
+
+/// [`run_schemathesis`] with more arguments for `schemathesis run` (filters such as
+/// `--exclude-path`).
+pub fn run_schemathesis_with(
+    schema_url: &str,
+    base_url: &str,
+    headers: &[(&str, &str)],
+    max_examples: u32,
+    extra: &[&str],
+) -> Option<(bool, String)> {
     assert_loopback(schema_url);
     assert_loopback(base_url);
     let program = schemathesis()?;
@@ -143,6 +155,7 @@ pub fn run_schemathesis(
         ]
         .map(String::from),
     );
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
     for (name, value) in headers {
         args.push("--header".into());
         args.push(format!("{name}: {value}"));
