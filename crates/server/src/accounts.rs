@@ -300,7 +300,7 @@ pub async fn initialise(
     email: &Email,
     login_url: &str,
 ) -> anyhow::Result<Option<Initialised>> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let claimed = sqlx::query(
         "INSERT INTO instance (id, initialised_at) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
     )
@@ -588,7 +588,7 @@ pub async fn create_user(
     login_url: &str,
 ) -> Result<Created, Failure> {
     let org = organisation_name(db, &admin.org_id).await?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let (user, password) = insert_user(
         &mut tx,
         now,
@@ -616,7 +616,7 @@ pub async fn create_organisation(
     admin: &NewAccount,
     login_url: &str,
 ) -> Result<Created, Failure> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let created = insert_organisation(
         &mut tx,
         now,
@@ -646,7 +646,7 @@ pub async fn create_operator(
         roles: RoleSet::only(Role::Operator),
         password: None,
     };
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     let existing = sqlx::query("SELECT id FROM organisations WHERE kind = 'operator'")
         .fetch_optional(&mut *tx)
         .await?;
@@ -799,7 +799,7 @@ pub async fn update_user(
     if let Some(a) = change.active {
         after.active = a;
     }
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE users SET display_name = $1, roles = $2, active = $3 WHERE id = $4 AND org_id = $5",
     )

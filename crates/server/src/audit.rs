@@ -59,7 +59,7 @@ impl Entry {
 ///
 /// Several processes may append at once. Appenders queue on a lock held until their
 /// transaction ends (PostgreSQL: a transaction-level advisory lock; SQLite: the database's write
-/// lock, taken before reading the chain's end), so each reads the end its successor extends.
+/// lock, which [`Db::begin`] takes first), so each reads the end its successor extends.
 /// Should anything slip past, `seq` is the primary key and `prev_hash` is unique: a racing
 /// writer fails rather than forking the chain.
 pub async fn append(
@@ -67,14 +67,11 @@ pub async fn append(
     now: i64,
     event: &Event<'_>,
 ) -> Result<Entry, sqlx::Error> {
-    let lock = if (**tx).backend_name().eq_ignore_ascii_case("postgresql") {
-        "SELECT pg_advisory_xact_lock(7598821035) AS locked"
-    } else {
-        // A write that changes nothing still takes the write lock, waiting (busy timeout) for
-        // other writers instead of failing later when a read lock would have to be upgraded.
-        "UPDATE instance SET initialised_at = initialised_at WHERE id = 0"
-    };
-    sqlx::query(lock).execute(&mut **tx).await?;
+    if (**tx).backend_name().eq_ignore_ascii_case("postgresql") {
+        sqlx::query("SELECT pg_advisory_xact_lock(7598821035) AS locked")
+            .execute(&mut **tx)
+            .await?;
+    }
     let last = sqlx::query("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")
         .fetch_optional(&mut **tx)
         .await?;

@@ -118,7 +118,7 @@ pub async fn login(
                 Some(u) if !u.active => "deactivated account",
                 Some(_) => "wrong password",
             };
-            let mut tx = db.pool.begin().await?;
+            let mut tx = db.begin().await?;
             audit::append(
                 &mut tx,
                 now,
@@ -163,7 +163,7 @@ pub async fn login(
     let token = new_token()?;
     let csrf_token = new_token()?;
     let id_hash = token_hash(&token);
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM login_throttle WHERE key = $1")
         .bind(&account_key)
         .execute(&mut *tx)
@@ -259,7 +259,7 @@ async fn record(
     email: &str,
     client: &Client,
 ) -> Result<(), Failure> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     audit::append(
         &mut tx,
         now,
@@ -320,7 +320,7 @@ pub async fn session(db: &Db, now: i64, token: &str) -> Result<Option<Session>, 
 
 /// Ends the session.
 pub async fn logout(db: &Db, now: i64, session: &Session) -> Result<(), Failure> {
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM sessions WHERE id_hash = $1")
         .bind(&session.id_hash)
         .execute(&mut *tx)
@@ -376,7 +376,7 @@ pub async fn change_password(
         .await?
         .try_get("password_hash")?;
     if !verify_password_blocking(current.to_owned(), stored.clone()).await {
-        let mut tx = db.pool.begin().await?;
+        let mut tx = db.begin().await?;
         audit::append(
             &mut tx,
             now,
@@ -395,7 +395,7 @@ pub async fn change_password(
         return Err(Failure::invalid("new_password", "error.password_same"));
     }
     let hash = hash_password_blocking(Secret::new(new.to_owned())).await?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
         .bind(&hash)
         .bind(false)
@@ -493,7 +493,7 @@ pub async fn request_reset(
          お心当たりがない場合は、このメールを破棄してください。パスワードは変更されません。\n",
         name = user.display_name,
     );
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) \
          VALUES ($1, $2, $3, $4)",
@@ -554,7 +554,7 @@ pub async fn reset_password(
 ) -> Result<(), Failure> {
     check_new_password(new, confirmation)?;
     let hash = hash_password_blocking(Secret::new(new.to_owned())).await?;
-    let mut tx = db.pool.begin().await?;
+    let mut tx = db.begin().await?;
     // Claim the link in one statement, so two concurrent uses cannot both succeed.
     let claimed = sqlx::query(
         "UPDATE password_resets SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \

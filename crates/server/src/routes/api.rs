@@ -377,11 +377,14 @@ async fn list_users(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewUserRequest {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     pub display_name: String,
     #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
     /// A valid combination, e.g. `["document_manager", "signer"]`.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 2)]
     pub roles: Vec<String>,
     /// A temporary password chosen by the administrator (8+ characters with letters and
     /// digits); omitted, one is generated. Either way it is emailed and must be changed at the
@@ -524,10 +527,13 @@ async fn list_organisations(
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewOrganisation {
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     #[serde(default)]
+    #[schema(format = Email, max_length = 254)]
     pub admin_email: String,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
     pub admin_name: String,
 }
 

@@ -306,3 +306,49 @@ fn the_live_api_conforms_to_its_openapi_document_on_sqlite() {
 fn the_live_api_conforms_to_its_openapi_document_on_postgres() {
     the_live_api_conforms_to_its_openapi_document(Backend::Postgres);
 }
+
+/// The operator's endpoints under schemathesis, logged in as the instance operator.
+#[test]
+fn the_operator_api_conforms_to_its_openapi_document() {
+    let Some(service) = Service::start(Backend::Sqlite) else {
+        return;
+    };
+    let out = service
+        .app
+        .db
+        .command(&["admin", "create-operator", "--email", "op@inkan.example"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut operator = service.api();
+    operator.first_login(
+        "op@inkan.example",
+        &crate::service::labelled(&printed, "temporary password:"),
+        "Operator2026",
+    );
+    let cookie = operator.cookie.clone().expect("cookie");
+    let csrf = operator.csrf.clone().expect("csrf");
+    let base = &service.app.base;
+    let Some((passed, output)) = crate::schemathesis::run_schemathesis_with(
+        &format!("{base}/api/openapi.json"),
+        base,
+        &[("Cookie", &cookie), ("X-CSRF-Token", &csrf)],
+        25,
+        &["--include-path-regex", "^/api/(organisations|me)$"],
+    ) else {
+        return;
+    };
+    assert!(passed, "{output}");
+    assert!(output.contains("Tested: 4"), "{output}");
+    let orgs = operator.get("/api/organisations");
+    assert!(
+        orgs.body.as_array().is_some_and(|a| a.len() > 1),
+        "organisations were created: {:?}",
+        orgs.body
+    );
+}

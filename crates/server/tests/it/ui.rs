@@ -8,14 +8,12 @@ use crate::browser::Browser;
 use crate::serve::Backend;
 use crate::service::{Service, ADMIN_EMAIL};
 
-#[test]
-fn ui_first_login_password_change_and_user_creation() {
-    let Some(service) =
-        Service::start_with(Backend::Sqlite, &[("INKAN_BASE_URL", "http://127.0.0.1")])
+fn first_login_password_change_and_user_creation(backend: Backend, name: &str) {
+    let Some(service) = Service::start_with(backend, &[("INKAN_BASE_URL", "http://127.0.0.1")])
     else {
         return;
     };
-    let Some(browser) = Browser::start("ui_first_login_password_change_and_user_creation") else {
+    let Some(browser) = Browser::start(name) else {
         return;
     };
     let base = &service.app.base;
@@ -182,4 +180,68 @@ fn ui_first_login_password_change_and_user_creation() {
     browser.wait_for("#profile-email");
     assert_eq!(browser.text("#profile-email"), "bunsho@example.jp");
     browser.screenshot("profile");
+}
+
+#[test]
+fn ui_first_login_password_change_and_user_creation_on_sqlite() {
+    first_login_password_change_and_user_creation(Backend::Sqlite, "ui_first_login_sqlite");
+}
+
+#[test]
+fn ui_first_login_password_change_and_user_creation_on_postgres() {
+    first_login_password_change_and_user_creation(Backend::Postgres, "ui_first_login_postgres");
+}
+
+/// 「パスワードをお忘れの方」: the request form, the emailed link, the new password, the login.
+#[test]
+fn ui_password_reset_by_emailed_link() {
+    let Some(service) = Service::start_with(Backend::Sqlite, &[]) else {
+        return;
+    };
+    let Some(browser) = Browser::start("ui_password_reset") else {
+        return;
+    };
+    let base = &service.app.base;
+    service.admin();
+    browser.goto(&format!("{base}/login"));
+    browser.click("a[href='/password/reset']");
+    browser.wait_for("#email");
+    browser.screenshot("reset-request");
+    browser.fill("#email", ADMIN_EMAIL);
+    browser.submit("form");
+    assert_eq!(
+        browser.text("#reset-sent"),
+        "登録されているメールアドレスであれば、パスワード再設定用のリンクを送信しました"
+    );
+    let mail = service.mail_to(ADMIN_EMAIL, "パスワード再設定のご案内");
+    let link = mail["body"]
+        .as_str()
+        .and_then(|b| b.lines().find(|l| l.contains("/password/reset/")))
+        .expect("a link")
+        .trim()
+        .to_owned();
+    // The mailed link names the configured base URL; the browser opens it on the test server.
+    let path = link.trim_start_matches("https://sign.example.jp");
+    browser.goto(&format!("{base}{path}"));
+    browser.wait_for("#new_password");
+    browser.fill("#new_password", "Reset2026pass");
+    browser.fill("#new_password_confirmation", "Reset2026pass");
+    browser.screenshot("reset-set");
+    browser.submit("form");
+    assert_eq!(
+        browser.text(".flash"),
+        "パスワードを再設定しました。新しいパスワードでログインしてください"
+    );
+    // The link is used up.
+    browser.goto(&format!("{base}{path}"));
+    assert_eq!(
+        browser.text("#error-message"),
+        "このリンクは無効か、有効期限が切れています。もう一度お申し込みください"
+    );
+    browser.goto(&format!("{base}/login"));
+    browser.fill("#email", ADMIN_EMAIL);
+    browser.fill("#password", "Reset2026pass");
+    browser.submit("#login-form");
+    assert_eq!(browser.text("#me"), ADMIN_EMAIL);
+    browser.screenshot("logged-in-after-reset");
 }
