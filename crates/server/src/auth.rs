@@ -13,7 +13,7 @@ use aws_lc_rs::digest;
 use sqlx::Row;
 
 use crate::accounts::{
-    check_password_strength, hash_password_blocking, verify_password_blocking, Email, User,
+    self, check_password_strength, hash_password_blocking, verify_password_blocking, Email, User,
     USER_COLUMNS,
 };
 use crate::audit;
@@ -95,28 +95,41 @@ pub async fn login(
         record(db, now, None, "login.refused_locked", &email, client).await?;
         return Err(Failure::Locked);
     }
-    let row = sqlx::query(&format!(
-        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"
+    // The same address may hold an account in several organisations (organisations know
+    // nothing of each other); the password picks the account, the oldest first.
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1 ORDER BY created_at, id"
     ))
     .bind(&email)
-    .fetch_optional(&db.pool)
+    .fetch_all(&db.pool)
     .await?;
-    let (user, hash) = match &row {
-        Some(r) => (
-            Some(User::from_row(r)?),
-            r.try_get::<String, _>("password_hash")?,
-        ),
-        None => (None, DUMMY_HASH.to_owned()),
-    };
-    let matches = verify_password_blocking(password.to_owned(), hash).await;
-    let user = match user {
-        Some(u) if matches && u.active => u,
-        other => {
-            let org = other.as_ref().map(|u| u.org_id.as_str());
-            let reason = match &other {
-                None => "unknown account",
-                Some(u) if !u.active => "deactivated account",
-                Some(_) => "wrong password",
+    let mut accounts = Vec::new();
+    for r in &rows {
+        accounts.push((User::from_row(r)?, r.try_get::<String, _>("password_hash")?));
+    }
+    let mut matched = None;
+    let mut inactive_match = false;
+    if accounts.is_empty() {
+        verify_password_blocking(password.to_owned(), DUMMY_HASH.to_owned()).await;
+    }
+    for (u, hash) in &accounts {
+        if verify_password_blocking(password.to_owned(), hash.clone()).await {
+            if u.active {
+                matched = Some(u.clone());
+                break;
+            }
+            inactive_match = true;
+        }
+    }
+    let user = match matched {
+        Some(u) => u,
+        None => {
+            let other = accounts.first().map(|(u, _)| u);
+            let org = other.map(|u| u.org_id.as_str());
+            let reason = match (other, inactive_match) {
+                (None, _) => "unknown account",
+                (Some(_), true) => "deactivated account",
+                (Some(_), false) => "wrong password",
             };
             let mut tx = db.begin().await?;
             audit::append(
@@ -124,7 +137,7 @@ pub async fn login(
                 now,
                 &audit::Event {
                     org_id: org,
-                    actor: other.as_ref().map(|u| u.id.as_str()),
+                    actor: other.map(|u| u.id.as_str()),
                     action: "login.failed",
                     detail: serde_json::json!({ "email": email, "address": client.address, "reason": reason }),
                 },
@@ -436,13 +449,13 @@ pub async fn request_reset(
     }
     let email =
         Email::parse(email).map_err(|_| Failure::invalid("email", "error.email_invalid"))?;
-    let row = sqlx::query(&format!(
-        "SELECT {USER_COLUMNS} FROM users WHERE email = $1"
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE email = $1 ORDER BY created_at, id"
     ))
     .bind(email.as_str())
-    .fetch_optional(&db.pool)
+    .fetch_all(&db.pool)
     .await?;
-    let Some(user) = row.as_ref().map(User::from_row).transpose()? else {
+    if rows.is_empty() {
         return record(
             db,
             now,
@@ -452,12 +465,27 @@ pub async fn request_reset(
             client,
         )
         .await;
-    };
+    }
+    // One link per account with this address (one per organisation).
+    for row in &rows {
+        send_reset(db, now, &User::from_row(row)?, &email, base_url, client).await?;
+    }
+    Ok(())
+}
+
+async fn send_reset(
+    db: &Db,
+    now: i64,
+    user: &User,
+    email: &Email,
+    base_url: &str,
+    client: &Client,
+) -> Result<(), Failure> {
     if !user.active {
         return record(
             db,
             now,
-            Some(&user),
+            Some(user),
             "password.reset_refused",
             email.as_str(),
             client,
@@ -476,7 +504,7 @@ pub async fn request_reset(
         return record(
             db,
             now,
-            Some(&user),
+            Some(user),
             "password.reset_throttled",
             email.as_str(),
             client,
@@ -485,13 +513,15 @@ pub async fn request_reset(
     }
     let token = new_token()?;
     let link = format!("{base_url}/password/reset/{token}");
+    let org = accounts::organisation_name(db, &user.org_id).await?;
     let body = format!(
-        "{name} 様\n\n\
+        "{name} 様({org})\n\n\
          パスワード再設定のお申し込みを受け付けました。\n\
          次のリンクから新しいパスワードを設定してください(有効期限 1 時間、1 回限り)。\n\n\
          {link}\n\n\
          お心当たりがない場合は、このメールを破棄してください。パスワードは変更されません。\n",
         name = user.display_name,
+        org = org.as_str(),
     );
     let mut tx = db.begin().await?;
     sqlx::query(
@@ -509,7 +539,7 @@ pub async fn request_reset(
         now,
         &email::Outgoing {
             org_id: Some(&user.org_id),
-            to: &email,
+            to: email,
             subject: "パスワード再設定のご案内",
             body_text: &body,
         },

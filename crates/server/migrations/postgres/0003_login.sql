@@ -1,5 +1,6 @@
 -- Login, sessions and account management.
--- * One login per email address across the instance (a person logs in with their address alone).
+-- * An address may hold one account per organisation (organisations know nothing of each
+--   other); the password picks the account at login (users_email serves that lookup).
 -- * organisations.kind: 'customer', or 'operator' for the instance operator's own organisation,
 --   which holds no documents and whose users create organisations.
 -- * users.language: the UI language ('ja' or 'en').
@@ -11,7 +12,7 @@
 ALTER TABLE organisations ADD COLUMN kind TEXT NOT NULL DEFAULT 'customer';
 ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT 'ja';
 ALTER TABLE sessions ADD COLUMN last_seen_at BIGINT NOT NULL DEFAULT 0;
-CREATE UNIQUE INDEX users_email ON users (email);
+CREATE INDEX users_email ON users (email);
 
 CREATE TABLE login_throttle (
     key TEXT PRIMARY KEY,

@@ -178,7 +178,39 @@ fn every_endpoint_answers_every_role_as_the_readme_says(backend: Backend) {
     let list = other.get("/api/users").body;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "{list}");
     assert!(!list.to_string().contains("target@example.jp"));
-    // The operator's organisation list shows both customers but not the operator's own.
+    // An address used in the first organisation is free in the other (refusing it would tell
+    // the other organisation it exists); each account logs in with its own password.
+    let a = other.post(
+        "/api/users",
+        json!({ "display_name": "同名", "email": "target@example.jp", "roles": ["signer"] }),
+    );
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let twin = a.body["id"].as_str().expect("id").to_owned();
+    let started = std::time::Instant::now();
+    let twin_password = loop {
+        let all: Vec<_> = service
+            .smtp
+            .messages()
+            .into_iter()
+            .filter(|m| {
+                m["to"] == "target@example.jp" && m["subject"] == "アカウント発行のお知らせ"
+            })
+            .collect();
+        if all.len() == 2 {
+            break crate::service::labelled(
+                all[1]["body"].as_str().expect("body"),
+                "仮パスワード:",
+            );
+        }
+        assert!(started.elapsed().as_secs() < 30, "the second account email");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let mut twin_api = service.api();
+    twin_api.first_login("target@example.jp", &twin_password, "Twin2026pass");
+    assert_eq!(twin_api.get("/api/me").body["user"]["id"], twin.as_str());
+    let mut first = service.api();
+    assert_eq!(first.login("target@example.jp", "Target2026x").status, 200);
+    assert_eq!(first.get("/api/me").body["user"]["id"], target.as_str());
     let mut failures = Vec::new();
     let mut n = 0;
     for (column, caller) in callers.iter_mut().enumerate() {
