@@ -24,6 +24,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub pages: Arc<web::Pages>,
+    /// Inkan's CA, when `ca_dir` is configured (issues certificates on approval).
+    pub ca: Option<Arc<ca::authority::Authority>>,
 }
 
 impl AppState {
@@ -94,16 +96,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             print_login(&init, org.as_str(), &config.base_url());
         }
     }
-    let ca = match &config.ca_dir {
+    let authority = match &config.ca_dir {
         Some(dir) => {
             let (authority, _) = ca_service::CaDir::new(dir)
                 .open()
                 .with_context(|| format!("opening the CA in {}", dir.display()))?;
             tracing::info!(ca_dir = %dir.display(), "serving the CA's endpoints");
-            Some(ca_service::router(Arc::new(authority)))
+            Some(Arc::new(authority))
         }
         None => None,
     };
+    let ca = authority.clone().map(ca_service::router);
     let mailer = email::Mailer::from_config(&config)?;
     tokio::spawn(email::run_worker(db.clone(), mailer, clock.clone()));
     tokio::spawn(sweep_sessions(db.clone(), clock.clone()));
@@ -116,6 +119,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config: Arc::new(config),
         clock,
         pages: Arc::new(web::Pages::new()?),
+        ca: authority,
     };
     let app = router(state, ca);
     tracing::info!(%addr, "listening");

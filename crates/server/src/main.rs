@@ -11,6 +11,7 @@ mod app;
 mod audit;
 mod auth;
 mod ca_service;
+mod certificates;
 mod clock;
 mod config;
 mod db;

@@ -1,12 +1,13 @@
 //! The HTTP routes, one module per surface, each exporting `fn router() -> Router<AppState>`,
 //! merged here: `health` (`/healthz`), `api` (the JSON API under `/api`, with its OpenAPI
-//! document), `pages` (the server-rendered web UI). `extract` holds the shared extractors.
+//! document), `certificates` (the certificate lifecycle's API), `pages` (the server-rendered web UI). `extract` holds the shared extractors.
 
 use axum::Router;
 
 use crate::app::AppState;
 
 pub mod api;
+pub mod certificates;
 pub mod extract;
 pub mod health;
 pub mod pages;
@@ -16,5 +17,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())
         .merge(api::router())
+        .merge(certificates::router())
         .merge(pages::router())
 }

@@ -52,7 +52,7 @@ impl Pages {
             env.add_template(name, source)
                 .map_err(|e| anyhow::anyhow!("template {name}: {e:#}"))?;
         }
-        env.add_filter("datetime", datetime);
+        env.add_filter("datetime", jst);
         Ok(Self { env })
     }
 
@@ -76,7 +76,7 @@ impl Pages {
 
 /// `{{ seconds | datetime }}`: Unix seconds as `YYYY-MM-DD HH:MM` in Japan time (UTC+9), the
 /// service's users' time zone.
-fn datetime(seconds: i64) -> String {
+pub fn jst(seconds: i64) -> String {
     let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
     chrono::DateTime::from_timestamp(seconds, 0)
         .map(|t| t.with_timezone(&jst).format("%Y-%m-%d %H:%M").to_string())
@@ -124,6 +124,6 @@ mod tests {
 
     #[test]
     fn times_are_shown_in_japan_time() {
-        assert_eq!(datetime(0), "1970-01-01 09:00");
+        assert_eq!(jst(0), "1970-01-01 09:00");
     }
 }

@@ -52,6 +52,10 @@ pub fn router() -> Router<AppState> {
         login, logout, me, update_me, change_password, request_reset, reset_password,
         list_users, create_user, get_user, update_user,
         list_organisations, create_organisation, audit_log,
+        crate::routes::certificates::status, crate::routes::certificates::check_form,
+        crate::routes::certificates::place_order, crate::routes::certificates::queue,
+        crate::routes::certificates::approve, crate::routes::certificates::reject,
+        crate::routes::certificates::billing, crate::routes::certificates::billing_csv,
     ),
     modifiers(&Security),
     tags(
@@ -59,6 +63,7 @@ pub fn router() -> Router<AppState> {
         (name = "users", description = "The organisation's users (administrators)"),
         (name = "organisations", description = "Organisations (the instance operator)"),
         (name = "audit", description = "The hash-chained audit log (administrators)"),
+        (name = "certificates", description = "Signing certificates: application, order, identity check, billing"),
         (name = "health", description = "Liveness for load balancers"),
     )
 )]

@@ -2,7 +2,8 @@
 //! (`cli`), Inkan's CA over HTTP with long-term signatures (`ltv`), the web service on SQLite
 //! and PostgreSQL (`serve`), its email through the outbox (`email`), accounts, login and
 //! sessions through the JSON API (`accounts`, on the `service` client), the role × endpoint
-//! permission matrix and the OpenAPI document's coverage (`matrix`), the web UI in headless
+//! permission matrix and the OpenAPI document's coverage (`matrix`), the certificate lifecycle
+//! (`lifecycle`), the web UI in headless
 //! Chromium (`ui`, on the `browser` harness) and schemathesis against the live API
 //! (`schemathesis`).
 
@@ -10,6 +11,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod email;
+mod lifecycle;
 mod ltv;
 mod matrix;
 mod schemathesis;

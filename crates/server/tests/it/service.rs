@@ -17,6 +17,8 @@ pub struct Api {
     pub csrf: Option<String>,
     /// Every Set-Cookie header of the last response.
     pub last_set_cookies: Vec<String>,
+    /// More headers for every request (e.g. an Idempotency-Key).
+    pub headers: Vec<(String, String)>,
 }
 
 /// A response: status and JSON body (Null when empty or not JSON).
@@ -24,6 +26,8 @@ pub struct Api {
 pub struct Answer {
     pub status: u16,
     pub body: Value,
+    /// The body as text.
+    pub text: String,
 }
 
 impl Answer {
@@ -54,6 +58,7 @@ impl Api {
             cookie: None,
             csrf: None,
             last_set_cookies: Vec::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -77,6 +82,9 @@ impl Api {
         }
         if let Some(t) = &self.csrf {
             req = req.header("X-CSRF-Token", t);
+        }
+        for (name, value) in &self.headers {
+            req = req.header(name, value);
         }
         if let (Some(ct), Some(_)) = (content_type, body) {
             req = req.header("Content-Type", ct);
@@ -104,7 +112,8 @@ impl Api {
         let status = resp.status().as_u16();
         let bytes = resp.body_mut().read_to_vec().unwrap_or_default();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer { status, body }
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        Answer { status, body, text }
     }
 
     pub fn get(&mut self, path: &str) -> Answer {
@@ -256,3 +265,23 @@ impl Service {
 
 /// The first administrator's address (`serve_with_smtp`).
 pub const ADMIN_EMAIL: &str = "kanri@example.jp";
+
+/// A complete, valid certificate application (`n` varies the email address).
+pub fn applicant_form(n: usize) -> serde_json::Value {
+    json!({
+        "organisation": "株式会社印鑑テスト",
+        "postal_code": "100-0001",
+        "country": "JP",
+        "prefecture": "東京都",
+        "city": "千代田区",
+        "street": "千代田1-1",
+        "building": "印鑑ビル 5F",
+        "family_name": "山田",
+        "given_name": "太郎",
+        "family_name_romaji": "Yamada",
+        "given_name_romaji": "Taro",
+        "department": "法務部",
+        "phone": "03-1234-5678",
+        "email": format!("applicant{n}@example.jp"),
+    })
+}

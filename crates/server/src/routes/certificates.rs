@@ -1,0 +1,309 @@
+//! The certificate lifecycle's JSON API: one's own certificate status and applications, the
+//! applicant form's check (the confirmation step), placing the priced order (idempotent), the
+//! instance operator's identity-check queue with approval (issuance) and rejection, and the
+//! organisation's billing ledger (JSON and CSV).
+
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::accounts;
+use crate::app::AppState;
+use crate::certificates::{
+    self, Applicant, ApplicantForm, CertificateView, Charge, Check, Order, PendingCheck, PRICE_JPY,
+    TAX_JPY,
+};
+use crate::error::{ApiError, Failure};
+use crate::permissions::{require, Action};
+use crate::routes::extract::{ApiJson, ApiSession};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/me/certificate", get(status))
+        .route("/api/me/certificate/check", post(check_form))
+        .route("/api/me/certificate/orders", post(place_order))
+        .route("/api/identity-checks", get(queue))
+        .route("/api/identity-checks/{order_id}/approve", post(approve))
+        .route("/api/identity-checks/{order_id}/reject", post(reject))
+        .route("/api/billing", get(billing))
+        .route("/api/billing.csv", get(billing_csv))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CertificateStatus {
+    /// Whether the caller may apply now.
+    pub can_apply: bool,
+    /// Why not, when `can_apply` is false (a message code).
+    pub reason: Option<String>,
+    pub price_jpy: i64,
+    pub tax_jpy: i64,
+    /// Newest first.
+    pub applications: Vec<Order>,
+    /// Newest first.
+    pub certificates: Vec<CertificateView>,
+}
+
+/// The caller's certificates and applications, and whether they may apply.
+#[utoipa::path(get, path = "/api/me/certificate", tag = "certificates",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Status", body = CertificateStatus),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "The password must be changed first", body = ApiError),
+    ))]
+pub async fn status(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+) -> Result<Json<CertificateStatus>, Failure> {
+    let user = &session.user;
+    let applications = certificates::orders_of(&state.db, user).await?;
+    let certificates = certificates::certificates_of(&state.db, user).await?;
+    let open = applications
+        .iter()
+        .any(|o| o.status == "pending" || o.status == "issuing");
+    let reason = match certificates::may_apply(user) {
+        Err(f) => Some(f.code().to_owned()),
+        Ok(()) if open => Some("application_open".to_owned()),
+        Ok(()) => None,
+    };
+    Ok(Json(CertificateStatus {
+        can_apply: reason.is_none(),
+        reason,
+        price_jpy: PRICE_JPY,
+        tax_jpy: TAX_JPY,
+        applications,
+        certificates,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Confirmation {
+    /// The values as they will be ordered (normalised).
+    pub applicant: Applicant,
+    /// The certificate's common name.
+    pub common_name: String,
+    pub price_jpy: i64,
+    pub tax_jpy: i64,
+    pub total_jpy: i64,
+}
+
+/// Checks the applicant form (step 2) and answers the confirmation (step 3); stores nothing.
+#[utoipa::path(post, path = "/api/me/certificate/check", tag = "certificates",
+    request_body = ApplicantForm,
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Valid: what will be ordered, and the price", body = Confirmation),
+        (status = 400, description = "Field problems, or the caller may not apply", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn check_form(
+    ApiSession(session): ApiSession,
+    ApiJson(form): ApiJson<ApplicantForm>,
+) -> Result<Json<Confirmation>, Failure> {
+    certificates::may_apply(&session.user)?;
+    let applicant = form.check()?;
+    Ok(Json(Confirmation {
+        common_name: applicant.common_name(),
+        applicant,
+        price_jpy: PRICE_JPY,
+        tax_jpy: TAX_JPY,
+        total_jpy: PRICE_JPY + TAX_JPY,
+    }))
+}
+
+/// Places the order (「お申込み」). Send a fresh `Idempotency-Key` per confirmation page: a
+/// repeated request with the same key answers the same order (200) and charges nothing more.
+#[utoipa::path(post, path = "/api/me/certificate/orders", tag = "certificates",
+    request_body = ApplicantForm,
+    params(("Idempotency-Key" = String, Header, description = "8 to 64 letters, digits, - or _; one per confirmation")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Ordered", body = Order),
+        (status = 200, description = "The same order again (same key)", body = Order),
+        (status = 400, description = "Field problems, a bad key, or the caller may not apply", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        (status = 409, description = "Another application is open", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn place_order(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    headers: HeaderMap,
+    ApiJson(form): ApiJson<ApplicantForm>,
+) -> Result<(StatusCode, Json<Order>), Failure> {
+    certificates::may_apply(&session.user)?;
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    certificates::check_idempotency_key(&key)?;
+    let applicant = form.check()?;
+    let (order, created) = certificates::place_order(
+        &state.db,
+        state.clock.now(),
+        &session.user,
+        &applicant,
+        &key,
+    )
+    .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(order)))
+}
+
+/// The identity-check queue: pending applications, oldest first (the instance operator).
+#[utoipa::path(get, path = "/api/identity-checks", tag = "certificates",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Pending applications", body = Vec<PendingCheck>),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not the instance operator", body = ApiError),
+    ))]
+pub async fn queue(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+) -> Result<Json<Vec<PendingCheck>>, Failure> {
+    require(session.user.roles, Action::IdentityChecks)?;
+    Ok(Json(certificates::pending_checks(&state.db).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Decision {
+    /// How the identity was confirmed, e.g. 電話 (phone call to the registered number).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 100)]
+    pub method: String,
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub note: String,
+    /// Why (rejections only).
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Records an identity check as passed; the CA issues the certificate and the applicant is
+/// emailed 「電子証明書発行のお知らせ」.
+#[utoipa::path(post, path = "/api/identity-checks/{order_id}/approve", tag = "certificates",
+    request_body = Decision,
+    params(("order_id" = String, Path, description = "The order id, e.g. INK202611250001")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Issued", body = CertificateView),
+        (status = 400, description = "Missing method, or no CA configured", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not the instance operator, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such order", body = ApiError),
+        (status = 409, description = "Already decided", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn approve(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(order_id): Path<String>,
+    ApiJson(decision): ApiJson<Decision>,
+) -> Result<(StatusCode, Json<CertificateView>), Failure> {
+    require(session.user.roles, Action::IdentityChecks)?;
+    let check = Check::parse(&decision.method, &decision.note)?;
+    let cert = certificates::approve(
+        &state.db,
+        state.clock.now(),
+        state.ca.clone(),
+        &session.user,
+        &order_id,
+        &check,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(cert)))
+}
+
+/// Records an identity check as failed, with the reason (emailed to the applicant); the charge
+/// is refunded.
+#[utoipa::path(post, path = "/api/identity-checks/{order_id}/reject", tag = "certificates",
+    request_body = Decision,
+    params(("order_id" = String, Path, description = "The order id")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Rejected"),
+        (status = 400, description = "Missing method or reason", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not the instance operator, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such order", body = ApiError),
+        (status = 409, description = "Already decided", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn reject(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(order_id): Path<String>,
+    ApiJson(decision): ApiJson<Decision>,
+) -> Result<StatusCode, Failure> {
+    require(session.user.roles, Action::IdentityChecks)?;
+    let check = Check::parse(&decision.method, &decision.note)?;
+    certificates::reject(
+        &state.db,
+        state.clock.now(),
+        &session.user,
+        &order_id,
+        &check,
+        &decision.reason,
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The organisation's billing ledger (administrators).
+#[utoipa::path(get, path = "/api/billing", tag = "certificates",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Charges and refunds, oldest first", body = Vec<Charge>),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not an administrator", body = ApiError),
+    ))]
+pub async fn billing(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+) -> Result<Json<Vec<Charge>>, Failure> {
+    require(session.user.roles, Action::ManageUsers)?;
+    Ok(Json(
+        certificates::ledger(&state.db, &session.user.org_id).await?,
+    ))
+}
+
+/// The billing ledger as CSV (UTF-8 with BOM).
+#[utoipa::path(get, path = "/api/billing.csv", tag = "certificates",
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "order_id, organisation, kind, amount_jpy, tax_jpy, total_jpy, date, common_name", content_type = "text/csv", body = String),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not an administrator", body = ApiError),
+    ))]
+pub async fn billing_csv(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+) -> Result<Response, Failure> {
+    require(session.user.roles, Action::ManageUsers)?;
+    let org = accounts::organisation_name(&state.db, &session.user.org_id).await?;
+    let charges = certificates::ledger(&state.db, &session.user.org_id).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"inkan-billing.csv\"",
+            ),
+        ],
+        certificates::ledger_csv(org.as_str(), &charges),
+    )
+        .into_response())
+}
