@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::serve::Backend;
-use crate::service::{applicant_form, labelled, Api, Service};
+use crate::service::{applicant_form, labelled, Service};
 use crate::support::{inkan, ok};
 
 /// A CA folder made by `inkan ca init`, and the service on it.
@@ -30,28 +30,6 @@ fn service_with_ca(backend: Backend) -> Option<(Service, tempfile::TempDir)> {
     let dir = dir.display().to_string();
     let service = Service::start_with(backend, &[("INKAN_CA_DIR", &dir)])?;
     Some((service, ca))
-}
-
-fn operator(service: &Service) -> Api {
-    let out = service
-        .app
-        .db
-        .command(&["admin", "create-operator", "--email", "op@inkan.example"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut op = service.api();
-    op.first_login(
-        "op@inkan.example",
-        &labelled(&printed, "temporary password:"),
-        "Operator2026",
-    );
-    op
 }
 
 fn count(service: &Service, sql: &'static str) -> i64 {
@@ -229,7 +207,7 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
     assert_eq!(labelled(body, "コモンネーム:"), "Yamada Taro");
 
     // The operator's queue, and the check.
-    let mut op = operator(&service);
+    let mut op = service.operator();
     let queue = op.get("/api/identity-checks");
     assert_eq!(queue.status, 200);
     assert_eq!(queue.body[0]["order_id"], order_id.as_str());

@@ -159,22 +159,7 @@ fn every_endpoint_answers_every_role_as_the_readme_says(backend: Backend) {
         callers.push(Some(api));
     }
     // The instance operator, created on the command line, creates a second organisation.
-    let out = service
-        .app
-        .db
-        .command(&["admin", "create-operator", "--email", "op@inkan.example"])
-        .env("INKAN_BASE_URL", "https://sign.example.jp")
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    let op_password = crate::service::labelled(&printed, "temporary password:");
-    let mut operator = service.api();
-    operator.first_login("op@inkan.example", &op_password, "Operator2026");
+    let mut operator = service.operator();
     let a = operator.post(
         "/api/organisations",
         json!({ "name": "別会社", "admin_name": "別 管理", "admin_email": "other@example.com" }),
@@ -361,24 +346,7 @@ fn the_operator_api_conforms_to_its_openapi_document() {
     let Some(service) = Service::start(Backend::Sqlite) else {
         return;
     };
-    let out = service
-        .app
-        .db
-        .command(&["admin", "create-operator", "--email", "op@inkan.example"])
-        .output()
-        .expect("runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    let mut operator = service.api();
-    operator.first_login(
-        "op@inkan.example",
-        &crate::service::labelled(&printed, "temporary password:"),
-        "Operator2026",
-    );
+    let mut operator = service.operator();
     let cookie = operator.cookie.clone().expect("cookie");
     let csrf = operator.csrf.clone().expect("csrf");
     let base = &service.app.base;

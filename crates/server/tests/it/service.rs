@@ -243,6 +243,31 @@ impl Service {
         api
     }
 
+    /// An instance operator made by `inkan admin create-operator`, logged in with a new
+    /// password.
+    pub fn operator(&self) -> Api {
+        let out = self
+            .app
+            .db
+            .command(&["admin", "create-operator", "--email", "op@inkan.example"])
+            .env("INKAN_BASE_URL", "https://sign.example.jp")
+            .output()
+            .expect("inkan admin create-operator runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut api = self.api();
+        api.first_login(
+            "op@inkan.example",
+            &labelled(&printed, "temporary password:"),
+            "Operator2026",
+        );
+        api
+    }
+
     /// Creates a user as `admin` and returns them logged in with `password` set.
     pub fn user(
         &self,
