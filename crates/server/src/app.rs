@@ -110,6 +110,11 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mailer = email::Mailer::from_config(&config)?;
     tokio::spawn(email::run_worker(db.clone(), mailer, clock.clone()));
     tokio::spawn(sweep_sessions(db.clone(), clock.clone()));
+    tokio::spawn(crate::certificates::run_scheduler(
+        db.clone(),
+        clock.clone(),
+        std::time::Duration::from_secs(config.scheduler_seconds),
+    ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

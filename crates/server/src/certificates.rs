@@ -402,6 +402,34 @@ pub fn check_idempotency_key(key: &str) -> Result<(), Failure> {
     }
 }
 
+/// What an order is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderKind {
+    /// A first certificate.
+    New,
+    /// A new certificate with the same data, replacing this serial when issued.
+    Renewal(String),
+    /// A re-issue with changed data; this serial is revoked (superseded) when issued.
+    Change(String),
+}
+
+impl OrderKind {
+    fn as_str(&self) -> &'static str {
+        match self {
+            OrderKind::New => "new",
+            OrderKind::Renewal(_) => "renewal",
+            OrderKind::Change(_) => "change",
+        }
+    }
+
+    fn replaces(&self) -> Option<&str> {
+        match self {
+            OrderKind::New => None,
+            OrderKind::Renewal(s) | OrderKind::Change(s) => Some(s),
+        }
+    }
+}
+
 /// Places the order for `user`'s certificate. The same `idempotency_key` returns the same order
 /// (`false`: nothing new); another open application of the user is a conflict. The order, its
 /// charge, the audit entry and the 「電子証明書申込受付のお知らせ」 land together.
@@ -411,6 +439,7 @@ pub async fn place_order(
     user: &User,
     applicant: &Applicant,
     idempotency_key: &str,
+    kind: &OrderKind,
 ) -> Result<(Order, bool), Failure> {
     may_apply(user)?;
     check_idempotency_key(idempotency_key)?;
@@ -436,11 +465,11 @@ pub async fn place_order(
     let a = applicant;
     let inserted = sqlx::query(
         "INSERT INTO certificate_applications (id, order_id, org_id, user_id, idempotency_key, \
-         kind, status, organisation, postal_code, country, prefecture, city, street, building, \
+         status, organisation, postal_code, country, prefecture, city, street, building, \
          family_name, given_name, family_name_romaji, given_name_romaji, department, phone, email, \
-         common_name, price_jpy, tax_jpy, created_at) VALUES ($1, $2, $3, $4, $5, 'new', \
-         'pending', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, \
-         $22, $23)",
+         common_name, price_jpy, tax_jpy, created_at, kind, replaces_serial) VALUES ($1, $2, $3, \
+         $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $20, $21, $22, $23, $24, $25)",
     )
     .bind(new_id()?)
     .bind(&order_id)
@@ -465,6 +494,8 @@ pub async fn place_order(
     .bind(PRICE_JPY)
     .bind(TAX_JPY)
     .bind(now)
+    .bind(kind.as_str())
+    .bind(kind.replaces())
     .execute(&mut *tx)
     .await;
     if let Err(e) = inserted {
@@ -503,14 +534,17 @@ pub async fn place_order(
             org_id: Some(&user.org_id),
             actor: Some(&user.id),
             action: "certificate.ordered",
-            detail: serde_json::json!({ "order": order_id, "common_name": common_name, "price_jpy": PRICE_JPY }),
+            detail: serde_json::json!({
+                "order": order_id, "common_name": common_name, "price_jpy": PRICE_JPY,
+                "kind": kind.as_str(), "replaces": kind.replaces(),
+            }),
         },
     )
     .await?;
     let to = Email::parse(&a.email).map_err(anyhow::Error::msg)?;
     let body = format!(
         "{family} {given} 様\n\n\
-         電子証明書のお申込みを受け付けました。\n\n\
+         電子証明書の{what}のお申込みを受け付けました。\n\n\
          注文番号: {order_id}\n\
          コモンネーム: {common_name}\n\
          料金: {price} 円(税抜、1 年間)+ 消費税 {tax} 円\n\n\
@@ -522,6 +556,11 @@ pub async fn place_order(
         price = PRICE_JPY,
         tax = TAX_JPY,
         phone = a.phone,
+        what = match kind {
+            OrderKind::New => "発行",
+            OrderKind::Renewal(_) => "更新",
+            OrderKind::Change(_) => "変更(再発行)",
+        },
     );
     email::enqueue(
         &mut *tx,
@@ -708,7 +747,17 @@ pub async fn approve(
             return Err(Failure::Internal(e));
         }
     };
-    let issued = tokio::task::spawn_blocking(move || authority.issue(&ca_app)).await;
+    let kind = order_kind(db, order_id).await?;
+    let issued = tokio::task::spawn_blocking(move || match &kind {
+        OrderKind::New => authority.issue(&ca_app),
+        OrderKind::Renewal(old) => {
+            ca::certstore::Serial::parse(old).and_then(|s| authority.renew(&s))
+        }
+        OrderKind::Change(old) => {
+            ca::certstore::Serial::parse(old).and_then(|s| authority.change(&s, &ca_app))
+        }
+    })
+    .await;
     let record = match issued {
         Ok(Ok(r)) => r,
         Ok(Err(e)) => {
@@ -749,6 +798,17 @@ pub async fn approve(
     .bind(record.not_before as i64)
     .bind(record.not_after as i64)
     .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    // The new certificate takes over: a renewed one is superseded (valid until it expires), a
+    // changed one was revoked by the CA.
+    sqlx::query(
+        "UPDATE certificates SET status = CASE WHEN $2 = 'change' THEN 'revoked' \
+         ELSE 'superseded' END \
+         WHERE serial = (SELECT replaces_serial FROM certificate_applications WHERE order_id = $1)",
+    )
+    .bind(order_id)
+    .bind(&order.kind)
     .execute(&mut *tx)
     .await?;
     for (org, action) in [
@@ -818,6 +878,22 @@ pub async fn approve(
         not_after: record.not_after as i64,
         status: "active".into(),
         cert_pem: pem,
+    })
+}
+
+async fn order_kind(db: &Db, order_id: &str) -> Result<OrderKind, Failure> {
+    let row = sqlx::query(
+        "SELECT kind, replaces_serial FROM certificate_applications WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_one(&db.pool)
+    .await?;
+    let kind: String = row.try_get("kind")?;
+    let replaces: Option<String> = row.try_get("replaces_serial")?;
+    Ok(match (kind.as_str(), replaces) {
+        ("renewal", Some(s)) => OrderKind::Renewal(s),
+        ("change", Some(s)) => OrderKind::Change(s),
+        _ => OrderKind::New,
     })
 }
 
@@ -907,6 +983,175 @@ pub async fn reject(
     .await?;
     tx.commit().await?;
     Ok(())
+}
+
+/// The moment renewal opens, and the reminder is due: three calendar months before expiry
+/// (in Japan time).
+pub fn renewal_from(not_after: i64) -> i64 {
+    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9");
+    chrono::DateTime::from_timestamp(not_after, 0)
+        .map(|t| t.with_timezone(&jst))
+        .and_then(|t| t.checked_sub_months(chrono::Months::new(3)))
+        .map_or(not_after - 92 * 86400, |t| t.timestamp())
+}
+
+/// The user's active certificate `serial` and the application it was issued from.
+async fn active_certificate(db: &Db, user: &User, serial: &str) -> Result<(i64, Order), Failure> {
+    let columns = ORDER_COLUMNS
+        .split(", ")
+        .map(|col| format!("a.{}", col.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = sqlx::query(&format!(
+        "SELECT c.not_after, {columns} FROM certificates c JOIN certificate_applications a \
+         ON a.order_id = c.order_id WHERE c.serial = $1 AND c.user_id = $2 AND c.status = 'active'"
+    ))
+    .bind(serial)
+    .bind(&user.id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Failure::NotFound)?;
+    Ok((row.try_get("not_after")?, Order::from_row(&row)?))
+}
+
+/// 「更新する」: orders a renewal of `serial` with the same data, from three months before its
+/// expiry. A new order and a new charge; the identity check follows as for a first order.
+pub async fn renew(
+    db: &Db,
+    now: i64,
+    user: &User,
+    serial: &str,
+    idempotency_key: &str,
+) -> Result<(Order, bool), Failure> {
+    let (not_after, order) = active_certificate(db, user, serial).await?;
+    if now < renewal_from(not_after) {
+        return Err(Failure::BadRequest("error.renewal_not_yet"));
+    }
+    place_order(
+        db,
+        now,
+        user,
+        &order.applicant,
+        idempotency_key,
+        &OrderKind::Renewal(serial.to_owned()),
+    )
+    .await
+}
+
+/// 「変更する」: orders a re-issue of `serial` with changed data; on issuance the old
+/// certificate is revoked (superseded).
+pub async fn change(
+    db: &Db,
+    now: i64,
+    user: &User,
+    serial: &str,
+    applicant: &Applicant,
+    idempotency_key: &str,
+) -> Result<(Order, bool), Failure> {
+    active_certificate(db, user, serial).await?;
+    place_order(
+        db,
+        now,
+        user,
+        applicant,
+        idempotency_key,
+        &OrderKind::Change(serial.to_owned()),
+    )
+    .await
+}
+
+/// Sends each due 「電子証明書更新のお知らせ」 exactly once: the certificate's
+/// `renewal_notice_sent_at` is claimed by a conditional update in the transaction that queues
+/// the email, so several processes (or a restart) never send it twice, and a notice missed
+/// while no process ran goes out at the next run. Returns how many were sent.
+pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
+    let rows = sqlx::query(
+        "SELECT c.serial, c.org_id, c.not_after, a.family_name, a.given_name, a.organisation, \
+         a.email, a.common_name FROM certificates c JOIN certificate_applications a \
+         ON a.order_id = c.order_id \
+         WHERE c.status = 'active' AND c.renewal_notice_sent_at IS NULL \
+         AND c.not_after > $1 AND c.not_after <= $2",
+    )
+    .bind(now)
+    .bind(now + 93 * 86400)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut sent = 0;
+    for r in &rows {
+        let not_after: i64 = r.try_get("not_after")?;
+        let from = renewal_from(not_after);
+        if now < from {
+            continue;
+        }
+        let serial: String = r.try_get("serial")?;
+        let org_id: String = r.try_get("org_id")?;
+        let mut tx = db.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE certificates SET renewal_notice_sent_at = $2 \
+             WHERE serial = $1 AND renewal_notice_sent_at IS NULL",
+        )
+        .bind(&serial)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            continue;
+        }
+        let to = Email::parse(&r.try_get::<String, _>("email")?).map_err(anyhow::Error::msg)?;
+        let body = format!(
+            "{organisation}\n{family} {given} 様\n\n\
+             ご利用中の電子証明書の有効期限が近づいています。\n\n\
+             会社名: {organisation}\n\
+             氏名: {family} {given}({cn})\n\
+             有効期限: {expiry}\n\
+             更新手続き開始日: {from}\n\n\
+             更新手続き開始日から、Inkan のプロフィール画面の「更新する」で更新をお申込みいただけます。\n\
+             有効期限を過ぎると、この証明書では署名できなくなります。\n",
+            organisation = r.try_get::<String, _>("organisation")?,
+            family = r.try_get::<String, _>("family_name")?,
+            given = r.try_get::<String, _>("given_name")?,
+            cn = r.try_get::<String, _>("common_name")?,
+            expiry = crate::web::jst(not_after),
+            from = crate::web::jst(from),
+        );
+        email::enqueue(
+            &mut *tx,
+            now,
+            &email::Outgoing {
+                org_id: Some(&org_id),
+                to: &to,
+                subject: "電子証明書更新のお知らせ",
+                body_text: &body,
+            },
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            &audit::Event {
+                org_id: Some(&org_id),
+                actor: Some("system"),
+                action: "certificate.renewal_notice",
+                detail: serde_json::json!({ "serial": serial, "not_after": not_after }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// The scheduler of every `inkan serve` process: due work every `every` seconds.
+pub async fn run_scheduler(db: Db, clock: crate::clock::Clock, every: std::time::Duration) {
+    loop {
+        match send_renewal_notices(&db, clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sent = n, "renewal reminders queued"),
+            Err(e) => tracing::warn!(error = %e, "the scheduler failed; retrying"),
+        }
+        tokio::time::sleep(every).await;
+    }
 }
 
 /// One line of the billing ledger.

@@ -110,6 +110,9 @@ pub struct Config {
     /// `mail_retry_seconds`, `INKAN_MAIL_RETRY_SECONDS`: the first retry delay after a failed
     /// delivery; each further failure doubles it, up to an hour.
     pub mail_retry_seconds: u64,
+    /// `scheduler_seconds`, `INKAN_SCHEDULER_SECONDS`: how often each process looks for due
+    /// scheduled work (renewal reminders); 1 to 3600, default 60.
+    pub scheduler_seconds: u64,
 }
 
 impl Default for Config {
@@ -131,6 +134,7 @@ impl Default for Config {
             smtp_password: None,
             mail_from: "Inkan <noreply@localhost>".into(),
             mail_retry_seconds: 30,
+            scheduler_seconds: 60,
         }
     }
 }
@@ -155,6 +159,7 @@ struct FileConfig {
     smtp_password: Option<String>,
     mail_from: Option<String>,
     mail_retry_seconds: Option<u64>,
+    scheduler_seconds: Option<u64>,
 }
 
 /// A configuration problem, naming where the bad value came from.
@@ -254,6 +259,10 @@ impl Config {
             self.mail_retry_seconds =
                 check_retry(v).map_err(|m| value_error(origin("mail_retry_seconds"), m))?;
         }
+        if let Some(v) = f.scheduler_seconds {
+            self.scheduler_seconds =
+                check_retry(v).map_err(|m| value_error(origin("scheduler_seconds"), m))?;
+        }
         Ok(())
     }
 
@@ -327,6 +336,14 @@ impl Config {
             self.mail_retry_seconds =
                 parsed.map_err(|m| value_error(origin("INKAN_MAIL_RETRY_SECONDS"), m))?;
         }
+        if let Some(v) = get("INKAN_SCHEDULER_SECONDS") {
+            let parsed = v
+                .parse()
+                .map_err(|_| format!("'{v}' is not a number of seconds"))
+                .and_then(check_retry);
+            self.scheduler_seconds =
+                parsed.map_err(|m| value_error(origin("INKAN_SCHEDULER_SECONDS"), m))?;
+        }
         Ok(())
     }
 
@@ -397,8 +414,8 @@ impl Config {
             ),
         };
         out.push_str(&format!(
-            "mail_from = \"{}\"\nmail_retry_seconds = {}\n",
-            self.mail_from, self.mail_retry_seconds
+            "mail_from = \"{}\"\nmail_retry_seconds = {}\nscheduler_seconds = {}\n",
+            self.mail_from, self.mail_retry_seconds, self.scheduler_seconds
         ));
         out
     }

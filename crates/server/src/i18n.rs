@@ -98,6 +98,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.phone", "電話番号は 10〜15 桁の数字で入力してください(ハイフン可)", "A phone number has 10 to 15 digits (hyphens allowed)"),
     ("error.postal_code", "郵便番号は 7 桁の数字で入力してください(例: 100-0001)", "A postal code has 7 digits, e.g. 100-0001"),
     ("error.prefecture", "都道府県を選択してください", "Choose one of the 47 prefectures"),
+    ("error.renewal_not_yet", "更新手続きは有効期限の 3 か月前から行えます", "Renewal opens three months before the expiry"),
     ("error.required", "入力してください", "This field is required"),
     ("error.reset_invalid", "このリンクは無効か、有効期限が切れています。もう一度お申し込みください", "This link is invalid or has expired; please ask for a new one"),
     ("error.roles_invalid", "権限の組み合わせが正しくありません(管理者・文書管理者・署名者・取引士、または 管理者+署名者 / 文書管理者+署名者)", "Not a valid role combination (administrator, document manager, signer, transaction agent, or administrator+signer / document manager+signer)"),

@@ -14,8 +14,8 @@ use utoipa::ToSchema;
 use crate::accounts;
 use crate::app::AppState;
 use crate::certificates::{
-    self, Applicant, ApplicantForm, CertificateView, Charge, Check, Order, PendingCheck, PRICE_JPY,
-    TAX_JPY,
+    self, Applicant, ApplicantForm, CertificateView, Charge, Check, Order, OrderKind, PendingCheck,
+    PRICE_JPY, TAX_JPY,
 };
 use crate::error::{ApiError, Failure};
 use crate::permissions::{require, Action};
@@ -26,6 +26,8 @@ pub fn router() -> Router<AppState> {
         .route("/api/me/certificate", get(status))
         .route("/api/me/certificate/check", post(check_form))
         .route("/api/me/certificate/orders", post(place_order))
+        .route("/api/me/certificate/renewals", post(renew))
+        .route("/api/me/certificate/changes", post(change))
         .route("/api/identity-checks", get(queue))
         .route("/api/identity-checks/{order_id}/approve", post(approve))
         .route("/api/identity-checks/{order_id}/reject", post(reject))
@@ -139,12 +141,7 @@ pub async fn place_order(
     ApiJson(form): ApiJson<ApplicantForm>,
 ) -> Result<(StatusCode, Json<Order>), Failure> {
     certificates::may_apply(&session.user)?;
-    let key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    certificates::check_idempotency_key(&key)?;
+    let key = idempotency_key(&headers)?;
     let applicant = form.check()?;
     let (order, created) = certificates::place_order(
         &state.db,
@@ -152,14 +149,118 @@ pub async fn place_order(
         &session.user,
         &applicant,
         &key,
+        &OrderKind::New,
     )
     .await?;
-    let status = if created {
+    Ok((created_or_ok(created), Json(order)))
+}
+
+/// The `Idempotency-Key` header, checked.
+fn idempotency_key(headers: &HeaderMap) -> Result<String, Failure> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    certificates::check_idempotency_key(&key)?;
+    Ok(key)
+}
+
+fn created_or_ok(created: bool) -> StatusCode {
+    if created {
         StatusCode::CREATED
     } else {
         StatusCode::OK
-    };
-    Ok((status, Json(order)))
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Renewal {
+    /// The serial (hex) of the certificate to renew.
+    #[serde(default)]
+    pub serial: String,
+}
+
+/// 「更新する」: orders the renewal of one's active certificate (same data), from three months
+/// before its expiry. A new order with a new charge; idempotent like a first order.
+#[utoipa::path(post, path = "/api/me/certificate/renewals", tag = "certificates",
+    request_body = Renewal,
+    params(("Idempotency-Key" = String, Header, description = "8 to 64 letters, digits, - or _")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Ordered", body = Order),
+        (status = 200, description = "The same order again (same key)", body = Order),
+        (status = 400, description = "Too early, a bad key, or the caller may not apply", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such active certificate of the caller", body = ApiError),
+        (status = 409, description = "Another application is open", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn renew(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<Renewal>,
+) -> Result<(StatusCode, Json<Order>), Failure> {
+    certificates::may_apply(&session.user)?;
+    let key = idempotency_key(&headers)?;
+    let (order, created) = certificates::renew(
+        &state.db,
+        state.clock.now(),
+        &session.user,
+        &req.serial,
+        &key,
+    )
+    .await?;
+    Ok((created_or_ok(created), Json(order)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangeRequest {
+    /// The serial (hex) of the certificate to replace.
+    #[serde(default)]
+    pub serial: String,
+    /// The changed applicant data.
+    #[serde(default)]
+    pub applicant: ApplicantForm,
+}
+
+/// 「変更する」: orders a re-issue with changed data; when it is issued the old certificate is
+/// revoked (superseded).
+#[utoipa::path(post, path = "/api/me/certificate/changes", tag = "certificates",
+    request_body = ChangeRequest,
+    params(("Idempotency-Key" = String, Header, description = "8 to 64 letters, digits, - or _")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Ordered", body = Order),
+        (status = 200, description = "The same order again (same key)", body = Order),
+        (status = 400, description = "Field problems, a bad key, or the caller may not apply", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such active certificate of the caller", body = ApiError),
+        (status = 409, description = "Another application is open", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn change(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ChangeRequest>,
+) -> Result<(StatusCode, Json<Order>), Failure> {
+    certificates::may_apply(&session.user)?;
+    let key = idempotency_key(&headers)?;
+    let applicant = req.applicant.check()?;
+    let (order, created) = certificates::change(
+        &state.db,
+        state.clock.now(),
+        &session.user,
+        &req.serial,
+        &applicant,
+        &key,
+    )
+    .await?;
+    Ok((created_or_ok(created), Json(order)))
 }
 
 /// The identity-check queue: pending applications, oldest first (the instance operator).

@@ -326,3 +326,232 @@ fn a_signer_applies_is_checked_and_receives_a_certificate_on_sqlite() {
 fn a_signer_applies_is_checked_and_receives_a_certificate_on_postgres() {
     a_signer_applies_is_checked_and_receives_a_certificate(Backend::Postgres);
 }
+
+/// Moves the servers' clock: the offset file they watch (written whole, then renamed).
+fn set_clock(file: &std::path::Path, offset: i64) {
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, offset.to_string()).expect("write clock");
+    std::fs::rename(&tmp, file).expect("move clock");
+}
+
+/// Three calendar months before `not_after`, in Japan time (computed here independently).
+fn three_months_before(not_after: i64) -> i64 {
+    use chrono::{Months, TimeZone};
+    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("offset");
+    let t = jst.timestamp_opt(not_after, 0).single().expect("time");
+    (t - Months::new(3)).timestamp()
+}
+
+/// Applies as `signer` and has the operator approve; returns the certificate's serial.
+fn issue(
+    signer: &mut crate::service::Api,
+    op: &mut crate::service::Api,
+    key: &str,
+    n: usize,
+) -> (String, i64) {
+    signer.headers = vec![("Idempotency-Key".into(), key.into())];
+    let a = signer.post("/api/me/certificate/orders", applicant_form(n));
+    signer.headers.clear();
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let order = a.body["order_id"].as_str().expect("order").to_owned();
+    let a = op.post(
+        &format!("/api/identity-checks/{order}/approve"),
+        json!({ "method": "電話" }),
+    );
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    (
+        a.body["serial"].as_str().expect("serial").to_owned(),
+        a.body["not_after"].as_i64().expect("not_after"),
+    )
+}
+
+fn renewal_count(service: &Service) -> (i64, usize) {
+    let queued = count(
+        service,
+        "SELECT COUNT(*) FROM outbox WHERE subject = '電子証明書更新のお知らせ'",
+    );
+    let delivered = service
+        .smtp
+        .messages()
+        .iter()
+        .filter(|m| m["subject"] == "電子証明書更新のお知らせ")
+        .count();
+    (queued, delivered)
+}
+
+/// The renewal reminder goes out exactly once, three months before expiry, with two `inkan
+/// serve` processes on one PostgreSQL database and one of them restarted; the clock is moved, not
+/// waited for. Then 「更新する」 and 「変更する」 each make a new order and, once approved, the new
+/// certificate takes over (the renewed one superseded, the changed one revoked).
+#[test]
+fn renewal_reminder_is_sent_once_by_two_servers_then_renewal_and_change_take_over() {
+    let clock_dir = tempfile::tempdir().expect("tempdir");
+    let clock = clock_dir.path().join("offset");
+    set_clock(&clock, 0);
+    let clock_env = clock.display().to_string();
+    let ca = tempfile::tempdir().expect("tempdir");
+    let ca_dir = ca.path().join("ca");
+    ok(inkan(&[
+        "ca",
+        "init",
+        "--dir",
+        ca_dir.to_str().expect("dir"),
+        "--org",
+        "Inkan Test CA",
+        "--base-url",
+        "http://127.0.0.1:9",
+    ]));
+    let ca_env = ca_dir.display().to_string();
+    let env = [
+        ("INKAN_CA_DIR", ca_env.as_str()),
+        ("INKAN_TEST_CLOCK_FILE", clock_env.as_str()),
+        ("INKAN_SCHEDULER_SECONDS", "1"),
+    ];
+    let Some(service) = Service::start_with(Backend::Postgres, &env) else {
+        return;
+    };
+    let start_second = || {
+        let db = service.app.db.share();
+        let mut cmd = db.command(&["serve"]);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.env("INKAN_SMTP_HOST", "127.0.0.1")
+            .env("INKAN_SMTP_PORT", service.smtp_port.to_string())
+            .env("INKAN_SMTP_TLS", "none")
+            .env("INKAN_MAIL_RETRY_SECONDS", "1")
+            .env("INKAN_BASE_URL", "https://sign.example.jp");
+        crate::serve::TestApp::start(db, cmd)
+    };
+    let second = start_second();
+    let mut admin = service.admin();
+    let (_, mut signer) = service.user(&mut admin, "yamada@example.jp", &["signer"], "Yamada2026x");
+    let mut op = service.operator();
+    let (serial, not_after) = issue(&mut signer, &mut op, "first-order-key", 7);
+    let from = three_months_before(not_after);
+    let real_now = chrono::Utc::now().timestamp();
+
+    // A day before: nothing, and renewal is not open yet.
+    set_clock(&clock, from - 86400 - real_now);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(renewal_count(&service), (0, 0));
+    let mut signer = service.api();
+    signer.login("yamada@example.jp", "Yamada2026x");
+    signer.headers = vec![("Idempotency-Key".into(), "renewal-key-1".into())];
+    let a = signer.post("/api/me/certificate/renewals", json!({ "serial": serial }));
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "renewal_not_yet"),
+        "{:?}",
+        a.body
+    );
+
+    // From the date: exactly one reminder, whichever process finds it first.
+    set_clock(&clock, from + 60 - real_now);
+    let started = std::time::Instant::now();
+    while renewal_count(&service).1 == 0 {
+        assert!(started.elapsed().as_secs() < 30, "no renewal reminder");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(renewal_count(&service), (1, 1));
+    // A restarted process does not send it again.
+    drop(second);
+    let _second = start_second();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(renewal_count(&service), (1, 1));
+    let mail = service.mail_to("applicant7@example.jp", "電子証明書更新のお知らせ");
+    let body = mail["body"].as_str().expect("body");
+    let jst = |t: i64| {
+        chrono::DateTime::from_timestamp(t, 0)
+            .expect("time")
+            .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("offset"))
+            .format("%Y-%m-%d %H:%M")
+            .to_string()
+    };
+    assert_eq!(labelled(body, "会社名:"), "株式会社印鑑テスト");
+    assert!(labelled(body, "氏名:").starts_with("山田 太郎"), "{body}");
+    assert_eq!(labelled(body, "有効期限:"), jst(not_after));
+    assert_eq!(labelled(body, "更新手続き開始日:"), jst(from));
+
+    // 「更新する」: a new order, a new charge; approved, the new certificate takes over. (The
+    // clock moved a day: log in again.)
+    let mut signer = service.api();
+    signer.login("yamada@example.jp", "Yamada2026x");
+    signer.headers = vec![("Idempotency-Key".into(), "renewal-key-1".into())];
+    let a = signer.post("/api/me/certificate/renewals", json!({ "serial": serial }));
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    assert_eq!(a.body["kind"], "renewal");
+    let again = signer.post("/api/me/certificate/renewals", json!({ "serial": serial }));
+    assert_eq!(
+        (again.status, again.body["order_id"].clone()),
+        (200, a.body["order_id"].clone())
+    );
+    signer.headers.clear();
+    let order = a.body["order_id"].as_str().expect("order").to_owned();
+    let mut op = service.operator_again();
+    let renewed = op.post(
+        &format!("/api/identity-checks/{order}/approve"),
+        json!({ "method": "電話" }),
+    );
+    assert_eq!(renewed.status, 201, "{:?}", renewed.body);
+    let renewed_serial = renewed.body["serial"].as_str().expect("serial").to_owned();
+    assert_ne!(renewed_serial, serial);
+    assert_eq!(
+        count(
+            &service,
+            "SELECT COUNT(*) FROM billing_ledger WHERE kind = 'charge'"
+        ),
+        2
+    );
+    let status = signer.get("/api/me/certificate").body;
+    let by_serial = |s: &str| {
+        status["certificates"]
+            .as_array()
+            .expect("certificates")
+            .iter()
+            .find(|c| c["serial"] == s)
+            .map(|c| c["status"].clone())
+    };
+    assert_eq!(by_serial(&renewed_serial), Some(json!("active")));
+    assert_eq!(by_serial(&serial), Some(json!("superseded")));
+
+    // 「変更する」: changed data; approved, the previous certificate is revoked.
+    let mut changed = applicant_form(7);
+    changed["department"] = json!("経営企画部");
+    signer.headers = vec![("Idempotency-Key".into(), "change-key-1".into())];
+    let a = signer.post(
+        "/api/me/certificate/changes",
+        json!({ "serial": renewed_serial, "applicant": changed }),
+    );
+    signer.headers.clear();
+    assert_eq!(
+        (a.status, a.body["kind"].clone()),
+        (201, json!("change")),
+        "{:?}",
+        a.body
+    );
+    let order = a.body["order_id"].as_str().expect("order").to_owned();
+    let issued = op.post(
+        &format!("/api/identity-checks/{order}/approve"),
+        json!({ "method": "電話" }),
+    );
+    assert_eq!(issued.status, 201, "{:?}", issued.body);
+    assert!(
+        issued.body["subject"]
+            .as_str()
+            .expect("subject")
+            .contains("経営企画部"),
+        "{:?}",
+        issued.body
+    );
+    let status = signer.get("/api/me/certificate").body;
+    let revoked = status["certificates"]
+        .as_array()
+        .expect("certificates")
+        .iter()
+        .find(|c| c["serial"] == renewed_serial.as_str())
+        .expect("the renewed certificate")["status"]
+        .clone();
+    assert_eq!(revoked, "revoked");
+}

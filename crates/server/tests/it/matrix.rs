@@ -56,6 +56,8 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("GET",    "/api/me/certificate",      Body::None,      [200, 200, 200, 200, 200, 200, 200, 200, 401]),
     ("POST",   "/api/me/certificate/check", Body::Applicant, [403, 200, 403, 200, 200, 400, 403, 403, 401]),
     ("POST",   "/api/me/certificate/orders", Body::Order,   [403, 201, 403, 201, 201, 400, 403, 403, 401]),
+    ("POST",   "/api/me/certificate/renewals", Body::Renewal, [403, 404, 403, 404, 404, 400, 403, 403, 401]),
+    ("POST",   "/api/me/certificate/changes", Body::Change,   [403, 404, 403, 404, 404, 400, 403, 403, 401]),
     ("GET",    "/api/identity-checks",     Body::None,      [403, 403, 403, 403, 403, 403, 200, 403, 401]),
     ("POST",   "/api/identity-checks/INK000/approve", Body::Decision, [403, 403, 403, 403, 403, 403, 400, 403, 401]),
     ("POST",   "/api/identity-checks/INK000/reject",  Body::Decision, [403, 403, 403, 403, 403, 403, 404, 403, 401]),
@@ -69,6 +71,8 @@ enum Body {
     None,
     Applicant,
     Order,
+    Renewal,
+    Change,
     Decision,
     Profile,
     WrongPass,
@@ -99,6 +103,10 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize) -> u16 {
         ),
         Body::Reset => Some(json!({ "email": "nobody@example.jp" })),
         Body::Applicant | Body::Order => Some(crate::service::applicant_form(n)),
+        Body::Renewal => Some(json!({ "serial": "00" })),
+        Body::Change => {
+            Some(json!({ "serial": "00", "applicant": crate::service::applicant_form(n) }))
+        }
         Body::Decision => Some(json!({ "method": "電話", "reason": "不一致" })),
         _ => None,
     };
@@ -115,7 +123,7 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize) -> u16 {
         )),
         _ => None,
     };
-    if matches!(body, Body::Order) {
+    if matches!(body, Body::Order | Body::Renewal | Body::Change) {
         api.headers = vec![("Idempotency-Key".into(), format!("matrix-order-{n}"))];
     }
     match (json_body, form) {
@@ -321,7 +329,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 21"), "{output}");
+    assert!(output.contains("Tested: 23"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

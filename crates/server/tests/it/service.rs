@@ -173,6 +173,8 @@ pub fn labelled(text: &str, label: &str) -> String {
 pub struct Service {
     pub app: TestApp,
     pub smtp: SmtpSink,
+    /// The SMTP sink's port (for further server processes).
+    pub smtp_port: u16,
     _mail_dir: tempfile::TempDir,
 }
 
@@ -190,6 +192,7 @@ impl Service {
         Some(Self {
             app,
             smtp,
+            smtp_port: port,
             _mail_dir: mail_dir,
         })
     }
@@ -265,6 +268,15 @@ impl Service {
             &labelled(&printed, "temporary password:"),
             "Operator2026",
         );
+        api
+    }
+
+    /// The operator made by [`Self::operator`], logged in again (its session may have expired
+    /// when a test moved the clock).
+    pub fn operator_again(&self) -> Api {
+        let mut api = self.api();
+        let a = api.login("op@inkan.example", "Operator2026");
+        assert_eq!(a.status, 200, "{:?}", a.body);
         api
     }
 
