@@ -26,9 +26,21 @@ pub struct AppState {
     pub pages: Arc<web::Pages>,
     /// Inkan's CA, when `ca_dir` is configured (issues certificates on approval).
     pub ca: Option<Arc<ca::authority::Authority>>,
+    /// The CA's key store (signers' keys), with `ca`.
+    pub ca_keys: Option<Arc<dyn ca::keystore::KeyStore>>,
 }
 
 impl AppState {
+    /// The CA and its key store, when configured.
+    pub fn ca_with_keys(
+        &self,
+    ) -> Option<(
+        Arc<ca::authority::Authority>,
+        Arc<dyn ca::keystore::KeyStore>,
+    )> {
+        Some((self.ca.clone()?, self.ca_keys.clone()?))
+    }
+
     /// The login page's address, for emails.
     pub fn login_url(&self) -> String {
         format!("{}/login", self.config.base_url())
@@ -96,15 +108,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             print_login(&init, org.as_str(), &config.base_url());
         }
     }
-    let authority = match &config.ca_dir {
+    let (authority, ca_keys) = match &config.ca_dir {
         Some(dir) => {
-            let (authority, _) = ca_service::CaDir::new(dir)
+            let (authority, keys) = ca_service::CaDir::new(dir)
                 .open()
                 .with_context(|| format!("opening the CA in {}", dir.display()))?;
             tracing::info!(ca_dir = %dir.display(), "serving the CA's endpoints");
-            Some(Arc::new(authority))
+            (Some(Arc::new(authority)), Some(keys))
         }
-        None => None,
+        None => (None, None),
     };
     let ca = authority.clone().map(ca_service::router);
     let mailer = email::Mailer::from_config(&config)?;
@@ -125,6 +137,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         clock,
         pages: Arc::new(web::Pages::new()?),
         ca: authority,
+        ca_keys,
     };
     let app = router(state, ca);
     tracing::info!(%addr, "listening");

@@ -34,6 +34,9 @@ pub enum Failure {
     /// 400: the body could not be read (the text says why).
     #[error("malformed body: {0}")]
     Malformed(String),
+    /// 400: an uploaded PDF cannot be signed (the text says why).
+    #[error("unreadable PDF: {0}")]
+    UnreadablePdf(String),
     /// 401: no valid session.
     #[error("not logged in")]
     Unauthenticated,
@@ -76,9 +79,10 @@ impl Failure {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Failure::Invalid(_) | Failure::BadRequest(_) | Failure::Malformed(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Failure::Invalid(_)
+            | Failure::BadRequest(_)
+            | Failure::Malformed(_)
+            | Failure::UnreadablePdf(_) => StatusCode::BAD_REQUEST,
             Failure::Unauthenticated => StatusCode::UNAUTHORIZED,
             Failure::PasswordChangeRequired | Failure::Csrf | Failure::Forbidden => {
                 StatusCode::FORBIDDEN
@@ -97,6 +101,7 @@ impl Failure {
             Failure::Invalid(_) => "error.validation",
             Failure::BadRequest(key) => key,
             Failure::Malformed(_) => "error.json",
+            Failure::UnreadablePdf(_) => "error.pdf",
             Failure::Unauthenticated => "error.unauthenticated",
             Failure::PasswordChangeRequired => "error.password_change_required",
             Failure::Csrf => "error.csrf",
@@ -166,7 +171,7 @@ impl ApiError {
             })
             .collect();
         let mut message = i18n::t(Lang::En, f.key()).to_owned();
-        if let Failure::Malformed(detail) = f {
+        if let Failure::Malformed(detail) | Failure::UnreadablePdf(detail) = f {
             message = format!("{message}: {detail}");
         }
         Self {

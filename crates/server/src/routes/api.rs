@@ -57,6 +57,7 @@ pub fn router() -> Router<AppState> {
         crate::routes::certificates::change, crate::routes::certificates::queue,
         crate::routes::certificates::approve, crate::routes::certificates::reject,
         crate::routes::certificates::billing, crate::routes::certificates::billing_csv,
+        crate::routes::certificates::sign,
     ),
     modifiers(&Security),
     tags(

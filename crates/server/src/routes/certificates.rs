@@ -31,8 +31,91 @@ pub fn router() -> Router<AppState> {
         .route("/api/identity-checks", get(queue))
         .route("/api/identity-checks/{order_id}/approve", post(approve))
         .route("/api/identity-checks/{order_id}/reject", post(reject))
+        .route(
+            "/api/me/sign",
+            post(sign).layer(axum::extract::DefaultBodyLimit::max(SIGN_LIMIT)),
+        )
         .route("/api/billing", get(billing))
         .route("/api/billing.csv", get(billing_csv))
+}
+
+/// The largest PDF the service signs.
+pub const SIGN_LIMIT: usize = 50 * 1024 * 1024;
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct SignQuery {
+    /// `B-T`, `B-LT` or `B-LTA` (the default).
+    pub level: Option<String>,
+    /// A visible signature at `PAGE,X,Y,WIDTH,HEIGHT` (points); omitted, invisible.
+    pub visible: Option<String>,
+    /// The reason recorded in the signature.
+    pub reason: Option<String>,
+}
+
+/// Signs the uploaded PDF (the body, `application/pdf`) with the caller's own certificate
+/// (当事者型) and answers the signed PDF: PAdES with Inkan's timestamp and long-term validation
+/// data. Refused, saying why, without an active certificate in its validity period.
+#[utoipa::path(post, path = "/api/me/sign", tag = "certificates",
+    params(SignQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The PDF to sign (sent as application/pdf or application/octet-stream)"),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The signed PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 400, description = "No usable certificate (and why), a bad option, or a PDF that cannot be signed", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        (status = 413, description = "Larger than 50 MB", body = ApiError),
+    ))]
+pub async fn sign(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    query: Result<axum::extract::Query<SignQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Response, Failure> {
+    let axum::extract::Query(query) = query.map_err(|e| Failure::Malformed(e.body_text()))?;
+    let pdf = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Failure::TooLarge
+        } else {
+            Failure::Malformed(e.body_text())
+        }
+    })?;
+    let level = match query.level.as_deref() {
+        None => crate::signing::Level::Blta,
+        Some(l) => {
+            crate::signing::Level::parse(l).ok_or(Failure::invalid("level", "error.level"))?
+        }
+    };
+    let placement = query
+        .visible
+        .as_deref()
+        .map(pdf_sign::Placement::parse)
+        .transpose()
+        .map_err(|_| Failure::invalid("visible", "error.placement"))?;
+    let signed = crate::signing::sign(
+        &state.db,
+        state.clock.now(),
+        state.ca_with_keys(),
+        &session.user,
+        pdf.to_vec(),
+        crate::signing::Request {
+            level,
+            placement,
+            reason: query.reason,
+        },
+    )
+    .await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"signed.pdf\"",
+            ),
+        ],
+        signed,
+    )
+        .into_response())
 }
 
 #[derive(Debug, Serialize, ToSchema)]

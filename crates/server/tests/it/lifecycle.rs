@@ -13,10 +13,12 @@ use crate::serve::Backend;
 use crate::service::{applicant_form, labelled, Service};
 use crate::support::{inkan, ok};
 
-/// A CA folder made by `inkan ca init`, and the service on it.
+/// A CA folder made by `inkan ca init` whose URLs (OCSP, CRL, TSA) name the service, and the
+/// service serving it on that port.
 fn service_with_ca(backend: Backend) -> Option<(Service, tempfile::TempDir)> {
     let ca = tempfile::tempdir().expect("tempdir");
     let dir = ca.path().join("ca");
+    let port = crate::email::free_port();
     ok(inkan(&[
         "ca",
         "init",
@@ -25,10 +27,14 @@ fn service_with_ca(backend: Backend) -> Option<(Service, tempfile::TempDir)> {
         "--org",
         "Inkan Test CA",
         "--base-url",
-        "http://127.0.0.1:9",
+        &format!("http://127.0.0.1:{port}"),
     ]));
     let dir = dir.display().to_string();
-    let service = Service::start_with(backend, &[("INKAN_CA_DIR", &dir)])?;
+    let listen = format!("127.0.0.1:{port}");
+    let service = Service::start_with(
+        backend,
+        &[("INKAN_CA_DIR", &dir), ("INKAN_LISTEN", &listen)],
+    )?;
     Some((service, ca))
 }
 
@@ -206,6 +212,21 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
     assert_eq!(labelled(body, "注文番号:"), order_id);
     assert_eq!(labelled(body, "コモンネーム:"), "Yamada Taro");
 
+    // Not yet approved: signing is refused, saying why.
+    let pdf = crate::support::minimal_pdf("Keiyakusho");
+    let a = signer.raw("POST", "/api/me/sign", Some(&pdf), Some("application/pdf"));
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "certificate_pending"),
+        "{}",
+        a.text
+    );
+    let a = agent.raw("POST", "/api/me/sign", Some(&pdf), Some("application/pdf"));
+    assert_eq!(
+        a.status, 403,
+        "a transaction agent never makes a certificate signature"
+    );
+
     // The operator's queue, and the check.
     let mut op = service.operator();
     let queue = op.get("/api/identity-checks");
@@ -291,6 +312,72 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
         / 86400;
     assert!((364..=366).contains(&days), "valid one year: {days} days");
     assert_eq!(status["applications"][0]["status"], "issued");
+
+    // The signer signs a PDF through the service: visible, B-LTA with Inkan's timestamp and
+    // revocation data; the independent validators accept it, revocation checked against the
+    // CA's responder served by the same server.
+    let a = signer.raw(
+        "POST",
+        "/api/me/sign?visible=1,350,60,200,80&reason=%E5%A5%91%E7%B4%84%E7%B7%A0%E7%B5%90",
+        Some(&pdf),
+        Some("application/pdf"),
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(a.bytes.starts_with(b"%PDF-"));
+    let signed = dir.path().join("signed.pdf");
+    std::fs::write(&signed, &a.bytes).expect("write");
+    let root = _ca.path().join("ca/root.pem");
+    let root = root.to_str().expect("root");
+    let (valid, verdict) =
+        crate::support::validate_with(&signed, root, &["--level", "B-LTA", "--revocation"]);
+    assert!(valid, "{verdict}");
+    let out = inkan(&[
+        "verify",
+        signed.to_str().expect("path"),
+        "--trust",
+        root,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::text(&out));
+    let report = crate::support::json(&out);
+    assert!(
+        report["signatures"][0]["signer"]
+            .to_string()
+            .contains("Yamada Taro"),
+        "{report}"
+    );
+    // Bad requests: not a PDF, an unknown level, a bad placement.
+    let a = signer.raw(
+        "POST",
+        "/api/me/sign",
+        Some(b"hello"),
+        Some("application/pdf"),
+    );
+    assert_eq!((a.status, a.code()), (400, "pdf"), "{}", a.text);
+    let a = signer.raw(
+        "POST",
+        "/api/me/sign?level=B-B",
+        Some(&pdf),
+        Some("application/pdf"),
+    );
+    assert_eq!((a.status, a.field("level")), (400, "level"), "{}", a.text);
+    let a = signer.raw(
+        "POST",
+        "/api/me/sign?visible=0,1,2",
+        Some(&pdf),
+        Some("application/pdf"),
+    );
+    assert_eq!(
+        (a.status, a.field("visible")),
+        (400, "placement"),
+        "{}",
+        a.text
+    );
+    let actions = count(
+        &service,
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'document.signed'",
+    );
+    assert_eq!(actions, 1);
 
     // The billing ledger, for administrators, as JSON and CSV.
     let ledger = admin.get("/api/billing");

@@ -58,6 +58,7 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("POST",   "/api/me/certificate/orders", Body::Order,   [403, 201, 403, 201, 201, 400, 403, 403, 401]),
     ("POST",   "/api/me/certificate/renewals", Body::Renewal, [403, 404, 403, 404, 404, 400, 403, 403, 401]),
     ("POST",   "/api/me/certificate/changes", Body::Change,   [403, 404, 403, 404, 404, 400, 403, 403, 401]),
+    ("POST",   "/api/me/sign",             Body::Pdf,       [403, 400, 403, 400, 400, 403, 403, 403, 401]),
     ("GET",    "/api/identity-checks",     Body::None,      [403, 403, 403, 403, 403, 403, 200, 403, 401]),
     ("POST",   "/api/identity-checks/INK000/approve", Body::Decision, [403, 403, 403, 403, 403, 403, 400, 403, 401]),
     ("POST",   "/api/identity-checks/INK000/reject",  Body::Decision, [403, 403, 403, 403, 403, 403, 404, 403, 401]),
@@ -73,6 +74,7 @@ enum Body {
     Order,
     Renewal,
     Change,
+    Pdf,
     Decision,
     Profile,
     WrongPass,
@@ -125,6 +127,12 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize) -> u16 {
     };
     if matches!(body, Body::Order | Body::Renewal | Body::Change) {
         api.headers = vec![("Idempotency-Key".into(), format!("matrix-order-{n}"))];
+    }
+    if matches!(body, Body::Pdf) {
+        let pdf = crate::support::minimal_pdf("matrix");
+        return api
+            .raw(method, path, Some(&pdf), Some("application/pdf"))
+            .status;
     }
     match (json_body, form) {
         (Some(j), _) => api.call(method, path, Some(&j)).status,
@@ -329,7 +337,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 23"), "{output}");
+    assert!(output.contains("Tested: 24"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

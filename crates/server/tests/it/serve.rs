@@ -190,9 +190,11 @@ impl TestApp {
     /// Starts `cmd` (an `inkan serve`), forcing port 0, and waits until `/healthz` answers.
     pub fn start(db: TestDb, mut cmd: Command) -> Self {
         let started = Instant::now();
-        cmd.env("INKAN_LISTEN", "127.0.0.1:0")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        // Port 0 unless the caller chose a port (a CA whose URLs name this server).
+        if !cmd.get_envs().any(|(k, _)| k == "INKAN_LISTEN") {
+            cmd.env("INKAN_LISTEN", "127.0.0.1:0");
+        }
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("inkan serve starts");
         let (tx, rx) = mpsc::channel();
         let out = child.stdout.take().expect("stdout");

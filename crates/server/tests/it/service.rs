@@ -28,6 +28,8 @@ pub struct Answer {
     pub body: Value,
     /// The body as text.
     pub text: String,
+    /// The body.
+    pub bytes: Vec<u8>,
 }
 
 impl Answer {
@@ -113,7 +115,12 @@ impl Api {
         let bytes = resp.body_mut().read_to_vec().unwrap_or_default();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let text = String::from_utf8_lossy(&bytes).into_owned();
-        Answer { status, body, text }
+        Answer {
+            status,
+            body,
+            text,
+            bytes,
+        }
     }
 
     pub fn get(&mut self, path: &str) -> Answer {

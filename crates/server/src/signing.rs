@@ -1,0 +1,221 @@
+//! Signing in the service: a signer's own certificate (当事者型) signs an uploaded PDF with the
+//! key the CA holds, at PAdES B-T, B-LT or B-LTA, with Inkan's own TSA and revocation data
+//! taken in-process from the CA (no HTTP round trip to ourselves). Only a certificate that is
+//! active, in its validity period, belongs to the caller and whose key the CA holds can sign;
+//! otherwise the caller is told why.
+
+use std::sync::Arc;
+
+use ca::authority::{paths, Authority};
+use ca::keystore::KeyStore;
+use pdf_sign::{
+    HashAlgorithm, PdfError, Placement, RevocationTransport, SignOptions, TsaTransport,
+};
+use sqlx::Row;
+
+use crate::accounts::User;
+use crate::audit;
+use crate::ca_service::{self, CaKeySigner};
+use crate::db::Db;
+use crate::error::Failure;
+use crate::permissions::{require, Action};
+
+/// The PAdES level of a service signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Bt,
+    Blt,
+    Blta,
+}
+
+impl Level {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "B-T" => Some(Level::Bt),
+            "B-LT" => Some(Level::Blt),
+            "B-LTA" => Some(Level::Blta),
+            _ => None,
+        }
+    }
+}
+
+/// The CA answering the signature's timestamp and revocation requests directly.
+#[derive(Debug)]
+struct InProcessCa<'a>(&'a Authority);
+
+fn ca_error(e: ca::CaError) -> PdfError {
+    PdfError::Invalid(format!("Inkan's CA: {e}"))
+}
+
+impl TsaTransport for InProcessCa<'_> {
+    fn post(&self, request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
+        self.0.tsa().respond(request).map_err(ca_error)
+    }
+}
+
+impl RevocationTransport for InProcessCa<'_> {
+    fn ocsp(&self, url: &str, request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
+        let base = &self.0.config().base_url;
+        if url == base.join(paths::ROOT_OCSP) {
+            self.0.root_ocsp().respond(request).map_err(ca_error)
+        } else if url == base.join(paths::OCSP) {
+            self.0.ocsp().respond(request).map_err(ca_error)
+        } else {
+            Err(PdfError::Invalid(format!(
+                "{url} is not Inkan's OCSP responder"
+            )))
+        }
+    }
+
+    fn get(&self, url: &str) -> pdf_sign::Result<Vec<u8>> {
+        let base = &self.0.config().base_url;
+        if url == base.join(paths::CRL) {
+            self.0.crl_der().map_err(ca_error)
+        } else if url == base.join(paths::ROOT_CRL) {
+            self.0.root_crl_der().map_err(ca_error)
+        } else {
+            Err(PdfError::Invalid(format!("{url} is not Inkan's CRL")))
+        }
+    }
+}
+
+/// What to sign and how.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub level: Level,
+    /// Where the visible signature goes; `None` signs invisibly.
+    pub placement: Option<Placement>,
+    pub reason: Option<String>,
+}
+
+/// The caller's certificate that may sign now, or why none may.
+async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<String, Failure> {
+    let rows = sqlx::query(
+        "SELECT serial, status, not_before, not_after FROM certificates WHERE user_id = $1 \
+         ORDER BY created_at DESC, serial",
+    )
+    .bind(&user.id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut why = "error.no_certificate";
+    for r in &rows {
+        let status: String = r.try_get("status")?;
+        let not_before: i64 = r.try_get("not_before")?;
+        let not_after: i64 = r.try_get("not_after")?;
+        match status.as_str() {
+            "active" if now >= not_before && now < not_after => {
+                return Ok(r.try_get("serial")?);
+            }
+            "active" => why = "error.certificate_expired",
+            "revoked" if why == "error.no_certificate" => why = "error.certificate_revoked",
+            _ => {}
+        }
+    }
+    if rows.is_empty() {
+        let pending = sqlx::query(
+            "SELECT 1 AS x FROM certificate_applications WHERE user_id = $1 \
+             AND status IN ('pending', 'issuing')",
+        )
+        .bind(&user.id)
+        .fetch_optional(&db.pool)
+        .await?;
+        if pending.is_some() {
+            why = "error.certificate_pending";
+        }
+    }
+    Err(Failure::BadRequest(why))
+}
+
+/// Signs `pdf` with the caller's certificate; returns the signed file. Recorded in the audit
+/// log with the SHA-256 of what went in and what came out.
+pub async fn sign(
+    db: &Db,
+    now: i64,
+    ca: Option<(Arc<Authority>, Arc<dyn KeyStore>)>,
+    user: &User,
+    pdf: Vec<u8>,
+    request: Request,
+) -> Result<Vec<u8>, Failure> {
+    require(user.roles, Action::CertificateSignature)?;
+    let (authority, keys) = ca.ok_or(Failure::BadRequest("error.no_ca"))?;
+    let serial = signing_certificate(db, now, user).await?;
+    let name = user.display_name.clone();
+    let input_hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pdf));
+    let signed_serial = serial.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Failure> {
+        let record = ca_service::record(&authority, &signed_serial)?;
+        let signer = CaKeySigner::new(keys, &record)?;
+        let ca = InProcessCa(&authority);
+        let opts = SignOptions {
+            placement: request.placement,
+            name: Some(name.clone()),
+            appearance_text: None,
+            reason: request.reason,
+            location: None,
+            contact_info: None,
+            certify: None,
+            hash: Some(HashAlgorithm::Sha256),
+            field_name: None,
+            signing_time: None,
+            seal_png: None,
+        };
+        let mut signed = Vec::new();
+        pdf_sign::sign_timestamped(pdf, &mut signed, &signer, &opts, &ca).map_err(pdf_failure)?;
+        if request.level == Level::Bt {
+            return Ok(signed);
+        }
+        let mut with_dss = Vec::new();
+        pdf_sign::ltv::add_dss(signed, &mut with_dss, &ca, &[], &Default::default())
+            .map_err(pdf_failure)?;
+        if request.level == Level::Blt {
+            return Ok(with_dss);
+        }
+        let mut stamped = Vec::new();
+        pdf_sign::timestamp_document(with_dss, &mut stamped, &ca, HashAlgorithm::Sha256)
+            .map_err(pdf_failure)?;
+        // The document timestamp's own chain gets revocation data issued after it.
+        let mut last = Vec::new();
+        pdf_sign::ltv::add_dss(stamped, &mut last, &ca, &[], &Default::default())
+            .map_err(pdf_failure)?;
+        Ok(last)
+    })
+    .await
+    .map_err(|e| Failure::Internal(e.into()))??;
+    let output_hash = hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        &result,
+    ));
+    let mut tx = db.begin().await?;
+    audit::append(
+        &mut tx,
+        now,
+        &audit::Event {
+            org_id: Some(&user.org_id),
+            actor: Some(&user.id),
+            action: "document.signed",
+            detail: serde_json::json!({
+                "serial": serial, "input_sha256": input_hash, "output_sha256": output_hash,
+                "kind": "certificate",
+            }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// A PDF the signer cannot read is the caller's problem (400); a failing key, CMS or CA is
+/// the server's.
+fn pdf_failure(e: PdfError) -> Failure {
+    match e {
+        PdfError::NotPdf(_)
+        | PdfError::Encrypted
+        | PdfError::Syntax { .. }
+        | PdfError::Damaged(_)
+        | PdfError::DamagedSigned => Failure::UnreadablePdf(e.to_string()),
+        PdfError::Invalid(ref m) if !m.starts_with("Inkan's CA") => {
+            Failure::UnreadablePdf(e.to_string())
+        }
+        other => Failure::Internal(anyhow::anyhow!("signing: {other}")),
+    }
+}
