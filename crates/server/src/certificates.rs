@@ -604,6 +604,52 @@ pub async fn orders_of(db: &Db, user: &User) -> Result<Vec<Order>, Failure> {
     Ok(rows.iter().map(Order::from_row).collect::<Result<_, _>>()?)
 }
 
+/// A signer's certificates and applications, and what they may do next.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    /// Whether 「申請する」 is allowed now.
+    pub can_apply: bool,
+    /// Why not (a message key), when `can_apply` is false.
+    pub reason: Option<&'static str>,
+    pub applications: Vec<Order>,
+    pub certificates: Vec<CertificateView>,
+    /// The active certificate that 「更新する」 would renew, once renewal has opened.
+    pub renewable: Option<String>,
+    /// When renewal opens for the active certificate.
+    pub renewal_from: Option<i64>,
+    /// The active certificate that 「変更する」 would replace.
+    pub changeable: Option<String>,
+}
+
+pub async fn overview(db: &Db, now: i64, user: &User) -> Result<Overview, Failure> {
+    let applications = orders_of(db, user).await?;
+    let certificates = certificates_of(db, user).await?;
+    let open = applications
+        .iter()
+        .any(|o| o.status == "pending" || o.status == "issuing");
+    let active = certificates
+        .iter()
+        .find(|c| c.status == "active" && c.not_after > now);
+    let reason = match may_apply(user) {
+        Err(f) => Some(f.key()),
+        Ok(()) if open => Some("error.application_open"),
+        Ok(()) if active.is_some() => Some("error.certificate_active"),
+        Ok(()) => None,
+    };
+    let may = may_apply(user).is_ok() && !open;
+    Ok(Overview {
+        can_apply: reason.is_none(),
+        reason,
+        renewable: active
+            .filter(|c| may && now >= renewal_from(c.not_after))
+            .map(|c| c.serial.clone()),
+        renewal_from: active.map(|c| renewal_from(c.not_after)),
+        changeable: active.filter(|_| may).map(|c| c.serial.clone()),
+        applications,
+        certificates,
+    })
+}
+
 /// A certificate on record.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CertificateView {

@@ -7,6 +7,7 @@ use axum::Router;
 use crate::app::AppState;
 
 pub mod api;
+pub mod cert_pages;
 pub mod certificates;
 pub mod extract;
 pub mod health;
@@ -19,4 +20,5 @@ pub fn router() -> Router<AppState> {
         .merge(api::router())
         .merge(certificates::router())
         .merge(pages::router())
+        .merge(cert_pages::router())
 }

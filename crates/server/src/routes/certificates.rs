@@ -144,24 +144,16 @@ pub async fn status(
     State(state): State<AppState>,
     ApiSession(session): ApiSession,
 ) -> Result<Json<CertificateStatus>, Failure> {
-    let user = &session.user;
-    let applications = certificates::orders_of(&state.db, user).await?;
-    let certificates = certificates::certificates_of(&state.db, user).await?;
-    let open = applications
-        .iter()
-        .any(|o| o.status == "pending" || o.status == "issuing");
-    let reason = match certificates::may_apply(user) {
-        Err(f) => Some(f.code().to_owned()),
-        Ok(()) if open => Some("application_open".to_owned()),
-        Ok(()) => None,
-    };
+    let o = certificates::overview(&state.db, state.clock.now(), &session.user).await?;
     Ok(Json(CertificateStatus {
-        can_apply: reason.is_none(),
-        reason,
+        can_apply: o.can_apply,
+        reason: o
+            .reason
+            .map(|k| k.strip_prefix("error.").unwrap_or(k).to_owned()),
         price_jpy: PRICE_JPY,
         tax_jpy: TAX_JPY,
-        applications,
-        certificates,
+        applications: o.applications,
+        certificates: o.certificates,
     }))
 }
 

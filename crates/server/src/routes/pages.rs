@@ -54,6 +54,9 @@ pub fn router() -> Router<AppState> {
 
 /// Success messages a redirect may ask a page to show (`?msg=`).
 const FLASH: &[&str] = &[
+    "cert.ordered",
+    "checks.approved",
+    "checks.rejected",
     "common.saved",
     "login.logged_out",
     "orgs.created",
@@ -64,12 +67,12 @@ const FLASH: &[&str] = &[
 ];
 
 #[derive(Debug, Deserialize)]
-struct Flash {
+pub(crate) struct Flash {
     msg: Option<String>,
 }
 
 impl Flash {
-    fn key(&self) -> Option<&'static str> {
+    pub(crate) fn key(&self) -> Option<&'static str> {
         let msg = self.msg.as_deref()?;
         FLASH.iter().copied().find(|k| *k == msg)
     }
@@ -112,15 +115,21 @@ fn role_choices(lang: Lang) -> Vec<(String, String)> {
 }
 
 /// What every logged-in page shows: the user (top right) and the side menu.
-fn frame(session: &Session, lang: Lang, flash: Option<&str>) -> Value {
+pub(crate) fn frame(session: &Session, lang: Lang, flash: Option<&str>) -> Value {
     let roles = session.user.roles;
     let mut menu = vec![("/", "menu.home")];
     if allows(roles, Action::ManageUsers) {
         menu.push(("/users", "menu.users"));
         menu.push(("/audit", "menu.audit"));
     }
+    if allows(roles, Action::ManageUsers) {
+        menu.push(("/billing", "menu.billing"));
+    }
     if allows(roles, Action::ManageOrganisations) {
         menu.push(("/organisations", "menu.organisations"));
+    }
+    if allows(roles, Action::IdentityChecks) {
+        menu.push(("/identity-checks", "menu.checks"));
     }
     menu.push(("/profile", "menu.settings"));
     context! {
@@ -132,7 +141,7 @@ fn frame(session: &Session, lang: Lang, flash: Option<&str>) -> Value {
 }
 
 /// The failure's messages for the form: the general one, and one per field.
-fn form_errors(f: &Failure, lang: Lang) -> Value {
+pub(crate) fn form_errors(f: &Failure, lang: Lang) -> Value {
     let fields: BTreeMap<&str, &str> = f
         .fields()
         .iter()
@@ -142,11 +151,11 @@ fn form_errors(f: &Failure, lang: Lang) -> Value {
 }
 
 /// Merges template contexts; the first has precedence.
-fn merge<const N: usize>(values: [Value; N]) -> Value {
+pub(crate) fn merge<const N: usize>(values: [Value; N]) -> Value {
     minijinja::value::merge_maps(values.into_iter().rev())
 }
 
-fn render(
+pub(crate) fn render(
     state: &AppState,
     status: StatusCode,
     template: &str,
@@ -157,7 +166,12 @@ fn render(
 }
 
 /// An error page for failures that are not about a form's fields.
-fn error_page(state: &AppState, session: Option<&Session>, lang: Lang, f: &Failure) -> Response {
+pub(crate) fn error_page(
+    state: &AppState,
+    session: Option<&Session>,
+    lang: Lang,
+    f: &Failure,
+) -> Response {
     f.log();
     let frame = session.map(|s| frame(s, lang, None));
     render(
@@ -608,7 +622,21 @@ async fn profile_context(state: &AppState, session: &Session, lang: Lang) -> Val
         .await
         .map(|o| o.as_str().to_owned())
         .unwrap_or_default();
-    context! { org => org, user => UserRow::new(&session.user, lang), language => session.user.language.as_str() }
+    let cert = crate::certificates::overview(&state.db, state.clock.now(), &session.user)
+        .await
+        .ok();
+    let signer = crate::certificates::may_apply(&session.user).is_ok();
+    let agent = session.user.roles.has(accounts::Role::TransactionAgent);
+    let key = new_token().unwrap_or_default();
+    context! {
+        org => org,
+        user => UserRow::new(&session.user, lang),
+        language => session.user.language.as_str(),
+        cert => cert,
+        signer => signer,
+        agent => agent,
+        key => key,
+    }
 }
 
 async fn profile_page(

@@ -15,7 +15,7 @@ use crate::support::{inkan, ok};
 
 /// A CA folder made by `inkan ca init` whose URLs (OCSP, CRL, TSA) name the service, and the
 /// service serving it on that port.
-fn service_with_ca(backend: Backend) -> Option<(Service, tempfile::TempDir)> {
+pub fn service_with_ca(backend: Backend) -> Option<(Service, tempfile::TempDir)> {
     let ca = tempfile::tempdir().expect("tempdir");
     let dir = ca.path().join("ca");
     let port = crate::email::free_port();

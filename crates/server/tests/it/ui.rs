@@ -245,3 +245,175 @@ fn ui_password_reset_by_emailed_link() {
     assert_eq!(browser.text("#me"), ADMIN_EMAIL);
     browser.screenshot("logged-in-after-reset");
 }
+
+/// The certificate application in the browser: the three steps with field errors, the
+/// confirmation with the price, the order on the profile, the operator's identity check, and
+/// the issued certificate's expiry on the profile; a transaction agent sees 「申請する」 disabled
+/// with the reason.
+#[test]
+fn ui_certificate_application_identity_check_and_profile_status() {
+    let Some((service, _ca)) = crate::lifecycle::service_with_ca(Backend::Sqlite) else {
+        return;
+    };
+    let Some(browser) = Browser::start("ui_certificate") else {
+        return;
+    };
+    let base = &service.app.base;
+    let mut admin = service.admin();
+    service.user(&mut admin, "yamada@example.jp", &["signer"], "Yamada2026x");
+    service.user(
+        &mut admin,
+        "agent@example.jp",
+        &["transaction_agent"],
+        "Agent2026x",
+    );
+    service.operator();
+    let login = |email: &str, password: &str| {
+        browser.goto(&format!("{base}/login"));
+        browser.fill("#email", email);
+        browser.fill("#password", password);
+        browser.submit("#login-form");
+        browser.wait_for("#me");
+    };
+    let logout = || {
+        browser.click("#logout");
+        browser.wait_for("#login-form");
+    };
+
+    // A transaction agent: 「申請する」 shown disabled, with the reason.
+    login("agent@example.jp", "Agent2026x");
+    browser.click("#me");
+    browser.wait_for("#certificate");
+    assert!(browser.source().contains("id=\"apply\" disabled"));
+    assert_eq!(
+        browser.text("#apply-reason"),
+        "取引士は簡易署名(立会人型)のみ行えるため、申請できません"
+    );
+    browser.screenshot("agent-profile");
+    logout();
+
+    login("yamada@example.jp", "Yamada2026x");
+    browser.click("#me");
+    browser.wait_for("#no-certificate");
+    browser.screenshot("profile-no-certificate");
+    browser.click("#apply");
+    browser.wait_for("#type-form");
+    browser.screenshot("step1-type");
+    browser.submit("#type-form");
+    browser.wait_for("#applicant-form");
+    assert!(
+        browser.source().contains("value=\"yamada@example.jp\""),
+        "email prefilled"
+    );
+    assert_eq!(
+        browser.texts("#applicant-form .required").len(),
+        13,
+        "all but the building"
+    );
+    browser.fill("#email", "");
+    browser.submit("#applicant-form");
+    for field in [
+        "organisation",
+        "postal_code",
+        "prefecture",
+        "family_name_romaji",
+        "email",
+    ] {
+        assert_eq!(
+            browser.text(&format!("#{field}-error")),
+            "入力してください",
+            "{field}"
+        );
+    }
+    browser.screenshot("step2-required");
+    let fill_all = |postal: &str, romaji: &str| {
+        for (id, value) in [
+            ("organisation", "株式会社印鑑テスト"),
+            ("department", "法務部"),
+            ("family_name", "山田"),
+            ("given_name", "太郎"),
+            ("family_name_romaji", romaji),
+            ("given_name_romaji", "Taro"),
+            ("postal_code", postal),
+            ("city", "千代田区"),
+            ("street", "千代田1-1"),
+            ("building", "印鑑ビル 5F"),
+            ("phone", "03-1234-5678"),
+            ("email", "yamada@example.jp"),
+        ] {
+            browser.fill(&format!("#{id}"), value);
+        }
+    };
+    fill_all("123", "山田");
+    browser.submit("#applicant-form");
+    assert_eq!(
+        browser.text("#postal_code-error"),
+        "郵便番号は 7 桁の数字で入力してください(例: 100-0001)"
+    );
+    assert_eq!(
+        browser.text("#family_name_romaji-error"),
+        "ローマ字(半角英字・スペース・ハイフン)で入力してください"
+    );
+    assert_eq!(browser.text("#prefecture-error"), "入力してください");
+    browser.screenshot("step2-bad-values");
+    fill_all("1000001", "Yamada");
+    browser.select("#prefecture", "東京都");
+    browser.submit("#applicant-form");
+    browser.wait_for("#order-form");
+    assert_eq!(browser.text("#confirm-cn"), "Yamada Taro");
+    assert_eq!(browser.text("#confirm-price"), "8,000 円 / 年(税抜)");
+    assert_eq!(browser.text("#confirm-total"), "8800 円");
+    assert!(browser.text("#duplicate-warning").contains("1 回だけ"));
+    assert!(
+        browser.source().contains("100-0001"),
+        "the postal code as it will be ordered"
+    );
+    browser.screenshot("step3-confirm");
+    browser.submit("#order-form");
+    assert_eq!(
+        browser.text(".flash"),
+        "お申込みを受け付けました。本人確認のご連絡をお待ちください"
+    );
+    let order_id = browser.text("#applications .order-id");
+    assert!(order_id.starts_with("INK"), "{order_id}");
+    assert_eq!(browser.text("#applications .app-status"), "本人確認待ち");
+    assert!(
+        !browser.exists("a#apply"),
+        "no second application while one is open"
+    );
+    browser.screenshot("profile-pending");
+    logout();
+
+    // The operator's queue.
+    login("op@inkan.example", "Operator2026");
+    browser.click("nav.side a[href='/identity-checks']");
+    browser.wait_for(&format!("#check-{order_id}"));
+    browser.screenshot("identity-checks");
+    browser.fill(&format!("#method-{order_id}"), "電話(登録番号へ折り返し)");
+    browser.click(&format!("#check-{order_id} button.approve"));
+    browser.wait_for("#checks-empty");
+    assert_eq!(browser.text(".flash"), "承認し、電子証明書を発行しました");
+    browser.screenshot("identity-check-approved");
+    logout();
+
+    // The signer's profile: the certificate, its expiry a year away, 「変更する」.
+    login("yamada@example.jp", "Yamada2026x");
+    browser.click("#me");
+    browser.wait_for("#certificates");
+    assert_eq!(browser.text("#certificates .cert-status"), "有効");
+    let expiry = browser.text("#certificates .expiry");
+    let next_year = (chrono::Utc::now() + chrono::Duration::days(365))
+        .format("%Y-%m")
+        .to_string();
+    assert!(
+        expiry.starts_with(&next_year[..4]),
+        "{expiry} vs {next_year}"
+    );
+    assert_eq!(browser.text("#applications .app-status"), "発行済み");
+    assert!(browser.exists("#change"));
+    assert!(
+        !browser.exists("#renew"),
+        "renewal opens three months before expiry"
+    );
+    browser.screenshot("profile-issued");
+}

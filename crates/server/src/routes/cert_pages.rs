@@ -1,0 +1,460 @@
+//! The certificate lifecycle's screens: the profile's certificate section is in `pages`; here
+//! are the application in three steps (type, applicant form, confirmation with the price and
+//! 「お申込み」), 「更新する」, the operator's identity-check queue, and the billing ledger.
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use minijinja::{context, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::auth::{new_token, Session};
+use crate::certificates::{self, ApplicantForm, Check, OrderKind, PREFECTURES};
+use crate::error::Failure;
+use crate::i18n::{self, Lang};
+use crate::permissions::{require, Action};
+use crate::routes::extract::{page_lang, same_token, PageForm, PageSession};
+use crate::routes::pages::{error_page, form_errors, frame, merge, render, Flash};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/certificate/apply", get(step1))
+        .route("/certificate/apply/form", get(step2).post(step2_submit))
+        .route("/certificate/apply/order", post(order))
+        .route("/certificate/renew", post(renew))
+        .route("/identity-checks", get(checks_page))
+        .route("/identity-checks/{order_id}", post(decide))
+        .route("/billing", get(billing_page))
+}
+
+/// The form's fields in display order: (name, label key, required).
+const FIELDS: [(&str, &str, bool); 14] = [
+    ("organisation", "cert.f.organisation", true),
+    ("department", "cert.f.department", true),
+    ("family_name", "cert.f.family_name", true),
+    ("given_name", "cert.f.given_name", true),
+    ("family_name_romaji", "cert.f.family_name_romaji", true),
+    ("given_name_romaji", "cert.f.given_name_romaji", true),
+    ("postal_code", "cert.f.postal_code", true),
+    ("country", "cert.f.country", true),
+    ("prefecture", "cert.f.prefecture", true),
+    ("city", "cert.f.city", true),
+    ("street", "cert.f.street", true),
+    ("building", "cert.f.building", false),
+    ("phone", "cert.f.phone", true),
+    ("email", "cert.f.email", true),
+];
+
+#[derive(Debug, Serialize)]
+struct FieldRow {
+    name: &'static str,
+    label: String,
+    required: bool,
+}
+
+fn fields(lang: Lang) -> Vec<FieldRow> {
+    FIELDS
+        .iter()
+        .map(|(name, key, required)| FieldRow {
+            name,
+            label: i18n::t(lang, key).to_owned(),
+            required: *required,
+        })
+        .collect()
+}
+
+/// Only signers reach the application screens; a transaction agent is told why not.
+fn may_apply(session: &Session) -> Result<(), Failure> {
+    certificates::may_apply(&session.user)
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ChangeOf {
+    /// Set when the form changes an existing certificate (「変更する」).
+    change: Option<String>,
+}
+
+async fn step1(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+    Query(change): Query<ChangeOf>,
+) -> Response {
+    let lang = page_lang(&headers, Some(&session));
+    if let Err(f) = may_apply(&session) {
+        return error_page(&state, Some(&session), lang, &f);
+    }
+    render(
+        &state,
+        StatusCode::OK,
+        "cert_apply.html",
+        lang,
+        context! { change => change.change, ..frame(&session, lang, None) },
+    )
+}
+
+/// Step 2, prefilled from the certificate being changed, else from the account.
+async fn step2(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+    Query(change): Query<ChangeOf>,
+) -> Response {
+    let lang = page_lang(&headers, Some(&session));
+    if let Err(f) = may_apply(&session) {
+        return error_page(&state, Some(&session), lang, &f);
+    }
+    let mut values = ApplicantForm {
+        country: "JP".into(),
+        email: session.user.email.clone(),
+        ..ApplicantForm::default()
+    };
+    if let Some(serial) = &change.change {
+        if let Ok(orders) = certificates::orders_of(&state.db, &session.user).await {
+            if let Some(o) = orders.iter().find(|o| o.serial.as_deref() == Some(serial)) {
+                let a = &o.applicant;
+                values = ApplicantForm {
+                    organisation: a.organisation.clone(),
+                    postal_code: a.postal_code.clone(),
+                    country: a.country.clone(),
+                    prefecture: a.prefecture.clone(),
+                    city: a.city.clone(),
+                    street: a.street.clone(),
+                    building: a.building.clone(),
+                    family_name: a.family_name.clone(),
+                    given_name: a.given_name.clone(),
+                    family_name_romaji: a.family_name_romaji.clone(),
+                    given_name_romaji: a.given_name_romaji.clone(),
+                    department: a.department.clone(),
+                    phone: a.phone.clone(),
+                    email: a.email.clone(),
+                };
+            }
+        }
+    }
+    form_page(
+        &state,
+        &session,
+        lang,
+        StatusCode::OK,
+        &values,
+        change.change,
+        Value::default(),
+    )
+}
+
+fn form_page(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    status: StatusCode,
+    values: &ApplicantForm,
+    change: Option<String>,
+    errors: Value,
+) -> Response {
+    render(
+        state,
+        status,
+        "cert_form.html",
+        lang,
+        context! {
+            fields => fields(lang),
+            values => values,
+            prefectures => PREFECTURES.as_slice(),
+            change => change,
+            ..merge([errors, frame(session, lang, None)])
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct ApplicantPost {
+    #[serde(default)]
+    csrf: String,
+    /// The confirmation page's order key (step 3 only).
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    change: String,
+    #[serde(flatten)]
+    form: ApplicantForm,
+}
+
+async fn step2_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+    PageForm(post): PageForm<ApplicantPost>,
+) -> Response {
+    let lang = page_lang(&headers, Some(&session));
+    if let Err(f) = may_apply(&session) {
+        return error_page(&state, Some(&session), lang, &f);
+    }
+    let change = Some(post.change.clone()).filter(|c| !c.is_empty());
+    if !same_token(&post.csrf, &session.csrf_token) {
+        let errors = form_errors(&Failure::Csrf, lang);
+        return form_page(
+            &state,
+            &session,
+            lang,
+            StatusCode::FORBIDDEN,
+            &post.form,
+            change,
+            errors,
+        );
+    }
+    match post.form.check() {
+        Ok(applicant) => {
+            // A fresh key per confirmation page: resubmitting this page never orders twice.
+            let key = match new_token() {
+                Ok(k) => k,
+                Err(e) => return error_page(&state, Some(&session), lang, &Failure::Internal(e)),
+            };
+            let rows: Vec<(String, String)> = FIELDS
+                .iter()
+                .map(|(name, label, _)| {
+                    let value = serde_json::to_value(&applicant)
+                        .ok()
+                        .and_then(|v| v[*name].as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    (i18n::t(lang, label).to_owned(), value)
+                })
+                .collect();
+            render(
+                &state,
+                StatusCode::OK,
+                "cert_confirm.html",
+                lang,
+                context! {
+                    rows => rows,
+                    values => applicant,
+                    common_name => applicant.common_name(),
+                    key => key,
+                    change => change,
+                    price => certificates::PRICE_JPY,
+                    tax => certificates::TAX_JPY,
+                    total => certificates::PRICE_JPY + certificates::TAX_JPY,
+                    ..frame(&session, lang, None)
+                },
+            )
+        }
+        Err(f) => {
+            let errors = form_errors(&f, lang);
+            form_page(
+                &state,
+                &session,
+                lang,
+                f.status(),
+                &post.form,
+                change,
+                errors,
+            )
+        }
+    }
+}
+
+async fn order(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+    PageForm(post): PageForm<ApplicantPost>,
+) -> Response {
+    let lang = page_lang(&headers, Some(&session));
+    let change = Some(post.change.clone()).filter(|c| !c.is_empty());
+    let result = async {
+        if !same_token(&post.csrf, &session.csrf_token) {
+            return Err(Failure::Csrf);
+        }
+        let applicant = post.form.check()?;
+        match &change {
+            Some(serial) => {
+                certificates::change(
+                    &state.db,
+                    state.clock.now(),
+                    &session.user,
+                    serial,
+                    &applicant,
+                    &post.key,
+                )
+                .await
+            }
+            None => {
+                certificates::place_order(
+                    &state.db,
+                    state.clock.now(),
+                    &session.user,
+                    &applicant,
+                    &post.key,
+                    &OrderKind::New,
+                )
+                .await
+            }
+        }
+    }
+    .await;
+    match result {
+        // A repeated 「お申込み」 lands on the same order.
+        Ok(_) => Redirect::to("/profile?msg=cert.ordered").into_response(),
+        Err(f @ Failure::Invalid(_)) => {
+            let errors = form_errors(&f, lang);
+            form_page(
+                &state,
+                &session,
+                lang,
+                f.status(),
+                &post.form,
+                change,
+                errors,
+            )
+        }
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RenewPost {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    serial: String,
+    #[serde(default)]
+    key: String,
+}
+
+async fn renew(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+    PageForm(post): PageForm<RenewPost>,
+) -> Response {
+    let lang = page_lang(&headers, Some(&session));
+    let result = async {
+        if !same_token(&post.csrf, &session.csrf_token) {
+            return Err(Failure::Csrf);
+        }
+        certificates::renew(
+            &state.db,
+            state.clock.now(),
+            &session.user,
+            &post.serial,
+            &post.key,
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(_) => Redirect::to("/profile?msg=cert.ordered").into_response(),
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
+
+async fn checks_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let lang = page_lang(&headers, Some(&session));
+    let result = async {
+        require(session.user.roles, Action::IdentityChecks)?;
+        certificates::pending_checks(&state.db).await
+    }
+    .await;
+    match result {
+        Ok(pending) => render(
+            &state,
+            StatusCode::OK,
+            "identity_checks.html",
+            lang,
+            context! { pending => pending, ..frame(&session, lang, flash.key()) },
+        ),
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DecisionPost {
+    #[serde(default)]
+    csrf: String,
+    /// `approve` or `reject`.
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+    Path(order_id): Path<String>,
+    PageForm(post): PageForm<DecisionPost>,
+) -> Response {
+    let lang = page_lang(&headers, Some(&session));
+    let result = async {
+        require(session.user.roles, Action::IdentityChecks)?;
+        if !same_token(&post.csrf, &session.csrf_token) {
+            return Err(Failure::Csrf);
+        }
+        let check = Check::parse(&post.method, &post.note)?;
+        let now = state.clock.now();
+        if post.decision == "reject" {
+            certificates::reject(
+                &state.db,
+                now,
+                &session.user,
+                &order_id,
+                &check,
+                &post.reason,
+            )
+            .await
+            .map(|()| "checks.rejected")
+        } else {
+            certificates::approve(
+                &state.db,
+                now,
+                state.ca.clone(),
+                &session.user,
+                &order_id,
+                &check,
+            )
+            .await
+            .map(|_| "checks.approved")
+        }
+    }
+    .await;
+    match result {
+        Ok(msg) => Redirect::to(&format!("/identity-checks?msg={msg}")).into_response(),
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
+
+async fn billing_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+) -> Response {
+    let lang = page_lang(&headers, Some(&session));
+    let result = async {
+        require(session.user.roles, Action::ManageUsers)?;
+        certificates::ledger(&state.db, &session.user.org_id).await
+    }
+    .await;
+    match result {
+        Ok(charges) => render(
+            &state,
+            StatusCode::OK,
+            "billing.html",
+            lang,
+            context! { charges => charges, ..frame(&session, lang, None) },
+        ),
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
