@@ -89,7 +89,7 @@ pub struct Request {
 }
 
 /// The caller's certificate that may sign now, or why none may.
-async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<String, Failure> {
+pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<String, Failure> {
     let rows = sqlx::query(
         "SELECT serial, status, not_before, not_after FROM certificates WHERE user_id = $1 \
          ORDER BY created_at DESC, serial",

@@ -53,6 +53,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/identity_checks.html"),
     ),
     ("billing.html", include_str!("../templates/billing.html")),
+    ("sign.html", include_str!("../templates/sign.html")),
 ];
 
 pub const STYLESHEET: &str = include_str!("../templates/app.css");

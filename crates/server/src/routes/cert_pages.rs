@@ -28,6 +28,165 @@ pub fn router() -> Router<AppState> {
         .route("/identity-checks", get(checks_page))
         .route("/identity-checks/{order_id}", post(decide))
         .route("/billing", get(billing_page))
+        .route(
+            "/sign",
+            get(sign_page)
+                .post(sign_submit)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::routes::certificates::SIGN_LIMIT,
+                )),
+        )
+}
+
+/// The default visible signature: bottom right of the first page of an A4 sheet.
+const DEFAULT_PLACEMENT: &str = "1,360,40,200,80";
+
+async fn sign_view(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    status: StatusCode,
+    error: Option<&Failure>,
+) -> Response {
+    let usable =
+        crate::signing::signing_certificate(&state.db, state.clock.now(), &session.user).await;
+    let blocked = usable
+        .as_ref()
+        .err()
+        .map(|f| i18n::t(lang, f.key()).to_owned());
+    let errors = error.map(|f| form_errors(f, lang)).unwrap_or_default();
+    render(
+        state,
+        status,
+        "sign.html",
+        lang,
+        context! {
+            blocked => blocked,
+            placement => DEFAULT_PLACEMENT,
+            ..merge([errors, frame(session, lang, None)])
+        },
+    )
+}
+
+/// 「署名する」: upload a PDF, sign it with one's own certificate, download the signed file.
+async fn sign_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+) -> Response {
+    let lang = page_lang(&headers, Some(&session));
+    if let Err(f) = require(session.user.roles, Action::CertificateSignature) {
+        return error_page(&state, Some(&session), lang, &f);
+    }
+    sign_view(&state, &session, lang, StatusCode::OK, None).await
+}
+
+async fn sign_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    let lang = page_lang(&headers, Some(&session));
+    if let Err(f) = require(session.user.roles, Action::CertificateSignature) {
+        return error_page(&state, Some(&session), lang, &f);
+    }
+    let result = async {
+        let mut multipart = multipart.map_err(|e| Failure::Malformed(e.body_text()))?;
+        let (mut csrf, mut pdf, mut name) = (String::new(), Vec::new(), String::from("document"));
+        let (mut level, mut visible, mut reason) = (String::new(), String::new(), String::new());
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| Failure::Malformed(e.body_text()))?
+        {
+            let field_name = field.name().unwrap_or_default().to_owned();
+            if field_name == "pdf" {
+                if let Some(f) = field.file_name() {
+                    name = f
+                        .trim_end_matches(".pdf")
+                        .trim_end_matches(".PDF")
+                        .to_owned();
+                }
+                pdf = field
+                    .bytes()
+                    .await
+                    .map_err(|e| Failure::Malformed(e.body_text()))?
+                    .to_vec();
+                continue;
+            }
+            let value = field
+                .text()
+                .await
+                .map_err(|e| Failure::Malformed(e.body_text()))?;
+            match field_name.as_str() {
+                "csrf" => csrf = value,
+                "level" => level = value,
+                "visible" => visible = value,
+                "reason" => reason = value,
+                _ => {}
+            }
+        }
+        if !same_token(&csrf, &session.csrf_token) {
+            return Err(Failure::Csrf);
+        }
+        if pdf.is_empty() {
+            return Err(Failure::invalid("pdf", "error.required"));
+        }
+        let level = crate::signing::Level::parse(if level.is_empty() { "B-LTA" } else { &level })
+            .ok_or(Failure::invalid("level", "error.level"))?;
+        let placement = Some(visible.trim())
+            .filter(|v| !v.is_empty())
+            .map(pdf_sign::Placement::parse)
+            .transpose()
+            .map_err(|_| Failure::invalid("visible", "error.placement"))?;
+        let signed = crate::signing::sign(
+            &state.db,
+            state.clock.now(),
+            state.ca_with_keys(),
+            &session.user,
+            pdf,
+            crate::signing::Request {
+                level,
+                placement,
+                reason: Some(reason).filter(|r| !r.trim().is_empty()),
+            },
+        )
+        .await?;
+        Ok((signed, name))
+    }
+    .await;
+    match result {
+        Ok((signed, name)) => {
+            // An ASCII fallback name and the real one (RFC 6266 / 5987).
+            let encoded: String = format!("{name}-signed.pdf")
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            (
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "application/pdf".to_owned(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"signed.pdf\"; filename*=UTF-8''{encoded}"),
+                    ),
+                ],
+                signed,
+            )
+                .into_response()
+        }
+        Err(f @ Failure::Internal(_)) => error_page(&state, Some(&session), lang, &f),
+        Err(f) => sign_view(&state, &session, lang, f.status(), Some(&f)).await,
+    }
 }
 
 /// The form's fields in display order: (name, label key, required).

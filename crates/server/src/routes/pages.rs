@@ -131,6 +131,9 @@ pub(crate) fn frame(session: &Session, lang: Lang, flash: Option<&str>) -> Value
     if allows(roles, Action::IdentityChecks) {
         menu.push(("/identity-checks", "menu.checks"));
     }
+    if allows(roles, Action::CertificateSignature) {
+        menu.push(("/sign", "menu.sign"));
+    }
     menu.push(("/profile", "menu.settings"));
     context! {
         me => UserRow::new(&session.user, lang),

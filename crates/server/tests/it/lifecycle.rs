@@ -346,6 +346,40 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
             .contains("Yamada Taro"),
         "{report}"
     );
+    // The same through the web form (multipart upload, download).
+    let boundary = "inkanboundary7MA4YWxkTrZu0gW";
+    let mut form = Vec::new();
+    let csrf = signer.csrf.clone().expect("csrf");
+    for (name, value) in [("csrf", csrf.as_str()), ("level", "B-LT"), ("visible", "")] {
+        form.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    form.extend_from_slice(
+        format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"pdf\"; \
+             filename=\"keiyaku.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    form.extend_from_slice(&pdf);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let a = signer.raw(
+        "POST",
+        "/sign",
+        Some(&form),
+        Some(&format!("multipart/form-data; boundary={boundary}")),
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(a.bytes.starts_with(b"%PDF-"));
+    let from_form = dir.path().join("from-form.pdf");
+    std::fs::write(&from_form, &a.bytes).expect("write");
+    let out = inkan(&["verify", from_form.to_str().expect("path"), "--trust", root]);
+    assert_eq!(out.status.code(), Some(0), "{}", crate::support::text(&out));
+
     // Bad requests: not a PDF, an unknown level, a bad placement.
     let a = signer.raw(
         "POST",
@@ -377,7 +411,7 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
         &service,
         "SELECT COUNT(*) FROM audit_log WHERE action = 'document.signed'",
     );
-    assert_eq!(actions, 1);
+    assert_eq!(actions, 2);
 
     // The billing ledger, for administrators, as JSON and CSV.
     let ledger = admin.get("/api/billing");
@@ -641,4 +675,18 @@ fn renewal_reminder_is_sent_once_by_two_servers_then_renewal_and_change_take_ove
         .expect("the renewed certificate")["status"]
         .clone();
     assert_eq!(revoked, "revoked");
+
+    // Past the expiry of every certificate: signing is refused, saying why.
+    let last_expiry = issued.body["not_after"].as_i64().expect("not_after");
+    set_clock(&clock, last_expiry + 86400 - real_now);
+    let mut signer = service.api();
+    signer.login("yamada@example.jp", "Yamada2026x");
+    let pdf = crate::support::minimal_pdf("Expired");
+    let a = signer.raw("POST", "/api/me/sign", Some(&pdf), Some("application/pdf"));
+    assert_eq!(
+        (a.status, a.code()),
+        (400, "certificate_expired"),
+        "{}",
+        a.text
+    );
 }

@@ -54,6 +54,7 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("POST",   "/organisations",           Body::NewOrgForm, [403, 403, 403, 403, 403, 403, 303, 403, 303]),
     ("GET",    "/certificate/apply",       Body::None,      [403, 200, 403, 200, 200, 400, 403, 403, 303]),
     ("GET",    "/certificate/apply/form",  Body::None,      [403, 200, 403, 200, 200, 400, 403, 403, 303]),
+    ("GET",    "/sign",                    Body::None,      [403, 200, 403, 200, 200, 403, 403, 403, 303]),
     ("GET",    "/identity-checks",         Body::None,      [403, 403, 403, 403, 403, 403, 200, 403, 303]),
     ("GET",    "/billing",                 Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 303]),
     ("GET",    "/audit",                   Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 303]),

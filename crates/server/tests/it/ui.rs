@@ -168,7 +168,7 @@ fn first_login_password_change_and_user_creation(backend: Backend, name: &str) {
     browser.fill("#new_password_confirmation", "Bunsho2026x");
     browser.submit("#password-form");
     assert_eq!(browser.text("#home-roles"), "文書管理者+署名者");
-    assert_eq!(browser.texts("nav.side a"), ["ホーム", "設定"]);
+    assert_eq!(browser.texts("nav.side a"), ["ホーム", "署名する", "設定"]);
     browser.screenshot("new-user-home");
     // No user management for a document manager.
     browser.goto(&format!("{base}/users"));
@@ -382,6 +382,15 @@ fn ui_certificate_application_identity_check_and_profile_status() {
         "no second application while one is open"
     );
     browser.screenshot("profile-pending");
+    // The signing screen says why it cannot sign yet.
+    browser.click("nav.side a[href='/sign']");
+    browser.wait_for("#sign-form");
+    assert_eq!(
+        browser.text("#sign-blocked"),
+        "電子証明書は本人確認待ちのため、まだ署名できません"
+    );
+    assert!(browser.source().contains("id=\"sign-submit\" disabled"));
+    browser.screenshot("sign-blocked-pending");
     logout();
 
     // The operator's queue.
@@ -416,4 +425,8 @@ fn ui_certificate_application_identity_check_and_profile_status() {
         "renewal opens three months before expiry"
     );
     browser.screenshot("profile-issued");
+    browser.click("nav.side a[href='/sign']");
+    browser.wait_for("#sign-form");
+    assert!(!browser.exists("#sign-blocked"));
+    browser.screenshot("sign-ready");
 }
