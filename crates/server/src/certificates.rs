@@ -436,6 +436,7 @@ impl OrderKind {
 pub async fn place_order(
     db: &Db,
     now: i64,
+    actor: &User,
     user: &User,
     applicant: &Applicant,
     idempotency_key: &str,
@@ -532,11 +533,11 @@ pub async fn place_order(
         now,
         &audit::Event {
             org_id: Some(&user.org_id),
-            actor: Some(&user.id),
+            actor: Some(&actor.id),
             action: "certificate.ordered",
             detail: serde_json::json!({
                 "order": order_id, "common_name": common_name, "price_jpy": PRICE_JPY,
-                "kind": kind.as_str(), "replaces": kind.replaces(),
+                "kind": kind.as_str(), "replaces": kind.replaces(), "for": user.id,
             }),
         },
     )
@@ -1065,6 +1066,7 @@ async fn active_certificate(db: &Db, user: &User, serial: &str) -> Result<(i64, 
 pub async fn renew(
     db: &Db,
     now: i64,
+    actor: &User,
     user: &User,
     serial: &str,
     idempotency_key: &str,
@@ -1076,6 +1078,7 @@ pub async fn renew(
     place_order(
         db,
         now,
+        actor,
         user,
         &order.applicant,
         idempotency_key,
@@ -1089,6 +1092,7 @@ pub async fn renew(
 pub async fn change(
     db: &Db,
     now: i64,
+    actor: &User,
     user: &User,
     serial: &str,
     applicant: &Applicant,
@@ -1098,6 +1102,7 @@ pub async fn change(
     place_order(
         db,
         now,
+        actor,
         user,
         applicant,
         idempotency_key,

@@ -57,7 +57,9 @@ pub fn router() -> Router<AppState> {
         crate::routes::certificates::change, crate::routes::certificates::queue,
         crate::routes::certificates::approve, crate::routes::certificates::reject,
         crate::routes::certificates::billing, crate::routes::certificates::billing_csv,
-        crate::routes::certificates::sign,
+        crate::routes::certificates::sign, crate::routes::certificates::user_status,
+        crate::routes::certificates::user_order, crate::routes::certificates::user_renew,
+        crate::routes::certificates::user_change,
     ),
     modifiers(&Security),
     tags(

@@ -434,6 +434,7 @@ async fn order(
                     &state.db,
                     state.clock.now(),
                     &session.user,
+                    &session.user,
                     serial,
                     &applicant,
                     &post.key,
@@ -444,6 +445,7 @@ async fn order(
                 certificates::place_order(
                     &state.db,
                     state.clock.now(),
+                    &session.user,
                     &session.user,
                     &applicant,
                     &post.key,
@@ -497,6 +499,7 @@ async fn renew(
         certificates::renew(
             &state.db,
             state.clock.now(),
+            &session.user,
             &session.user,
             &post.serial,
             &post.key,

@@ -28,6 +28,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/me/certificate/orders", post(place_order))
         .route("/api/me/certificate/renewals", post(renew))
         .route("/api/me/certificate/changes", post(change))
+        .route("/api/users/{id}/certificate", get(user_status))
+        .route("/api/users/{id}/certificate/orders", post(user_order))
+        .route("/api/users/{id}/certificate/renewals", post(user_renew))
+        .route("/api/users/{id}/certificate/changes", post(user_change))
         .route("/api/identity-checks", get(queue))
         .route("/api/identity-checks/{order_id}/approve", post(approve))
         .route("/api/identity-checks/{order_id}/reject", post(reject))
@@ -144,7 +148,14 @@ pub async fn status(
     State(state): State<AppState>,
     ApiSession(session): ApiSession,
 ) -> Result<Json<CertificateStatus>, Failure> {
-    let o = certificates::overview(&state.db, state.clock.now(), &session.user).await?;
+    status_of(&state, &session.user).await
+}
+
+async fn status_of(
+    state: &AppState,
+    user: &accounts::User,
+) -> Result<Json<CertificateStatus>, Failure> {
+    let o = certificates::overview(&state.db, state.clock.now(), user).await?;
     Ok(Json(CertificateStatus {
         can_apply: o.can_apply,
         reason: o
@@ -222,6 +233,7 @@ pub async fn place_order(
         &state.db,
         state.clock.now(),
         &session.user,
+        &session.user,
         &applicant,
         &key,
         &OrderKind::New,
@@ -284,6 +296,7 @@ pub async fn renew(
         &state.db,
         state.clock.now(),
         &session.user,
+        &session.user,
         &req.serial,
         &key,
     )
@@ -329,6 +342,7 @@ pub async fn change(
     let (order, created) = certificates::change(
         &state.db,
         state.clock.now(),
+        &session.user,
         &session.user,
         &req.serial,
         &applicant,
@@ -482,4 +496,152 @@ pub async fn billing_csv(
         certificates::ledger_csv(org.as_str(), &charges),
     )
         .into_response())
+}
+
+/// The user an administrator acts for: one of their organisation (another organisation's is
+/// not found).
+async fn managed_user(
+    state: &AppState,
+    admin: &accounts::User,
+    id: &str,
+) -> Result<accounts::User, Failure> {
+    require(admin.roles, Action::OthersSealsAndCertificates)?;
+    accounts::get_user(&state.db, &admin.org_id, id).await
+}
+
+/// A user's certificates and applications (an administrator, user management → 詳細).
+#[utoipa::path(get, path = "/api/users/{id}/certificate", tag = "certificates",
+    params(("id" = String, Path, description = "The user's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "Status", body = CertificateStatus),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not an administrator", body = ApiError),
+        (status = 404, description = "No such user in the caller's organisation", body = ApiError),
+    ))]
+pub async fn user_status(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+) -> Result<Json<CertificateStatus>, Failure> {
+    let user = managed_user(&state, &session.user, &id).await?;
+    status_of(&state, &user).await
+}
+
+/// Orders a certificate for a signer of the organisation (an administrator).
+#[utoipa::path(post, path = "/api/users/{id}/certificate/orders", tag = "certificates",
+    request_body = ApplicantForm,
+    params(("id" = String, Path, description = "The user's id"),
+        ("Idempotency-Key" = String, Header, description = "8 to 64 letters, digits, - or _")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Ordered", body = Order),
+        (status = 200, description = "The same order again (same key)", body = Order),
+        (status = 400, description = "Field problems, a bad key, or the user may not hold a certificate", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not an administrator, the user is not a signer, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such user in the caller's organisation", body = ApiError),
+        (status = 409, description = "Another application is open", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn user_order(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(form): ApiJson<ApplicantForm>,
+) -> Result<(StatusCode, Json<Order>), Failure> {
+    let user = managed_user(&state, &session.user, &id).await?;
+    certificates::may_apply(&user)?;
+    let key = idempotency_key(&headers)?;
+    let applicant = form.check()?;
+    let (order, created) = certificates::place_order(
+        &state.db,
+        state.clock.now(),
+        &session.user,
+        &user,
+        &applicant,
+        &key,
+        &OrderKind::New,
+    )
+    .await?;
+    Ok((created_or_ok(created), Json(order)))
+}
+
+/// Orders the renewal of a user's certificate (an administrator).
+#[utoipa::path(post, path = "/api/users/{id}/certificate/renewals", tag = "certificates",
+    request_body = Renewal,
+    params(("id" = String, Path, description = "The user's id"),
+        ("Idempotency-Key" = String, Header, description = "8 to 64 letters, digits, - or _")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Ordered", body = Order),
+        (status = 200, description = "The same order again (same key)", body = Order),
+        (status = 400, description = "Too early, a bad key, or the user may not hold a certificate", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not an administrator, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such user, or no such active certificate of theirs", body = ApiError),
+        (status = 409, description = "Another application is open", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn user_renew(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<Renewal>,
+) -> Result<(StatusCode, Json<Order>), Failure> {
+    let user = managed_user(&state, &session.user, &id).await?;
+    certificates::may_apply(&user)?;
+    let key = idempotency_key(&headers)?;
+    let (order, created) = certificates::renew(
+        &state.db,
+        state.clock.now(),
+        &session.user,
+        &user,
+        &req.serial,
+        &key,
+    )
+    .await?;
+    Ok((created_or_ok(created), Json(order)))
+}
+
+/// Orders a re-issue of a user's certificate with changed data (an administrator).
+#[utoipa::path(post, path = "/api/users/{id}/certificate/changes", tag = "certificates",
+    request_body = ChangeRequest,
+    params(("id" = String, Path, description = "The user's id"),
+        ("Idempotency-Key" = String, Header, description = "8 to 64 letters, digits, - or _")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Ordered", body = Order),
+        (status = 200, description = "The same order again (same key)", body = Order),
+        (status = 400, description = "Field problems, a bad key, or the user may not hold a certificate", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not an administrator, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such user, or no such active certificate of theirs", body = ApiError),
+        (status = 409, description = "Another application is open", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn user_change(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(req): ApiJson<ChangeRequest>,
+) -> Result<(StatusCode, Json<Order>), Failure> {
+    let user = managed_user(&state, &session.user, &id).await?;
+    certificates::may_apply(&user)?;
+    let key = idempotency_key(&headers)?;
+    let applicant = req.applicant.check()?;
+    let (order, created) = certificates::change(
+        &state.db,
+        state.clock.now(),
+        &session.user,
+        &user,
+        &req.serial,
+        &applicant,
+        &key,
+    )
+    .await?;
+    Ok((created_or_ok(created), Json(order)))
 }

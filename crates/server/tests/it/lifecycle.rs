@@ -413,6 +413,15 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
     );
     assert_eq!(actions, 2);
 
+    // An administrator sees the signer's certificate from user management (詳細).
+    let signer_id = signer.get("/api/me").body["user"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let seen = admin.get(&format!("/api/users/{signer_id}/certificate"));
+    assert_eq!(seen.status, 200);
+    assert_eq!(seen.body["certificates"][0]["status"], "active");
+
     // The billing ledger, for administrators, as JSON and CSV.
     let ledger = admin.get("/api/billing");
     assert_eq!(ledger.status, 200);
