@@ -413,6 +413,35 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
     );
     assert_eq!(actions, 2);
 
+    // A rejected application: the reason is required and mailed; the charge is refunded.
+    let (_, mut other) = service.user(&mut admin, "sato@example.jp", &["signer"], "Sato2026xx");
+    other.headers = vec![("Idempotency-Key".into(), "sato-order-1".into())];
+    let a = other.post("/api/me/certificate/orders", applicant_form(2));
+    other.headers.clear();
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let rejected_order = a.body["order_id"].as_str().expect("order").to_owned();
+    let a = op.post(
+        &format!("/api/identity-checks/{rejected_order}/reject"),
+        json!({ "method": "電話" }),
+    );
+    assert_eq!((a.status, a.field("reason")), (400, "required"));
+    let a = op.post(
+        &format!("/api/identity-checks/{rejected_order}/reject"),
+        json!({ "method": "電話", "reason": "登録の電話番号に本人が不在" }),
+    );
+    assert_eq!(a.status, 204, "{:?}", a.body);
+    let mail = service.mail_to(
+        "applicant2@example.jp",
+        "電子証明書お申込みについてのお知らせ",
+    );
+    assert!(mail["body"]
+        .as_str()
+        .expect("body")
+        .contains("登録の電話番号に本人が不在"));
+    let s = other.get("/api/me/certificate").body;
+    assert_eq!(s["applications"][0]["status"], "rejected");
+    assert_eq!(s["can_apply"], true, "a rejected application is closed");
+
     // An administrator sees the signer's certificate from user management (詳細).
     let signer_id = signer.get("/api/me").body["user"]["id"]
         .as_str()
@@ -427,9 +456,20 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
     assert_eq!(ledger.status, 200);
     assert_eq!(
         ledger.body.as_array().map(Vec::len),
-        Some(1),
+        Some(3),
         "{:?}",
         ledger.body
+    );
+    let refund = ledger
+        .body
+        .as_array()
+        .expect("ledger")
+        .iter()
+        .find(|c| c["kind"] == "refund")
+        .cloned();
+    assert_eq!(
+        refund.map(|r| (r["order_id"].clone(), r["amount_jpy"].clone())),
+        Some((json!(rejected_order), json!(-8000)))
     );
     assert_eq!(ledger.body[0]["amount_jpy"], 8000);
     let csv = admin.raw("GET", "/api/billing.csv", None, None);
