@@ -225,15 +225,35 @@ fn fields(lang: Lang) -> Vec<FieldRow> {
         .collect()
 }
 
-/// Only signers reach the application screens; a transaction agent is told why not.
-fn may_apply(session: &Session) -> Result<(), Failure> {
-    certificates::may_apply(&session.user)
-}
-
 #[derive(Debug, Deserialize, Default)]
 struct ChangeOf {
     /// Set when the form changes an existing certificate (「変更する」).
     change: Option<String>,
+    /// Set when an administrator acts for a user of the organisation (詳細).
+    user: Option<String>,
+}
+
+/// Whom the screens act for: the caller, or (for an administrator) a user of the organisation.
+async fn target(
+    state: &AppState,
+    session: &Session,
+    user: Option<&str>,
+) -> Result<crate::accounts::User, Failure> {
+    match user.filter(|u| !u.is_empty()) {
+        None => Ok(session.user.clone()),
+        Some(id) => {
+            require(session.user.roles, Action::OthersSealsAndCertificates)?;
+            crate::accounts::get_user(&state.db, &session.user.org_id, id).await
+        }
+    }
+}
+
+/// Where to go after an order: the profile, or the user's 詳細 page.
+fn after_order(user: Option<&str>) -> String {
+    match user.filter(|u| !u.is_empty()) {
+        Some(id) => format!("/users/{id}?msg=cert.ordered"),
+        None => "/profile?msg=cert.ordered".to_owned(),
+    }
 }
 
 async fn step1(
@@ -243,7 +263,11 @@ async fn step1(
     Query(change): Query<ChangeOf>,
 ) -> Response {
     let lang = page_lang(&headers, Some(&session));
-    if let Err(f) = may_apply(&session) {
+    let user = match target(&state, &session, change.user.as_deref()).await {
+        Ok(u) => u,
+        Err(f) => return error_page(&state, Some(&session), lang, &f),
+    };
+    if let Err(f) = certificates::may_apply(&user) {
         return error_page(&state, Some(&session), lang, &f);
     }
     render(
@@ -251,7 +275,12 @@ async fn step1(
         StatusCode::OK,
         "cert_apply.html",
         lang,
-        context! { change => change.change, ..frame(&session, lang, None) },
+        context! {
+            change => change.change,
+            for_user => change.user.as_ref().map(|_| user.id.clone()),
+            for_name => change.user.as_ref().map(|_| user.display_name.clone()),
+            ..frame(&session, lang, None)
+        },
     )
 }
 
@@ -263,16 +292,20 @@ async fn step2(
     Query(change): Query<ChangeOf>,
 ) -> Response {
     let lang = page_lang(&headers, Some(&session));
-    if let Err(f) = may_apply(&session) {
+    let user = match target(&state, &session, change.user.as_deref()).await {
+        Ok(u) => u,
+        Err(f) => return error_page(&state, Some(&session), lang, &f),
+    };
+    if let Err(f) = certificates::may_apply(&user) {
         return error_page(&state, Some(&session), lang, &f);
     }
     let mut values = ApplicantForm {
         country: "JP".into(),
-        email: session.user.email.clone(),
+        email: user.email.clone(),
         ..ApplicantForm::default()
     };
     if let Some(serial) = &change.change {
-        if let Ok(orders) = certificates::orders_of(&state.db, &session.user).await {
+        if let Ok(orders) = certificates::orders_of(&state.db, &user).await {
             if let Some(o) = orders.iter().find(|o| o.serial.as_deref() == Some(serial)) {
                 let a = &o.applicant;
                 values = ApplicantForm {
@@ -294,6 +327,7 @@ async fn step2(
             }
         }
     }
+    let errors = context! { for_user => change.user.clone() };
     form_page(
         &state,
         &session,
@@ -301,7 +335,7 @@ async fn step2(
         StatusCode::OK,
         &values,
         change.change,
-        Value::default(),
+        errors,
     )
 }
 
@@ -338,6 +372,8 @@ struct ApplicantPost {
     key: String,
     #[serde(default)]
     change: String,
+    #[serde(default)]
+    user: String,
     #[serde(flatten)]
     form: ApplicantForm,
 }
@@ -349,9 +385,14 @@ async fn step2_submit(
     PageForm(post): PageForm<ApplicantPost>,
 ) -> Response {
     let lang = page_lang(&headers, Some(&session));
-    if let Err(f) = may_apply(&session) {
+    let user = match target(&state, &session, Some(&post.user)).await {
+        Ok(u) => u,
+        Err(f) => return error_page(&state, Some(&session), lang, &f),
+    };
+    if let Err(f) = certificates::may_apply(&user) {
         return error_page(&state, Some(&session), lang, &f);
     }
+    let for_user = Some(post.user.clone()).filter(|u| !u.is_empty());
     let change = Some(post.change.clone()).filter(|c| !c.is_empty());
     if !same_token(&post.csrf, &session.csrf_token) {
         let errors = form_errors(&Failure::Csrf, lang);
@@ -393,6 +434,7 @@ async fn step2_submit(
                     common_name => applicant.common_name(),
                     key => key,
                     change => change,
+                    for_user => for_user,
                     price => certificates::PRICE_JPY,
                     tax => certificates::TAX_JPY,
                     total => certificates::PRICE_JPY + certificates::TAX_JPY,
@@ -401,7 +443,8 @@ async fn step2_submit(
             )
         }
         Err(f) => {
-            let errors = form_errors(&f, lang);
+            let for_user = Some(post.user.clone()).filter(|u| !u.is_empty());
+            let errors = merge([form_errors(&f, lang), context! { for_user => for_user }]);
             form_page(
                 &state,
                 &session,
@@ -427,6 +470,7 @@ async fn order(
         if !same_token(&post.csrf, &session.csrf_token) {
             return Err(Failure::Csrf);
         }
+        let user = target(&state, &session, Some(&post.user)).await?;
         let applicant = post.form.check()?;
         match &change {
             Some(serial) => {
@@ -434,7 +478,7 @@ async fn order(
                     &state.db,
                     state.clock.now(),
                     &session.user,
-                    &session.user,
+                    &user,
                     serial,
                     &applicant,
                     &post.key,
@@ -446,7 +490,7 @@ async fn order(
                     &state.db,
                     state.clock.now(),
                     &session.user,
-                    &session.user,
+                    &user,
                     &applicant,
                     &post.key,
                     &OrderKind::New,
@@ -458,9 +502,10 @@ async fn order(
     .await;
     match result {
         // A repeated 「お申込み」 lands on the same order.
-        Ok(_) => Redirect::to("/profile?msg=cert.ordered").into_response(),
+        Ok(_) => Redirect::to(&after_order(Some(&post.user))).into_response(),
         Err(f @ Failure::Invalid(_)) => {
-            let errors = form_errors(&f, lang);
+            let for_user = Some(post.user.clone()).filter(|u| !u.is_empty());
+            let errors = merge([form_errors(&f, lang), context! { for_user => for_user }]);
             form_page(
                 &state,
                 &session,
@@ -483,6 +528,8 @@ struct RenewPost {
     serial: String,
     #[serde(default)]
     key: String,
+    #[serde(default)]
+    user: String,
 }
 
 async fn renew(
@@ -496,11 +543,12 @@ async fn renew(
         if !same_token(&post.csrf, &session.csrf_token) {
             return Err(Failure::Csrf);
         }
+        let user = target(&state, &session, Some(&post.user)).await?;
         certificates::renew(
             &state.db,
             state.clock.now(),
             &session.user,
-            &session.user,
+            &user,
             &post.serial,
             &post.key,
         )
@@ -508,7 +556,7 @@ async fn renew(
     }
     .await;
     match result {
-        Ok(_) => Redirect::to("/profile?msg=cert.ordered").into_response(),
+        Ok(_) => Redirect::to(&after_order(Some(&post.user))).into_response(),
         Err(f) => error_page(&state, Some(&session), lang, &f),
     }
 }

@@ -868,18 +868,30 @@ async fn user_page(
     }
     .await;
     match result {
-        Ok(user) => render(
-            &state,
-            StatusCode::OK,
-            "user_detail.html",
-            lang,
-            context! {
-                user => UserRow::new(&user, lang),
-                roles => role_choices(lang),
-                is_self => user.id == session.user.id,
-                ..frame(&session, lang, flash.key())
-            },
-        ),
+        Ok(user) => {
+            // Only signers hold certificates.
+            let cert = if crate::certificates::may_apply(&user).is_ok() {
+                crate::certificates::overview(&state.db, state.clock.now(), &user)
+                    .await
+                    .ok()
+            } else {
+                None
+            };
+            render(
+                &state,
+                StatusCode::OK,
+                "user_detail.html",
+                lang,
+                context! {
+                    user => UserRow::new(&user, lang),
+                    roles => role_choices(lang),
+                    is_self => user.id == session.user.id,
+                    cert => cert,
+                    key => new_token().unwrap_or_default(),
+                    ..frame(&session, lang, flash.key())
+                },
+            )
+        }
         Err(f) => error_page(&state, Some(&session), lang, &f),
     }
 }

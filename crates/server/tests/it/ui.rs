@@ -430,3 +430,83 @@ fn ui_certificate_application_identity_check_and_profile_status() {
     assert!(!browser.exists("#sign-blocked"));
     browser.screenshot("sign-ready");
 }
+
+/// An administrator applies for a signer from user management (詳細): the same steps, for
+/// the user, and the order shows on the user's page.
+#[test]
+fn ui_administrator_applies_for_a_signer_from_user_details() {
+    let Some((service, _ca)) = crate::lifecycle::service_with_ca(Backend::Sqlite) else {
+        return;
+    };
+    let Some(browser) = Browser::start("ui_admin_applies_for_signer") else {
+        return;
+    };
+    let base = &service.app.base;
+    let mut admin = service.admin();
+    let (signer_id, _) = service.user(&mut admin, "suzuki@example.jp", &["signer"], "Suzuki2026x");
+    browser.goto(&format!("{base}/login"));
+    browser.fill("#email", ADMIN_EMAIL);
+    browser.fill("#password", "Kanri2026pass");
+    browser.submit("#login-form");
+    browser.wait_for("#me");
+    browser.goto(&format!("{base}/users/{signer_id}"));
+    browser.wait_for("#certificate");
+    assert_eq!(
+        browser.text("#no-certificate"),
+        "電子証明書はまだありません"
+    );
+    browser.screenshot("user-details-no-certificate");
+    browser.click("#apply");
+    browser.wait_for("#type-form");
+    assert_eq!(browser.text("#for-name"), "suzuki@example.jp");
+    browser.submit("#type-form");
+    browser.wait_for("#applicant-form");
+    assert!(
+        browser.source().contains("value=\"suzuki@example.jp\""),
+        "the user's email"
+    );
+    for (id, value) in [
+        ("organisation", "株式会社印鑑テスト"),
+        ("department", "総務部"),
+        ("family_name", "鈴木"),
+        ("given_name", "一郎"),
+        ("family_name_romaji", "Suzuki"),
+        ("given_name_romaji", "Ichiro"),
+        ("postal_code", "530-0001"),
+        ("city", "大阪市北区"),
+        ("street", "梅田1-1"),
+        ("phone", "06-1234-5678"),
+    ] {
+        browser.fill(&format!("#{id}"), value);
+    }
+    browser.select("#prefecture", "大阪府");
+    browser.submit("#applicant-form");
+    browser.wait_for("#order-form");
+    assert_eq!(browser.text("#confirm-cn"), "Suzuki Ichiro");
+    browser.submit("#order-form");
+    browser.wait_for("#applications");
+    assert!(
+        browser
+            .current_url()
+            .contains(&format!("/users/{signer_id}")),
+        "{}",
+        browser.current_url()
+    );
+    assert_eq!(browser.text("#applications .app-status"), "本人確認待ち");
+    browser.screenshot("user-details-ordered");
+    // The order is the signer's, placed by the administrator.
+    let actor = service.app.db.with_conn(|c| {
+        Box::pin(async move {
+            use sqlx::Row;
+            let r = sqlx::query(
+                "SELECT a.user_id, l.actor FROM certificate_applications a, audit_log l \
+                 WHERE l.action = 'certificate.ordered'",
+            )
+            .fetch_one(c)
+            .await?;
+            Ok((r.try_get::<String, _>(0)?, r.try_get::<String, _>(1)?))
+        })
+    });
+    assert_eq!(actor.0, signer_id);
+    assert_ne!(actor.1, signer_id, "the administrator acted");
+}
