@@ -225,18 +225,70 @@ pub async fn place_order(
     ApiSession(session): ApiSession,
     headers: HeaderMap,
     ApiJson(form): ApiJson<ApplicantForm>,
-) -> Result<(StatusCode, Json<Order>), Failure> {
-    certificates::may_apply(&session.user)?;
-    let key = idempotency_key(&headers)?;
+) -> Ordered {
+    order_for(&state, &session.user, &session.user, &headers, form).await
+}
+
+type Ordered = Result<(StatusCode, Json<Order>), Failure>;
+
+/// Orders a first certificate for `user`, placed by `actor` (the user, or an administrator).
+async fn order_for(
+    state: &AppState,
+    actor: &accounts::User,
+    user: &accounts::User,
+    headers: &HeaderMap,
+    form: ApplicantForm,
+) -> Ordered {
+    certificates::may_apply(user)?;
+    let key = idempotency_key(headers)?;
     let applicant = form.check()?;
     let (order, created) = certificates::place_order(
         &state.db,
         state.clock.now(),
-        &session.user,
-        &session.user,
+        actor,
+        user,
         &applicant,
         &key,
         &OrderKind::New,
+    )
+    .await?;
+    Ok((created_or_ok(created), Json(order)))
+}
+
+/// Orders the renewal of `user`'s certificate.
+async fn renew_for(
+    state: &AppState,
+    actor: &accounts::User,
+    user: &accounts::User,
+    headers: &HeaderMap,
+    req: Renewal,
+) -> Ordered {
+    certificates::may_apply(user)?;
+    let key = idempotency_key(headers)?;
+    let (order, created) =
+        certificates::renew(&state.db, state.clock.now(), actor, user, &req.serial, &key).await?;
+    Ok((created_or_ok(created), Json(order)))
+}
+
+/// Orders a re-issue of `user`'s certificate with changed data.
+async fn change_for(
+    state: &AppState,
+    actor: &accounts::User,
+    user: &accounts::User,
+    headers: &HeaderMap,
+    req: ChangeRequest,
+) -> Ordered {
+    certificates::may_apply(user)?;
+    let key = idempotency_key(headers)?;
+    let applicant = req.applicant.check()?;
+    let (order, created) = certificates::change(
+        &state.db,
+        state.clock.now(),
+        actor,
+        user,
+        &req.serial,
+        &applicant,
+        &key,
     )
     .await?;
     Ok((created_or_ok(created), Json(order)))
@@ -289,19 +341,8 @@ pub async fn renew(
     ApiSession(session): ApiSession,
     headers: HeaderMap,
     ApiJson(req): ApiJson<Renewal>,
-) -> Result<(StatusCode, Json<Order>), Failure> {
-    certificates::may_apply(&session.user)?;
-    let key = idempotency_key(&headers)?;
-    let (order, created) = certificates::renew(
-        &state.db,
-        state.clock.now(),
-        &session.user,
-        &session.user,
-        &req.serial,
-        &key,
-    )
-    .await?;
-    Ok((created_or_ok(created), Json(order)))
+) -> Ordered {
+    renew_for(&state, &session.user, &session.user, &headers, req).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -335,21 +376,8 @@ pub async fn change(
     ApiSession(session): ApiSession,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ChangeRequest>,
-) -> Result<(StatusCode, Json<Order>), Failure> {
-    certificates::may_apply(&session.user)?;
-    let key = idempotency_key(&headers)?;
-    let applicant = req.applicant.check()?;
-    let (order, created) = certificates::change(
-        &state.db,
-        state.clock.now(),
-        &session.user,
-        &session.user,
-        &req.serial,
-        &applicant,
-        &key,
-    )
-    .await?;
-    Ok((created_or_ok(created), Json(order)))
+) -> Ordered {
+    change_for(&state, &session.user, &session.user, &headers, req).await
 }
 
 /// The identity-check queue: pending applications, oldest first (the instance operator).
@@ -550,22 +578,9 @@ pub async fn user_order(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(form): ApiJson<ApplicantForm>,
-) -> Result<(StatusCode, Json<Order>), Failure> {
+) -> Ordered {
     let user = managed_user(&state, &session.user, &id).await?;
-    certificates::may_apply(&user)?;
-    let key = idempotency_key(&headers)?;
-    let applicant = form.check()?;
-    let (order, created) = certificates::place_order(
-        &state.db,
-        state.clock.now(),
-        &session.user,
-        &user,
-        &applicant,
-        &key,
-        &OrderKind::New,
-    )
-    .await?;
-    Ok((created_or_ok(created), Json(order)))
+    order_for(&state, &session.user, &user, &headers, form).await
 }
 
 /// Orders the renewal of a user's certificate (an administrator).
@@ -590,20 +605,9 @@ pub async fn user_renew(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<Renewal>,
-) -> Result<(StatusCode, Json<Order>), Failure> {
+) -> Ordered {
     let user = managed_user(&state, &session.user, &id).await?;
-    certificates::may_apply(&user)?;
-    let key = idempotency_key(&headers)?;
-    let (order, created) = certificates::renew(
-        &state.db,
-        state.clock.now(),
-        &session.user,
-        &user,
-        &req.serial,
-        &key,
-    )
-    .await?;
-    Ok((created_or_ok(created), Json(order)))
+    renew_for(&state, &session.user, &user, &headers, req).await
 }
 
 /// Orders a re-issue of a user's certificate with changed data (an administrator).
@@ -628,20 +632,7 @@ pub async fn user_change(
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ChangeRequest>,
-) -> Result<(StatusCode, Json<Order>), Failure> {
+) -> Ordered {
     let user = managed_user(&state, &session.user, &id).await?;
-    certificates::may_apply(&user)?;
-    let key = idempotency_key(&headers)?;
-    let applicant = req.applicant.check()?;
-    let (order, created) = certificates::change(
-        &state.db,
-        state.clock.now(),
-        &session.user,
-        &user,
-        &req.serial,
-        &applicant,
-        &key,
-    )
-    .await?;
-    Ok((created_or_ok(created), Json(order)))
+    change_for(&state, &session.user, &user, &headers, req).await
 }
