@@ -147,7 +147,7 @@ pub async fn sign(
         let signer = CaKeySigner::new(keys, &record)?;
         let ca = InProcessCa(&authority);
         let opts = SignOptions {
-            placement: request.placement,
+            placement: request.placement.clone(),
             name: Some(name.clone()),
             appearance_text: None,
             reason: request.reason,
@@ -157,7 +157,12 @@ pub async fn sign(
             hash: Some(HashAlgorithm::Sha256),
             field_name: None,
             signing_time: None,
-            seal_png: None,
+            // Until the signer registers seals, a visible signature shows the default
+            // 電子署名 seal.
+            seal_png: request
+                .placement
+                .as_ref()
+                .map(|_| seal::default_seal().to_vec()),
         };
         let mut signed = Vec::new();
         pdf_sign::sign_timestamped(pdf, &mut signed, &signer, &opts, &ca).map_err(pdf_failure)?;

@@ -346,6 +346,15 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
             .contains("Yamada Taro"),
         "{report}"
     );
+    // The visible signature shows the default 電子署名 seal (no seal registered): red pixels
+    // inside the signature rectangle of the rendered page, and the page's text still there.
+    let (inside, outside) = red_pixels(&signed, (350.0, 60.0, 200.0, 80.0));
+    assert!(
+        inside > 500,
+        "the seal's red in the signature rectangle: {inside}"
+    );
+    assert_eq!(outside, 0, "no red elsewhere on the page");
+
     // The same through the web form (multipart upload, download).
     let boundary = "inkanboundary7MA4YWxkTrZu0gW";
     let mut form = Vec::new();
@@ -495,6 +504,47 @@ fn a_signer_applies_is_checked_and_receives_a_certificate_on_sqlite() {
 #[test]
 fn a_signer_applies_is_checked_and_receives_a_certificate_on_postgres() {
     a_signer_applies_is_checked_and_receives_a_certificate(Backend::Postgres);
+}
+
+/// Renders page 1 of `pdf` at 72 dpi with pdftoppm and counts clearly red pixels inside and
+/// outside `rect` (x, y, width, height in PDF points from the bottom left).
+fn red_pixels(pdf: &std::path::Path, rect: (f64, f64, f64, f64)) -> (usize, usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let prefix = dir.path().join("page");
+    let out = Command::new("pdftoppm")
+        .args(["-r", "72", "-png", "-f", "1", "-l", "1", "-singlefile"])
+        .arg(pdf)
+        .arg(&prefix)
+        .output()
+        .expect("pdftoppm runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = std::fs::File::open(prefix.with_extension("png")).expect("rendered page");
+    let mut reader = png::Decoder::new(file).read_info().expect("png");
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("frame");
+    let channels = info.line_size / info.width as usize;
+    let height = f64::from(info.height);
+    let (x0, y0, w, h) = rect;
+    let (mut inside, mut outside) = (0, 0);
+    for py in 0..info.height as usize {
+        for px in 0..info.width as usize {
+            let i = py * info.line_size + px * channels;
+            let (r, g, b) = (buf[i], buf[i + 1], buf[i + 2]);
+            if r > 150 && g < 110 && b < 110 {
+                let (x, y) = (px as f64 + 0.5, height - py as f64 - 0.5);
+                if x >= x0 - 1.0 && x <= x0 + w + 1.0 && y >= y0 - 1.0 && y <= y0 + h + 1.0 {
+                    inside += 1;
+                } else {
+                    outside += 1;
+                }
+            }
+        }
+    }
+    (inside, outside)
 }
 
 /// Moves the servers' clock: the offset file they watch (written whole, then renamed).
