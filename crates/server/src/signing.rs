@@ -147,7 +147,7 @@ pub async fn sign(
         let signer = CaKeySigner::new(keys, &record)?;
         let ca = InProcessCa(&authority);
         let opts = SignOptions {
-            placement: request.placement.clone(),
+            placement: request.placement,
             name: Some(name.clone()),
             appearance_text: None,
             reason: request.reason,
