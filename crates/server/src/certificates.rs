@@ -128,6 +128,28 @@ pub struct Applicant {
     pub email: String,
 }
 
+impl From<&Applicant> for ApplicantForm {
+    /// The form prefilled with checked values (「変更する」 starts from the current data).
+    fn from(a: &Applicant) -> Self {
+        Self {
+            organisation: a.organisation.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+            prefecture: a.prefecture.clone(),
+            city: a.city.clone(),
+            street: a.street.clone(),
+            building: a.building.clone(),
+            family_name: a.family_name.clone(),
+            given_name: a.given_name.clone(),
+            family_name_romaji: a.family_name_romaji.clone(),
+            given_name_romaji: a.given_name_romaji.clone(),
+            department: a.department.clone(),
+            phone: a.phone.clone(),
+            email: a.email.clone(),
+        }
+    }
+}
+
 fn text(
     errors: &mut Vec<FieldError>,
     field: &'static str,

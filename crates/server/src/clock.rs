@@ -3,7 +3,8 @@
 //! move time forward without sleeping.
 //!
 //! `INKAN_TEST_CLOCK_FILE` names a file holding a number of seconds to add to the system time;
-//! it is read again whenever it changes, so a test can move the clock of a running server (or of
+//! it is read again whenever it changes (a new modification time, length or file: write a new
+//! file and rename it into place), so a test can move the clock of a running server (or of
 //! several server processes at once). Without it the clock is the system clock.
 
 use std::path::PathBuf;
@@ -18,8 +19,21 @@ pub struct Clock {
 #[derive(Debug)]
 struct OffsetFile {
     path: PathBuf,
-    /// (modification time, offset) last read.
-    cached: Mutex<Option<(SystemTime, i64)>>,
+    /// (the file's version, offset) last read.
+    cached: Mutex<Option<(Version, i64)>>,
+}
+
+/// What tells one version of the offset file from another: its modification time, its length,
+/// and (on Unix) its inode, which a rename into place always changes, however coarse the
+/// filesystem's timestamps.
+type Version = (SystemTime, u64, u64);
+
+fn version(meta: &std::fs::Metadata) -> Option<Version> {
+    #[cfg(unix)]
+    let inode = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let inode = 0;
+    Some((meta.modified().ok()?, meta.len(), inode))
 }
 
 impl Clock {
@@ -58,12 +72,16 @@ impl Clock {
         let Some(file) = &self.offset_file else {
             return 0;
         };
-        let Ok(modified) = std::fs::metadata(&file.path).and_then(|m| m.modified()) else {
+        let Some(current) = std::fs::metadata(&file.path)
+            .ok()
+            .as_ref()
+            .and_then(version)
+        else {
             return 0;
         };
         let mut cached = file.cached.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((at, offset)) = *cached {
-            if at == modified {
+        if let Some((seen, offset)) = *cached {
+            if seen == current {
                 return offset;
             }
         }
@@ -71,7 +89,7 @@ impl Clock {
             .ok()
             .and_then(|s| s.trim().parse::<i64>().ok())
             .unwrap_or(0);
-        *cached = Some((modified, offset));
+        *cached = Some((current, offset));
         offset
     }
 }
@@ -87,17 +105,14 @@ mod tests {
         let clock = Clock::with_offset_file(path.clone());
         let system = chrono::Utc::now().timestamp();
         assert!((clock.now() - system).abs() <= 1, "no file: no shift");
-        std::fs::write(&path, "3600").expect("write");
-        assert!((clock.now() - system - 3600).abs() <= 1);
-        // A different length guarantees a different modification time on coarse filesystems too.
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        std::fs::write(&path, "-86400\n").expect("write");
-        let file = std::fs::File::options()
-            .write(true)
-            .open(&path)
-            .expect("open");
-        file.set_modified(SystemTime::now() + std::time::Duration::from_secs(5))
-            .expect("touch");
-        assert!((clock.now() - system + 86400).abs() <= 1);
+        // Two versions written and renamed into place at once, with the same length: the
+        // second is still seen (its inode differs), whatever the timestamp resolution.
+        for offset in ["3600", "7200"] {
+            let tmp = dir.path().join("offset.tmp");
+            std::fs::write(&tmp, offset).expect("write");
+            std::fs::rename(&tmp, &path).expect("rename");
+            let expected: i64 = offset.parse().expect("number");
+            assert!((clock.now() - system - expected).abs() <= 1, "{offset}");
+        }
     }
 }

@@ -307,23 +307,7 @@ async fn step2(
     if let Some(serial) = &change.change {
         if let Ok(orders) = certificates::orders_of(&state.db, &user).await {
             if let Some(o) = orders.iter().find(|o| o.serial.as_deref() == Some(serial)) {
-                let a = &o.applicant;
-                values = ApplicantForm {
-                    organisation: a.organisation.clone(),
-                    postal_code: a.postal_code.clone(),
-                    country: a.country.clone(),
-                    prefecture: a.prefecture.clone(),
-                    city: a.city.clone(),
-                    street: a.street.clone(),
-                    building: a.building.clone(),
-                    family_name: a.family_name.clone(),
-                    given_name: a.given_name.clone(),
-                    family_name_romaji: a.family_name_romaji.clone(),
-                    given_name_romaji: a.given_name_romaji.clone(),
-                    department: a.department.clone(),
-                    phone: a.phone.clone(),
-                    email: a.email.clone(),
-                };
+                values = ApplicantForm::from(&o.applicant);
             }
         }
     }

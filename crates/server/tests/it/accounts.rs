@@ -7,7 +7,7 @@
 use serde_json::{json, Value};
 
 use crate::serve::{Backend, TestApp, TestDb};
-use crate::service::{labelled, Api, Service, ADMIN_EMAIL};
+use crate::service::{labelled, set_clock, Api, Service, ADMIN_EMAIL};
 
 fn users_count(service: &Service) -> i64 {
     service.app.db.count("SELECT COUNT(*) FROM users")
@@ -356,24 +356,6 @@ fn administrators_create_change_and_deactivate_users_on_sqlite() {
 #[test]
 fn administrators_create_change_and_deactivate_users_on_postgres() {
     administrators_create_change_and_deactivate_users(Backend::Postgres);
-}
-
-/// Moves the server's clock by writing the offset file it watches.
-fn set_clock(file: &std::path::Path, offset_seconds: i64) {
-    // Write then rename, so the server never reads a half-written number.
-    let tmp = file.with_extension("tmp");
-    std::fs::write(&tmp, offset_seconds.to_string()).expect("write clock");
-    std::fs::rename(&tmp, file).expect("move clock");
-    // A new modification time even on filesystems with coarse timestamps.
-    let f = std::fs::File::options()
-        .write(true)
-        .open(file)
-        .expect("open clock");
-    f.set_modified(
-        std::time::SystemTime::now()
-            + std::time::Duration::from_secs(offset_seconds.unsigned_abs() % 1000 + 1),
-    )
-    .expect("touch clock");
 }
 
 fn logins_are_throttled_and_locked(backend: Backend) {

@@ -10,7 +10,7 @@ use std::process::Command;
 use serde_json::json;
 
 use crate::serve::Backend;
-use crate::service::{applicant_form, labelled, Service};
+use crate::service::{applicant_form, labelled, set_clock, Service};
 use crate::support::{inkan, ok};
 
 /// A CA folder made by `inkan ca init` whose URLs (OCSP, CRL, TSA) name the service, and the
@@ -545,13 +545,6 @@ fn red_pixels(pdf: &std::path::Path, rect: (f64, f64, f64, f64)) -> (usize, usiz
         }
     }
     (inside, outside)
-}
-
-/// Moves the servers' clock: the offset file they watch (written whole, then renamed).
-fn set_clock(file: &std::path::Path, offset: i64) {
-    let tmp = file.with_extension("tmp");
-    std::fs::write(&tmp, offset.to_string()).expect("write clock");
-    std::fs::rename(&tmp, file).expect("move clock");
 }
 
 /// Three calendar months before `not_after`, in Japan time (computed here independently).

@@ -329,3 +329,12 @@ pub fn applicant_form(n: usize) -> serde_json::Value {
         "email": format!("applicant{n}@example.jp"),
     })
 }
+
+/// Moves the clock of the servers started with `INKAN_TEST_CLOCK_FILE=file` to `offset_seconds`
+/// from the system time: a new file renamed into place, so a server never reads half a number
+/// and always sees the change.
+pub fn set_clock(file: &std::path::Path, offset_seconds: i64) {
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, offset_seconds.to_string()).expect("write clock");
+    std::fs::rename(&tmp, file).expect("move clock");
+}
