@@ -33,8 +33,10 @@ use crate::certstore::{CertKind, CertRecord, CertStore, Revocation, RevocationRe
 use crate::clock::Clock;
 use crate::crl::{self, CrlIssuer, RevokedEntry};
 use crate::error::{CaError, Result};
+use crate::keystore::sealed::{generate_pkcs8, OpenKey};
 use crate::keystore::{KeyAlgorithm, KeyHandle, KeyStore};
 use crate::ocsp::OcspResponder;
+use crate::pin::Recipient;
 use crate::tsa::TimestampAuthority;
 use crate::x509::{
     extension, from_unix_seconds, ia5, key_identifier, random_positive, random_serial,
@@ -221,10 +223,28 @@ struct CertSpec {
 
 /// Signs `spec` as `issuer` (or self-signed when `issuer` is `None`), adding the subject and
 /// authority key identifiers.
+/// Where a new signer key is kept.
+#[derive(Clone, Copy, Debug)]
+pub enum KeyHolder<'a> {
+    /// The CA's key store (sealed under the master key, or in the HSM).
+    Ca,
+    /// An envelope for a signing PIN's wrapping key ([`crate::pin`]): the CA keeps no copy,
+    /// only the PIN with the master key opens it.
+    Pin(&'a Recipient),
+}
+
+/// A newly issued signer certificate, and its key's envelope when a PIN holds it.
+#[derive(Debug)]
+pub struct Issued {
+    pub record: CertRecord,
+    /// The key sealed to the PIN ([`KeyHolder::Pin`]); the caller stores it.
+    pub envelope: Option<Vec<u8>>,
+}
+
 fn make_certificate(
     keys: &dyn KeyStore,
     issuer: Option<(&Certificate, &KeyHandle)>,
-    self_key: &KeyHandle,
+    self_key: Option<&KeyHandle>,
     spec: CertSpec,
 ) -> Result<Certificate> {
     let ski = key_identifier(&spec.spki);
@@ -234,7 +254,13 @@ fn make_certificate(
             key,
             key_identifier(&cert.tbs_certificate.subject_public_key_info),
         ),
-        None => (spec.subject.clone(), self_key, ski.clone()),
+        None => (
+            spec.subject.clone(),
+            self_key.ok_or_else(|| {
+                CaError::invalid("certificate", "a self-signed certificate needs its own key")
+            })?,
+            ski.clone(),
+        ),
     };
     let mut exts = spec.extensions;
     exts.push(extension(
@@ -375,7 +401,7 @@ impl Authority {
         let root = make_certificate(
             keys.as_ref(),
             None,
-            &root_key,
+            Some(&root_key),
             CertSpec {
                 subject: name("Root CA")?,
                 spki: spki_of(&root_key)?,
@@ -398,7 +424,7 @@ impl Authority {
         let issuing = make_certificate(
             keys.as_ref(),
             Some((&root, &root_key)),
-            &issuing_key,
+            Some(&issuing_key),
             CertSpec {
                 subject: name("Issuing CA")?,
                 spki: spki_of(&issuing_key)?,
@@ -426,7 +452,7 @@ impl Authority {
         let tsa = make_certificate(
             keys.as_ref(),
             Some((&issuing, &issuing_key)),
-            &tsa_key,
+            Some(&tsa_key),
             CertSpec {
                 subject: name("Timestamping Authority")?,
                 spki: spki_of(&tsa_key)?,
@@ -447,7 +473,7 @@ impl Authority {
         let ocsp = make_certificate(
             keys.as_ref(),
             Some((&issuing, &issuing_key)),
-            &ocsp_key,
+            Some(&ocsp_key),
             CertSpec {
                 subject: name("OCSP Responder")?,
                 spki: spki_of(&ocsp_key)?,
@@ -605,12 +631,17 @@ impl Authority {
 
     /// Issues a signer certificate for `app`, with a new key generated in the key store.
     pub fn issue(&self, app: &SignerApplication) -> Result<CertRecord> {
-        let subject = app.subject()?;
-        let san = SubjectAltName(vec![GeneralName::Rfc822Name(ia5(app.email.as_str())?)]);
-        self.issue_signer(subject, extension(&san, false)?)
+        Ok(self.issue_for(app, KeyHolder::Ca)?.record)
     }
 
-    fn issue_signer(&self, subject: Name, san: Extension) -> Result<CertRecord> {
+    /// Issues a signer certificate for `app` with a new key kept by `holder`.
+    pub fn issue_for(&self, app: &SignerApplication, holder: KeyHolder<'_>) -> Result<Issued> {
+        let subject = app.subject()?;
+        let san = SubjectAltName(vec![GeneralName::Rfc822Name(ia5(app.email.as_str())?)]);
+        self.issue_signer(subject, extension(&san, false)?, holder)
+    }
+
+    fn issue_signer(&self, subject: Name, san: Extension, holder: KeyHolder<'_>) -> Result<Issued> {
         let now = whole_seconds(self.clock.now());
         let issuing_end = self
             .issuing
@@ -625,17 +656,31 @@ impl Authority {
                 "has expired; renew the CA first",
             ));
         }
-        let key = self
-            .keys
-            .generate(&new_label("signer")?, self.config.signer_key_algorithm)?;
+        let alg = self.config.signer_key_algorithm;
+        let (key, spki_der, envelope) = match holder {
+            KeyHolder::Ca => {
+                let key = self.keys.generate(&new_label("signer")?, alg)?;
+                let spki = self.keys.public_key_spki_der(&key)?;
+                (Some(key), spki, None)
+            }
+            KeyHolder::Pin(recipient) => {
+                let pkcs8 = generate_pkcs8(alg)?;
+                let spki = OpenKey::from_pkcs8(alg, &pkcs8)?.spki_der()?;
+                (
+                    None,
+                    spki,
+                    Some(crate::pin::seal_to(recipient, alg, &pkcs8)?),
+                )
+            }
+        };
         let url = |p: &str| self.config.base_url.join(p);
         let cert = make_certificate(
             self.keys.as_ref(),
             Some((&self.issuing, &self.material.issuing.key)),
-            &key,
+            None,
             CertSpec {
                 subject,
-                spki: spki_from_der(&self.keys.public_key_spki_der(&key)?)?,
+                spki: spki_from_der(&spki_der)?,
                 not_before: now - BACKDATE,
                 not_after,
                 extensions: vec![
@@ -657,14 +702,17 @@ impl Authority {
         let rec = record(
             CertKind::Signer,
             &cert,
-            Some(key),
+            key,
             vec![
                 self.material.issuing.cert_der.clone(),
                 self.material.root.cert_der.clone(),
             ],
         )?;
         self.certs.insert(rec.clone())?;
-        Ok(rec)
+        Ok(Issued {
+            record: rec,
+            envelope,
+        })
     }
 
     fn signer(&self, serial: &Serial) -> Result<CertRecord> {
@@ -684,6 +732,11 @@ impl Authority {
     /// Issues a new certificate with a new key and the same subject and e-mail as `serial`;
     /// the old certificate stays valid.
     pub fn renew(&self, serial: &Serial) -> Result<CertRecord> {
+        Ok(self.renew_for(serial, KeyHolder::Ca)?.record)
+    }
+
+    /// [`Authority::renew`] with the new key kept by `holder`.
+    pub fn renew_for(&self, serial: &Serial, holder: KeyHolder<'_>) -> Result<Issued> {
         let old = self.signer(serial)?;
         if old.revocation.is_some() {
             return Err(CaError::AlreadyRevoked(serial.to_string()));
@@ -697,19 +750,29 @@ impl Authority {
             .find(|e| e.extn_id == const_oid::db::rfc5280::ID_CE_SUBJECT_ALT_NAME)
             .cloned()
             .ok_or_else(|| CaError::invalid("certificate", "has no subject alternative name"))?;
-        let new = self.issue_signer(cert.tbs_certificate.subject, san)?;
-        self.certs.set_replaced_by(serial, &new.serial)?;
+        let new = self.issue_signer(cert.tbs_certificate.subject, san, holder)?;
+        self.certs.set_replaced_by(serial, &new.record.serial)?;
         Ok(new)
     }
 
     /// Issues a certificate for the changed `app` (new key) and revokes `serial` as superseded.
     pub fn change(&self, serial: &Serial, app: &SignerApplication) -> Result<CertRecord> {
+        Ok(self.change_for(serial, app, KeyHolder::Ca)?.record)
+    }
+
+    /// [`Authority::change`] with the new key kept by `holder`.
+    pub fn change_for(
+        &self,
+        serial: &Serial,
+        app: &SignerApplication,
+        holder: KeyHolder<'_>,
+    ) -> Result<Issued> {
         let old = self.signer(serial)?;
         if old.revocation.is_some() {
             return Err(CaError::AlreadyRevoked(serial.to_string()));
         }
-        let new = self.issue(app)?;
-        self.certs.set_replaced_by(serial, &new.serial)?;
+        let new = self.issue_for(app, holder)?;
+        self.certs.set_replaced_by(serial, &new.record.serial)?;
         self.revoke(serial, RevocationReason::Superseded)?;
         Ok(new)
     }

@@ -39,6 +39,9 @@ pub enum CaError {
     /// A certificate store failed.
     #[error("certificate store: {0}")]
     CertStore(String),
+    /// The signing PIN given does not match.
+    #[error("wrong signing PIN")]
+    WrongPin,
     /// A signature or key operation failed inside the crypto library.
     #[error("crypto: {0}")]
     Crypto(String),

@@ -6,7 +6,7 @@
 //! signatures.
 
 mod pkcs11;
-mod sealed;
+pub(crate) mod sealed;
 
 pub use pkcs11::Pkcs11KeyStore;
 pub use sealed::{DirStorage, MemoryStorage, SealedKeyStore, SealedStorage};
@@ -111,6 +111,24 @@ pub trait KeyStore: Send + Sync + std::fmt::Debug {
     /// Signs `message` with SHA-256 under the key's scheme ([`KeyAlgorithm`]); ECDSA signatures
     /// are DER `ECDSA-Sig-Value`s, RSA ones PKCS#1 v1.5.
     fn sign(&self, h: &KeyHandle, message: &[u8]) -> Result<Vec<u8>>;
+
+    /// Seals the key to a signing PIN's wrapping key ([`crate::pin`]) and returns the envelope;
+    /// the store keeps its own copy until [`KeyStore::delete`]. Stores whose keys cannot leave
+    /// them (an HSM) refuse.
+    fn seal_to_pin(&self, h: &KeyHandle, recipient: &crate::pin::Recipient) -> Result<Vec<u8>> {
+        let _ = (h, recipient);
+        Err(CaError::Unsupported(
+            "moving keys out of this key store".into(),
+        ))
+    }
+
+    /// Deletes the key (after it moved into a PIN envelope). Deleting a missing key succeeds.
+    fn delete(&self, h: &KeyHandle) -> Result<()> {
+        let _ = h;
+        Err(CaError::Unsupported(
+            "deleting keys from this key store".into(),
+        ))
+    }
 }
 
 /// Labels name files and HSM objects: 1–64 characters of `[A-Za-z0-9._-]`, not starting with a

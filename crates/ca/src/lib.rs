@@ -10,6 +10,7 @@ pub mod crl;
 pub mod error;
 pub mod keystore;
 pub mod ocsp;
+pub mod pin;
 pub mod tsa;
 mod x509;
 

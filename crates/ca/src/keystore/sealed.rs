@@ -33,6 +33,8 @@ pub trait SealedStorage: Send + Sync + std::fmt::Debug {
     fn load(&self, label: &str) -> Result<Option<Vec<u8>>>;
     /// Stores sealed bytes under a new `label`.
     fn store_new(&self, label: &str, sealed: &[u8]) -> Result<()>;
+    /// Removes `label` (no error if it is not there).
+    fn remove(&self, label: &str) -> Result<()>;
 }
 
 /// Sealed keys as files `LABEL.key` in one directory.
@@ -95,6 +97,19 @@ impl SealedStorage for DirStorage {
         })?;
         Ok(())
     }
+
+    fn remove(&self, label: &str) -> Result<()> {
+        let path = self.path(label);
+        match std::fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&path, e)),
+        }
+        // The removal itself must survive a crash.
+        std::fs::File::open(&self.dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| io_err(&self.dir, e))
+    }
 }
 
 /// Sealed keys in memory; the caller reads them with [`MemoryStorage::sealed`] and may put them
@@ -134,21 +149,48 @@ impl SealedStorage for MemoryStorage {
         keys.insert(label.to_owned(), sealed.to_vec());
         Ok(())
     }
+
+    fn remove(&self, label: &str) -> Result<()> {
+        lock(&self.keys).remove(label);
+        Ok(())
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// A new private key of `alg` as unencrypted PKCS#8 DER (wiped when dropped).
+pub(crate) fn generate_pkcs8(alg: KeyAlgorithm) -> Result<Zeroizing<Vec<u8>>> {
+    let fail = |_| CaError::Crypto("key generation failed".into());
+    match alg {
+        KeyAlgorithm::EcdsaP256 => {
+            let doc =
+                EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &SystemRandom::new())
+                    .map_err(fail)?;
+            Ok(Zeroizing::new(doc.as_ref().to_vec()))
+        }
+        KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 => {
+            let size = if alg == KeyAlgorithm::Rsa3072 {
+                KeySize::Rsa3072
+            } else {
+                KeySize::Rsa2048
+            };
+            let k = RsaKeyPair::generate(size).map_err(fail)?;
+            Ok(Zeroizing::new(k.as_der().map_err(fail)?.as_ref().to_vec()))
+        }
+    }
+}
+
 /// An opened private key, kept in memory while the process runs.
 #[derive(Debug)]
-enum OpenKey {
+pub(crate) enum OpenKey {
     Ec(EcdsaKeyPair),
     Rsa(RsaKeyPair),
 }
 
 impl OpenKey {
-    fn from_pkcs8(alg: KeyAlgorithm, der: &[u8]) -> Result<Self> {
+    pub(crate) fn from_pkcs8(alg: KeyAlgorithm, der: &[u8]) -> Result<Self> {
         let bad = |e: aws_lc_rs::error::KeyRejected| CaError::KeyStore(format!("bad key: {e}"));
         match alg {
             KeyAlgorithm::EcdsaP256 => Ok(OpenKey::Ec(
@@ -183,7 +225,7 @@ impl OpenKey {
         ))
     }
 
-    fn spki_der(&self) -> Result<Vec<u8>> {
+    pub(crate) fn spki_der(&self) -> Result<Vec<u8>> {
         let der = match self {
             OpenKey::Ec(k) => k.public_key().as_der().map(|d| d.as_ref().to_vec()),
             OpenKey::Rsa(k) => k.public_key().as_der().map(|d| d.as_ref().to_vec()),
@@ -191,7 +233,7 @@ impl OpenKey {
         der.map_err(|_| CaError::Crypto("cannot encode the public key".into()))
     }
 
-    fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>> {
         let rng = SystemRandom::new();
         let fail = |_| CaError::Crypto("signing failed".into());
         match self {
@@ -206,7 +248,7 @@ impl OpenKey {
     }
 }
 
-fn alg_byte(alg: KeyAlgorithm) -> u8 {
+pub(crate) fn alg_byte(alg: KeyAlgorithm) -> u8 {
     match alg {
         KeyAlgorithm::EcdsaP256 => 1,
         KeyAlgorithm::Rsa3072 => 2,
@@ -214,7 +256,7 @@ fn alg_byte(alg: KeyAlgorithm) -> u8 {
     }
 }
 
-fn alg_from_byte(b: u8) -> Option<KeyAlgorithm> {
+pub(crate) fn alg_from_byte(b: u8) -> Option<KeyAlgorithm> {
     match b {
         1 => Some(KeyAlgorithm::EcdsaP256),
         2 => Some(KeyAlgorithm::Rsa3072),
@@ -338,26 +380,7 @@ impl<S: SealedStorage> SealedKeyStore<S> {
 impl<S: SealedStorage> KeyStore for SealedKeyStore<S> {
     fn generate(&self, label: &str, alg: KeyAlgorithm) -> Result<KeyHandle> {
         check_label(label)?;
-        let fail = |_| CaError::Crypto("key generation failed".into());
-        let pkcs8: Zeroizing<Vec<u8>> = match alg {
-            KeyAlgorithm::EcdsaP256 => {
-                let doc = EcdsaKeyPair::generate_pkcs8(
-                    &ECDSA_P256_SHA256_ASN1_SIGNING,
-                    &SystemRandom::new(),
-                )
-                .map_err(fail)?;
-                Zeroizing::new(doc.as_ref().to_vec())
-            }
-            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 => {
-                let size = if alg == KeyAlgorithm::Rsa3072 {
-                    KeySize::Rsa3072
-                } else {
-                    KeySize::Rsa2048
-                };
-                let k = RsaKeyPair::generate(size).map_err(fail)?;
-                Zeroizing::new(k.as_der().map_err(fail)?.as_ref().to_vec())
-            }
-        };
+        let pkcs8 = generate_pkcs8(alg)?;
         let key = OpenKey::from_pkcs8(alg, &pkcs8)?;
         self.put(label, alg, &pkcs8, key)
     }
@@ -373,6 +396,20 @@ impl<S: SealedStorage> KeyStore for SealedKeyStore<S> {
 
     fn sign(&self, h: &KeyHandle, message: &[u8]) -> Result<Vec<u8>> {
         self.key(h)?.sign(message)
+    }
+
+    fn seal_to_pin(&self, h: &KeyHandle, recipient: &crate::pin::Recipient) -> Result<Vec<u8>> {
+        let sealed = self
+            .storage
+            .load(h.label())?
+            .ok_or_else(|| CaError::NotFound(format!("key {}", h.label())))?;
+        let (alg, pkcs8) = self.unseal(h.label(), &sealed)?;
+        crate::pin::seal_to(recipient, alg, &pkcs8)
+    }
+
+    fn delete(&self, h: &KeyHandle) -> Result<()> {
+        lock(&self.open).remove(h.label());
+        self.storage.remove(h.label())
     }
 }
 

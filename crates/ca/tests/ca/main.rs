@@ -1043,3 +1043,94 @@ fn times_follow_the_injected_clock() {
     );
     let _ = Encode::to_der(&der::asn1::Null);
 }
+
+#[test]
+fn pin_held_keys_are_issued_renewed_and_moved_without_a_master_key_copy() {
+    use ca::authority::KeyHolder;
+    use ca::keystore::{KeyStore, MasterKey, SealedKeyStore};
+    use ca::pin::PinVault;
+
+    let t = TestCa::start(KeyAlgorithm::EcdsaP256);
+    let master = MasterKey::from_file(&t.path("master.hex")).expect("mk");
+    let vault = PinVault::new(&master).expect("vault");
+    let lock = vault.create("pin12345").expect("lock");
+    let recipient = lock.recipient().expect("recipient");
+    let key_files = || std::fs::read_dir(t.path("keys")).expect("dir").count();
+    let before = key_files();
+
+    // Issued to the PIN: the CA keeps no key, the envelope holds the certificate's key.
+    let issued =
+        t.ca.issue_for(
+            &japanese_application("Hanako", "hanako@example.jp"),
+            KeyHolder::Pin(&recipient),
+        )
+        .expect("issue");
+    assert!(issued.record.key.is_none());
+    assert_eq!(key_files(), before, "no key file for a PIN-held key");
+    let envelope = issued.envelope.expect("envelope");
+    let key = vault
+        .unlock(&lock, "pin12345")
+        .expect("unlock")
+        .open(&envelope)
+        .expect("open");
+    let cert = x509_cert::Certificate::from_der(&issued.record.cert_der).expect("cert");
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .expect("spki");
+    assert_eq!(key.public_key_spki_der().expect("spki"), spki);
+    t.write_pem("pin.pem", &[&issued.record.cert_der]);
+    let (ok, out) = t.ocsp(&[
+        "-issuer",
+        "issuing.pem",
+        "-cert",
+        "pin.pem",
+        "-CAfile",
+        "root.pem",
+    ]);
+    assert!(ok && out.contains("pin.pem: good"), "{out}");
+
+    // Renewed and changed to the PIN: new envelopes, still no key files.
+    let renewed =
+        t.ca.renew_for(&issued.record.serial, KeyHolder::Pin(&recipient))
+            .expect("renew");
+    let changed =
+        t.ca.change_for(
+            &renewed.record.serial,
+            &japanese_application("Hanako Suzuki", "hanako@example.jp"),
+            KeyHolder::Pin(&recipient),
+        )
+        .expect("change");
+    assert!(renewed.envelope.is_some() && changed.envelope.is_some());
+    assert_eq!(key_files(), before);
+
+    // A CA-held key moves into an envelope and its sealed file is deleted.
+    let held =
+        t.ca.issue(&japanese_application("Jiro", "jiro@example.jp"))
+            .expect("issue");
+    let handle = held.key.clone().expect("held");
+    assert_eq!(key_files(), before + 1);
+    let keys = SealedKeyStore::in_dir(&master, t.path("keys")).expect("ks");
+    let moved = keys.seal_to_pin(&handle, &recipient).expect("seal to pin");
+    keys.delete(&handle).expect("delete");
+    assert_eq!(key_files(), before);
+    assert!(
+        keys.sign(&handle, b"x").is_err(),
+        "the master-key copy is gone"
+    );
+    let opened = vault
+        .unlock(&lock, "pin12345")
+        .expect("unlock")
+        .open(&moved)
+        .expect("open");
+    let held_cert = x509_cert::Certificate::from_der(&held.cert_der).expect("cert");
+    assert_eq!(
+        opened.public_key_spki_der().expect("spki"),
+        held_cert
+            .tbs_certificate
+            .subject_public_key_info
+            .to_der()
+            .expect("der")
+    );
+}
