@@ -28,17 +28,18 @@ pub struct AppState {
     pub ca: Option<Arc<ca::authority::Authority>>,
     /// The CA's key store (signers' keys), with `ca`.
     pub ca_keys: Option<Arc<dyn ca::keystore::KeyStore>>,
+    /// The signing PINs' vault (keyed by the CA's master key), with `ca`.
+    pub pin_vault: Option<Arc<ca::pin::PinVault>>,
 }
 
 impl AppState {
-    /// The CA and its key store, when configured.
-    pub fn ca_with_keys(
-        &self,
-    ) -> Option<(
-        Arc<ca::authority::Authority>,
-        Arc<dyn ca::keystore::KeyStore>,
-    )> {
-        Some((self.ca.clone()?, self.ca_keys.clone()?))
+    /// The CA, its key store and the PIN vault, when configured.
+    pub fn pin_ca(&self) -> Option<crate::pins::PinCa> {
+        Some(crate::pins::PinCa {
+            authority: self.ca.clone()?,
+            keys: self.ca_keys.clone()?,
+            vault: self.pin_vault.clone()?,
+        })
     }
 
     /// The login page's address, for emails.
@@ -108,15 +109,17 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             print_login(&init, org.as_str(), &config.base_url());
         }
     }
-    let (authority, ca_keys) = match &config.ca_dir {
+    let (authority, ca_keys, pin_vault) = match &config.ca_dir {
         Some(dir) => {
-            let (authority, keys) = ca_service::CaDir::new(dir)
+            let ca_dir = ca_service::CaDir::new(dir);
+            let (authority, keys) = ca_dir
                 .open()
                 .with_context(|| format!("opening the CA in {}", dir.display()))?;
+            let vault = ca_dir.pin_vault()?;
             tracing::info!(ca_dir = %dir.display(), "serving the CA's endpoints");
-            (Some(Arc::new(authority)), Some(keys))
+            (Some(Arc::new(authority)), Some(keys), Some(Arc::new(vault)))
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     let ca = authority.clone().map(ca_service::router);
     let mailer = email::Mailer::from_config(&config)?;
@@ -138,6 +141,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         pages: Arc::new(web::Pages::new()?),
         ca: authority,
         ca_keys,
+        pin_vault,
     };
     let app = router(state, ca);
     tracing::info!(%addr, "listening");

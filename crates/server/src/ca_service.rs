@@ -16,6 +16,7 @@ use ca::authority::{paths, Authority, BaseUrl, CaConfig, CaMaterial};
 use ca::certstore::{CertRecord, JsonFileCertStore, Serial};
 use ca::clock::SystemClock;
 use ca::keystore::{KeyAlgorithm, KeyHandle, KeyStore, MasterKey, SealedKeyStore};
+use ca::pin::{PinBoundKey, PinVault};
 use der::Decode;
 use pdf_sign::{HashAlgorithm, PdfError, SignatureScheme, Signer};
 use serde::{Deserialize, Serialize};
@@ -100,6 +101,11 @@ impl CaDir {
         };
         write_private(&file, serde_json::to_string_pretty(&record)?.as_bytes())?;
         Ok(authority)
+    }
+
+    /// The signing PINs' vault, keyed by this CA's master key.
+    pub fn pin_vault(&self) -> anyhow::Result<PinVault> {
+        Ok(PinVault::new(&self.master_key(false)?)?)
     }
 
     pub fn open(&self) -> anyhow::Result<(Authority, Arc<dyn KeyStore>)> {
@@ -288,22 +294,38 @@ pub fn serve(dir: &CaDir, listen: &str) -> anyhow::Result<()> {
 // ---------------------------------------------------------------------------------------------
 // Signing with a key the CA holds
 
-/// A signer whose key stays in the CA's key store.
+/// Where a service signer's key is: in the CA's key store, or opened from its PIN envelope
+/// for this one signature.
+enum KeySource {
+    Store(Arc<dyn KeyStore>, KeyHandle),
+    Pin(PinBoundKey),
+}
+
+/// A signer whose key the CA holds or the signer's PIN opened.
 pub struct CaKeySigner {
-    keys: Arc<dyn KeyStore>,
-    key: KeyHandle,
+    source: KeySource,
+    algorithm: KeyAlgorithm,
     certs: Vec<Vec<u8>>,
 }
 
 impl std::fmt::Debug for CaKeySigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CaKeySigner")
-            .field("key", &self.key.label())
-            .finish()
+        let key = match &self.source {
+            KeySource::Store(_, h) => h.label(),
+            KeySource::Pin(_) => "PIN-bound",
+        };
+        f.debug_struct("CaKeySigner").field("key", &key).finish()
     }
 }
 
+fn chain_of(record: &CertRecord) -> Vec<Vec<u8>> {
+    let mut certs = vec![record.cert_der.clone()];
+    certs.extend(record.chain.iter().cloned());
+    certs
+}
+
 impl CaKeySigner {
+    /// Signs with the key the CA's store holds for `record`.
     pub fn new(keys: Arc<dyn KeyStore>, record: &CertRecord) -> anyhow::Result<Self> {
         let Some(key) = record.key.clone() else {
             bail!(
@@ -311,9 +333,20 @@ impl CaKeySigner {
                 record.serial.as_str()
             );
         };
-        let mut certs = vec![record.cert_der.clone()];
-        certs.extend(record.chain.iter().cloned());
-        Ok(Self { keys, key, certs })
+        Ok(Self {
+            algorithm: key.algorithm(),
+            source: KeySource::Store(keys, key),
+            certs: chain_of(record),
+        })
+    }
+
+    /// Signs with a key opened from its PIN envelope.
+    pub fn pin_bound(key: PinBoundKey, record: &CertRecord) -> Self {
+        Self {
+            algorithm: key.algorithm(),
+            source: KeySource::Pin(key),
+            certs: chain_of(record),
+        }
     }
 }
 
@@ -323,14 +356,14 @@ impl Signer for CaKeySigner {
     }
 
     fn scheme(&self) -> SignatureScheme {
-        match self.key.algorithm() {
+        match self.algorithm {
             KeyAlgorithm::EcdsaP256 => SignatureScheme::EcdsaP256,
             _ => SignatureScheme::RsaPkcs1,
         }
     }
 
     fn max_signature_len(&self) -> usize {
-        match self.key.algorithm() {
+        match self.algorithm {
             KeyAlgorithm::EcdsaP256 => 72,
             KeyAlgorithm::Rsa2048 => 256,
             KeyAlgorithm::Rsa3072 => 384,
@@ -343,9 +376,11 @@ impl Signer for CaKeySigner {
                 "keys held by the CA sign with SHA-256".into(),
             ));
         }
-        self.keys
-            .sign(&self.key, message)
-            .map_err(|e| PdfError::Key(e.to_string()))
+        match &self.source {
+            KeySource::Store(keys, key) => keys.sign(key, message),
+            KeySource::Pin(key) => key.sign(message),
+        }
+        .map_err(|e| PdfError::Key(e.to_string()))
     }
 }
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use ca::application::SignerApplication;
-use ca::authority::Authority;
+use ca::authority::{Authority, KeyHolder};
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -433,6 +433,9 @@ pub enum OrderKind {
     Renewal(String),
     /// A re-issue with changed data; this serial is revoked (superseded) when issued.
     Change(String),
+    /// A free re-issue with the same data after an administrator reset the signing PIN (this
+    /// serial was revoked then); it waits for the new PIN, and is issued when it is set.
+    Reissue(String),
 }
 
 impl OrderKind {
@@ -441,13 +444,22 @@ impl OrderKind {
             OrderKind::New => "new",
             OrderKind::Renewal(_) => "renewal",
             OrderKind::Change(_) => "change",
+            OrderKind::Reissue(_) => "reissue",
+        }
+    }
+
+    /// Price and tax: a re-issue after a PIN reset is free.
+    fn price(&self) -> (i64, i64) {
+        match self {
+            OrderKind::Reissue(_) => (0, 0),
+            _ => (PRICE_JPY, TAX_JPY),
         }
     }
 
     fn replaces(&self) -> Option<&str> {
         match self {
             OrderKind::New => None,
-            OrderKind::Renewal(s) | OrderKind::Change(s) => Some(s),
+            OrderKind::Renewal(s) | OrderKind::Change(s) | OrderKind::Reissue(s) => Some(s),
         }
     }
 }
@@ -485,13 +497,20 @@ pub async fn place_order(
     .try_get("last")?;
     let order_id = format!("INK{day}{seq:04}");
     let common_name = applicant.common_name();
+    let (price, tax) = kind.price();
+    // A re-issue waits for the new PIN instead of an identity check.
+    let status = if matches!(kind, OrderKind::Reissue(_)) {
+        "awaiting_pin"
+    } else {
+        "pending"
+    };
     let a = applicant;
     let inserted = sqlx::query(
         "INSERT INTO certificate_applications (id, order_id, org_id, user_id, idempotency_key, \
          status, organisation, postal_code, country, prefecture, city, street, building, \
          family_name, given_name, family_name_romaji, given_name_romaji, department, phone, email, \
          common_name, price_jpy, tax_jpy, created_at, kind, replaces_serial) VALUES ($1, $2, $3, \
-         $4, $5, 'pending', $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $4, $5, $26, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
          $20, $21, $22, $23, $24, $25)",
     )
     .bind(new_id()?)
@@ -514,11 +533,12 @@ pub async fn place_order(
     .bind(&a.phone)
     .bind(&a.email)
     .bind(&common_name)
-    .bind(PRICE_JPY)
-    .bind(TAX_JPY)
+    .bind(price)
+    .bind(tax)
     .bind(now)
     .bind(kind.as_str())
     .bind(kind.replaces())
+    .bind(status)
     .execute(&mut *tx)
     .await;
     if let Err(e) = inserted {
@@ -545,8 +565,8 @@ pub async fn place_order(
     .bind(new_id()?)
     .bind(&user.org_id)
     .bind(&order_id)
-    .bind(PRICE_JPY)
-    .bind(TAX_JPY)
+    .bind(price)
+    .bind(tax)
     .bind(now)
     .execute(&mut *tx)
     .await?;
@@ -558,15 +578,31 @@ pub async fn place_order(
             actor: Some(&actor.id),
             action: "certificate.ordered",
             detail: serde_json::json!({
-                "order": order_id, "common_name": common_name, "price_jpy": PRICE_JPY,
+                "order": order_id, "common_name": common_name, "price_jpy": price,
                 "kind": kind.as_str(), "replaces": kind.replaces(), "for": user.id,
             }),
         },
     )
     .await?;
     let to = Email::parse(&a.email).map_err(anyhow::Error::msg)?;
-    let body = format!(
-        "{family} {given} 様\n\n\
+    let (subject, body) = if matches!(kind, OrderKind::Reissue(_)) {
+        (
+            "署名PINリセットのお知らせ",
+            format!(
+                "{family} {given} 様\n\n\
+                 管理者が署名PINをリセットしました。PINで保護されていた電子証明書は失効し、\n\
+                 同じ内容で無料で再発行します(注文番号: {order_id})。\n\n\
+                 Inkan にログインし、プロフィールの「署名PIN」から新しいPINを設定してください。\n\
+                 新しいPINを設定すると、そのPINで保護された電子証明書が発行されます。\n",
+                family = a.family_name,
+                given = a.given_name,
+            ),
+        )
+    } else {
+        (
+            "電子証明書申込受付のお知らせ",
+            format!(
+                "{family} {given} 様\n\n\
          電子証明書の{what}のお申込みを受け付けました。\n\n\
          注文番号: {order_id}\n\
          コモンネーム: {common_name}\n\
@@ -574,24 +610,26 @@ pub async fn place_order(
          このあと本人確認を行います。Inkan の運営担当者から、ご登録の電話番号({phone})または\n\
          メールアドレスに確認のご連絡を差し上げますので、注文番号をお手元にご用意ください。\n\
          本人確認が完了すると電子証明書が発行され、「電子証明書発行のお知らせ」をお送りします。\n",
-        family = a.family_name,
-        given = a.given_name,
-        price = PRICE_JPY,
-        tax = TAX_JPY,
-        phone = a.phone,
-        what = match kind {
-            OrderKind::New => "発行",
-            OrderKind::Renewal(_) => "更新",
-            OrderKind::Change(_) => "変更(再発行)",
-        },
-    );
+                family = a.family_name,
+                given = a.given_name,
+                price = PRICE_JPY,
+                tax = TAX_JPY,
+                phone = a.phone,
+                what = match kind {
+                    OrderKind::New => "発行",
+                    OrderKind::Renewal(_) => "更新",
+                    OrderKind::Change(_) | OrderKind::Reissue(_) => "変更(再発行)",
+                },
+            ),
+        )
+    };
     email::enqueue(
         &mut *tx,
         now,
         &email::Outgoing {
             org_id: Some(&user.org_id),
             to: &to,
-            subject: "電子証明書申込受付のお知らせ",
+            subject,
             body_text: &body,
         },
     )
@@ -817,18 +855,31 @@ pub async fn approve(
         }
     };
     let kind = order_kind(db, order_id).await?;
-    let issued = tokio::task::spawn_blocking(move || match &kind {
-        OrderKind::New => authority.issue(&ca_app),
-        OrderKind::Renewal(old) => {
-            ca::certstore::Serial::parse(old).and_then(|s| authority.renew(&s))
+    // With a signing PIN set, the new key is sealed to it and the CA keeps no copy.
+    let recipient = match crate::pins::recipient(db, &order.user_id).await {
+        Ok(r) => r,
+        Err(e) => {
+            release(db, order_id).await?;
+            return Err(e);
         }
-        OrderKind::Change(old) => {
-            ca::certstore::Serial::parse(old).and_then(|s| authority.change(&s, &ca_app))
+    };
+    let issued = tokio::task::spawn_blocking(move || {
+        let holder = match &recipient {
+            Some(r) => KeyHolder::Pin(r),
+            None => KeyHolder::Ca,
+        };
+        match &kind {
+            OrderKind::New | OrderKind::Reissue(_) => authority.issue_for(&ca_app, holder),
+            OrderKind::Renewal(old) => {
+                ca::certstore::Serial::parse(old).and_then(|s| authority.renew_for(&s, holder))
+            }
+            OrderKind::Change(old) => ca::certstore::Serial::parse(old)
+                .and_then(|s| authority.change_for(&s, &ca_app, holder)),
         }
     })
     .await;
-    let record = match issued {
-        Ok(Ok(r)) => r,
+    let (record, envelope) = match issued {
+        Ok(Ok(r)) => (r.record, r.envelope),
         Ok(Err(e)) => {
             release(db, order_id).await?;
             return Err(Failure::Internal(anyhow::anyhow!("the CA refused: {e}")));
@@ -855,8 +906,8 @@ pub async fn approve(
     .await?;
     sqlx::query(
         "INSERT INTO certificates (serial, org_id, user_id, order_id, subject, cert_pem, \
-         not_before, not_after, status, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, \
-         'active', $9)",
+         not_before, not_after, status, created_at, key_envelope) VALUES ($1, $2, $3, $4, $5, \
+         $6, $7, $8, 'active', $9, $10)",
     )
     .bind(&serial)
     .bind(&order.org_id)
@@ -867,12 +918,13 @@ pub async fn approve(
     .bind(record.not_before as i64)
     .bind(record.not_after as i64)
     .bind(now)
+    .bind(envelope)
     .execute(&mut *tx)
     .await?;
     // The new certificate takes over: a renewed one is superseded (valid until it expires), a
     // changed one was revoked by the CA.
     sqlx::query(
-        "UPDATE certificates SET status = CASE WHEN $2 = 'change' THEN 'revoked' \
+        "UPDATE certificates SET status = CASE WHEN $2 IN ('change', 'reissue') THEN 'revoked' \
          ELSE 'superseded' END \
          WHERE serial = (SELECT replaces_serial FROM certificate_applications WHERE order_id = $1)",
     )
@@ -962,6 +1014,7 @@ async fn order_kind(db: &Db, order_id: &str) -> Result<OrderKind, Failure> {
     Ok(match (kind.as_str(), replaces) {
         ("renewal", Some(s)) => OrderKind::Renewal(s),
         ("change", Some(s)) => OrderKind::Change(s),
+        ("reissue", Some(s)) => OrderKind::Reissue(s),
         _ => OrderKind::New,
     })
 }
@@ -1081,6 +1134,19 @@ async fn active_certificate(db: &Db, user: &User, serial: &str) -> Result<(i64, 
     .await?
     .ok_or(Failure::NotFound)?;
     Ok((row.try_get("not_after")?, Order::from_row(&row)?))
+}
+
+/// The applicant data of the order certificate `serial` was issued from.
+pub async fn applicant_of(db: &Db, serial: &str) -> Result<Applicant, Failure> {
+    let row = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM certificate_applications WHERE order_id = \
+         (SELECT order_id FROM certificates WHERE serial = $1)"
+    ))
+    .bind(serial)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Failure::NotFound)?;
+    Ok(Order::from_row(&row)?.applicant)
 }
 
 /// 「更新する」: orders a renewal of `serial` with the same data, from three months before its

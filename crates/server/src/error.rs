@@ -61,6 +61,9 @@ pub enum Failure {
     /// 429: login locked after repeated failures.
     #[error("locked")]
     Locked,
+    /// 423: signing locked after repeated wrong PINs, until then (Unix seconds).
+    #[error("signing locked until {0}")]
+    PinLocked(i64),
     /// 500: logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -91,6 +94,7 @@ impl Failure {
             Failure::Conflict(_) => StatusCode::CONFLICT,
             Failure::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Failure::Locked => StatusCode::TOO_MANY_REQUESTS,
+            Failure::PinLocked(_) => StatusCode::LOCKED,
             Failure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -110,6 +114,7 @@ impl Failure {
             Failure::Conflict(fields) => fields.first().map_or("error.validation", |f| f.key),
             Failure::TooLarge => "error.body_too_large",
             Failure::Locked => "error.locked",
+            Failure::PinLocked(_) => "error.pin_locked",
             Failure::Internal(_) => "error.internal",
         }
     }
@@ -171,6 +176,9 @@ impl ApiError {
             })
             .collect();
         let mut message = i18n::t(Lang::En, f.key()).to_owned();
+        if let Failure::PinLocked(until) = f {
+            message = format!("{message}: until {} (JST)", crate::web::jst(*until));
+        }
         if let Failure::Malformed(detail) | Failure::UnreadablePdf(detail) = f {
             message = format!("{message}: {detail}");
         }
@@ -224,6 +232,7 @@ mod tests {
             Failure::NotFound,
             Failure::TooLarge,
             Failure::Locked,
+            Failure::PinLocked(0),
             Failure::Internal(anyhow::anyhow!("x")),
         ];
         for f in failures {

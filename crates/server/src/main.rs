@@ -20,6 +20,7 @@ mod error;
 mod http_client;
 mod i18n;
 mod permissions;
+mod pins;
 mod routes;
 mod signing;
 mod web;

@@ -1,6 +1,6 @@
 //! The HTTP routes, one module per surface, each exporting `fn router() -> Router<AppState>`,
 //! merged here: `health` (`/healthz`), `api` (the JSON API under `/api`, with its OpenAPI
-//! document), `certificates` (the certificate lifecycle's API), `pages` (the server-rendered web UI). `extract` holds the shared extractors.
+//! document), `certificates` (the certificate lifecycle's API), `pins` (the signing PIN's API), `pages` (the server-rendered web UI). `extract` holds the shared extractors.
 
 use axum::Router;
 
@@ -12,6 +12,8 @@ pub mod certificates;
 pub mod extract;
 pub mod health;
 pub mod pages;
+pub mod pin_pages;
+pub mod pins;
 
 /// Every route of the service (the CA's endpoints are added by `app` when configured).
 pub fn router() -> Router<AppState> {
@@ -21,4 +23,6 @@ pub fn router() -> Router<AppState> {
         .merge(certificates::router())
         .merge(pages::router())
         .merge(cert_pages::router())
+        .merge(pins::router())
+        .merge(pin_pages::router())
 }

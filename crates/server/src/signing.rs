@@ -4,10 +4,7 @@
 //! active, in its validity period, belongs to the caller and whose key the CA holds can sign;
 //! otherwise the caller is told why.
 
-use std::sync::Arc;
-
 use ca::authority::{paths, Authority};
-use ca::keystore::KeyStore;
 use pdf_sign::{
     HashAlgorithm, PdfError, Placement, RevocationTransport, SignOptions, TsaTransport,
 };
@@ -19,6 +16,7 @@ use crate::ca_service::{self, CaKeySigner};
 use crate::db::Db;
 use crate::error::Failure;
 use crate::permissions::{require, Action};
+use crate::pins::{self, PinCa};
 
 /// The PAdES level of a service signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +84,8 @@ pub struct Request {
     /// Where the visible signature goes; `None` signs invisibly.
     pub placement: Option<Placement>,
     pub reason: Option<String>,
+    /// The signing PIN, needed when the signer has set one.
+    pub pin: Option<String>,
 }
 
 /// The caller's certificate that may sign now, or why none may.
@@ -131,20 +131,42 @@ pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<Strin
 pub async fn sign(
     db: &Db,
     now: i64,
-    ca: Option<(Arc<Authority>, Arc<dyn KeyStore>)>,
+    ca: Option<PinCa>,
     user: &User,
     pdf: Vec<u8>,
     request: Request,
 ) -> Result<Vec<u8>, Failure> {
     require(user.roles, Action::CertificateSignature)?;
-    let (authority, keys) = ca.ok_or(Failure::BadRequest("error.no_ca"))?;
+    let ca = ca.ok_or(Failure::BadRequest("error.no_ca"))?;
     let serial = signing_certificate(db, now, user).await?;
+    let envelope: Option<Vec<u8>> =
+        sqlx::query("SELECT key_envelope FROM certificates WHERE serial = $1")
+            .bind(&serial)
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("key_envelope")?;
+    // The PIN, when one is set, is checked (and counted) before anything is signed.
+    let unlocked =
+        pins::check_for_signing(db, now, &ca.vault, user, request.pin.as_deref()).await?;
+    let with_pin = unlocked.is_some();
+    let held_by_ca = envelope.is_none();
+    if envelope.is_some() && unlocked.is_none() {
+        return Err(Failure::invalid("pin", "error.pin_required"));
+    }
+    let (authority, keys) = (ca.authority.clone(), ca.keys.clone());
     let name = user.display_name.clone();
     let input_hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pdf));
     let signed_serial = serial.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Failure> {
         let record = ca_service::record(&authority, &signed_serial)?;
-        let signer = CaKeySigner::new(keys, &record)?;
+        let signer = match (envelope, unlocked) {
+            (Some(envelope), Some(pin)) => CaKeySigner::pin_bound(
+                pin.open(&envelope)
+                    .map_err(|e| anyhow::anyhow!("opening the key's envelope: {e}"))?,
+                &record,
+            ),
+            _ => CaKeySigner::new(keys, &record)?,
+        };
         let ca = InProcessCa(&authority);
         let opts = SignOptions {
             placement: request.placement,
@@ -186,6 +208,12 @@ pub async fn sign(
     })
     .await
     .map_err(|e| Failure::Internal(e.into()))??;
+    if with_pin && held_by_ca {
+        // Issued while the PIN was being set: bind it now.
+        if let Some(recipient) = pins::recipient(db, &user.id).await? {
+            pins::bind_held_keys(db, now, &ca, user, &recipient).await?;
+        }
+    }
     let output_hash = hex::encode(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         &result,
@@ -200,7 +228,7 @@ pub async fn sign(
             action: "document.signed",
             detail: serde_json::json!({
                 "serial": serial, "input_sha256": input_hash, "output_sha256": output_hash,
-                "kind": "certificate",
+                "kind": "certificate", "pin": with_pin,
             }),
         },
     )

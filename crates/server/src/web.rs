@@ -54,6 +54,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("billing.html", include_str!("../templates/billing.html")),
     ("sign.html", include_str!("../templates/sign.html")),
+    ("pin.html", include_str!("../templates/pin.html")),
 ];
 
 pub const STYLESHEET: &str = include_str!("../templates/app.css");
@@ -119,6 +120,22 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         Pages::new().expect("templates");
+    }
+
+    /// A template file left out of [`TEMPLATES`] would only fail when a page renders it.
+    #[test]
+    fn every_template_file_is_registered() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        for entry in std::fs::read_dir(dir).expect("templates dir") {
+            let name = entry.expect("entry").file_name();
+            let name = name.to_string_lossy();
+            if name.ends_with(".html") {
+                assert!(
+                    TEMPLATES.iter().any(|(n, _)| *n == name),
+                    "{name} is not in TEMPLATES"
+                );
+            }
+        }
     }
 
     /// Every `t("key")` in the templates has both translations.

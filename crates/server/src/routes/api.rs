@@ -60,6 +60,9 @@ pub fn router() -> Router<AppState> {
         crate::routes::certificates::sign, crate::routes::certificates::user_status,
         crate::routes::certificates::user_order, crate::routes::certificates::user_renew,
         crate::routes::certificates::user_change,
+        crate::routes::pins::own_status, crate::routes::pins::own_set,
+        crate::routes::pins::user_status, crate::routes::pins::user_set,
+        crate::routes::pins::user_unlock, crate::routes::pins::user_reset,
     ),
     modifiers(&Security),
     tags(
@@ -68,6 +71,7 @@ pub fn router() -> Router<AppState> {
         (name = "organisations", description = "Organisations (the instance operator)"),
         (name = "audit", description = "The hash-chained audit log (administrators)"),
         (name = "certificates", description = "Signing certificates: application, order, identity check, billing"),
+        (name = "pin", description = "The signing PIN: set, change, unlock, reset"),
         (name = "health", description = "Liveness for load balancers"),
     )
 )]

@@ -55,6 +55,9 @@ async fn sign_view(
         .err()
         .map(|f| i18n::t(lang, f.key()).to_owned());
     let errors = error.map(|f| form_errors(f, lang)).unwrap_or_default();
+    let pin = crate::pins::status(&state.db, state.clock.now(), &session.user.id)
+        .await
+        .ok();
     render(
         state,
         status,
@@ -62,6 +65,7 @@ async fn sign_view(
         lang,
         context! {
             blocked => blocked,
+            pin => pin,
             placement => DEFAULT_PLACEMENT,
             ..merge([errors, frame(session, lang, None)])
         },
@@ -95,6 +99,7 @@ async fn sign_submit(
         let mut multipart = multipart.map_err(|e| Failure::Malformed(e.body_text()))?;
         let (mut csrf, mut pdf, mut name) = (String::new(), Vec::new(), String::from("document"));
         let (mut level, mut visible, mut reason) = (String::new(), String::new(), String::new());
+        let mut pin = String::new();
         while let Some(field) = multipart
             .next_field()
             .await
@@ -124,6 +129,7 @@ async fn sign_submit(
                 "level" => level = value,
                 "visible" => visible = value,
                 "reason" => reason = value,
+                "pin" => pin = value,
                 _ => {}
             }
         }
@@ -143,13 +149,14 @@ async fn sign_submit(
         let signed = crate::signing::sign(
             &state.db,
             state.clock.now(),
-            state.ca_with_keys(),
+            state.pin_ca(),
             &session.user,
             pdf,
             crate::signing::Request {
                 level,
                 placement,
                 reason: Some(reason).filter(|r| !r.trim().is_empty()),
+                pin: Some(pin),
             },
         )
         .await?;
@@ -234,7 +241,7 @@ struct ChangeOf {
 }
 
 /// Whom the screens act for: the caller, or (for an administrator) a user of the organisation.
-async fn target(
+pub(crate) async fn target(
     state: &AppState,
     session: &Session,
     user: Option<&str>,

@@ -43,6 +43,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/billing.csv", get(billing_csv))
 }
 
+/// The request header carrying the signing PIN (never a query parameter: URLs get logged).
+pub const PIN_HEADER: &str = "x-inkan-signing-pin";
+
 /// The largest PDF the service signs.
 pub const SIGN_LIMIT: usize = 50 * 1024 * 1024;
 
@@ -60,7 +63,8 @@ pub struct SignQuery {
 /// (当事者型) and answers the signed PDF: PAdES with Inkan's timestamp and long-term validation
 /// data. Refused, saying why, without an active certificate in its validity period.
 #[utoipa::path(post, path = "/api/me/sign", tag = "certificates",
-    params(SignQuery),
+    params(SignQuery,
+        ("X-Inkan-Signing-Pin" = Option<String>, Header, description = "The signing PIN, when the signer has set one")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The PDF to sign (sent as application/pdf or application/octet-stream)"),
     security(("session" = [], "csrf" = [])),
     responses(
@@ -69,10 +73,12 @@ pub struct SignQuery {
         (status = 401, description = "Not logged in", body = ApiError),
         (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
         (status = 413, description = "Larger than 50 MB", body = ApiError),
+        (status = 423, description = "Signing locked after repeated wrong PINs", body = ApiError),
     ))]
 pub async fn sign(
     State(state): State<AppState>,
     ApiSession(session): ApiSession,
+    headers: HeaderMap,
     query: Result<axum::extract::Query<SignQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, Failure> {
@@ -99,13 +105,17 @@ pub async fn sign(
     let signed = crate::signing::sign(
         &state.db,
         state.clock.now(),
-        state.ca_with_keys(),
+        state.pin_ca(),
         &session.user,
         pdf.to_vec(),
         crate::signing::Request {
             level,
             placement,
             reason: query.reason,
+            pin: headers
+                .get(PIN_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
         },
     )
     .await?;
@@ -528,7 +538,7 @@ pub async fn billing_csv(
 
 /// The user an administrator acts for: one of their organisation (another organisation's is
 /// not found).
-async fn managed_user(
+pub(crate) async fn managed_user(
     state: &AppState,
     admin: &accounts::User,
     id: &str,

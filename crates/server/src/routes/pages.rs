@@ -61,6 +61,9 @@ const FLASH: &[&str] = &[
     "login.logged_out",
     "orgs.created",
     "password.changed",
+    "pin.reset_done",
+    "pin.saved",
+    "pin.unlocked",
     "reset.done",
     "users.created",
     "users.updated",
@@ -631,7 +634,11 @@ async fn profile_context(state: &AppState, session: &Session, lang: Lang) -> Val
     let signer = crate::certificates::may_apply(&session.user).is_ok();
     let agent = session.user.roles.has(accounts::Role::TransactionAgent);
     let key = new_token().unwrap_or_default();
+    let pin = crate::pins::status(&state.db, state.clock.now(), &session.user.id)
+        .await
+        .ok();
     context! {
+        pin => pin,
         org => org,
         user => UserRow::new(&session.user, lang),
         language => session.user.language.as_str(),
@@ -877,6 +884,12 @@ async fn user_page(
             } else {
                 None
             };
+            let pin = match cert {
+                Some(_) => crate::pins::status(&state.db, state.clock.now(), &user.id)
+                    .await
+                    .ok(),
+                None => None,
+            };
             render(
                 &state,
                 StatusCode::OK,
@@ -887,6 +900,7 @@ async fn user_page(
                     roles => role_choices(lang),
                     is_self => user.id == session.user.id,
                     cert => cert,
+                    pin => pin,
                     key => new_token().unwrap_or_default(),
                     ..frame(&session, lang, flash.key())
                 },

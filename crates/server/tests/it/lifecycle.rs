@@ -16,6 +16,14 @@ use crate::support::{inkan, ok};
 /// A CA folder made by `inkan ca init` whose URLs (OCSP, CRL, TSA) name the service, and the
 /// service serving it on that port.
 pub fn service_with_ca(backend: Backend) -> Option<(Service, tempfile::TempDir)> {
+    service_with_ca_env(backend, &[])
+}
+
+/// [`service_with_ca`] with more environment for the server.
+pub fn service_with_ca_env(
+    backend: Backend,
+    env: &[(&str, &str)],
+) -> Option<(Service, tempfile::TempDir)> {
     let ca = tempfile::tempdir().expect("tempdir");
     let dir = ca.path().join("ca");
     let port = crate::email::free_port();
@@ -31,10 +39,12 @@ pub fn service_with_ca(backend: Backend) -> Option<(Service, tempfile::TempDir)>
     ]));
     let dir = dir.display().to_string();
     let listen = format!("127.0.0.1:{port}");
-    let service = Service::start_with(
-        backend,
-        &[("INKAN_CA_DIR", &dir), ("INKAN_LISTEN", &listen)],
-    )?;
+    let mut all = vec![
+        ("INKAN_CA_DIR", dir.as_str()),
+        ("INKAN_LISTEN", listen.as_str()),
+    ];
+    all.extend_from_slice(env);
+    let service = Service::start_with(backend, &all)?;
     Some((service, ca))
 }
 
@@ -508,7 +518,7 @@ fn a_signer_applies_is_checked_and_receives_a_certificate_on_postgres() {
 
 /// Renders page 1 of `pdf` at 72 dpi with pdftoppm and counts clearly red pixels inside and
 /// outside `rect` (x, y, width, height in PDF points from the bottom left).
-fn red_pixels(pdf: &std::path::Path, rect: (f64, f64, f64, f64)) -> (usize, usize) {
+pub fn red_pixels(pdf: &std::path::Path, rect: (f64, f64, f64, f64)) -> (usize, usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = dir.path().join("page");
     let out = Command::new("pdftoppm")
@@ -556,7 +566,7 @@ fn three_months_before(not_after: i64) -> i64 {
 }
 
 /// Applies as `signer` and has the operator approve; returns the certificate's serial.
-fn issue(
+pub fn issue(
     signer: &mut crate::service::Api,
     op: &mut crate::service::Api,
     key: &str,

@@ -3,7 +3,7 @@
 //! and PostgreSQL (`serve`), its email through the outbox (`email`), accounts, login and
 //! sessions through the JSON API (`accounts`, on the `service` client), the role × endpoint
 //! permission matrix and the OpenAPI document's coverage (`matrix`), the certificate lifecycle
-//! (`lifecycle`), the web UI in headless
+//! (`lifecycle`), the signing PIN (`pin`), the web UI in headless
 //! Chromium (`ui`, on the `browser` harness) and schemathesis against the live API
 //! (`schemathesis`).
 
@@ -14,6 +14,7 @@ mod email;
 mod lifecycle;
 mod ltv;
 mod matrix;
+mod pin;
 mod schemathesis;
 mod serve;
 mod service;

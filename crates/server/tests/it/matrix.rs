@@ -73,6 +73,17 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("POST",   "/api/identity-checks/INK000/reject",  Body::Decision, [403, 403, 403, 403, 403, 403, 404, 403, 401]),
     ("GET",    "/api/billing",             Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 401]),
     ("GET",    "/api/billing.csv",         Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 401]),
+    ("GET",    "/api/me/pin",              Body::None,      [403, 200, 403, 200, 200, 403, 403, 403, 401]),
+    ("PUT",    "/api/me/pin",              Body::Pin,       [403, 400, 403, 400, 400, 403, 403, 403, 401]),
+    ("GET",    "/api/users/{target}/pin",  Body::None,      [200, 200, 403, 403, 403, 403, 403, 404, 401]),
+    ("PUT",    "/api/users/{target}/pin",  Body::Pin,       [400, 400, 403, 403, 403, 403, 403, 404, 401]),
+    ("POST",   "/api/users/{target}/pin/unlock", Body::None, [400, 400, 403, 403, 403, 403, 403, 404, 401]),
+    ("POST",   "/api/users/{target}/pin/reset",  Body::None, [400, 400, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/pin",                     Body::None,      [403, 200, 403, 200, 200, 403, 403, 403, 303]),
+    ("GET",    "/pin?user={target}",       Body::None,      [200, 200, 403, 403, 403, 403, 403, 404, 303]),
+    ("POST",   "/pin",                     Body::PinForm,   [403, 400, 403, 400, 400, 403, 403, 403, 303]),
+    ("POST",   "/pin/unlock",              Body::PinAdminForm, [400, 400, 403, 403, 403, 403, 403, 404, 303]),
+    ("POST",   "/pin/reset",               Body::PinAdminForm, [400, 400, 403, 403, 403, 403, 403, 404, 303]),
     ("DELETE", "/api/session",             Body::None,      [204, 204, 204, 204, 204, 204, 204, 204, 401]),
 ];
 
@@ -95,9 +106,12 @@ enum Body {
     NewUserForm,
     RenameForm,
     NewOrgForm,
+    Pin,
+    PinForm,
+    PinAdminForm,
 }
 
-fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize) -> u16 {
+fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &str) -> u16 {
     let csrf = api.csrf.clone().unwrap_or_default();
     let json_body = match body {
         Body::None => None,
@@ -119,6 +133,7 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize) -> u16 {
             Some(json!({ "serial": "00", "applicant": crate::service::applicant_form(n) }))
         }
         Body::Decision => Some(json!({ "method": "電話", "reason": "不一致" })),
+        Body::Pin => Some(json!({ "pin": "Matrix2026", "confirm": "Matrix2026" })),
         _ => None,
     };
     let form = match body {
@@ -132,6 +147,8 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize) -> u16 {
         Body::NewOrgForm => Some(format!(
             "csrf={csrf}&name=FormOrg{n}&admin_name=Admin&admin_email=formorg{n}%40example.jp"
         )),
+        Body::PinForm => Some(format!("csrf={csrf}&pin=Matrix2026&confirm=Matrix2026")),
+        Body::PinAdminForm => Some(format!("csrf={csrf}&user={target}")),
         _ => None,
     };
     if matches!(body, Body::Order | Body::Renewal | Body::Change) {
@@ -185,17 +202,7 @@ fn every_endpoint_answers_every_role_as_the_readme_says(backend: Backend) {
     }
     // The instance operator, created on the command line, creates a second organisation.
     let mut operator = service.operator();
-    let a = operator.post(
-        "/api/organisations",
-        json!({ "name": "別会社", "admin_name": "別 管理", "admin_email": "other@example.com" }),
-    );
-    assert_eq!(a.status, 201, "{:?}", a.body);
-    let mut other = service.api();
-    other.first_login(
-        "other@example.com",
-        &service.mailed_password("other@example.com"),
-        "Other2026pass",
-    );
+    let mut other = service.other_org_admin(&mut operator);
     callers.push(Some(operator));
     callers.push(Some(other.clone()));
     callers.push(None);
@@ -244,7 +251,7 @@ fn every_endpoint_answers_every_role_as_the_readme_says(backend: Backend) {
         for (method, path, body, expected) in MATRIX {
             n += 1;
             let path = path.replace("{target}", &target);
-            let got = call(&mut api, method, &path, *body, n);
+            let got = call(&mut api, method, &path, *body, n, &target);
             if got != expected[column] {
                 failures.push(format!(
                     "{method} {path} as {}: expected {}, got {got}",
@@ -289,7 +296,7 @@ fn the_openapi_document_lists_every_api_route() {
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
     let mut served = Vec::new();
-    for file in ["api.rs", "health.rs", "certificates.rs"] {
+    for file in ["api.rs", "health.rs", "certificates.rs", "pins.rs"] {
         let source = std::fs::read_to_string(dir.join(file)).expect("route source");
         // `.route("/path", get(a).post(b))`, possibly over several lines.
         for part in source.split(".route(").skip(1) {
@@ -346,7 +353,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 28"), "{output}");
+    assert!(output.contains("Tested: 34"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

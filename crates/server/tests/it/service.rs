@@ -287,6 +287,22 @@ impl Service {
         api
     }
 
+    /// The administrator of a second organisation that `operator` creates, logged in.
+    pub fn other_org_admin(&self, operator: &mut Api) -> Api {
+        let a = operator.post(
+            "/api/organisations",
+            json!({ "name": "別会社", "admin_name": "別 管理", "admin_email": "other@example.com" }),
+        );
+        assert_eq!(a.status, 201, "{:?}", a.body);
+        let mut other = self.api();
+        other.first_login(
+            "other@example.com",
+            &self.mailed_password("other@example.com"),
+            "Other2026pass",
+        );
+        other
+    }
+
     /// Creates a user as `admin` and returns them logged in with `password` set.
     pub fn user(
         &self,
