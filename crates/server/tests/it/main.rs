@@ -20,3 +20,4 @@ mod serve;
 mod service;
 mod support;
 mod ui;
+mod ui_pin;
