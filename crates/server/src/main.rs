@@ -21,6 +21,7 @@ mod http_client;
 mod i18n;
 mod permissions;
 mod routes;
+mod seals;
 mod signing;
 mod web;
 

@@ -54,6 +54,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("billing.html", include_str!("../templates/billing.html")),
     ("sign.html", include_str!("../templates/sign.html")),
+    ("seals.html", include_str!("../templates/seals.html")),
 ];
 
 pub const STYLESHEET: &str = include_str!("../templates/app.css");

@@ -60,6 +60,16 @@ pub fn router() -> Router<AppState> {
         crate::routes::certificates::sign, crate::routes::certificates::user_status,
         crate::routes::certificates::user_order, crate::routes::certificates::user_renew,
         crate::routes::certificates::user_change,
+        crate::routes::seals::upload, crate::routes::seals::discard,
+        crate::routes::seals::draft_original, crate::routes::seals::draft_transparent,
+        crate::routes::seals::list, crate::routes::seals::save, crate::routes::seals::remove,
+        crate::routes::seals::image, crate::routes::seals::original,
+        crate::routes::seals::make_default, crate::routes::seals::user_upload,
+        crate::routes::seals::user_discard, crate::routes::seals::user_draft_original,
+        crate::routes::seals::user_draft_transparent, crate::routes::seals::user_list,
+        crate::routes::seals::user_save, crate::routes::seals::user_remove,
+        crate::routes::seals::user_image, crate::routes::seals::user_original,
+        crate::routes::seals::user_make_default,
     ),
     modifiers(&Security),
     tags(
@@ -68,6 +78,7 @@ pub fn router() -> Router<AppState> {
         (name = "organisations", description = "Organisations (the instance operator)"),
         (name = "audit", description = "The hash-chained audit log (administrators)"),
         (name = "certificates", description = "Signing certificates: application, order, identity check, billing"),
+        (name = "seals", description = "Seal images (印影) stamped on visible signatures: upload, preview, save, default, delete"),
         (name = "health", description = "Liveness for load balancers"),
     )
 )]

@@ -63,6 +63,7 @@ async fn sign_view(
         context! {
             blocked => blocked,
             placement => DEFAULT_PLACEMENT,
+            seals => crate::seals::list(&state.db, &session.user).await.unwrap_or_default(),
             ..merge([errors, frame(session, lang, None)])
         },
     )
@@ -95,6 +96,7 @@ async fn sign_submit(
         let mut multipart = multipart.map_err(|e| Failure::Malformed(e.body_text()))?;
         let (mut csrf, mut pdf, mut name) = (String::new(), Vec::new(), String::from("document"));
         let (mut level, mut visible, mut reason) = (String::new(), String::new(), String::new());
+        let mut seal = String::new();
         while let Some(field) = multipart
             .next_field()
             .await
@@ -124,6 +126,7 @@ async fn sign_submit(
                 "level" => level = value,
                 "visible" => visible = value,
                 "reason" => reason = value,
+                "seal" => seal = value,
                 _ => {}
             }
         }
@@ -150,6 +153,7 @@ async fn sign_submit(
                 level,
                 placement,
                 reason: Some(reason).filter(|r| !r.trim().is_empty()),
+                seal: Some(seal).filter(|s| !s.is_empty()),
             },
         )
         .await?;
@@ -234,7 +238,7 @@ struct ChangeOf {
 }
 
 /// Whom the screens act for: the caller, or (for an administrator) a user of the organisation.
-async fn target(
+pub(crate) async fn target(
     state: &AppState,
     session: &Session,
     user: Option<&str>,
