@@ -556,7 +556,7 @@ fn three_months_before(not_after: i64) -> i64 {
 }
 
 /// Applies as `signer` and has the operator approve; returns the certificate's serial.
-fn issue(
+pub fn issue(
     signer: &mut crate::service::Api,
     op: &mut crate::service::Api,
     key: &str,

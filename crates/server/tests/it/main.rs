@@ -3,7 +3,7 @@
 //! and PostgreSQL (`serve`), its email through the outbox (`email`), accounts, login and
 //! sessions through the JSON API (`accounts`, on the `service` client), the role × endpoint
 //! permission matrix and the OpenAPI document's coverage (`matrix`), the certificate lifecycle
-//! (`lifecycle`), the web UI in headless
+//! (`lifecycle`), seal images and the seal on signatures (`seals`), the web UI in headless
 //! Chromium (`ui`, on the `browser` harness) and schemathesis against the live API
 //! (`schemathesis`).
 
@@ -15,6 +15,7 @@ mod lifecycle;
 mod ltv;
 mod matrix;
 mod schemathesis;
+mod seals;
 mod serve;
 mod service;
 mod support;
