@@ -402,6 +402,12 @@ pub async fn save(
     if count >= MAX_SEALS {
         return Err(limit_reached("draft"));
     }
+    let ordinal: i64 =
+        sqlx::query("SELECT COALESCE(MAX(ordinal), 0) + 1 AS next FROM seals WHERE user_id = $1")
+            .bind(&user.id)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get("next")?;
     let seal = Seal {
         id: new_id()?,
         user_id: user.id.clone(),
@@ -414,14 +420,15 @@ pub async fn save(
     };
     sqlx::query(
         "INSERT INTO seals (id, org_id, user_id, name, original, original_type, transparent, \
-         width, height, is_default, created_at) \
+         width, height, is_default, created_at, ordinal) \
          SELECT $1, org_id, user_id, $2, original, original_type, transparent, width, height, \
-         $3, $4 FROM seal_drafts WHERE id = $5",
+         $3, $4, $5 FROM seal_drafts WHERE id = $6",
     )
     .bind(&seal.id)
     .bind(&seal.name)
     .bind(seal.is_default)
     .bind(now)
+    .bind(ordinal)
     .bind(draft_id)
     .execute(&mut *tx)
     .await?;
@@ -447,10 +454,10 @@ pub async fn save(
     Ok(seal)
 }
 
-/// `user`'s seals, oldest first.
+/// `user`'s seals, in the order they were registered.
 pub async fn list(db: &Db, user: &User) -> Result<Vec<Seal>, Failure> {
     let rows = sqlx::query(&format!(
-        "SELECT {SEAL_COLUMNS} FROM seals WHERE user_id = $1 ORDER BY created_at, id"
+        "SELECT {SEAL_COLUMNS} FROM seals WHERE user_id = $1 ORDER BY ordinal"
     ))
     .bind(&user.id)
     .fetch_all(&db.pool)
@@ -546,7 +553,7 @@ pub async fn delete(db: &Db, now: i64, actor: &User, user: &User, id: &str) -> R
     let mut new_default: Option<String> = None;
     if seal.is_default {
         new_default =
-            sqlx::query("SELECT id FROM seals WHERE user_id = $1 ORDER BY created_at, id LIMIT 1")
+            sqlx::query("SELECT id FROM seals WHERE user_id = $1 ORDER BY ordinal LIMIT 1")
                 .bind(&user.id)
                 .fetch_optional(&mut *tx)
                 .await?

@@ -14,11 +14,13 @@ CREATE TABLE seals (
     transparent BLOB NOT NULL,
     width BIGINT NOT NULL,
     height BIGINT NOT NULL,
+    -- Registration order within the user (1, 2, …): "oldest" even within one second.
+    ordinal BIGINT NOT NULL,
     is_default INTEGER NOT NULL,
     created_at BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX seals_one_default ON seals (user_id) WHERE is_default = 1;
-CREATE INDEX seals_user ON seals (user_id, created_at);
+CREATE UNIQUE INDEX seals_user_order ON seals (user_id, ordinal);
 
 CREATE TABLE seal_drafts (
     id TEXT PRIMARY KEY,
