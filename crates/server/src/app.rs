@@ -158,11 +158,14 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Drops expired sessions and reset links every ten minutes.
+/// Drops expired sessions, reset links and seal uploads never saved every ten minutes.
 async fn sweep_sessions(db: Db, clock: Clock) {
     loop {
         if let Err(e) = auth::sweep(&db, clock.now()).await {
             tracing::warn!(error = %e, "sweeping expired sessions failed");
+        }
+        if let Err(e) = crate::seals::sweep_drafts(&db, clock.now()).await {
+            tracing::warn!(error = %e, "sweeping expired seal uploads failed");
         }
         tokio::time::sleep(std::time::Duration::from_secs(600)).await;
     }

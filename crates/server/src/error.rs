@@ -37,6 +37,14 @@ pub enum Failure {
     /// 400: an uploaded PDF cannot be signed (the text says why).
     #[error("unreadable PDF: {0}")]
     UnreadablePdf(String),
+    /// 400, or 413 when the file is too large: an uploaded image was refused. `field` names the
+    /// form field and the message key; `detail` is the precise English reason for the API.
+    #[error("image refused: {detail}")]
+    Image {
+        field: FieldError,
+        detail: String,
+        too_large: bool,
+    },
     /// 401: no valid session.
     #[error("not logged in")]
     Unauthenticated,
@@ -86,6 +94,13 @@ impl Failure {
             | Failure::BadRequest(_)
             | Failure::Malformed(_)
             | Failure::UnreadablePdf(_) => StatusCode::BAD_REQUEST,
+            Failure::Image { too_large, .. } => {
+                if *too_large {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                }
+            }
             Failure::Unauthenticated => StatusCode::UNAUTHORIZED,
             Failure::PasswordChangeRequired | Failure::Csrf | Failure::Forbidden => {
                 StatusCode::FORBIDDEN
@@ -106,6 +121,7 @@ impl Failure {
             Failure::BadRequest(key) => key,
             Failure::Malformed(_) => "error.json",
             Failure::UnreadablePdf(_) => "error.pdf",
+            Failure::Image { field, .. } => field.key,
             Failure::Unauthenticated => "error.unauthenticated",
             Failure::PasswordChangeRequired => "error.password_change_required",
             Failure::Csrf => "error.csrf",
@@ -123,6 +139,7 @@ impl Failure {
     pub fn fields(&self) -> &[FieldError] {
         match self {
             Failure::Invalid(f) | Failure::Conflict(f) => f,
+            Failure::Image { field, .. } => std::slice::from_ref(field),
             _ => &[],
         }
     }
@@ -162,7 +179,7 @@ pub struct FieldProblem {
 
 impl ApiError {
     pub fn from_failure(f: &Failure) -> Self {
-        let fields = f
+        let mut fields: std::collections::BTreeMap<String, FieldProblem> = f
             .fields()
             .iter()
             .map(|fe| {
@@ -182,11 +199,26 @@ impl ApiError {
         if let Failure::Malformed(detail) | Failure::UnreadablePdf(detail) = f {
             message = format!("{message}: {detail}");
         }
+        if let Failure::Image { field, detail, .. } = f {
+            // The precise reason (sizes, the decoder's words) rather than the general text.
+            message = capitalised(detail);
+            if let Some(problem) = fields.get_mut(field.field) {
+                problem.message.clone_from(&message);
+            }
+        }
         Self {
             error: f.code().to_owned(),
             message,
             fields,
         }
+    }
+}
+
+fn capitalised(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }
 

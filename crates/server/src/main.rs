@@ -22,6 +22,7 @@ mod i18n;
 mod permissions;
 mod pins;
 mod routes;
+mod seals;
 mod signing;
 mod web;
 

@@ -6,8 +6,8 @@
 use crate::accounts::{Role, RoleSet};
 use crate::error::Failure;
 
-// Seals, certificates, contracts, signatures and identity checks are in the README's table and
-// enforced here; their endpoints arrive with the certificate, seal and contract issues.
+// Contracts and simple signatures are in the README's table and enforced here; their endpoints
+// arrive with the contract issue.
 #[allow(dead_code)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {

@@ -86,6 +86,9 @@ pub struct Request {
     pub reason: Option<String>,
     /// The signing PIN, needed when the signer has set one.
     pub pin: Option<String>,
+    /// The seal a visible signature stamps (its id); `None`, the signer's default seal (or
+    /// Inkan's 電子署名 seal when they have none).
+    pub seal: Option<String>,
 }
 
 /// The caller's certificate that may sign now, or why none may.
@@ -139,6 +142,9 @@ pub async fn sign(
     require(user.roles, Action::CertificateSignature)?;
     let ca = ca.ok_or(Failure::BadRequest("error.no_ca"))?;
     let serial = signing_certificate(db, now, user).await?;
+    let (seal_id, seal_png) =
+        crate::seals::for_signature(db, user, request.seal.as_deref()).await?;
+    let stamped = seal_id.filter(|_| request.placement.is_some());
     let envelope: Option<Vec<u8>> =
         sqlx::query("SELECT key_envelope FROM certificates WHERE serial = $1")
             .bind(&serial)
@@ -179,12 +185,7 @@ pub async fn sign(
             hash: Some(HashAlgorithm::Sha256),
             field_name: None,
             signing_time: None,
-            // Until the signer registers seals, a visible signature shows the default
-            // 電子署名 seal.
-            seal_png: request
-                .placement
-                .as_ref()
-                .map(|_| seal::default_seal().to_vec()),
+            seal_png: request.placement.as_ref().map(|_| seal_png),
         };
         let mut signed = Vec::new();
         pdf_sign::sign_timestamped(pdf, &mut signed, &signer, &opts, &ca).map_err(pdf_failure)?;
@@ -228,7 +229,7 @@ pub async fn sign(
             action: "document.signed",
             detail: serde_json::json!({
                 "serial": serial, "input_sha256": input_hash, "output_sha256": output_hash,
-                "kind": "certificate", "pin": with_pin,
+                "kind": "certificate", "pin": with_pin, "seal": stamped,
             }),
         },
     )

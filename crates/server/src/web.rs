@@ -55,6 +55,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("billing.html", include_str!("../templates/billing.html")),
     ("sign.html", include_str!("../templates/sign.html")),
     ("pin.html", include_str!("../templates/pin.html")),
+    ("seals.html", include_str!("../templates/seals.html")),
 ];
 
 pub const STYLESHEET: &str = include_str!("../templates/app.css");

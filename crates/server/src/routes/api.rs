@@ -63,6 +63,16 @@ pub fn router() -> Router<AppState> {
         crate::routes::pins::own_status, crate::routes::pins::own_set,
         crate::routes::pins::user_status, crate::routes::pins::user_set,
         crate::routes::pins::user_unlock, crate::routes::pins::user_reset,
+        crate::routes::seals::upload, crate::routes::seals::discard,
+        crate::routes::seals::draft_original, crate::routes::seals::draft_transparent,
+        crate::routes::seals::list, crate::routes::seals::save, crate::routes::seals::remove,
+        crate::routes::seals::image, crate::routes::seals::original,
+        crate::routes::seals::make_default, crate::routes::seals::user_upload,
+        crate::routes::seals::user_discard, crate::routes::seals::user_draft_original,
+        crate::routes::seals::user_draft_transparent, crate::routes::seals::user_list,
+        crate::routes::seals::user_save, crate::routes::seals::user_remove,
+        crate::routes::seals::user_image, crate::routes::seals::user_original,
+        crate::routes::seals::user_make_default,
     ),
     modifiers(&Security),
     tags(
@@ -72,6 +82,7 @@ pub fn router() -> Router<AppState> {
         (name = "audit", description = "The hash-chained audit log (administrators)"),
         (name = "certificates", description = "Signing certificates: application, order, identity check, billing"),
         (name = "pin", description = "The signing PIN: set, change, unlock, reset"),
+        (name = "seals", description = "Seal images (印影) stamped on visible signatures: upload, preview, save, default, delete"),
         (name = "health", description = "Liveness for load balancers"),
     )
 )]

@@ -67,6 +67,7 @@ async fn sign_view(
             blocked => blocked,
             pin => pin,
             placement => DEFAULT_PLACEMENT,
+            seals => crate::seals::list(&state.db, &session.user).await.unwrap_or_default(),
             ..merge([errors, frame(session, lang, None)])
         },
     )
@@ -100,6 +101,7 @@ async fn sign_submit(
         let (mut csrf, mut pdf, mut name) = (String::new(), Vec::new(), String::from("document"));
         let (mut level, mut visible, mut reason) = (String::new(), String::new(), String::new());
         let mut pin = String::new();
+        let mut seal = String::new();
         while let Some(field) = multipart
             .next_field()
             .await
@@ -130,6 +132,7 @@ async fn sign_submit(
                 "visible" => visible = value,
                 "reason" => reason = value,
                 "pin" => pin = value,
+                "seal" => seal = value,
                 _ => {}
             }
         }
@@ -157,6 +160,7 @@ async fn sign_submit(
                 placement,
                 reason: Some(reason).filter(|r| !r.trim().is_empty()),
                 pin: Some(pin),
+                seal: Some(seal).filter(|s| !s.is_empty()),
             },
         )
         .await?;

@@ -57,6 +57,9 @@ pub struct SignQuery {
     pub visible: Option<String>,
     /// The reason recorded in the signature.
     pub reason: Option<String>,
+    /// The seal to stamp on a visible signature (its id, see `/api/me/seals`); omitted, the
+    /// default seal.
+    pub seal: Option<String>,
 }
 
 /// Signs the uploaded PDF (the body, `application/pdf`) with the caller's own certificate
@@ -69,7 +72,7 @@ pub struct SignQuery {
     security(("session" = [], "csrf" = [])),
     responses(
         (status = 200, description = "The signed PDF", content_type = "application/pdf", body = Vec<u8>),
-        (status = 400, description = "No usable certificate (and why), a bad option, or a PDF that cannot be signed", body = ApiError),
+        (status = 400, description = "No usable certificate (and why), a bad option, a seal that is not the caller's, or a PDF that cannot be signed", body = ApiError),
         (status = 401, description = "Not logged in", body = ApiError),
         (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
         (status = 413, description = "Larger than 50 MB", body = ApiError),
@@ -116,6 +119,7 @@ pub async fn sign(
                 .get(PIN_HEADER)
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned),
+            seal: query.seal.filter(|s| !s.is_empty()),
         },
     )
     .await?;

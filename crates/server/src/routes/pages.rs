@@ -26,6 +26,7 @@ use crate::routes::extract::{
     cookie, page_lang, same_token, set_cookie, ClientAddr, PageForm, PageSession,
     PageSessionPending, FORM_COOKIE, LANG_COOKIE,
 };
+use crate::routes::seal_pages::{self, SealPageQuery};
 use crate::web;
 
 pub fn router() -> Router<AppState> {
@@ -65,6 +66,10 @@ const FLASH: &[&str] = &[
     "pin.saved",
     "pin.unlocked",
     "reset.done",
+    "seals.default_set",
+    "seals.deleted",
+    "seals.discarded",
+    "seals.saved",
     "users.created",
     "users.updated",
 ];
@@ -623,7 +628,12 @@ struct ProfileForm {
     language: String,
 }
 
-async fn profile_context(state: &AppState, session: &Session, lang: Lang) -> Value {
+async fn profile_context(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    seals: &SealPageQuery,
+) -> Value {
     let org = accounts::organisation_name(&state.db, &session.user.org_id)
         .await
         .map(|o| o.as_str().to_owned())
@@ -646,7 +656,28 @@ async fn profile_context(state: &AppState, session: &Session, lang: Lang) -> Val
         signer => signer,
         agent => agent,
         key => key,
+        seals => seal_pages::section(state, &session.user, false, seals).await,
     }
+}
+
+/// The profile with the failure of one of its forms (`errors`), or after `flash`.
+pub(crate) async fn profile_with(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    status: StatusCode,
+    seals: &SealPageQuery,
+    flash: Option<&str>,
+    errors: Value,
+) -> Response {
+    let ctx = profile_context(state, session, lang, seals).await;
+    render(
+        state,
+        status,
+        "profile.html",
+        lang,
+        merge([errors, ctx, frame(session, lang, flash)]),
+    )
 }
 
 async fn profile_page(
@@ -654,16 +685,19 @@ async fn profile_page(
     headers: HeaderMap,
     PageSession(session): PageSession,
     Query(flash): Query<Flash>,
+    Query(seals): Query<SealPageQuery>,
 ) -> Response {
     let lang = page_lang(&headers, Some(&session));
-    let ctx = profile_context(&state, &session, lang).await;
-    render(
+    profile_with(
         &state,
-        StatusCode::OK,
-        "profile.html",
+        &session,
         lang,
-        context! { ..ctx, ..frame(&session, lang, flash.key()) },
+        StatusCode::OK,
+        &seals,
+        flash.key(),
+        Value::default(),
     )
+    .await
 }
 
 async fn profile_submit(
@@ -700,14 +734,9 @@ async fn profile_submit(
             .into_response(),
         Err(f @ Failure::Internal(_)) => error_page(&state, Some(&session), lang, &f),
         Err(f) => {
-            let ctx = profile_context(&state, &session, lang).await;
-            render(
-                &state,
-                f.status(),
-                "profile.html",
-                lang,
-                context! { ..form_errors(&f, lang), ..ctx, ..frame(&session, lang, None) },
-            )
+            let seals = SealPageQuery::default();
+            let errors = form_errors(&f, lang);
+            profile_with(&state, &session, lang, f.status(), &seals, None, errors).await
         }
     }
 }
@@ -867,6 +896,7 @@ async fn user_page(
     PageSession(session): PageSession,
     Path(id): Path<String>,
     Query(flash): Query<Flash>,
+    Query(seals): Query<SealPageQuery>,
 ) -> Response {
     let lang = page_lang(&headers, Some(&session));
     let result = async {
@@ -876,38 +906,88 @@ async fn user_page(
     .await;
     match result {
         Ok(user) => {
-            // Only signers hold certificates.
-            let cert = if crate::certificates::may_apply(&user).is_ok() {
-                crate::certificates::overview(&state.db, state.clock.now(), &user)
-                    .await
-                    .ok()
-            } else {
-                None
-            };
-            let pin = match cert {
-                Some(_) => crate::pins::status(&state.db, state.clock.now(), &user.id)
-                    .await
-                    .ok(),
-                None => None,
-            };
-            render(
-                &state,
-                StatusCode::OK,
-                "user_detail.html",
-                lang,
-                context! {
-                    user => UserRow::new(&user, lang),
-                    roles => role_choices(lang),
-                    is_self => user.id == session.user.id,
-                    cert => cert,
-                    pin => pin,
-                    key => new_token().unwrap_or_default(),
-                    ..frame(&session, lang, flash.key())
-                },
-            )
+            let flash = flash.key();
+            let page = UserPage::new(&session, &user, lang, StatusCode::OK);
+            user_detail_with(&state, page, &seals, flash, Value::default()).await
         }
         Err(f) => error_page(&state, Some(&session), lang, &f),
     }
+}
+
+/// What a user's 詳細 page is rendered for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct UserPage<'a> {
+    pub session: &'a Session,
+    pub user: &'a User,
+    pub lang: Lang,
+    pub status: StatusCode,
+}
+
+impl<'a> UserPage<'a> {
+    pub(crate) fn new(
+        session: &'a Session,
+        user: &'a User,
+        lang: Lang,
+        status: StatusCode,
+    ) -> Self {
+        Self {
+            session,
+            user,
+            lang,
+            status,
+        }
+    }
+}
+
+/// A user's 詳細 page (an administrator's), with the failure of one of its forms (`errors`), or
+/// after `flash`.
+pub(crate) async fn user_detail_with(
+    state: &AppState,
+    page: UserPage<'_>,
+    seals: &SealPageQuery,
+    flash: Option<&str>,
+    errors: Value,
+) -> Response {
+    let UserPage {
+        session,
+        user,
+        lang,
+        status,
+    } = page;
+    // Only signers hold certificates.
+    let cert = if crate::certificates::may_apply(user).is_ok() {
+        crate::certificates::overview(&state.db, state.clock.now(), user)
+            .await
+            .ok()
+    } else {
+        None
+    };
+    let pin = match cert {
+        Some(_) => crate::pins::status(&state.db, state.clock.now(), &user.id)
+            .await
+            .ok(),
+        None => None,
+    };
+    let seals = seal_pages::section(state, user, true, seals).await;
+    render(
+        state,
+        status,
+        "user_detail.html",
+        lang,
+        merge([
+            errors,
+            context! {
+                user => UserRow::new(user, lang),
+                roles => role_choices(lang),
+                is_self => user.id == session.user.id,
+                cert => cert,
+                pin => pin,
+                key => new_token().unwrap_or_default(),
+                seals => seals,
+            },
+            frame(session, lang, flash),
+        ]),
+    )
 }
 
 async fn user_submit(
@@ -945,18 +1025,11 @@ async fn user_submit(
         Ok(user) => Redirect::to(&format!("/users/{}?msg=users.updated", user.id)).into_response(),
         Err(f @ (Failure::Invalid(_) | Failure::Conflict(_) | Failure::Csrf)) => {
             match accounts::get_user(&state.db, &session.user.org_id, &id).await {
-                Ok(user) => render(
-                    &state,
-                    f.status(),
-                    "user_detail.html",
-                    lang,
-                    context! {
-                        user => UserRow::new(&user, lang),
-                        roles => role_choices(lang),
-                        is_self => user.id == session.user.id,
-                        ..merge([form_errors(&f, lang), frame(&session, lang, None)])
-                    },
-                ),
+                Ok(user) => {
+                    let page = UserPage::new(&session, &user, lang, f.status());
+                    let (seals, errors) = (SealPageQuery::default(), form_errors(&f, lang));
+                    user_detail_with(&state, page, &seals, None, errors).await
+                }
                 Err(f) => error_page(&state, Some(&session), lang, &f),
             }
         }

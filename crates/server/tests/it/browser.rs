@@ -190,6 +190,24 @@ impl Browser {
         }
     }
 
+    /// Chooses the file at `path` (absolute) in the file input matching `css`.
+    pub fn choose_file(&self, css: &str, path: &Path) {
+        let input = self.find(css);
+        let path = path.to_str().expect("a UTF-8 path");
+        self.run(
+            &format!("choosing {path} in `{css}`"),
+            input.send_keys(path),
+        );
+    }
+
+    /// Runs `script` in the page (its `return` value as JSON).
+    pub fn script(&self, script: &str) -> serde_json::Value {
+        self.run(
+            "running a script",
+            self.client().execute(script, Vec::new()),
+        )
+    }
+
     /// Chooses the option whose value is `value` in the `<select>` matching `css`.
     pub fn select(&self, css: &str, value: &str) {
         let select = self.find(css);

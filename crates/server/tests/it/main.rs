@@ -3,9 +3,9 @@
 //! and PostgreSQL (`serve`), its email through the outbox (`email`), accounts, login and
 //! sessions through the JSON API (`accounts`, on the `service` client), the role × endpoint
 //! permission matrix and the OpenAPI document's coverage (`matrix`), the certificate lifecycle
-//! (`lifecycle`), the signing PIN (`pin`), the web UI in headless
-//! Chromium (`ui`, on the `browser` harness) and schemathesis against the live API
-//! (`schemathesis`).
+//! (`lifecycle`), the signing PIN (`pin`), seal images and the seal on signatures (`seals`), the
+//! web UI in headless Chromium (`ui`, `ui_pin`, on the `browser` harness) and schemathesis
+//! against the live API (`schemathesis`).
 
 mod accounts;
 mod browser;
@@ -16,6 +16,7 @@ mod ltv;
 mod matrix;
 mod pin;
 mod schemathesis;
+mod seals;
 mod serve;
 mod service;
 mod support;

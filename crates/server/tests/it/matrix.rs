@@ -84,6 +84,31 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("POST",   "/pin",                     Body::PinForm,   [403, 400, 403, 400, 400, 403, 403, 403, 303]),
     ("POST",   "/pin/unlock",              Body::PinAdminForm, [400, 400, 403, 403, 403, 403, 403, 404, 303]),
     ("POST",   "/pin/reset",               Body::PinAdminForm, [400, 400, 403, 403, 403, 403, 403, 404, 303]),
+    ("POST",   "/api/me/seal-drafts",      Body::SealImage, [403, 201, 403, 201, 201, 400, 403, 403, 401]),
+    ("GET",    "/api/me/seal-drafts/none/original", Body::None, [403, 404, 403, 404, 404, 400, 403, 403, 401]),
+    ("GET",    "/api/me/seal-drafts/none/transparent", Body::None, [403, 404, 403, 404, 404, 400, 403, 403, 401]),
+    ("DELETE", "/api/me/seal-drafts/none", Body::None,      [403, 404, 403, 404, 404, 400, 403, 403, 401]),
+    ("POST",   "/api/me/seals",            Body::SaveSeal,  [403, 201, 403, 201, 201, 400, 403, 403, 401]),
+    ("GET",    "/api/me/seals",            Body::None,      [403, 200, 403, 200, 200, 400, 403, 403, 401]),
+    ("GET",    "/api/me/seals/none/image", Body::None,      [403, 404, 403, 404, 404, 400, 403, 403, 401]),
+    ("GET",    "/api/me/seals/none/original", Body::None,   [403, 404, 403, 404, 404, 400, 403, 403, 401]),
+    ("POST",   "/api/me/seals/none/default", Body::None,    [403, 404, 403, 404, 404, 400, 403, 403, 401]),
+    ("DELETE", "/api/me/seals/none",       Body::None,      [403, 404, 403, 404, 404, 400, 403, 403, 401]),
+    ("POST",   "/api/users/{target}/seal-drafts", Body::SealImage, [201, 201, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/api/users/{target}/seal-drafts/none/original", Body::None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/api/users/{target}/seal-drafts/none/transparent", Body::None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("DELETE", "/api/users/{target}/seal-drafts/none", Body::None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("POST",   "/api/users/{target}/seals", Body::SaveSeal, [201, 201, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/api/users/{target}/seals", Body::None,     [200, 200, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/api/users/{target}/seals/none/image", Body::None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/api/users/{target}/seals/none/original", Body::None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("POST",   "/api/users/{target}/seals/none/default", Body::None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("DELETE", "/api/users/{target}/seals/none", Body::None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/static/default-seal.png", Body::None,      [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("POST",   "/seals/drafts",            Body::SealForm,  [403, 303, 403, 303, 303, 400, 403, 403, 303]),
+    ("POST",   "/seals",                   Body::SealSaveForm, [403, 404, 403, 404, 404, 400, 403, 403, 303]),
+    ("POST",   "/seals/none/default",      Body::SealActionForm, [403, 404, 403, 404, 404, 400, 403, 403, 303]),
+    ("POST",   "/seals/none/delete",       Body::SealActionForm, [403, 404, 403, 404, 404, 400, 403, 403, 303]),
     ("DELETE", "/api/session",             Body::None,      [204, 204, 204, 204, 204, 204, 204, 204, 401]),
 ];
 
@@ -109,6 +134,17 @@ enum Body {
     Pin,
     PinForm,
     PinAdminForm,
+    /// A generated stamp scan as the `file` part of a multipart upload.
+    SealImage,
+    /// `{"draft": ID}` with a draft uploaded just before (to the same place), or an id that
+    /// does not exist when the caller cannot upload there.
+    SaveSeal,
+    /// The profile's upload form (multipart with the CSRF token).
+    SealForm,
+    /// The profile's save form naming a draft that does not exist.
+    SealSaveForm,
+    /// A seal action's form (CSRF token only).
+    SealActionForm,
 }
 
 fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &str) -> u16 {
@@ -144,6 +180,8 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
         Body::RenameForm => Some(format!(
             "csrf={csrf}&action=save&display_name=Renamed{n}&roles=signer"
         )),
+        Body::SealSaveForm => Some(format!("csrf={csrf}&draft=none&name=Seal{n}")),
+        Body::SealActionForm => Some(format!("csrf={csrf}")),
         Body::NewOrgForm => Some(format!(
             "csrf={csrf}&name=FormOrg{n}&admin_name=Admin&admin_email=formorg{n}%40example.jp"
         )),
@@ -153,6 +191,24 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
     };
     if matches!(body, Body::Order | Body::Renewal | Body::Change) {
         api.headers = vec![("Idempotency-Key".into(), format!("matrix-order-{n}"))];
+    }
+    let image = || crate::seals::png(&crate::seals::stamp_scan(120, crate::seals::VERMILION, 1));
+    let multipart_type = format!("multipart/form-data; boundary={}", crate::seals::BOUNDARY);
+    match body {
+        Body::SealImage => return crate::seals::upload(api, path, "印.png", &image()).status,
+        Body::SaveSeal => {
+            let drafts = path.replace("/seals", "/seal-drafts");
+            let uploaded = crate::seals::upload(api, &drafts, "印.png", &image());
+            let draft = uploaded.body["id"].as_str().unwrap_or("none").to_owned();
+            return api.post(path, json!({ "draft": draft })).status;
+        }
+        Body::SealForm => {
+            let form = crate::seals::multipart(&[("csrf", &csrf)], Some(("印.png", &image())));
+            return api
+                .raw(method, path, Some(&form), Some(&multipart_type))
+                .status;
+        }
+        _ => {}
     }
     if matches!(body, Body::Pdf) {
         let pdf = crate::support::minimal_pdf("matrix");
@@ -296,7 +352,13 @@ fn the_openapi_document_lists_every_api_route() {
     );
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
     let mut served = Vec::new();
-    for file in ["api.rs", "health.rs", "certificates.rs", "pins.rs"] {
+    for file in [
+        "api.rs",
+        "health.rs",
+        "certificates.rs",
+        "pins.rs",
+        "seals.rs",
+    ] {
         let source = std::fs::read_to_string(dir.join(file)).expect("route source");
         // `.route("/path", get(a).post(b))`, possibly over several lines.
         for part in source.split(".route(").skip(1) {
@@ -353,7 +415,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 34"), "{output}");
+    assert!(output.contains("Tested: 54"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

@@ -30,12 +30,22 @@ pub struct Answer {
     pub text: String,
     /// The body.
     pub bytes: Vec<u8>,
+    /// The response headers (names in lower case).
+    pub headers: Vec<(String, String)>,
 }
 
 impl Answer {
     /// The error code of an error answer.
     pub fn code(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")
+    }
+
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// The error code of one field.
@@ -112,6 +122,11 @@ impl Api {
             }
         }
         let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter_map(|(n, v)| Some((n.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect();
         let bytes = resp.body_mut().read_to_vec().unwrap_or_default();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
         let text = String::from_utf8_lossy(&bytes).into_owned();
@@ -120,6 +135,7 @@ impl Api {
             body,
             text,
             bytes,
+            headers,
         }
     }
 

@@ -510,3 +510,170 @@ fn ui_administrator_applies_for_a_signer_from_user_details() {
     assert_eq!(actor.0, signer_id);
     assert_ne!(actor.1, signer_id, "the administrator acted");
 }
+
+/// Seal images in the browser: on the profile a signer chooses a scan, sees the original and
+/// the transparent picture, renames and saves it (the default), adds a second and makes it the
+/// default, deletes one after the confirmation, cancels an upload, is told why a text file and
+/// a fourth seal are refused; an administrator does the same from the user's 詳細 page; the
+/// signing screen offers the seals with the default chosen.
+#[test]
+fn ui_seal_images_on_the_profile_and_for_a_user() {
+    use crate::seals::{jpeg, png, stamp_scan, CRIMSON, VERMILION};
+    let Some(service) = Service::start_with(Backend::Sqlite, &[]) else {
+        return;
+    };
+    let Some(browser) = Browser::start("ui_seals") else {
+        return;
+    };
+    let base = &service.app.base;
+    let mut admin = service.admin();
+    let (signer_id, _) = service.user(&mut admin, "yamada@example.jp", &["signer"], "Yamada2026x");
+    let files = tempfile::tempdir().expect("tempdir");
+    let file = |name: &str, bytes: Vec<u8>| {
+        let path = files.path().join(name);
+        std::fs::write(&path, bytes).expect("write");
+        path
+    };
+    let first = file("山田.png", png(&stamp_scan(360, VERMILION, 1)));
+    let second = file("角印.jpg", jpeg(&stamp_scan(320, CRIMSON, 2)));
+    let third = file("三.png", png(&stamp_scan(240, VERMILION, 3)));
+    let fourth = file("四.png", png(&stamp_scan(240, VERMILION, 4)));
+    let text = file("x.png", b"not an image at all".to_vec());
+    let login = |email: &str, password: &str| {
+        browser.goto(&format!("{base}/login"));
+        browser.fill("#email", email);
+        browser.fill("#password", password);
+        browser.submit("#login-form");
+        browser.wait_for("#me");
+    };
+    let pictures_loaded = || {
+        browser.script(
+            "return Array.from(document.querySelectorAll('#seal-preview img'))
+                .map(i => i.complete && i.naturalWidth > 0);",
+        )
+    };
+    let upload = |path: &std::path::Path| {
+        browser.choose_file("#seal-file", path);
+        browser.submit("#seal-upload-form");
+    };
+    let names = || browser.texts("#seal-list .seal-name");
+    let defaults = || browser.texts("#seal-list .is-default .seal-name");
+
+    login("yamada@example.jp", "Yamada2026x");
+    browser.click("#me");
+    browser.wait_for("#seals");
+    assert_eq!(browser.text("#seals h2"), "印影・署名画像");
+    assert!(browser.exists("#no-seals"));
+    browser.screenshot("profile-no-seals");
+
+    // Choose, preview both pictures, rename, save: the first is the default.
+    upload(&first);
+    browser.wait_for("#seal-preview");
+    assert_eq!(pictures_loaded(), serde_json::json!([true, true]));
+    assert!(browser.source().contains("value=\"山田\""), "the file name");
+    browser.screenshot("seal-preview");
+    browser.fill("#seal-name", "山田 認印");
+    browser.submit("#seal-save-form");
+    assert_eq!(browser.text(".flash"), "印影を保存しました");
+    assert_eq!(names(), ["山田 認印"]);
+    assert_eq!(browser.text("#seal-list .default-badge"), "既定");
+    assert!(!browser.exists("#seal-preview"));
+    browser.screenshot("seal-saved-default");
+
+    // A second, then 「既定にする」 on it.
+    upload(&second);
+    browser.wait_for("#seal-preview");
+    assert_eq!(pictures_loaded(), serde_json::json!([true, true]));
+    browser.submit("#seal-save-form");
+    assert_eq!(names(), ["山田 認印", "角印"]);
+    assert_eq!(defaults(), ["山田 認印"]);
+    browser.screenshot("two-seals");
+    browser.submit("#seal-list li:nth-child(2) form.make-default");
+    assert_eq!(browser.text(".flash"), "既定の印影を変更しました");
+    assert_eq!(defaults(), ["角印"]);
+    browser.screenshot("second-made-default");
+
+    // 「削除」 asks first; the default one goes and the other becomes the default.
+    browser.click("#seal-list li:nth-child(2) a.delete-seal");
+    browser.wait_for("#seal-delete-confirm");
+    assert!(browser.text("#seal-delete-confirm").contains("角印"));
+    browser.screenshot("delete-confirm");
+    browser.submit("#seal-delete-form");
+    assert_eq!(browser.text(".flash"), "印影を削除しました");
+    assert_eq!(names(), ["山田 認印"]);
+    assert_eq!(defaults(), ["山田 認印"]);
+    browser.screenshot("seal-deleted");
+
+    // 「キャンセル」 discards the upload; a text file is refused with the reason.
+    upload(&third);
+    browser.wait_for("#seal-preview");
+    browser.submit("#seal-cancel-form");
+    assert_eq!(browser.text(".flash"), "アップロードした画像を破棄しました");
+    assert_eq!(names(), ["山田 認印"]);
+    upload(&text);
+    assert_eq!(
+        browser.text("#file-error"),
+        "PNG・GIF・JPEG 形式の画像ではありません"
+    );
+    browser.screenshot("not-an-image");
+
+    // Up to three; a fourth is refused with the message.
+    for path in [&third, &second] {
+        upload(path);
+        browser.wait_for("#seal-preview");
+        browser.submit("#seal-save-form");
+    }
+    assert_eq!(names().len(), 3);
+    assert_eq!(browser.text("#seal-count"), "登録数: 3 / 3");
+    upload(&fourth);
+    assert_eq!(
+        browser.text("#file-error"),
+        "印影は 3 件まで登録できます。追加するには、登録済みの印影を削除してください"
+    );
+    assert_eq!(names().len(), 3);
+    browser.screenshot("fourth-refused");
+
+    // The signing screen offers the seals, the default chosen.
+    browser.click("nav.side a[href='/sign']");
+    browser.wait_for("#seal-choice");
+    assert_eq!(
+        browser.texts("#seal-choice .seal-name"),
+        ["山田 認印", "三", "角印"]
+    );
+    let chosen = browser.script(
+        "const c = document.querySelector('input[name=seal]:checked');
+         return c ? c.closest('label').textContent.trim() : null;",
+    );
+    assert_eq!(chosen, serde_json::json!("山田 認印"));
+    browser.screenshot("sign-seal-choice");
+    browser.click("#logout");
+    browser.wait_for("#login-form");
+
+    // The administrator, from the user's 詳細 page: delete one, upload and save another.
+    login(crate::service::ADMIN_EMAIL, "Kanri2026pass");
+    browser.goto(&format!("{base}/users/{signer_id}"));
+    browser.wait_for("#seals");
+    assert_eq!(names().len(), 3);
+    browser.click("#seal-list li:nth-child(3) a.delete-seal");
+    browser.wait_for("#seal-delete-confirm");
+    browser.submit("#seal-delete-form");
+    assert_eq!(browser.text(".flash"), "印影を削除しました");
+    assert!(
+        browser
+            .current_url()
+            .contains(&format!("/users/{signer_id}")),
+        "{}",
+        browser.current_url()
+    );
+    upload(&fourth);
+    browser.wait_for("#seal-preview");
+    assert_eq!(pictures_loaded(), serde_json::json!([true, true]));
+    browser.screenshot("admin-preview-for-user");
+    browser.submit("#seal-save-form");
+    assert_eq!(names(), ["山田 認印", "三", "四"]);
+    browser.screenshot("admin-saved-for-user");
+    // The administrator's own profile has no seal section (not a signer).
+    browser.click("#me");
+    browser.wait_for("#profile-email");
+    assert!(!browser.exists("#seals"));
+}
