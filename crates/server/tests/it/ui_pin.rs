@@ -69,11 +69,29 @@ fn ui_signing_pin_set_locked_unlocked_and_reset() {
     assert_eq!(browser.text("#pin-state"), "設定済み");
     browser.screenshot("profile-pin-set");
 
-    // The signing screen asks for it.
+    // The signing screen asks for it: without it, or with a wrong one, nothing is signed.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pdf = dir.path().join("contract.pdf");
+    std::fs::write(&pdf, crate::support::minimal_pdf("UI PIN")).expect("write");
     browser.click("nav.side a[href='/sign']");
     browser.wait_for("#sign-form");
     assert!(browser.exists("#sign-form input#pin[type=password]"));
     browser.screenshot("sign-asks-for-pin");
+    browser.choose_file("#pdf", &pdf);
+    browser.submit("#sign-form");
+    assert_eq!(browser.text("#pin-error"), "署名PINを入力してください");
+    browser.choose_file("#pdf", &pdf);
+    browser.fill("#pin", "Wrong2026pin");
+    browser.submit("#sign-form");
+    assert_eq!(browser.text("#pin-error"), "署名PINが正しくありません");
+    browser.screenshot("sign-wrong-pin");
+    assert_eq!(
+        service
+            .app
+            .db
+            .count("SELECT COUNT(*) FROM audit_log WHERE action = 'document.signed'"),
+        0
+    );
 
     // A change with a wrong current PIN is refused next to that field.
     browser.goto(&format!("{base}/pin"));
@@ -85,8 +103,8 @@ fn ui_signing_pin_set_locked_unlocked_and_reset() {
     assert_eq!(browser.text("#current-error"), "署名PINが正しくありません");
     browser.screenshot("pin-change-wrong-current");
 
-    // Four more wrong PINs (here through the API, as a script would try them) lock signing.
-    for _ in 0..4 {
+    // Three more wrong PINs (here through the API, as a script would try them) lock signing.
+    for _ in 0..3 {
         signer.headers = vec![("X-Inkan-Signing-Pin".into(), "Wrong2026pin".into())];
         let pdf = crate::support::minimal_pdf("locked");
         signer.raw("POST", "/api/me/sign", Some(&pdf), Some("application/pdf"));
