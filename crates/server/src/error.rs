@@ -6,7 +6,10 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use std::collections::BTreeMap;
+
 use serde::Serialize;
+use utoipa::openapi::RefOr;
 
 use crate::i18n::{self, Lang};
 
@@ -245,6 +248,63 @@ pub fn unique_violation(e: sqlx::Error, conflict: FieldError) -> Failure {
         Failure::Conflict(vec![conflict])
     } else {
         Failure::Internal(e.into())
+    }
+}
+
+/// The refusals an API endpoint documents for callers who may not use it, by audience, so each
+/// endpoint's OpenAPI entry lists only its own answers besides (`responses(..., AsSigner)`).
+fn refusals(entries: &[(&str, &str)]) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    entries
+        .iter()
+        .map(|(status, description)| {
+            let content = ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ApiError")))
+                .build();
+            let response = ResponseBuilder::new()
+                .description(*description)
+                .content("application/json", content)
+                .build();
+            ((*status).to_owned(), RefOr::T(response))
+        })
+        .collect()
+}
+
+const NOT_LOGGED_IN: (&str, &str) = ("401", "Not logged in");
+
+/// 401 and 403 for endpoints of signers (their own seals, PIN, certificate).
+pub struct AsSigner;
+
+impl utoipa::IntoResponses for AsSigner {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        refusals(&[
+            NOT_LOGGED_IN,
+            (
+                "403",
+                "Not a signer, or CSRF token wrong (state-changing requests)",
+            ),
+        ])
+    }
+}
+
+/// 401, 403 and 404 for an administrator acting for a user of the organisation
+/// (`/api/users/{id}/…`).
+pub struct ForUser;
+
+impl utoipa::IntoResponses for ForUser {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        refusals(&[
+            NOT_LOGGED_IN,
+            (
+                "403",
+                "Not an administrator, the user may not hold what is asked for, or CSRF token \
+                 wrong (state-changing requests)",
+            ),
+            (
+                "404",
+                "No such user in the caller's organisation, or no such item of theirs",
+            ),
+        ])
     }
 }
 

@@ -17,7 +17,7 @@ use crate::certificates::{
     self, Applicant, ApplicantForm, CertificateView, Charge, Check, Order, OrderKind, PendingCheck,
     PRICE_JPY, TAX_JPY,
 };
-use crate::error::{ApiError, Failure};
+use crate::error::{ApiError, AsSigner, Failure, ForUser};
 use crate::permissions::{require, Action};
 use crate::routes::extract::{ApiJson, ApiSession};
 
@@ -73,8 +73,7 @@ pub struct SignQuery {
     responses(
         (status = 200, description = "The signed PDF", content_type = "application/pdf", body = Vec<u8>),
         (status = 400, description = "No usable certificate (and why), a bad option, a seal that is not the caller's, or a PDF that cannot be signed", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 413, description = "Larger than 50 MB", body = ApiError),
         (status = 423, description = "Signing locked after repeated wrong PINs", body = ApiError),
     ))]
@@ -200,8 +199,7 @@ pub struct Confirmation {
     responses(
         (status = 200, description = "Valid: what will be ordered, and the price", body = Confirmation),
         (status = 400, description = "Field problems, or the caller may not apply", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 413, description = "Body too large", body = ApiError),
     ))]
 pub async fn check_form(
@@ -229,8 +227,7 @@ pub async fn check_form(
         (status = 201, description = "Ordered", body = Order),
         (status = 200, description = "The same order again (same key)", body = Order),
         (status = 400, description = "Field problems, a bad key, or the caller may not apply", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 409, description = "Another application is open", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
     ))]
@@ -344,8 +341,7 @@ pub struct Renewal {
         (status = 201, description = "Ordered", body = Order),
         (status = 200, description = "The same order again (same key)", body = Order),
         (status = 400, description = "Too early, a bad key, or the caller may not apply", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 404, description = "No such active certificate of the caller", body = ApiError),
         (status = 409, description = "Another application is open", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
@@ -379,8 +375,7 @@ pub struct ChangeRequest {
         (status = 201, description = "Ordered", body = Order),
         (status = 200, description = "The same order again (same key)", body = Order),
         (status = 400, description = "Field problems, a bad key, or the caller may not apply", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 404, description = "No such active certificate of the caller", body = ApiError),
         (status = 409, description = "Another application is open", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
@@ -557,9 +552,7 @@ pub(crate) async fn managed_user(
     security(("session" = [])),
     responses(
         (status = 200, description = "Status", body = CertificateStatus),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_status(
     State(state): State<AppState>,
@@ -580,9 +573,7 @@ pub async fn user_status(
         (status = 201, description = "Ordered", body = Order),
         (status = 200, description = "The same order again (same key)", body = Order),
         (status = 400, description = "Field problems, a bad key, or the user may not hold a certificate", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, the user is not a signer, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation", body = ApiError),
+        ForUser,
         (status = 409, description = "Another application is open", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
     ))]
@@ -607,9 +598,7 @@ pub async fn user_order(
         (status = 201, description = "Ordered", body = Order),
         (status = 200, description = "The same order again (same key)", body = Order),
         (status = 400, description = "Too early, a bad key, or the user may not hold a certificate", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user, or no such active certificate of theirs", body = ApiError),
+        ForUser,
         (status = 409, description = "Another application is open", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
     ))]
@@ -634,9 +623,7 @@ pub async fn user_renew(
         (status = 201, description = "Ordered", body = Order),
         (status = 200, description = "The same order again (same key)", body = Order),
         (status = 400, description = "Field problems, a bad key, or the user may not hold a certificate", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user, or no such active certificate of theirs", body = ApiError),
+        ForUser,
         (status = 409, description = "Another application is open", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
     ))]

@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::app::AppState;
-use crate::error::{ApiError, Failure};
+use crate::error::{ApiError, AsSigner, Failure, ForUser};
 use crate::permissions::{require, Action};
 use crate::pins::{self, PinCa, PinChange, PinStatus, ResetOutcome};
 use crate::routes::certificates::managed_user;
@@ -30,8 +30,7 @@ fn pin_ca(state: &AppState) -> Result<PinCa, Failure> {
     security(("session" = [])),
     responses(
         (status = 200, description = "Status", body = PinStatus),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer", body = ApiError),
+        AsSigner,
     ))]
 pub async fn own_status(
     State(state): State<AppState>,
@@ -51,8 +50,7 @@ pub async fn own_status(
     responses(
         (status = 200, description = "Set or changed", body = PinStatus),
         (status = 400, description = "A PIN that is not 8-64 letters and digits, a mismatch, a wrong or missing current PIN, or malformed JSON", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 409, description = "Changed meanwhile by another request", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
         (status = 423, description = "Locked after repeated wrong PINs", body = ApiError),
@@ -76,9 +74,7 @@ pub async fn own_set(
     security(("session" = [])),
     responses(
         (status = 200, description = "Status", body = PinStatus),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_status(
     State(state): State<AppState>,
@@ -99,9 +95,7 @@ pub async fn user_status(
     responses(
         (status = 200, description = "Set or changed", body = PinStatus),
         (status = 400, description = "A bad PIN, a mismatch, a wrong or missing current PIN, the user is not a signer, or malformed JSON", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation", body = ApiError),
+        ForUser,
         (status = 409, description = "Changed meanwhile by another request", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
         (status = 423, description = "Locked after repeated wrong PINs", body = ApiError),
@@ -127,9 +121,7 @@ pub async fn user_set(
     responses(
         (status = 200, description = "Unlocked", body = PinStatus),
         (status = 400, description = "The user has no PIN", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_unlock(
     State(state): State<AppState>,
@@ -150,9 +142,7 @@ pub async fn user_unlock(
     responses(
         (status = 200, description = "Reset", body = ResetOutcome),
         (status = 400, description = "The user has no PIN", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_reset(
     State(state): State<AppState>,

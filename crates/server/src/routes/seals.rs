@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use crate::accounts::{self, User};
 use crate::app::AppState;
-use crate::error::{ApiError, Failure};
+use crate::error::{ApiError, AsSigner, Failure, ForUser};
 use crate::permissions::{require, Action};
 use crate::routes::extract::{ApiJson, ApiSession};
 use crate::seals::{self, Draft, Picture, Seal, SealName};
@@ -313,8 +313,7 @@ async fn list_for(
     responses(
         (status = 201, description = "The draft, with both pictures to preview", body = DraftView),
         (status = 400, description = "Not an acceptable image (not PNG/GIF/JPEG, damaged, too many pixels, animated, no red stamp, no name), no file, or a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 409, description = "Three seals are registered already", body = ApiError),
         (status = 413, description = "Larger than 512 KB", body = ApiError),
     ))]
@@ -334,8 +333,7 @@ pub async fn upload(
     responses(
         (status = 204, description = "Discarded"),
         (status = 400, description = "A transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 404, description = "No such draft of the caller", body = ApiError),
     ))]
 pub async fn discard(
@@ -356,8 +354,7 @@ pub async fn discard(
         (status = 200, description = "The image", content(
             (Vec<u8> = "image/png"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/jpeg"))),
         (status = 400, description = "A transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer", body = ApiError),
+        AsSigner,
         (status = 404, description = "No such draft of the caller (or expired)", body = ApiError),
     ))]
 pub async fn draft_original(
@@ -377,8 +374,7 @@ pub async fn draft_original(
     responses(
         (status = 200, description = "The transparent PNG", content_type = "image/png", body = Vec<u8>),
         (status = 400, description = "A transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer", body = ApiError),
+        AsSigner,
         (status = 404, description = "No such draft of the caller (or expired)", body = ApiError),
     ))]
 pub async fn draft_transparent(
@@ -403,8 +399,7 @@ pub async fn draft_transparent(
     responses(
         (status = 200, description = "The seals", body = Vec<SealView>),
         (status = 400, description = "A transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer", body = ApiError),
+        AsSigner,
     ))]
 pub async fn list(
     State(state): State<AppState>,
@@ -421,8 +416,7 @@ pub async fn list(
     responses(
         (status = 201, description = "Saved", body = SealView),
         (status = 400, description = "No draft given, a bad name, or a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 404, description = "No such draft of the caller (or expired)", body = ApiError),
         (status = 409, description = "Three seals are registered already", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
@@ -444,8 +438,7 @@ pub async fn save(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "A transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 404, description = "No such seal of the caller", body = ApiError),
     ))]
 pub async fn remove(
@@ -465,8 +458,7 @@ pub async fn remove(
     responses(
         (status = 200, description = "The transparent PNG", content_type = "image/png", body = Vec<u8>),
         (status = 400, description = "A transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer", body = ApiError),
+        AsSigner,
         (status = 404, description = "No such seal of the caller", body = ApiError),
     ))]
 pub async fn image(
@@ -487,8 +479,7 @@ pub async fn image(
         (status = 200, description = "The image", content(
             (Vec<u8> = "image/png"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/jpeg"))),
         (status = 400, description = "A transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer", body = ApiError),
+        AsSigner,
         (status = 404, description = "No such seal of the caller", body = ApiError),
     ))]
 pub async fn original(
@@ -508,8 +499,7 @@ pub async fn original(
     responses(
         (status = 200, description = "Now the default", body = SealView),
         (status = 400, description = "A transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a signer, or CSRF token wrong", body = ApiError),
+        AsSigner,
         (status = 404, description = "No such seal of the caller", body = ApiError),
     ))]
 pub async fn make_default(
@@ -530,9 +520,7 @@ pub async fn make_default(
     responses(
         (status = 201, description = "The draft, with both pictures to preview", body = DraftView),
         (status = 400, description = "Not an acceptable image, no file, or the user is a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, the user is not a signer, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation", body = ApiError),
+        ForUser,
         (status = 409, description = "The user has three seals already", body = ApiError),
         (status = 413, description = "Larger than 512 KB", body = ApiError),
     ))]
@@ -554,9 +542,7 @@ pub async fn user_upload(
     responses(
         (status = 204, description = "Discarded"),
         (status = 400, description = "The user is a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, the user is not a signer, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation, or no such draft of theirs", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_discard(
     State(state): State<AppState>,
@@ -577,9 +563,7 @@ pub async fn user_discard(
         (status = 200, description = "The image", content(
             (Vec<u8> = "image/png"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/jpeg"))),
         (status = 400, description = "The user is a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, or the user is not a signer", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation, or no such draft of theirs", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_draft_original(
     State(state): State<AppState>,
@@ -605,9 +589,7 @@ pub async fn user_draft_original(
     responses(
         (status = 200, description = "The transparent PNG", content_type = "image/png", body = Vec<u8>),
         (status = 400, description = "The user is a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, or the user is not a signer", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation, or no such draft of theirs", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_draft_transparent(
     State(state): State<AppState>,
@@ -632,9 +614,7 @@ pub async fn user_draft_transparent(
     responses(
         (status = 200, description = "The seals", body = Vec<SealView>),
         (status = 400, description = "The user is a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, or the user is not a signer", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_list(
     State(state): State<AppState>,
@@ -653,9 +633,7 @@ pub async fn user_list(
     responses(
         (status = 201, description = "Saved", body = SealView),
         (status = 400, description = "No draft given, a bad name, or the user is a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, the user is not a signer, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation, or no such draft of theirs", body = ApiError),
+        ForUser,
         (status = 409, description = "The user has three seals already", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
     ))]
@@ -677,9 +655,7 @@ pub async fn user_save(
     responses(
         (status = 204, description = "Deleted"),
         (status = 400, description = "The user is a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, the user is not a signer, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation, or no such seal of theirs", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_remove(
     State(state): State<AppState>,
@@ -699,9 +675,7 @@ pub async fn user_remove(
     responses(
         (status = 200, description = "The transparent PNG", content_type = "image/png", body = Vec<u8>),
         (status = 400, description = "The user is a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, or the user is not a signer", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation, or no such seal of theirs", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_image(
     State(state): State<AppState>,
@@ -722,9 +696,7 @@ pub async fn user_image(
         (status = 200, description = "The image", content(
             (Vec<u8> = "image/png"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/jpeg"))),
         (status = 400, description = "The user is a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, or the user is not a signer", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation, or no such seal of theirs", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_original(
     State(state): State<AppState>,
@@ -744,9 +716,7 @@ pub async fn user_original(
     responses(
         (status = 200, description = "Now the default", body = SealView),
         (status = 400, description = "The user is a transaction agent", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not an administrator, the user is not a signer, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such user in the caller's organisation, or no such seal of theirs", body = ApiError),
+        ForUser,
     ))]
 pub async fn user_make_default(
     State(state): State<AppState>,
