@@ -213,10 +213,7 @@ async fn save(
 ) -> Response {
     let lang = page_lang(&headers, Some(&session));
     let result = async {
-        if !same_token(&post.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
-        let user = target(&state, &session, Some(&post.user)).await?;
+        let user = checked_target(&state, &session, &post).await?;
         let name = SealName::parse(&post.name).map_err(|e| Failure::Invalid(vec![e]))?;
         let now = state.clock.now();
         seals::save(
@@ -253,10 +250,7 @@ async fn discard(
 ) -> Response {
     let lang = page_lang(&headers, Some(&session));
     let result = async {
-        if !same_token(&post.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
-        let user = target(&state, &session, Some(&post.user)).await?;
+        let user = checked_target(&state, &session, &post).await?;
         seals::discard_draft(&state.db, state.clock.now(), &session.user, &user, &draft).await
     }
     .await;
@@ -280,6 +274,13 @@ async fn discard(
     }
 }
 
+/// What a seal's button does.
+#[derive(Debug, Clone, Copy)]
+enum SealAction {
+    MakeDefault,
+    Delete,
+}
+
 /// 「既定にする」
 async fn make_default(
     State(state): State<AppState>,
@@ -288,17 +289,46 @@ async fn make_default(
     Path(seal): Path<String>,
     PageForm(post): PageForm<SealPost>,
 ) -> Response {
+    act_on_seal(state, headers, session, seal, post, SealAction::MakeDefault).await
+}
+
+/// 「削除する」 (confirmed on the page first: 「削除」 links to `?delete=ID`).
+async fn delete(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    PageSession(session): PageSession,
+    Path(seal): Path<String>,
+    PageForm(post): PageForm<SealPost>,
+) -> Response {
+    act_on_seal(state, headers, session, seal, post, SealAction::Delete).await
+}
+
+async fn act_on_seal(
+    state: AppState,
+    headers: HeaderMap,
+    session: Session,
+    seal: String,
+    post: SealPost,
+    action: SealAction,
+) -> Response {
     let lang = page_lang(&headers, Some(&session));
     let result = async {
-        if !same_token(&post.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
+        let user = checked_target(&state, &session, &post).await?;
+        let now = state.clock.now();
+        match action {
+            SealAction::MakeDefault => {
+                seals::set_default(&state.db, now, &session.user, &user, &seal)
+                    .await
+                    .map(|_| "seals.default_set")
+            }
+            SealAction::Delete => seals::delete(&state.db, now, &session.user, &user, &seal)
+                .await
+                .map(|()| "seals.deleted"),
         }
-        let user = target(&state, &session, Some(&post.user)).await?;
-        seals::set_default(&state.db, state.clock.now(), &session.user, &user, &seal).await
     }
     .await;
     match result {
-        Ok(_) => after(&post.user, "seals.default_set", "").into_response(),
+        Ok(msg) => after(&post.user, msg, "").into_response(),
         Err(f) => {
             let view = SealPageQuery::default();
             failed(
@@ -315,39 +345,16 @@ async fn make_default(
     }
 }
 
-/// 「削除する」 (confirmed on the page first: 「削除」 links to `?delete=ID`).
-async fn delete(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
-    Path(seal): Path<String>,
-    PageForm(post): PageForm<SealPost>,
-) -> Response {
-    let lang = page_lang(&headers, Some(&session));
-    let result = async {
-        if !same_token(&post.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
-        let user = target(&state, &session, Some(&post.user)).await?;
-        seals::delete(&state.db, state.clock.now(), &session.user, &user, &seal).await
+/// The CSRF token of a seal form, then whom it acts for.
+async fn checked_target(
+    state: &AppState,
+    session: &Session,
+    post: &SealPost,
+) -> Result<User, Failure> {
+    if !same_token(&post.csrf, &session.csrf_token) {
+        return Err(Failure::Csrf);
     }
-    .await;
-    match result {
-        Ok(()) => after(&post.user, "seals.deleted", "").into_response(),
-        Err(f) => {
-            let view = SealPageQuery::default();
-            failed(
-                &state,
-                &session,
-                lang,
-                &post.user,
-                view,
-                f,
-                Value::default(),
-            )
-            .await
-        }
-    }
+    target(state, session, Some(&post.user)).await
 }
 
 /// Inkan's 電子署名 seal, shown where a signer has registered none.

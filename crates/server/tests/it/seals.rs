@@ -736,7 +736,7 @@ fn black(r: u8, g: u8, b: u8) -> bool {
 /// rectangle used below (below the seal's centre, where its paper is between ring and cross).
 fn pdf_with_line() -> Vec<u8> {
     let content = "BT /F1 24 Tf 72 700 Td (Keiyakusho) Tj ET\n0 0 0 RG 4 w 40 88 m 560 88 l S";
-    let objects = [
+    crate::support::pdf_from_objects(&[
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R \
@@ -747,28 +747,7 @@ fn pdf_with_line() -> Vec<u8> {
             content.len()
         ),
         "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>".to_string(),
-    ];
-    let mut pdf = b"%PDF-1.7\n".to_vec();
-    let mut offsets = Vec::new();
-    for (i, body) in objects.iter().enumerate() {
-        offsets.push(pdf.len());
-        pdf.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
-    }
-    let xref = pdf.len();
-    pdf.extend_from_slice(
-        format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
-    );
-    for o in offsets {
-        pdf.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
-    }
-    pdf.extend_from_slice(
-        format!(
-            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1
-        )
-        .as_bytes(),
-    );
-    pdf
+    ])
 }
 
 fn a_signature_stamps_the_chosen_seal(backend: Backend) {

@@ -82,7 +82,7 @@ pub fn pyhanko() -> PathBuf {
 /// A one-page PDF with a classic cross-reference table, written by hand.
 pub fn minimal_pdf(text_line: &str) -> Vec<u8> {
     let content = format!("BT /F1 24 Tf 72 700 Td ({text_line}) Tj ET");
-    let objects = [
+    pdf_from_objects(&[
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
         "<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_string(),
         "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Contents 4 0 R >>".to_string(),
@@ -90,7 +90,12 @@ pub fn minimal_pdf(text_line: &str) -> Vec<u8> {
             "<< /Length {} >>\nstream\n{content}\nendstream",
             content.len()
         ),
-    ];
+    ])
+}
+
+/// A PDF of `objects` (numbered from 1, the first the catalogue) with a classic
+/// cross-reference table.
+pub fn pdf_from_objects(objects: &[String]) -> Vec<u8> {
     let mut pdf = b"%PDF-1.7\n".to_vec();
     let mut offsets = Vec::new();
     for (i, body) in objects.iter().enumerate() {
