@@ -10,6 +10,7 @@ pub mod error;
 pub mod keys;
 pub mod ltv;
 pub mod object;
+pub mod pades;
 pub mod repair;
 pub mod revocation;
 pub mod sign;
@@ -20,6 +21,7 @@ pub use document::Document;
 pub use error::{PdfError, Result};
 pub use keys::{HashAlgorithm, KeySigner, SignatureScheme, Signer};
 pub use ltv::{RevocationTransport, TsaTransport};
+pub use pades::{sign_at_level, Level, MemoryScratch, Scratch, Services};
 pub use sign::{
     sign, sign_timestamped, timestamp_document, Certify, Placement, SignOptions, SignReport,
 };

@@ -539,6 +539,44 @@ fn run_sign(args: &SignArgs) -> anyhow::Result<()> {
     sign_with(args, &signer)
 }
 
+/// The intermediate revisions of a multi-step signature, as temporary files in one folder
+/// (deleted when this is dropped).
+struct TempFiles {
+    dir: PathBuf,
+    files: Vec<tempfile::NamedTempFile>,
+}
+
+impl TempFiles {
+    fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_owned(),
+            files: Vec::new(),
+        }
+    }
+}
+
+impl pdf_sign::Scratch for TempFiles {
+    type Stage = FileSource;
+    type Writer = BufWriter<std::fs::File>;
+
+    fn create(&mut self) -> pdf_sign::Result<Self::Writer> {
+        let file = tempfile::NamedTempFile::new_in(&self.dir)?;
+        let writer = BufWriter::new(file.reopen()?);
+        self.files.push(file);
+        Ok(writer)
+    }
+
+    fn finish(&mut self, writer: Self::Writer) -> pdf_sign::Result<FileSource> {
+        writer.into_inner().map_err(|e| e.into_error())?;
+        let path = self
+            .files
+            .last()
+            .map(|f| f.path().to_owned())
+            .ok_or_else(|| PdfError::Invalid("no temporary file was created".into()))?;
+        Ok(FileSource::open(&path)?)
+    }
+}
+
 fn sign_with(args: &SignArgs, signer: &dyn pdf_sign::Signer) -> anyhow::Result<()> {
     let opts = SignOptions {
         placement: args.visible.as_deref().map(Placement::parse).transpose()?,
@@ -558,9 +596,9 @@ fn sign_with(args: &SignArgs, signer: &dyn pdf_sign::Signer) -> anyhow::Result<(
     if args.output == args.input {
         bail!("the output must be a different file from the input");
     }
-    let level = args.level.as_str();
-    if level != "B-B" && args.tsa.is_none() {
-        bail!("--level {level} needs --tsa URL");
+    let level = pdf_sign::Level::parse(&args.level)?;
+    if level != pdf_sign::Level::BB && args.tsa.is_none() {
+        bail!("--level {} needs --tsa URL", args.level);
     }
     let http = http_client::Http::new();
     let tsa = args.tsa.as_ref().map(|url| http_client::HttpTsa {
@@ -574,52 +612,23 @@ fn sign_with(args: &SignArgs, signer: &dyn pdf_sign::Signer) -> anyhow::Result<(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let temp = || {
-        tempfile::NamedTempFile::new_in(dir)
-            .with_context(|| format!("cannot write into {}", dir.display()))
+    let out = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write into {}", dir.display()))?;
+    let services = pdf_sign::Services {
+        tsa: tsa.as_ref().map(|t| t as &dyn pdf_sign::TsaTransport),
+        revocation: &http,
     };
-    let signed = temp()?;
-    let report = match &tsa {
-        Some(t) if level != "B-B" => {
-            pdf_sign::sign_timestamped(src, BufWriter::new(signed.as_file()), signer, &opts, t)?
-        }
-        _ => pdf_sign::sign(src, BufWriter::new(signed.as_file()), signer, &opts)?,
-    };
-    let mut last = signed;
-    if level == "B-LT" || level == "B-LTA" {
-        let with_dss = temp()?;
-        let src = FileSource::open(last.path())?;
-        pdf_sign::ltv::add_dss(
-            src,
-            BufWriter::new(with_dss.as_file()),
-            &http,
-            &[],
-            &Default::default(),
-        )
-        .context("adding long-term validation data (B-LT)")?;
-        last = with_dss;
-    }
-    if let (Some(t), "B-LTA") = (&tsa, level) {
-        let stamped = temp()?;
-        let src = FileSource::open(last.path())?;
-        let hash = opts.hash.unwrap_or_else(|| signer.default_hash());
-        pdf_sign::timestamp_document(src, BufWriter::new(stamped.as_file()), t, hash)
-            .context("adding the document timestamp (B-LTA)")?;
-        // Validators take revocation data only when it was issued after the timestamp it
-        // serves, so the document timestamp's chain gets its own, later, DSS update.
-        let final_dss = temp()?;
-        let src = FileSource::open(stamped.path())?;
-        pdf_sign::ltv::add_dss(
-            src,
-            BufWriter::new(final_dss.as_file()),
-            &http,
-            &[],
-            &Default::default(),
-        )
-        .context("adding validation data for the document timestamp")?;
-        last = final_dss;
-    }
-    last.persist(&args.output)
+    let report = pdf_sign::sign_at_level(
+        src,
+        BufWriter::new(out.as_file()),
+        &mut TempFiles::new(dir),
+        signer,
+        &opts,
+        level,
+        &services,
+    )
+    .with_context(|| format!("signing at {}", args.level))?;
+    out.persist(&args.output)
         .with_context(|| format!("cannot write {}", args.output.display()))?;
     if let Some(reason) = &report.rewritten {
         eprintln!("inkan sign: the input was repaired (rewritten whole) before signing: {reason}");

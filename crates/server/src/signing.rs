@@ -18,22 +18,15 @@ use crate::error::Failure;
 use crate::permissions::{require, Action};
 use crate::pins::{self, PinCa};
 
-/// The PAdES level of a service signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Bt,
-    Blt,
-    Blta,
-}
+/// The PAdES level of a service signature: B-T, B-LT or B-LTA (B-B, without a timestamp, is
+/// not offered).
+pub use pdf_sign::Level;
 
-impl Level {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "B-T" => Some(Level::Bt),
-            "B-LT" => Some(Level::Blt),
-            "B-LTA" => Some(Level::Blta),
-            _ => None,
-        }
+/// `B-T`, `B-LT` or `B-LTA`; anything else is the `level` field's error.
+pub fn parse_level(s: &str) -> Result<Level, Failure> {
+    match Level::parse(s) {
+        Ok(level) if level != Level::BB => Ok(level),
+        _ => Err(Failure::invalid("level", "error.level")),
     }
 }
 
@@ -188,24 +181,21 @@ pub async fn sign(
             seal_png: request.placement.as_ref().map(|_| seal_png),
         };
         let mut signed = Vec::new();
-        pdf_sign::sign_timestamped(pdf, &mut signed, &signer, &opts, &ca).map_err(pdf_failure)?;
-        if request.level == Level::Bt {
-            return Ok(signed);
-        }
-        let mut with_dss = Vec::new();
-        pdf_sign::ltv::add_dss(signed, &mut with_dss, &ca, &[], &Default::default())
-            .map_err(pdf_failure)?;
-        if request.level == Level::Blt {
-            return Ok(with_dss);
-        }
-        let mut stamped = Vec::new();
-        pdf_sign::timestamp_document(with_dss, &mut stamped, &ca, HashAlgorithm::Sha256)
-            .map_err(pdf_failure)?;
-        // The document timestamp's own chain gets revocation data issued after it.
-        let mut last = Vec::new();
-        pdf_sign::ltv::add_dss(stamped, &mut last, &ca, &[], &Default::default())
-            .map_err(pdf_failure)?;
-        Ok(last)
+        let services = pdf_sign::Services {
+            tsa: Some(&ca),
+            revocation: &ca,
+        };
+        pdf_sign::sign_at_level(
+            pdf,
+            &mut signed,
+            &mut pdf_sign::MemoryScratch,
+            &signer,
+            &opts,
+            request.level,
+            &services,
+        )
+        .map_err(pdf_failure)?;
+        Ok(signed)
     })
     .await
     .map_err(|e| Failure::Internal(e.into()))??;

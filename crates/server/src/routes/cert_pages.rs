@@ -142,8 +142,7 @@ async fn sign_submit(
         if pdf.is_empty() {
             return Err(Failure::invalid("pdf", "error.required"));
         }
-        let level = crate::signing::Level::parse(if level.is_empty() { "B-LTA" } else { &level })
-            .ok_or(Failure::invalid("level", "error.level"))?;
+        let level = crate::signing::parse_level(if level.is_empty() { "B-LTA" } else { &level })?;
         let placement = Some(visible.trim())
             .filter(|v| !v.is_empty())
             .map(pdf_sign::Placement::parse)

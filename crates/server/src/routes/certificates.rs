@@ -92,12 +92,7 @@ pub async fn sign(
             Failure::Malformed(e.body_text())
         }
     })?;
-    let level = match query.level.as_deref() {
-        None => crate::signing::Level::Blta,
-        Some(l) => {
-            crate::signing::Level::parse(l).ok_or(Failure::invalid("level", "error.level"))?
-        }
-    };
+    let level = crate::signing::parse_level(query.level.as_deref().unwrap_or("B-LTA"))?;
     let placement = query
         .visible
         .as_deref()
