@@ -1,11 +1,15 @@
 //! The audit log: append-only (the database refuses UPDATE and DELETE on it) and hash-chained.
 //! Each entry's hash covers its content and the previous entry's hash, so editing, removing or
-//! reordering entries breaks the chain, which [`verify`] finds.
+//! reordering entries breaks the chain, which [`verify`] finds (the whole log) and
+//! [`verify_recent`] checks for the audit screen at the cost of what was appended since.
 
 use aws_lc_rs::digest;
 use sqlx::{Any, Row, Transaction};
 
 use crate::db::Db;
+
+/// An entry's columns, in [`entry_from_row`]'s terms.
+const ENTRY_COLUMNS: &str = "seq, at, org_id, actor, action, detail, prev_hash, hash";
 
 /// The `prev_hash` of the first entry.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -113,10 +117,9 @@ pub async fn for_organisation(
     org_id: &str,
     limit: i64,
 ) -> Result<Vec<Entry>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT seq, at, org_id, actor, action, detail, prev_hash, hash FROM audit_log \
-         WHERE org_id = $1 ORDER BY seq DESC LIMIT $2",
-    )
+    let rows = sqlx::query(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE org_id = $1 ORDER BY seq DESC LIMIT $2"
+    ))
     .bind(org_id)
     .bind(limit)
     .fetch_all(&db.pool)
@@ -144,34 +147,178 @@ pub struct Break {
     pub reason: String,
 }
 
+/// How many entries a walk reads at a time.
+const PAGE: i64 = 1000;
+
+/// Walks the entries after `from` (a sequence number and its hash; `(0, GENESIS)` for the whole
+/// log), a page at a time; returns the last entry's sequence number and hash and how many were
+/// read, or the first break.
+async fn walk(db: &Db, from: (i64, String)) -> anyhow::Result<Result<((i64, String), u64), Break>> {
+    let (mut last_seq, mut expected_prev) = from;
+    let mut count = 0u64;
+    loop {
+        let rows = sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+        ))
+        .bind(last_seq)
+        .bind(PAGE)
+        .fetch_all(&db.pool)
+        .await?;
+        for row in &rows {
+            let entry = entry_from_row(row)?;
+            if let Err(reason) = check_link(&entry, last_seq + 1, &expected_prev) {
+                return Ok(Err(Break {
+                    seq: entry.seq,
+                    reason: reason.to_owned(),
+                }));
+            }
+            last_seq = entry.seq;
+            expected_prev = entry.hash;
+            count += 1;
+        }
+        if (rows.len() as i64) < PAGE {
+            return Ok(Ok(((last_seq, expected_prev), count)));
+        }
+    }
+}
+
+/// Whether `entry` is the one expected at `seq` after `prev`.
+fn check_link(entry: &Entry, seq: i64, prev: &str) -> Result<(), &'static str> {
+    if entry.seq != seq {
+        Err("an entry is missing before this one")
+    } else if entry.prev_hash != prev {
+        Err("it does not follow the previous entry")
+    } else if entry.compute_hash() != entry.hash {
+        Err("its content was changed")
+    } else {
+        Ok(())
+    }
+}
+
 /// Walks the whole log; returns the number of entries, or the first break.
 pub async fn verify(db: &Db) -> anyhow::Result<Result<u64, Break>> {
-    let rows = sqlx::query(
-        "SELECT seq, at, org_id, actor, action, detail, prev_hash, hash FROM audit_log ORDER BY seq",
+    Ok(walk(db, (0, GENESIS.to_owned()))
+        .await?
+        .map(|(_, count)| count))
+}
+
+/// How often [`verify_recent`] walks the whole chain as well.
+const FULL_WALK_SECONDS: i64 = 3600;
+
+/// The audit screen's check, costing what was appended since the last one: the entry the last
+/// check ended on (`audit_checkpoint`) must be unchanged and everything after it must follow.
+/// Once an hour (one process claims it) the whole chain is walked as well, so an edit further
+/// back is found too; `inkan admin verify-audit` always walks it all. A break, once found, is
+/// kept and reported until the log is repaired by hand.
+pub async fn verify_recent(db: &Db, now: i64) -> anyhow::Result<Result<(), Break>> {
+    let checkpoint = sqlx::query(
+        "SELECT seq, hash, full_at, broken_seq, broken_reason FROM audit_checkpoint WHERE id = 1",
     )
-    .fetch_all(&db.pool)
+    .fetch_optional(&db.pool)
     .await?;
-    let mut expected_prev = GENESIS.to_owned();
-    for (expected_seq, row) in (1..).zip(rows.iter()) {
-        let entry = entry_from_row(row)?;
-        let broken = |reason: &str| {
-            Ok(Err(Break {
-                seq: entry.seq,
-                reason: reason.to_owned(),
-            }))
-        };
-        if entry.seq != expected_seq {
-            return broken("an entry is missing before this one");
+    let mut from = (0, GENESIS.to_owned());
+    if let Some(row) = &checkpoint {
+        if let Some(seq) = row.try_get::<Option<i64>, _>("broken_seq")? {
+            let reason: Option<String> = row.try_get("broken_reason")?;
+            return Ok(Err(Break {
+                seq,
+                reason: reason.unwrap_or_default(),
+            }));
         }
-        if entry.prev_hash != expected_prev {
-            return broken("it does not follow the previous entry");
+        let seq: i64 = row.try_get("seq")?;
+        let hash: String = row.try_get("hash")?;
+        if seq > 0 {
+            // The entry the last check ended on, unchanged.
+            let stored = sqlx::query(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"
+            ))
+            .bind(seq)
+            .fetch_optional(&db.pool)
+            .await?;
+            let intact = match &stored {
+                Some(r) => {
+                    let e = entry_from_row(r)?;
+                    e.hash == hash && e.compute_hash() == hash
+                }
+                None => false,
+            };
+            if !intact {
+                return record_break(
+                    db,
+                    now,
+                    Break {
+                        seq,
+                        reason: "the entry last checked was changed or removed".into(),
+                    },
+                )
+                .await;
+            }
         }
-        if entry.compute_hash() != entry.hash {
-            return broken("its content was changed");
-        }
-        expected_prev = entry.hash;
+        from = (seq, hash);
     }
-    Ok(Ok(rows.len() as u64))
+    let due = match &checkpoint {
+        None => true,
+        Some(row) => row
+            .try_get::<Option<i64>, _>("full_at")?
+            .is_none_or(|t| t <= now - FULL_WALK_SECONDS),
+    };
+    // The whole chain when due and this process claims it, else what is new.
+    let full = due && claim_full_walk(db, now).await?;
+    let start = if full { (0, GENESIS.to_owned()) } else { from };
+    match walk(db, start).await? {
+        Ok(((seq, hash), _)) => {
+            sqlx::query(
+                "INSERT INTO audit_checkpoint (id, seq, hash, full_at, updated_at) \
+                 VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, \
+                 hash = excluded.hash, updated_at = excluded.updated_at \
+                 WHERE audit_checkpoint.seq < excluded.seq",
+            )
+            .bind(seq)
+            .bind(hash)
+            .bind(full.then_some(now))
+            .bind(now)
+            .execute(&db.pool)
+            .await?;
+            Ok(Ok(()))
+        }
+        Err(b) => record_break(db, now, b).await,
+    }
+}
+
+/// Claims the hourly whole-chain walk for this process (a conditional update, so only one
+/// process of several takes it).
+async fn claim_full_walk(db: &Db, now: i64) -> anyhow::Result<bool> {
+    let claimed = sqlx::query(
+        "UPDATE audit_checkpoint SET full_at = $1 WHERE id = 1 \
+         AND (full_at IS NULL OR full_at <= $2)",
+    )
+    .bind(now)
+    .bind(now - FULL_WALK_SECONDS)
+    .execute(&db.pool)
+    .await?;
+    // No checkpoint yet: the first check walks everything anyway.
+    let exists = sqlx::query("SELECT 1 AS x FROM audit_checkpoint WHERE id = 1")
+        .fetch_optional(&db.pool)
+        .await?
+        .is_some();
+    Ok(claimed.rows_affected() == 1 || !exists)
+}
+
+async fn record_break(db: &Db, now: i64, b: Break) -> anyhow::Result<Result<(), Break>> {
+    tracing::error!(seq = b.seq, reason = %b.reason, "the audit chain is broken");
+    sqlx::query(
+        "INSERT INTO audit_checkpoint (id, seq, hash, broken_seq, broken_reason, updated_at) \
+         VALUES (1, 0, $1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET \
+         broken_seq = excluded.broken_seq, broken_reason = excluded.broken_reason, \
+         updated_at = excluded.updated_at",
+    )
+    .bind(GENESIS)
+    .bind(b.seq)
+    .bind(&b.reason)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(Err(b))
 }
 
 #[cfg(test)]

@@ -698,3 +698,74 @@ fn two_servers_share_sessions_throttle_and_audit_chain_on_postgres() {
         .count("SELECT COUNT(*) FROM audit_log WHERE action = 'login.refused_locked'");
     assert_eq!(failed + refused, 24, "every attempt recorded once");
 }
+
+/// The audit screen checks what was appended since its last check (so its cost does not grow
+/// with the log) plus the entry that check ended on: an edit there is reported at once, and the
+/// verdict stays "broken" afterwards.
+fn audit_screen_reports_an_edit_of_the_last_checked_entry(backend: Backend) {
+    let Some(service) = Service::start(backend) else {
+        return;
+    };
+    let mut admin = service.admin();
+    assert_eq!(admin.get("/api/audit").body["chain_intact"], true);
+    service.user(&mut admin, "audit1@example.jp", &["signer"], "Audit2026x");
+    assert_eq!(admin.get("/api/audit").body["chain_intact"], true);
+    let checked = service
+        .app
+        .db
+        .count("SELECT seq FROM audit_checkpoint WHERE id = 1");
+    assert_eq!(
+        checked,
+        service.app.db.count("SELECT MAX(seq) FROM audit_log"),
+        "the check went to the end of the log"
+    );
+    crate::serve::tamper_audit_entry(&service.app.db, backend, checked);
+    for _ in 0..2 {
+        assert_eq!(admin.get("/api/audit").body["chain_intact"], false);
+    }
+    let page = admin.get("/audit");
+    assert!(
+        page.text.contains("監査ログの改ざんを検出しました"),
+        "{}",
+        page.text
+    );
+}
+
+#[test]
+fn audit_screen_reports_an_edit_of_the_last_checked_entry_on_sqlite() {
+    audit_screen_reports_an_edit_of_the_last_checked_entry(Backend::Sqlite);
+}
+
+#[test]
+fn audit_screen_reports_an_edit_of_the_last_checked_entry_on_postgres() {
+    audit_screen_reports_an_edit_of_the_last_checked_entry(Backend::Postgres);
+}
+
+/// An edit further back is not in what the screen checks each time; the whole chain is walked
+/// again at most an hour later (the clock is moved), and the screen then reports it.
+#[test]
+fn audit_screen_walks_the_whole_chain_every_hour() {
+    let clock_dir = tempfile::tempdir().expect("tempdir");
+    let clock = clock_dir.path().join("offset");
+    set_clock(&clock, 0);
+    let clock_env = clock.display().to_string();
+    let Some(service) = Service::start_with(
+        Backend::Sqlite,
+        &[("INKAN_TEST_CLOCK_FILE", clock_env.as_str())],
+    ) else {
+        return;
+    };
+    let mut admin = service.admin();
+    service.user(&mut admin, "audit2@example.jp", &["signer"], "Audit2026x");
+    assert_eq!(admin.get("/api/audit").body["chain_intact"], true);
+    crate::serve::tamper_audit_entry(&service.app.db, Backend::Sqlite, 2);
+    assert_eq!(
+        admin.get("/api/audit").body["chain_intact"],
+        true,
+        "within the hour only the new entries are checked"
+    );
+    set_clock(&clock, 3601);
+    let mut admin = service.api();
+    assert_eq!(admin.login(ADMIN_EMAIL, "Kanri2026pass").status, 200);
+    assert_eq!(admin.get("/api/audit").body["chain_intact"], false);
+}

@@ -602,6 +602,26 @@ fn pem_body(pem: &str) -> Vec<u8> {
     der
 }
 
+/// Removes the database's guard on the audit log and edits entry `seq` behind the chain's back.
+pub fn tamper_audit_entry(db: &TestDb, backend: Backend, seq: i64) {
+    let drop_guard = match backend {
+        Backend::Sqlite => "DROP TRIGGER IF EXISTS audit_log_no_update",
+        Backend::Postgres => "DROP TRIGGER IF EXISTS audit_log_no_change ON audit_log",
+    };
+    db.with_conn(move |c| {
+        Box::pin(async move {
+            sqlx::query(drop_guard).execute(&mut *c).await?;
+            sqlx::query(
+                "UPDATE audit_log SET detail = '{\"email\":\"evil@example.com\"}' WHERE seq = $1",
+            )
+            .bind(seq)
+            .execute(&mut *c)
+            .await?;
+            Ok(())
+        })
+    });
+}
+
 fn audit_tampering_is_detected(backend: Backend) {
     let Some(db) = TestDb::new(backend) else {
         return;
@@ -637,21 +657,7 @@ fn audit_tampering_is_detected(backend: Backend) {
     assert!(refused, "the audit log accepted an UPDATE");
 
     // Someone who removes that guard and edits an entry is still found out.
-    let drop_guard = match backend {
-        Backend::Sqlite => "DROP TRIGGER audit_log_no_update",
-        Backend::Postgres => "DROP TRIGGER audit_log_no_change ON audit_log",
-    };
-    db.with_conn(move |c| {
-        Box::pin(async move {
-            sqlx::query(drop_guard).execute(&mut *c).await?;
-            sqlx::query(
-                "UPDATE audit_log SET detail = '{\"email\":\"evil@example.com\"}' WHERE seq = 2",
-            )
-            .execute(&mut *c)
-            .await?;
-            Ok(())
-        })
-    });
+    tamper_audit_entry(&db, backend, 2);
     let out = db
         .command(&["admin", "verify-audit"])
         .output()
