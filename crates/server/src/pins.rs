@@ -310,6 +310,7 @@ pub async fn set(
                 serde_json::json!({ "user": user.id }),
             )
             .await?;
+            notify_pin_change(&mut tx, now, actor, user, "変更").await?;
             tx.commit().await?;
         }
         None => {
@@ -342,6 +343,7 @@ pub async fn set(
                 serde_json::json!({ "user": user.id }),
             )
             .await?;
+            notify_pin_change(&mut tx, now, actor, user, "設定").await?;
             tx.commit().await?;
             let recipient = lock.recipient().map_err(anyhow::Error::from)?;
             bind_held_keys(db, now, ca, user, &recipient).await?;
@@ -372,6 +374,30 @@ async fn pin_event(
     )
     .await?;
     Ok(())
+}
+
+/// Tells the owner their PIN was set or changed (`what`), and by whom when it was not them.
+async fn notify_pin_change(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    now: i64,
+    actor: &User,
+    user: &User,
+    what: &str,
+) -> Result<(), Failure> {
+    let by = if actor.id == user.id {
+        String::new()
+    } else {
+        format!("(操作者: 管理者 {})", actor.display_name)
+    };
+    let body = format!(
+        "{name} 様\n\n\
+         署名PINが{what}されました{by}。\n\
+         以後、電子証明書による署名にはこのPINが必要です。\n\
+         心当たりがない場合は、すぐに管理者へご連絡ください。\n",
+        name = user.display_name,
+    );
+    let subject = format!("署名PIN{what}のお知らせ");
+    mail_user(tx, now, user, &subject, &body).await
 }
 
 /// Queues an email to `user` in `tx`.

@@ -144,6 +144,11 @@ fn pin_lifecycle(backend: Backend) {
     );
     assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(a.body["set"], true);
+    let mail = service.mail_to("pin@example.jp", "署名PIN設定のお知らせ");
+    assert!(
+        !mail["body"].as_str().expect("body").contains("管理者 "),
+        "{mail}"
+    );
     assert_eq!(
         key_files(&ca),
         held - 1,
@@ -219,6 +224,7 @@ fn pin_lifecycle(backend: Backend) {
         json!({ "current": PIN, "pin": NEW_PIN, "confirm": NEW_PIN }),
     );
     assert_eq!(a.status, 200, "{:?}", a.body);
+    service.mail_to("pin@example.jp", "署名PIN変更のお知らせ");
     assert_eq!(sign(&mut signer, Some(PIN)).field("pin"), "pin_wrong");
     let a = sign(&mut signer, Some(NEW_PIN));
     assert_eq!(a.status, 200, "{}", a.text);
@@ -398,6 +404,14 @@ fn an_administrator_sets_a_pin_and_later_certificates_are_sealed_to_it() {
         json!({ "pin": PIN, "confirm": PIN }),
     );
     assert_eq!(a.status, 200, "{:?}", a.body);
+    let mail = service.mail_to("sato@example.jp", "署名PIN設定のお知らせ");
+    assert!(
+        mail["body"]
+            .as_str()
+            .expect("body")
+            .contains("操作者: 管理者"),
+        "the owner learns an administrator set it: {mail}"
+    );
     let a = put_pin(
         &mut admin,
         &format!("/api/users/{id}/pin"),
