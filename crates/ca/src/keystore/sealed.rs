@@ -35,6 +35,10 @@ pub trait SealedStorage: Send + Sync + std::fmt::Debug {
     fn store_new(&self, label: &str, sealed: &[u8]) -> Result<()>;
     /// Removes `label` (no error if it is not there).
     fn remove(&self, label: &str) -> Result<()>;
+    /// Whether `label` is stored (another process may have removed it).
+    fn contains(&self, label: &str) -> Result<bool> {
+        Ok(self.load(label)?.is_some())
+    }
 }
 
 /// Sealed keys as files `LABEL.key` in one directory.
@@ -96,6 +100,15 @@ impl SealedStorage for DirStorage {
             }
         })?;
         Ok(())
+    }
+
+    fn contains(&self, label: &str) -> Result<bool> {
+        let path = self.path(label);
+        match std::fs::metadata(&path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(io_err(&path, e)),
+        }
     }
 
     fn remove(&self, label: &str) -> Result<()> {
@@ -356,8 +369,15 @@ impl<S: SealedStorage> SealedKeyStore<S> {
     }
 
     fn key(&self, h: &KeyHandle) -> Result<Arc<OpenKey>> {
-        if let Some(k) = lock(&self.open).get(h.label()) {
-            return Ok(k.clone());
+        let cached = lock(&self.open).get(h.label()).cloned();
+        if let Some(k) = cached {
+            // Another process may have deleted it (moved into a PIN envelope): then the
+            // cached copy goes too.
+            if self.storage.contains(h.label())? {
+                return Ok(k);
+            }
+            lock(&self.open).remove(h.label());
+            return Err(CaError::NotFound(format!("key {}", h.label())));
         }
         let sealed = self
             .storage

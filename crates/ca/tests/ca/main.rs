@@ -1134,3 +1134,23 @@ fn pin_held_keys_are_issued_renewed_and_moved_without_a_master_key_copy() {
             .expect("der")
     );
 }
+
+#[test]
+fn a_key_deleted_by_another_process_is_not_used_from_the_cache() {
+    use ca::keystore::{KeyStore, MasterKey, SealedKeyStore};
+    let t = TestCa::start(KeyAlgorithm::EcdsaP256);
+    let held =
+        t.ca.issue(&japanese_application("Goro", "goro@example.jp"))
+            .expect("issue");
+    let handle = held.key.expect("held");
+    let master = MasterKey::from_file(&t.path("master.hex")).expect("mk");
+    // Two processes' stores over one folder; the first has the key open (cached).
+    let first = SealedKeyStore::in_dir(&master, t.path("keys")).expect("ks");
+    let second = SealedKeyStore::in_dir(&master, t.path("keys")).expect("ks");
+    first.sign(&handle, b"warm").expect("sign");
+    second.delete(&handle).expect("delete");
+    assert!(matches!(
+        first.sign(&handle, b"after"),
+        Err(ca::CaError::NotFound(_))
+    ));
+}
