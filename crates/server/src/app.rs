@@ -125,7 +125,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let mailer = email::Mailer::from_config(&config)?;
     tokio::spawn(email::run_worker(db.clone(), mailer, clock.clone()));
     tokio::spawn(sweep_sessions(db.clone(), clock.clone()));
-    tokio::spawn(crate::certificates::run_scheduler(
+    tokio::spawn(run_scheduler(
         db.clone(),
         clock.clone(),
         std::time::Duration::from_secs(config.scheduler_seconds),
@@ -159,6 +159,23 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 /// Drops expired sessions, reset links and seal uploads never saved every ten minutes.
+/// The scheduler of every `inkan serve` process: due work every `every`. Each job claims its
+/// work in the database, so several processes never do it twice.
+async fn run_scheduler(db: Db, clock: Clock, every: std::time::Duration) {
+    loop {
+        match crate::certificates::send_renewal_notices(&db, clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sent = n, "renewal reminders queued"),
+            Err(e) => tracing::warn!(error = %e, "renewal reminders failed; retrying"),
+        }
+        // A break it finds is logged and kept for the audit screen.
+        if let Err(e) = crate::audit::walk_whole_chain_if_due(&db, clock.now()).await {
+            tracing::warn!(error = %e, "walking the audit chain failed; retrying");
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 async fn sweep_sessions(db: Db, clock: Clock) {
     loop {
         if let Err(e) = auth::sweep(&db, clock.now()).await {

@@ -202,70 +202,95 @@ pub async fn verify(db: &Db) -> anyhow::Result<Result<u64, Break>> {
         .map(|(_, count)| count))
 }
 
-/// How often [`verify_recent`] walks the whole chain as well.
+/// How often the scheduler walks the whole chain ([`walk_whole_chain_if_due`]).
 const FULL_WALK_SECONDS: i64 = 3600;
 
 /// The audit screen's check, costing what was appended since the last one: the entry the last
 /// check ended on (`audit_checkpoint`) must be unchanged and everything after it must follow.
-/// Once an hour (one process claims it) the whole chain is walked as well, so an edit further
-/// back is found too; `inkan admin verify-audit` always walks it all. A break, once found, is
+/// The whole chain is walked by the scheduler once an hour ([`walk_whole_chain_if_due`]) and by
+/// `inkan admin verify-audit`, so an edit further back is found too. A break, once found, is
 /// kept and reported until the log is repaired by hand.
 pub async fn verify_recent(db: &Db, now: i64) -> anyhow::Result<Result<(), Break>> {
     let checkpoint = sqlx::query(
-        "SELECT seq, hash, full_at, broken_seq, broken_reason FROM audit_checkpoint WHERE id = 1",
+        "SELECT seq, hash, broken_seq, broken_reason FROM audit_checkpoint WHERE id = 1",
     )
     .fetch_optional(&db.pool)
     .await?;
-    let mut from = (0, GENESIS.to_owned());
-    if let Some(row) = &checkpoint {
-        if let Some(seq) = row.try_get::<Option<i64>, _>("broken_seq")? {
-            let reason: Option<String> = row.try_get("broken_reason")?;
-            return Ok(Err(Break {
-                seq,
-                reason: reason.unwrap_or_default(),
-            }));
-        }
-        let seq: i64 = row.try_get("seq")?;
-        let hash: String = row.try_get("hash")?;
-        if seq > 0 {
-            // The entry the last check ended on, unchanged.
-            let stored = sqlx::query(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"
-            ))
-            .bind(seq)
-            .fetch_optional(&db.pool)
-            .await?;
-            let intact = match &stored {
-                Some(r) => {
-                    let e = entry_from_row(r)?;
-                    e.hash == hash && e.compute_hash() == hash
-                }
-                None => false,
-            };
-            if !intact {
-                return record_break(
-                    db,
-                    now,
-                    Break {
-                        seq,
-                        reason: "the entry last checked was changed or removed".into(),
-                    },
-                )
-                .await;
-            }
-        }
-        from = (seq, hash);
-    }
-    let due = match &checkpoint {
-        None => true,
-        Some(row) => row
-            .try_get::<Option<i64>, _>("full_at")?
-            .is_none_or(|t| t <= now - FULL_WALK_SECONDS),
+    let Some(row) = checkpoint else {
+        // The first check walks everything.
+        return walk_from(db, now, (0, GENESIS.to_owned()), true).await;
     };
-    // The whole chain when due and this process claims it, else what is new.
-    let full = due && claim_full_walk(db, now).await?;
-    let start = if full { (0, GENESIS.to_owned()) } else { from };
-    match walk(db, start).await? {
+    if let Some(seq) = row.try_get::<Option<i64>, _>("broken_seq")? {
+        let reason: Option<String> = row.try_get("broken_reason")?;
+        return Ok(Err(Break {
+            seq,
+            reason: reason.unwrap_or_default(),
+        }));
+    }
+    let seq: i64 = row.try_get("seq")?;
+    let hash: String = row.try_get("hash")?;
+    if seq > 0 {
+        // The entry the last check ended on, unchanged.
+        let stored = sqlx::query(&format!(
+            "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"
+        ))
+        .bind(seq)
+        .fetch_optional(&db.pool)
+        .await?;
+        let intact = match &stored {
+            Some(r) => {
+                let e = entry_from_row(r)?;
+                e.hash == hash && e.compute_hash() == hash
+            }
+            None => false,
+        };
+        if !intact {
+            let b = Break {
+                seq,
+                reason: "the entry last checked was changed or removed".into(),
+            };
+            return record_break(db, now, b).await;
+        }
+    }
+    walk_from(db, now, (seq, hash), false).await
+}
+
+/// Walks the whole chain when the last whole walk is an hour old; one process of several
+/// claims it (a conditional update). `None` when it was not due here.
+pub async fn walk_whole_chain_if_due(
+    db: &Db,
+    now: i64,
+) -> anyhow::Result<Option<Result<(), Break>>> {
+    let claimed = sqlx::query(
+        "UPDATE audit_checkpoint SET full_at = $1 WHERE id = 1 \
+         AND broken_seq IS NULL AND (full_at IS NULL OR full_at <= $2)",
+    )
+    .bind(now)
+    .bind(now - FULL_WALK_SECONDS)
+    .execute(&db.pool)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        let exists = sqlx::query("SELECT 1 AS x FROM audit_checkpoint WHERE id = 1")
+            .fetch_optional(&db.pool)
+            .await?
+            .is_some();
+        if exists {
+            return Ok(None);
+        }
+    }
+    Ok(Some(
+        walk_from(db, now, (0, GENESIS.to_owned()), true).await?,
+    ))
+}
+
+/// Walks from `from` and records the result: the new end of the checked chain, or the break.
+async fn walk_from(
+    db: &Db,
+    now: i64,
+    from: (i64, String),
+    whole: bool,
+) -> anyhow::Result<Result<(), Break>> {
+    match walk(db, from).await? {
         Ok(((seq, hash), _)) => {
             sqlx::query(
                 "INSERT INTO audit_checkpoint (id, seq, hash, full_at, updated_at) \
@@ -275,7 +300,7 @@ pub async fn verify_recent(db: &Db, now: i64) -> anyhow::Result<Result<(), Break
             )
             .bind(seq)
             .bind(hash)
-            .bind(full.then_some(now))
+            .bind(whole.then_some(now))
             .bind(now)
             .execute(&db.pool)
             .await?;
@@ -283,25 +308,6 @@ pub async fn verify_recent(db: &Db, now: i64) -> anyhow::Result<Result<(), Break
         }
         Err(b) => record_break(db, now, b).await,
     }
-}
-
-/// Claims the hourly whole-chain walk for this process (a conditional update, so only one
-/// process of several takes it).
-async fn claim_full_walk(db: &Db, now: i64) -> anyhow::Result<bool> {
-    let claimed = sqlx::query(
-        "UPDATE audit_checkpoint SET full_at = $1 WHERE id = 1 \
-         AND (full_at IS NULL OR full_at <= $2)",
-    )
-    .bind(now)
-    .bind(now - FULL_WALK_SECONDS)
-    .execute(&db.pool)
-    .await?;
-    // No checkpoint yet: the first check walks everything anyway.
-    let exists = sqlx::query("SELECT 1 AS x FROM audit_checkpoint WHERE id = 1")
-        .fetch_optional(&db.pool)
-        .await?
-        .is_some();
-    Ok(claimed.rows_affected() == 1 || !exists)
 }
 
 async fn record_break(db: &Db, now: i64, b: Break) -> anyhow::Result<Result<(), Break>> {

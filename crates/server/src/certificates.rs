@@ -1281,18 +1281,6 @@ pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
     Ok(sent)
 }
 
-/// The scheduler of every `inkan serve` process: due work every `every` seconds.
-pub async fn run_scheduler(db: Db, clock: crate::clock::Clock, every: std::time::Duration) {
-    loop {
-        match send_renewal_notices(&db, clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sent = n, "renewal reminders queued"),
-            Err(e) => tracing::warn!(error = %e, "the scheduler failed; retrying"),
-        }
-        tokio::time::sleep(every).await;
-    }
-}
-
 /// One line of the billing ledger.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Charge {
