@@ -3,7 +3,7 @@
 //! 「お申込み」), 「更新する」, the operator's identity-check queue, and the billing ledger.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -16,7 +16,7 @@ use crate::certificates::{self, ApplicantForm, Check, OrderKind, PREFECTURES};
 use crate::error::Failure;
 use crate::i18n::{self, Lang};
 use crate::permissions::{require, Action};
-use crate::routes::extract::{page_lang, same_token, PageForm, PageSession};
+use crate::routes::extract::{same_token, PageForm, PageSession};
 use crate::routes::pages::{error_page, form_errors, frame, merge, render, Flash};
 
 pub fn router() -> Router<AppState> {
@@ -76,10 +76,8 @@ async fn sign_view(
 /// 「署名する」: upload a PDF, sign it with one's own certificate, download the signed file.
 async fn sign_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     if let Err(f) = require(session.user.roles, Action::CertificateSignature) {
         return error_page(&state, Some(&session), lang, &f);
     }
@@ -88,11 +86,9 @@ async fn sign_page(
 
 async fn sign_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     if let Err(f) = require(session.user.roles, Action::CertificateSignature) {
         return error_page(&state, Some(&session), lang, &f);
     }
@@ -268,11 +264,9 @@ fn after_order(user: Option<&str>) -> String {
 
 async fn step1(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Query(change): Query<ChangeOf>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let user = match target(&state, &session, change.user.as_deref()).await {
         Ok(u) => u,
         Err(f) => return error_page(&state, Some(&session), lang, &f),
@@ -297,11 +291,9 @@ async fn step1(
 /// Step 2, prefilled from the certificate being changed, else from the account.
 async fn step2(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Query(change): Query<ChangeOf>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let user = match target(&state, &session, change.user.as_deref()).await {
         Ok(u) => u,
         Err(f) => return error_page(&state, Some(&session), lang, &f),
@@ -374,11 +366,9 @@ struct ApplicantPost {
 
 async fn step2_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     PageForm(post): PageForm<ApplicantPost>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let user = match target(&state, &session, Some(&post.user)).await {
         Ok(u) => u,
         Err(f) => return error_page(&state, Some(&session), lang, &f),
@@ -454,11 +444,9 @@ async fn step2_submit(
 
 async fn order(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     PageForm(post): PageForm<ApplicantPost>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let change = Some(post.change.clone()).filter(|c| !c.is_empty());
     let result = async {
         if !same_token(&post.csrf, &session.csrf_token) {
@@ -528,11 +516,9 @@ struct RenewPost {
 
 async fn renew(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     PageForm(post): PageForm<RenewPost>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         if !same_token(&post.csrf, &session.csrf_token) {
             return Err(Failure::Csrf);
@@ -557,11 +543,9 @@ async fn renew(
 
 async fn checks_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         require(session.user.roles, Action::IdentityChecks)?;
         certificates::pending_checks(&state.db).await
@@ -596,12 +580,10 @@ struct DecisionPost {
 
 async fn decide(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Path(order_id): Path<String>,
     PageForm(post): PageForm<DecisionPost>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         require(session.user.roles, Action::IdentityChecks)?;
         if !same_token(&post.csrf, &session.csrf_token) {
@@ -642,10 +624,8 @@ async fn decide(
 
 async fn billing_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         require(session.user.roles, Action::ManageUsers)?;
         certificates::ledger(&state.db, &session.user.org_id).await

@@ -123,10 +123,11 @@ impl FromRequestParts<AppState> for ApiSessionPending {
     }
 }
 
-/// A page request's session: without one, a redirect to the login; with the first-login
-/// password change pending, a redirect to it. (Forms check their CSRF field themselves.)
+/// A page request's session and the language to answer in ([`page_lang`]): without a session,
+/// a redirect to the login; with the first-login password change pending, a redirect to it.
+/// (Forms check their CSRF field themselves.)
 #[derive(Debug)]
-pub struct PageSession(pub Session);
+pub struct PageSession(pub Session, pub Lang);
 
 /// Where a page request without a usable session goes.
 #[derive(Debug)]
@@ -162,7 +163,8 @@ impl FromRequestParts<AppState> for PageSession {
         if session.user.must_change_password {
             return Err(PageRejection::ChangePassword);
         }
-        Ok(PageSession(session))
+        let lang = page_lang(&parts.headers, Some(&session));
+        Ok(PageSession(session, lang))
     }
 }
 

@@ -600,11 +600,9 @@ async fn reset_set_submit(
 
 async fn home(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let org = accounts::organisation_name(&state.db, &session.user.org_id)
         .await
         .map(|o| o.as_str().to_owned())
@@ -682,12 +680,10 @@ pub(crate) async fn profile_with(
 
 async fn profile_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Query(flash): Query<Flash>,
     Query(seals): Query<SealPageQuery>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     profile_with(
         &state,
         &session,
@@ -702,11 +698,9 @@ async fn profile_page(
 
 async fn profile_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     PageForm(form): PageForm<ProfileForm>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = if same_token(&form.csrf, &session.csrf_token) {
         accounts::update_profile(
             &state.db,
@@ -745,10 +739,8 @@ async fn profile_submit(
 
 async fn users_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         require(session.user.roles, Action::ManageUsers)?;
         accounts::list_users(&state.db, &session.user.org_id).await
@@ -810,10 +802,8 @@ fn user_new_form(
 
 async fn user_new_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     if let Err(f) = require(session.user.roles, Action::ManageUsers) {
         return error_page(&state, Some(&session), lang, &f);
     }
@@ -838,11 +828,9 @@ fn role_names(value: &str) -> Vec<String> {
 
 async fn user_new_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     PageForm(form): PageForm<NewUserForm>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     if let Err(f) = require(session.user.roles, Action::ManageUsers) {
         return error_page(&state, Some(&session), lang, &f);
     }
@@ -892,13 +880,11 @@ struct UserForm {
 
 async fn user_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Path(id): Path<String>,
     Query(flash): Query<Flash>,
     Query(seals): Query<SealPageQuery>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         require(session.user.roles, Action::ManageUsers)?;
         accounts::get_user(&state.db, &session.user.org_id, &id).await
@@ -992,12 +978,10 @@ pub(crate) async fn user_detail_with(
 
 async fn user_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Path(id): Path<String>,
     PageForm(form): PageForm<UserForm>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         require(session.user.roles, Action::ManageUsers)?;
         if !same_token(&form.csrf, &session.csrf_token) {
@@ -1095,11 +1079,9 @@ async fn organisations_view(
 
 async fn organisations_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Query(flash): Query<Flash>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     if let Err(f) = require(session.user.roles, Action::ManageOrganisations) {
         return error_page(&state, Some(&session), lang, &f);
     }
@@ -1117,11 +1099,9 @@ async fn organisations_page(
 
 async fn organisations_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     PageForm(form): PageForm<OrgForm>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     if let Err(f) = require(session.user.roles, Action::ManageOrganisations) {
         return error_page(&state, Some(&session), lang, &f);
     }
@@ -1164,10 +1144,8 @@ struct AuditRow {
 
 async fn audit_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         require(session.user.roles, Action::ManageUsers)?;
         let entries = audit::for_organisation(&state.db, &session.user.org_id, 200).await?;

@@ -2,7 +2,7 @@
 //! page (an administrator), and the administrator's unlock and reset buttons on 詳細.
 
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -17,7 +17,7 @@ use crate::i18n::Lang;
 use crate::permissions::{require, Action};
 use crate::pins::{self, PinChange};
 use crate::routes::cert_pages::target;
-use crate::routes::extract::{page_lang, same_token, PageForm, PageSession};
+use crate::routes::extract::{same_token, PageForm, PageSession};
 use crate::routes::pages::{error_page, form_errors, frame, merge, render};
 
 pub fn router() -> Router<AppState> {
@@ -97,11 +97,9 @@ async fn view(
 
 async fn pin_page(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Query(whom): Query<For>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     match whose(&state, &session, whom.user.as_deref()).await {
         Ok(user) => view(&state, &session, lang, &user, StatusCode::OK, None).await,
         Err(f) => error_page(&state, Some(&session), lang, &f),
@@ -110,11 +108,9 @@ async fn pin_page(
 
 async fn pin_submit(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     PageForm(form): PageForm<PinForm>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let user = match whose(&state, &session, Some(&form.user)).await {
         Ok(u) => u,
         Err(f) => return error_page(&state, Some(&session), lang, &f),
@@ -161,7 +157,7 @@ struct AdminPost {
 /// An administrator's action on a user's PIN, back to the user's 詳細 page.
 async fn admin_action<F, Fut>(
     state: AppState,
-    headers: HeaderMap,
+    lang: Lang,
     session: Session,
     post: AdminPost,
     msg: &str,
@@ -171,7 +167,6 @@ where
     F: FnOnce(AppState, Session, User) -> Fut,
     Fut: std::future::Future<Output = Result<(), Failure>>,
 {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         if !same_token(&post.csrf, &session.csrf_token) {
             return Err(Failure::Csrf);
@@ -190,13 +185,12 @@ where
 
 async fn unlock(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     PageForm(post): PageForm<AdminPost>,
 ) -> Response {
     admin_action(
         state,
-        headers,
+        lang,
         session,
         post,
         "pin.unlocked",
@@ -210,14 +204,13 @@ async fn unlock(
 
 async fn reset(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     PageForm(post): PageForm<AdminPost>,
 ) -> Response {
     let understood = post.understood == "yes";
     admin_action(
         state,
-        headers,
+        lang,
         session,
         post,
         "pin.reset_done",

@@ -5,7 +5,7 @@
 
 use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -18,7 +18,7 @@ use crate::auth::Session;
 use crate::error::Failure;
 use crate::i18n::Lang;
 use crate::routes::cert_pages::target;
-use crate::routes::extract::{page_lang, same_token, PageForm, PageSession};
+use crate::routes::extract::{same_token, PageForm, PageSession};
 use crate::routes::pages::{
     error_page, form_errors, merge, profile_with, user_detail_with, UserPage,
 };
@@ -151,11 +151,9 @@ async fn failed(
 /// 「選択する」: the upload; on success the page previews the draft.
 async fn upload(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let (mut csrf, mut for_user) = (String::new(), String::new());
     // The form puts its hidden fields before the file, so they are known even when the file is
     // refused for its size.
@@ -207,11 +205,9 @@ struct SealPost {
 /// 「保存する」: the draft becomes a seal with the name as edited.
 async fn save(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     PageForm(post): PageForm<SealPost>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         let user = checked_target(&state, &session, &post).await?;
         let name = SealName::parse(&post.name).map_err(|e| Failure::Invalid(vec![e]))?;
@@ -243,12 +239,10 @@ async fn save(
 /// 「キャンセル」: the draft is discarded.
 async fn discard(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Path(draft): Path<String>,
     PageForm(post): PageForm<SealPost>,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         let user = checked_target(&state, &session, &post).await?;
         seals::discard_draft(&state.db, state.clock.now(), &session.user, &user, &draft).await
@@ -284,34 +278,31 @@ enum SealAction {
 /// 「既定にする」
 async fn make_default(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Path(seal): Path<String>,
     PageForm(post): PageForm<SealPost>,
 ) -> Response {
-    act_on_seal(state, headers, session, seal, post, SealAction::MakeDefault).await
+    act_on_seal(state, lang, session, seal, post, SealAction::MakeDefault).await
 }
 
 /// 「削除する」 (confirmed on the page first: 「削除」 links to `?delete=ID`).
 async fn delete(
     State(state): State<AppState>,
-    headers: HeaderMap,
-    PageSession(session): PageSession,
+    PageSession(session, lang): PageSession,
     Path(seal): Path<String>,
     PageForm(post): PageForm<SealPost>,
 ) -> Response {
-    act_on_seal(state, headers, session, seal, post, SealAction::Delete).await
+    act_on_seal(state, lang, session, seal, post, SealAction::Delete).await
 }
 
 async fn act_on_seal(
     state: AppState,
-    headers: HeaderMap,
+    lang: Lang,
     session: Session,
     seal: String,
     post: SealPost,
     action: SealAction,
 ) -> Response {
-    let lang = page_lang(&headers, Some(&session));
     let result = async {
         let user = checked_target(&state, &session, &post).await?;
         let now = state.clock.now();
