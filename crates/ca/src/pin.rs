@@ -282,6 +282,11 @@ impl std::fmt::Debug for UnlockedPin {
 }
 
 impl UnlockedPin {
+    /// Where keys for this PIN are sealed to (its wrapping key's public half).
+    pub fn recipient(&self) -> Recipient {
+        self.public
+    }
+
     /// Opens an envelope made by [`seal_to`] for this PIN's wrapping key.
     pub fn open(&self, envelope: &[u8]) -> Result<PinBoundKey> {
         let broken = || CaError::KeyStore("not an envelope for this PIN".into());

@@ -111,6 +111,29 @@ pub async fn append(
     Ok(entry)
 }
 
+/// Appends an event about `user` (recorded in their organisation) done by `actor` (a user id
+/// or `system`).
+pub async fn append_for(
+    tx: &mut Transaction<'static, Any>,
+    now: i64,
+    user: &crate::accounts::User,
+    actor: &str,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<Entry, sqlx::Error> {
+    append(
+        tx,
+        now,
+        &Event {
+            org_id: Some(&user.org_id),
+            actor: Some(actor),
+            action,
+            detail,
+        },
+    )
+    .await
+}
+
 /// The newest `limit` entries of one organisation, newest first.
 pub async fn for_organisation(
     db: &Db,

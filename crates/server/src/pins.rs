@@ -210,7 +210,7 @@ async fn count_failure(db: &Db, now: i64, user: &User) -> Result<Failure, Failur
     .ok_or(Failure::NotFound)?;
     let failures: i64 = row.try_get("failures")?;
     let locked_until: Option<i64> = row.try_get("locked_until")?;
-    pin_event(
+    audit::append_for(
         &mut tx,
         now,
         user,
@@ -221,7 +221,7 @@ async fn count_failure(db: &Db, now: i64, user: &User) -> Result<Failure, Failur
     .await?;
     let newly_locked = locked_until == Some(until) && failures == MAX_FAILURES;
     if newly_locked {
-        pin_event(
+        audit::append_for(
             &mut tx,
             now,
             user,
@@ -301,7 +301,7 @@ pub async fn set(
                     "error.pin_changed_meanwhile",
                 )]));
             }
-            pin_event(
+            audit::append_for(
                 &mut tx,
                 now,
                 user,
@@ -334,7 +334,7 @@ pub async fn set(
             inserted.map_err(|e| {
                 unique_violation(e, FieldError::new("pin", "error.pin_changed_meanwhile"))
             })?;
-            pin_event(
+            audit::append_for(
                 &mut tx,
                 now,
                 user,
@@ -351,29 +351,6 @@ pub async fn set(
         }
     }
     status(db, now, &user.id).await
-}
-
-/// An audit entry about `user`'s PIN, by `actor` (a user id or `system`).
-async fn pin_event(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    now: i64,
-    user: &User,
-    actor: &str,
-    action: &str,
-    detail: serde_json::Value,
-) -> Result<(), Failure> {
-    audit::append(
-        tx,
-        now,
-        &audit::Event {
-            org_id: Some(&user.org_id),
-            actor: Some(actor),
-            action,
-            detail,
-        },
-    )
-    .await?;
-    Ok(())
 }
 
 /// Tells the owner their PIN was set or changed (`what`), and by whom when it was not them.
@@ -482,7 +459,7 @@ pub async fn bind_held_keys(
     }
     if !bound.is_empty() {
         let mut tx = db.begin().await?;
-        pin_event(
+        audit::append_for(
             &mut tx,
             now,
             user,
@@ -572,7 +549,7 @@ pub async fn unlock(db: &Db, now: i64, actor: &User, user: &User) -> Result<PinS
     if updated.rows_affected() == 0 {
         return Err(Failure::BadRequest("error.pin_not_set"));
     }
-    pin_event(
+    audit::append_for(
         &mut tx,
         now,
         user,
@@ -648,7 +625,7 @@ pub async fn reset(
             .execute(&mut *tx)
             .await?;
     }
-    pin_event(
+    audit::append_for(
         &mut tx,
         now,
         user,

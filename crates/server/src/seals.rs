@@ -280,18 +280,16 @@ pub async fn create_draft(
     .bind(MAX_DRAFTS)
     .execute(&mut *tx)
     .await?;
-    audit::append(
+    audit::append_for(
         &mut tx,
         now,
-        &audit::Event {
-            org_id: Some(&user.org_id),
-            actor: Some(&actor.id),
-            action: "seal.uploaded",
-            detail: serde_json::json!({
-                "draft": draft.id, "for": user.id, "name": draft.name,
-                "media_type": draft.media_type, "original_sha256": original_sha256,
-            }),
-        },
+        user,
+        &actor.id,
+        "seal.uploaded",
+        serde_json::json!({
+            "draft": draft.id, "for": user.id, "name": draft.name,
+            "media_type": draft.media_type, "original_sha256": original_sha256,
+        }),
     )
     .await?;
     tx.commit().await?;
@@ -359,15 +357,13 @@ pub async fn discard_draft(
     if deleted == 0 {
         return Err(Failure::NotFound);
     }
-    audit::append(
+    audit::append_for(
         &mut tx,
         now,
-        &audit::Event {
-            org_id: Some(&user.org_id),
-            actor: Some(&actor.id),
-            action: "seal.upload_discarded",
-            detail: serde_json::json!({ "draft": id, "for": user.id }),
-        },
+        user,
+        &actor.id,
+        "seal.upload_discarded",
+        serde_json::json!({ "draft": id, "for": user.id }),
     )
     .await?;
     tx.commit().await?;
@@ -436,18 +432,16 @@ pub async fn save(
         .bind(draft_id)
         .execute(&mut *tx)
         .await?;
-    audit::append(
+    audit::append_for(
         &mut tx,
         now,
-        &audit::Event {
-            org_id: Some(&user.org_id),
-            actor: Some(&actor.id),
-            action: "seal.created",
-            detail: serde_json::json!({
-                "seal": seal.id, "draft": draft_id, "for": user.id, "name": seal.name,
-                "default": seal.is_default,
-            }),
-        },
+        user,
+        &actor.id,
+        "seal.created",
+        serde_json::json!({
+            "seal": seal.id, "draft": draft_id, "for": user.id, "name": seal.name,
+            "default": seal.is_default,
+        }),
     )
     .await?;
     tx.commit().await?;
@@ -523,15 +517,13 @@ pub async fn set_default(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    audit::append(
+    audit::append_for(
         &mut tx,
         now,
-        &audit::Event {
-            org_id: Some(&user.org_id),
-            actor: Some(&actor.id),
-            action: "seal.default_set",
-            detail: serde_json::json!({ "seal": id, "for": user.id, "name": seal.name }),
-        },
+        user,
+        &actor.id,
+        "seal.default_set",
+        serde_json::json!({ "seal": id, "for": user.id, "name": seal.name }),
     )
     .await?;
     tx.commit().await?;
@@ -567,17 +559,15 @@ pub async fn delete(db: &Db, now: i64, actor: &User, user: &User, id: &str) -> R
                 .await?;
         }
     }
-    audit::append(
+    audit::append_for(
         &mut tx,
         now,
-        &audit::Event {
-            org_id: Some(&user.org_id),
-            actor: Some(&actor.id),
-            action: "seal.deleted",
-            detail: serde_json::json!({
-                "seal": id, "for": user.id, "name": seal.name, "new_default": new_default,
-            }),
-        },
+        user,
+        &actor.id,
+        "seal.deleted",
+        serde_json::json!({
+            "seal": id, "for": user.id, "name": seal.name, "new_default": new_default,
+        }),
     )
     .await?;
     tx.commit().await?;

@@ -84,10 +84,19 @@ pub struct Request {
     pub seal: Option<String>,
 }
 
+/// A certificate that may sign now: its serial, and its key's PIN envelope when a PIN holds it
+/// (`None`: the CA's key store does).
+#[derive(Debug)]
+pub struct Usable {
+    pub serial: String,
+    pub envelope: Option<Vec<u8>>,
+}
+
 /// The caller's certificate that may sign now, or why none may.
-pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<String, Failure> {
+pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<Usable, Failure> {
     let rows = sqlx::query(
-        "SELECT serial, status, not_before, not_after FROM certificates WHERE user_id = $1 \
+        "SELECT serial, status, not_before, not_after, key_envelope FROM certificates \
+         WHERE user_id = $1 \
          ORDER BY created_at DESC, serial",
     )
     .bind(&user.id)
@@ -100,7 +109,10 @@ pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<Strin
         let not_after: i64 = r.try_get("not_after")?;
         match status.as_str() {
             "active" if now >= not_before && now < not_after => {
-                return Ok(r.try_get("serial")?);
+                return Ok(Usable {
+                    serial: r.try_get("serial")?,
+                    envelope: r.try_get("key_envelope")?,
+                });
             }
             "active" => why = "error.certificate_expired",
             "revoked" if why == "error.no_certificate" => why = "error.certificate_revoked",
@@ -134,20 +146,15 @@ pub async fn sign(
 ) -> Result<Vec<u8>, Failure> {
     require(user.roles, Action::CertificateSignature)?;
     let ca = ca.ok_or(Failure::BadRequest("error.no_ca"))?;
-    let serial = signing_certificate(db, now, user).await?;
+    let Usable { serial, envelope } = signing_certificate(db, now, user).await?;
     let (seal_id, seal_png) =
         crate::seals::for_signature(db, user, request.seal.as_deref()).await?;
     let stamped = seal_id.filter(|_| request.placement.is_some());
-    let envelope: Option<Vec<u8>> =
-        sqlx::query("SELECT key_envelope FROM certificates WHERE serial = $1")
-            .bind(&serial)
-            .fetch_one(&db.pool)
-            .await?
-            .try_get("key_envelope")?;
     // The PIN, when one is set, is checked (and counted) before anything is signed.
     let unlocked =
         pins::check_for_signing(db, now, &ca.vault, user, request.pin.as_deref()).await?;
-    let with_pin = unlocked.is_some();
+    let recipient = unlocked.as_ref().map(|u| u.recipient());
+    let with_pin = recipient.is_some();
     let held_by_ca = envelope.is_none();
     if envelope.is_some() && unlocked.is_none() {
         return Err(Failure::invalid("pin", "error.pin_required"));
@@ -199,29 +206,25 @@ pub async fn sign(
     })
     .await
     .map_err(|e| Failure::Internal(e.into()))??;
-    if with_pin && held_by_ca {
+    if let Some(recipient) = recipient.filter(|_| held_by_ca) {
         // Issued while the PIN was being set: bind it now.
-        if let Some(recipient) = pins::recipient(db, &user.id).await? {
-            pins::bind_held_keys(db, now, &ca, user, &recipient).await?;
-        }
+        pins::bind_held_keys(db, now, &ca, user, &recipient).await?;
     }
     let output_hash = hex::encode(aws_lc_rs::digest::digest(
         &aws_lc_rs::digest::SHA256,
         &result,
     ));
     let mut tx = db.begin().await?;
-    audit::append(
+    audit::append_for(
         &mut tx,
         now,
-        &audit::Event {
-            org_id: Some(&user.org_id),
-            actor: Some(&user.id),
-            action: "document.signed",
-            detail: serde_json::json!({
-                "serial": serial, "input_sha256": input_hash, "output_sha256": output_hash,
-                "kind": "certificate", "pin": with_pin, "seal": stamped,
-            }),
-        },
+        user,
+        &user.id,
+        "document.signed",
+        serde_json::json!({
+            "serial": serial, "input_sha256": input_hash, "output_sha256": output_hash,
+            "kind": "certificate", "pin": with_pin, "seal": stamped,
+        }),
     )
     .await?;
     tx.commit().await?;
