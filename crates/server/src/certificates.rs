@@ -584,7 +584,6 @@ pub async fn place_order(
         },
     )
     .await?;
-    let to = Email::parse(&a.email).map_err(anyhow::Error::msg)?;
     let (subject, body) = if matches!(kind, OrderKind::Reissue(_)) {
         (
             "署名PINリセットのお知らせ",
@@ -623,17 +622,7 @@ pub async fn place_order(
             ),
         )
     };
-    email::enqueue(
-        &mut *tx,
-        now,
-        &email::Outgoing {
-            org_id: Some(&user.org_id),
-            to: &to,
-            subject,
-            body_text: &body,
-        },
-    )
-    .await?;
+    email::enqueue_text(&mut tx, now, &user.org_id, &a.email, subject, &body).await?;
     tx.commit().await?;
     let order = order_by_key(db, &user.id, idempotency_key)
         .await?
@@ -978,16 +967,13 @@ pub async fn approve(
         organisation = a.organisation,
         department = a.department,
     );
-    let to = Email::parse(&a.email).map_err(anyhow::Error::msg)?;
-    email::enqueue(
-        &mut *tx,
+    email::enqueue_text(
+        &mut tx,
         now,
-        &email::Outgoing {
-            org_id: Some(&order.org_id),
-            to: &to,
-            subject: "電子証明書発行のお知らせ",
-            body_text: &body,
-        },
+        &order.org_id,
+        &a.email,
+        "電子証明書発行のお知らせ",
+        &body,
     )
     .await?;
     tx.commit().await?;
@@ -1086,21 +1072,18 @@ pub async fn reject(
         .await?;
     }
     let a = &order.applicant;
-    let to = Email::parse(&a.email).map_err(anyhow::Error::msg)?;
     let body = format!(
         "{} {} 様\n\n電子証明書のお申込み(注文番号 {order_id})について、本人確認を完了できませんでした。\n\
          理由: {reason}\n\nお申込み内容をご確認のうえ、再度お申込みください。料金は請求されません。\n",
         a.family_name, a.given_name,
     );
-    email::enqueue(
-        &mut *tx,
+    email::enqueue_text(
+        &mut tx,
         now,
-        &email::Outgoing {
-            org_id: Some(&order.org_id),
-            to: &to,
-            subject: "電子証明書お申込みについてのお知らせ",
-            body_text: &body,
-        },
+        &order.org_id,
+        &a.email,
+        "電子証明書お申込みについてのお知らせ",
+        &body,
     )
     .await?;
     tx.commit().await?;
@@ -1236,7 +1219,7 @@ pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
         if claimed.rows_affected() == 0 {
             continue;
         }
-        let to = Email::parse(&r.try_get::<String, _>("email")?).map_err(anyhow::Error::msg)?;
+        let to: String = r.try_get("email")?;
         let body = format!(
             "{organisation}\n{family} {given} 様\n\n\
              ご利用中の電子証明書の有効期限が近づいています。\n\n\
@@ -1253,15 +1236,13 @@ pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
             expiry = crate::web::jst(not_after),
             from = crate::web::jst(from),
         );
-        email::enqueue(
-            &mut *tx,
+        email::enqueue_text(
+            &mut tx,
             now,
-            &email::Outgoing {
-                org_id: Some(&org_id),
-                to: &to,
-                subject: "電子証明書更新のお知らせ",
-                body_text: &body,
-            },
+            &org_id,
+            &to,
+            "電子証明書更新のお知らせ",
+            &body,
         )
         .await?;
         audit::append(

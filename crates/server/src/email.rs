@@ -38,6 +38,29 @@ pub struct Outgoing<'a> {
     pub body_text: &'a str,
 }
 
+/// Queues a plain-text mail to `address` in `tx` (sent only if the transaction commits).
+pub async fn enqueue_text(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    now: i64,
+    org_id: &str,
+    address: &str,
+    subject: &str,
+    body: &str,
+) -> anyhow::Result<String> {
+    let to = Email::parse(address).map_err(anyhow::Error::msg)?;
+    enqueue(
+        &mut **tx,
+        now,
+        &Outgoing {
+            org_id: Some(org_id),
+            to: &to,
+            subject,
+            body_text: body,
+        },
+    )
+    .await
+}
+
 /// Queues `mail` through `executor` (pass `&mut *tx` so it is sent only if the transaction
 /// commits). Returns the message's id.
 pub async fn enqueue<'e, E>(executor: E, now: i64, mail: &Outgoing<'_>) -> anyhow::Result<String>

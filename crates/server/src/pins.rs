@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::Row;
 use utoipa::ToSchema;
 
-use crate::accounts::{Email, User};
+use crate::accounts::User;
 use crate::audit;
 use crate::ca_service;
 use crate::certificates::{self, Check, OrderKind};
@@ -385,18 +385,7 @@ async fn mail_user(
     subject: &str,
     body: &str,
 ) -> Result<(), Failure> {
-    let to = Email::parse(&user.email).map_err(anyhow::Error::msg)?;
-    email::enqueue(
-        &mut **tx,
-        now,
-        &email::Outgoing {
-            org_id: Some(&user.org_id),
-            to: &to,
-            subject,
-            body_text: body,
-        },
-    )
-    .await?;
+    email::enqueue_text(tx, now, &user.org_id, &user.email, subject, body).await?;
     Ok(())
 }
 
