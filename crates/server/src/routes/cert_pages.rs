@@ -254,6 +254,17 @@ pub(crate) async fn target(
     }
 }
 
+/// Whom the application screens act for, who must be allowed to hold a certificate.
+async fn applicant(
+    state: &AppState,
+    session: &Session,
+    user: Option<&str>,
+) -> Result<crate::accounts::User, Failure> {
+    let user = target(state, session, user).await?;
+    certificates::may_apply(&user)?;
+    Ok(user)
+}
+
 /// Where to go after an order: the profile, or the user's 詳細 page.
 fn after_order(user: Option<&str>) -> String {
     match user.filter(|u| !u.is_empty()) {
@@ -267,13 +278,10 @@ async fn step1(
     PageSession(session, lang): PageSession,
     Query(change): Query<ChangeOf>,
 ) -> Response {
-    let user = match target(&state, &session, change.user.as_deref()).await {
+    let user = match applicant(&state, &session, change.user.as_deref()).await {
         Ok(u) => u,
         Err(f) => return error_page(&state, Some(&session), lang, &f),
     };
-    if let Err(f) = certificates::may_apply(&user) {
-        return error_page(&state, Some(&session), lang, &f);
-    }
     render(
         &state,
         StatusCode::OK,
@@ -294,13 +302,10 @@ async fn step2(
     PageSession(session, lang): PageSession,
     Query(change): Query<ChangeOf>,
 ) -> Response {
-    let user = match target(&state, &session, change.user.as_deref()).await {
+    let user = match applicant(&state, &session, change.user.as_deref()).await {
         Ok(u) => u,
         Err(f) => return error_page(&state, Some(&session), lang, &f),
     };
-    if let Err(f) = certificates::may_apply(&user) {
-        return error_page(&state, Some(&session), lang, &f);
-    }
     let mut values = ApplicantForm {
         country: "JP".into(),
         email: user.email.clone(),
@@ -369,11 +374,7 @@ async fn step2_submit(
     PageSession(session, lang): PageSession,
     PageForm(post): PageForm<ApplicantPost>,
 ) -> Response {
-    let user = match target(&state, &session, Some(&post.user)).await {
-        Ok(u) => u,
-        Err(f) => return error_page(&state, Some(&session), lang, &f),
-    };
-    if let Err(f) = certificates::may_apply(&user) {
+    if let Err(f) = applicant(&state, &session, Some(&post.user)).await {
         return error_page(&state, Some(&session), lang, &f);
     }
     let for_user = Some(post.user.clone()).filter(|u| !u.is_empty());
