@@ -145,7 +145,7 @@ if [ "$memory" = 1 ]; then
         echo "bench.sh: /usr/bin/time is missing (apt-get install time)" >&2
         exit 1
     fi
-    (cd "$root" && cargo build --release -p inkan-server --bin inkan 2>&1 | tail -1)
+    (cd "$root" && cargo build --release -p inkan --bin inkan 2>&1 | tail -1)
     inkan=$target/release/inkan
     big=$dir/big.pdf
     trap 'rm -f "$big" "$dir/big-signed.pdf" "$dir/big.pdf.tmp"' EXIT

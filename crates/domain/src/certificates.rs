@@ -1,0 +1,1450 @@
+//! The signing-certificate lifecycle in the service: a signer's application (checked field by
+//! field), the priced order (idempotent: one open application per signer, one order per
+//! idempotency key), the identity check by the instance operator, issuance by Inkan's CA with
+//! exactly the applicant's data, the certificates on record, and the billing ledger. Emails go
+//! out through the outbox in the same transaction as the change they announce.
+
+use std::sync::Arc;
+
+use ca::application::SignerApplication;
+use ca::authority::{Authority, KeyHolder};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::accounts::{new_id, Email, Role, User};
+use crate::audit;
+use crate::db::Db;
+use crate::email;
+use crate::error::{Failure, FieldError};
+
+/// The price of one year, in yen, tax excluded.
+pub const PRICE_JPY: i64 = 8_000;
+/// Consumption tax, 10 %.
+pub const TAX_JPY: i64 = PRICE_JPY / 10;
+
+/// The 47 prefectures (都道府県), in their official order.
+pub const PREFECTURES: [&str; 47] = [
+    "北海道",
+    "青森県",
+    "岩手県",
+    "宮城県",
+    "秋田県",
+    "山形県",
+    "福島県",
+    "茨城県",
+    "栃木県",
+    "群馬県",
+    "埼玉県",
+    "千葉県",
+    "東京都",
+    "神奈川県",
+    "新潟県",
+    "富山県",
+    "石川県",
+    "福井県",
+    "山梨県",
+    "長野県",
+    "岐阜県",
+    "静岡県",
+    "愛知県",
+    "三重県",
+    "滋賀県",
+    "京都府",
+    "大阪府",
+    "兵庫県",
+    "奈良県",
+    "和歌山県",
+    "鳥取県",
+    "島根県",
+    "岡山県",
+    "広島県",
+    "山口県",
+    "徳島県",
+    "香川県",
+    "愛媛県",
+    "高知県",
+    "福岡県",
+    "佐賀県",
+    "長崎県",
+    "熊本県",
+    "大分県",
+    "宮崎県",
+    "鹿児島県",
+    "沖縄県",
+];
+
+/// The applicant form as submitted (every field a string; the API and the pages share it).
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct ApplicantForm {
+    /// 組織名 (at most 64 characters).
+    pub organisation: String,
+    /// 郵便番号: 7 digits, with or without the hyphen.
+    pub postal_code: String,
+    /// Two-letter country code (JP).
+    pub country: String,
+    /// 都道府県: one of the 47.
+    pub prefecture: String,
+    /// 市区町村
+    pub city: String,
+    /// 番地
+    pub street: String,
+    /// 建物名 (optional)
+    pub building: String,
+    /// 姓
+    pub family_name: String,
+    /// 名
+    pub given_name: String,
+    /// 姓 (ローマ字): Latin letters, spaces and hyphens.
+    pub family_name_romaji: String,
+    /// 名 (ローマ字)
+    pub given_name_romaji: String,
+    /// 部署名・店舗名
+    pub department: String,
+    /// 電話番号
+    pub phone: String,
+    /// メールアドレス
+    pub email: String,
+}
+
+/// A checked application: every value trimmed and normalised.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Applicant {
+    pub organisation: String,
+    /// `123-4567`
+    pub postal_code: String,
+    pub country: String,
+    pub prefecture: String,
+    pub city: String,
+    pub street: String,
+    pub building: String,
+    pub family_name: String,
+    pub given_name: String,
+    pub family_name_romaji: String,
+    pub given_name_romaji: String,
+    pub department: String,
+    pub phone: String,
+    pub email: String,
+}
+
+impl From<&Applicant> for ApplicantForm {
+    /// The form prefilled with checked values (「変更する」 starts from the current data).
+    fn from(a: &Applicant) -> Self {
+        Self {
+            organisation: a.organisation.clone(),
+            postal_code: a.postal_code.clone(),
+            country: a.country.clone(),
+            prefecture: a.prefecture.clone(),
+            city: a.city.clone(),
+            street: a.street.clone(),
+            building: a.building.clone(),
+            family_name: a.family_name.clone(),
+            given_name: a.given_name.clone(),
+            family_name_romaji: a.family_name_romaji.clone(),
+            given_name_romaji: a.given_name_romaji.clone(),
+            department: a.department.clone(),
+            phone: a.phone.clone(),
+            email: a.email.clone(),
+        }
+    }
+}
+
+fn text(
+    errors: &mut Vec<FieldError>,
+    field: &'static str,
+    value: &str,
+    max: usize,
+    required: bool,
+) -> String {
+    let v = value.trim();
+    if v.is_empty() {
+        if required {
+            errors.push(FieldError::new(field, "error.required"));
+        }
+    } else if v.chars().count() > max {
+        errors.push(FieldError::new(field, "error.too_long"));
+    } else if v.chars().any(char::is_control) {
+        errors.push(FieldError::new(field, "error.control_characters"));
+    }
+    v.to_owned()
+}
+
+impl ApplicantForm {
+    /// Checks every field and reports all problems at once.
+    pub fn check(&self) -> Result<Applicant, Failure> {
+        let mut errors = Vec::new();
+        let organisation = text(&mut errors, "organisation", &self.organisation, 64, true);
+        let postal_raw = text(&mut errors, "postal_code", &self.postal_code, 8, true);
+        let postal_code = if postal_raw.is_empty() {
+            String::new()
+        } else {
+            match normalise_postal_code(&postal_raw) {
+                Some(p) => p,
+                None => {
+                    errors.retain(|e| e.field != "postal_code");
+                    errors.push(FieldError::new("postal_code", "error.postal_code"));
+                    String::new()
+                }
+            }
+        };
+        let country_raw = if self.country.trim().is_empty() {
+            "JP"
+        } else {
+            self.country.trim()
+        };
+        let country =
+            if country_raw.len() == 2 && country_raw.bytes().all(|b| b.is_ascii_alphabetic()) {
+                country_raw.to_ascii_uppercase()
+            } else {
+                errors.push(FieldError::new("country", "error.country"));
+                String::new()
+            };
+        let prefecture = self.prefecture.trim().to_owned();
+        if prefecture.is_empty() {
+            errors.push(FieldError::new("prefecture", "error.required"));
+        } else if !PREFECTURES.contains(&prefecture.as_str()) {
+            errors.push(FieldError::new("prefecture", "error.prefecture"));
+        }
+        let city = text(&mut errors, "city", &self.city, 128, true);
+        let street = text(&mut errors, "street", &self.street, 100, true);
+        let building = text(&mut errors, "building", &self.building, 60, false);
+        let family_name = text(&mut errors, "family_name", &self.family_name, 30, true);
+        let given_name = text(&mut errors, "given_name", &self.given_name, 30, true);
+        let family_name_romaji =
+            romaji(&mut errors, "family_name_romaji", &self.family_name_romaji);
+        let given_name_romaji = romaji(&mut errors, "given_name_romaji", &self.given_name_romaji);
+        let department = text(&mut errors, "department", &self.department, 64, true);
+        let phone = text(&mut errors, "phone", &self.phone, 20, true);
+        if !phone.is_empty() && !valid_phone(&phone) {
+            errors.retain(|e| e.field != "phone");
+            errors.push(FieldError::new("phone", "error.phone"));
+        }
+        let email = if self.email.trim().is_empty() {
+            errors.push(FieldError::new("email", "error.required"));
+            String::new()
+        } else {
+            match Email::parse(&self.email)
+                .ok()
+                .filter(|e| ca::application::Email::parse(e.as_str()).is_ok())
+            {
+                Some(e) => e.as_str().to_owned(),
+                None => {
+                    errors.push(FieldError::new("email", "error.email_invalid"));
+                    String::new()
+                }
+            }
+        };
+        if !errors.is_empty() {
+            return Err(Failure::Invalid(errors));
+        }
+        let applicant = Applicant {
+            organisation,
+            postal_code,
+            country,
+            prefecture,
+            city,
+            street,
+            building,
+            family_name,
+            given_name,
+            family_name_romaji,
+            given_name_romaji,
+            department,
+            phone,
+            email,
+        };
+        if applicant.common_name().chars().count() > 64 {
+            return Err(Failure::invalid("family_name_romaji", "error.too_long"));
+        }
+        Ok(applicant)
+    }
+}
+
+fn romaji(errors: &mut Vec<FieldError>, field: &'static str, value: &str) -> String {
+    let v = text(errors, field, value, 30, true);
+    let latin = v
+        .chars()
+        .all(|c| c.is_ascii_alphabetic() || c == ' ' || c == '-');
+    if !v.is_empty() && (!latin || !v.chars().any(|c| c.is_ascii_alphabetic())) {
+        errors.retain(|e| e.field != field);
+        errors.push(FieldError::new(field, "error.romaji"));
+    }
+    // Runs of spaces become one.
+    v.split(' ')
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `1234567`, `123-4567` and full-width digits → `123-4567`.
+pub fn normalise_postal_code(s: &str) -> Option<String> {
+    let digits: String = s
+        .chars()
+        .filter(|c| *c != '-' && *c != 'ー' && *c != '－')
+        .map(|c| match c {
+            '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32).unwrap_or(c),
+            c => c,
+        })
+        .collect();
+    let hyphens = s.chars().filter(|c| matches!(c, '-' | 'ー' | '－')).count();
+    let hyphen_ok = hyphens == 0
+        || (hyphens == 1
+            && s.chars()
+                .nth(3)
+                .is_some_and(|c| matches!(c, '-' | 'ー' | '－')));
+    (digits.len() == 7 && digits.bytes().all(|b| b.is_ascii_digit()) && hyphen_ok)
+        .then(|| format!("{}-{}", &digits[..3], &digits[3..]))
+}
+
+/// 10 to 15 digits, with optional hyphens, spaces, parentheses and a leading +.
+fn valid_phone(s: &str) -> bool {
+    let digits = s.chars().filter(char::is_ascii_digit).count();
+    (10..=15).contains(&digits)
+        && s.chars().enumerate().all(|(i, c)| {
+            c.is_ascii_digit() || matches!(c, '-' | ' ' | '(' | ')') || (c == '+' && i == 0)
+        })
+}
+
+impl Applicant {
+    /// The certificate's common name: the romaji name as entered, family name first.
+    pub fn common_name(&self) -> String {
+        format!("{} {}", self.family_name_romaji, self.given_name_romaji)
+    }
+
+    /// Street and building, as the certificate's street address.
+    pub fn street_address(&self) -> String {
+        if self.building.is_empty() {
+            self.street.clone()
+        } else {
+            format!("{} {}", self.street, self.building)
+        }
+    }
+
+    /// The CA's application: exactly these values (the phone and the Japanese name stay in the
+    /// application record).
+    pub fn to_ca(&self) -> anyhow::Result<SignerApplication> {
+        Ok(SignerApplication {
+            country: ca::application::Country::parse(&self.country)?,
+            state_or_province: Some(self.prefecture.clone()),
+            locality: Some(self.city.clone()),
+            street_address: Some(self.street_address()),
+            postal_code: Some(self.postal_code.clone()),
+            organisation: Some(self.organisation.clone()),
+            organisational_unit: Some(self.department.clone()),
+            common_name: self.common_name(),
+            email: ca::application::Email::parse(&self.email)?,
+        })
+    }
+}
+
+/// An application (order) on record.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Order {
+    pub order_id: String,
+    /// `pending` (awaiting the identity check), `issued` or `rejected`.
+    pub status: String,
+    /// `new`, `renewal` or `change`.
+    pub kind: String,
+    pub common_name: String,
+    pub price_jpy: i64,
+    pub tax_jpy: i64,
+    pub created_at: i64,
+    pub applicant: Applicant,
+    pub reject_reason: Option<String>,
+    /// The issued certificate's serial (hex).
+    pub serial: Option<String>,
+    #[serde(skip)]
+    pub user_id: String,
+    #[serde(skip)]
+    pub org_id: String,
+}
+
+const ORDER_COLUMNS: &str = "order_id, status, kind, common_name, price_jpy, tax_jpy, created_at, \
+    organisation, postal_code, country, prefecture, city, street, building, family_name, \
+    given_name, family_name_romaji, given_name_romaji, department, phone, email, reject_reason, \
+    serial, user_id, org_id";
+
+impl Order {
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        Ok(Self {
+            order_id: r.try_get("order_id")?,
+            status: r.try_get("status")?,
+            kind: r.try_get("kind")?,
+            common_name: r.try_get("common_name")?,
+            price_jpy: r.try_get("price_jpy")?,
+            tax_jpy: r.try_get("tax_jpy")?,
+            created_at: r.try_get("created_at")?,
+            applicant: Applicant {
+                organisation: r.try_get("organisation")?,
+                postal_code: r.try_get("postal_code")?,
+                country: r.try_get("country")?,
+                prefecture: r.try_get("prefecture")?,
+                city: r.try_get("city")?,
+                street: r.try_get("street")?,
+                building: r.try_get("building")?,
+                family_name: r.try_get("family_name")?,
+                given_name: r.try_get("given_name")?,
+                family_name_romaji: r.try_get("family_name_romaji")?,
+                given_name_romaji: r.try_get("given_name_romaji")?,
+                department: r.try_get("department")?,
+                phone: r.try_get("phone")?,
+                email: r.try_get("email")?,
+            },
+            reject_reason: r.try_get("reject_reason")?,
+            serial: r.try_get("serial")?,
+            user_id: r.try_get("user_id")?,
+            org_id: r.try_get("org_id")?,
+        })
+    }
+}
+
+/// Who may hold a certificate: a signer (alone or with another role), never a transaction
+/// agent, who makes simple signatures only.
+pub fn may_apply(user: &User) -> Result<(), Failure> {
+    if user.roles.has(Role::Signer) {
+        Ok(())
+    } else if user.roles.has(Role::TransactionAgent) {
+        Err(Failure::BadRequest("error.agent_simple_only"))
+    } else {
+        Err(Failure::Forbidden)
+    }
+}
+
+/// An idempotency key: 8 to 64 letters, digits, `-` or `_`.
+pub fn check_idempotency_key(key: &str) -> Result<(), Failure> {
+    let ok = (8..=64).contains(&key.len())
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Failure::invalid("idempotency_key", "error.idempotency_key"))
+    }
+}
+
+/// What an order is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderKind {
+    /// A first certificate.
+    New,
+    /// A new certificate with the same data, replacing this serial when issued.
+    Renewal(String),
+    /// A re-issue with changed data; this serial is revoked (superseded) when issued.
+    Change(String),
+    /// A free re-issue with the same data after an administrator reset the signing PIN (this
+    /// serial was revoked then); it waits for the new PIN, and is issued when it is set.
+    Reissue(String),
+}
+
+impl OrderKind {
+    fn as_str(&self) -> &'static str {
+        match self {
+            OrderKind::New => "new",
+            OrderKind::Renewal(_) => "renewal",
+            OrderKind::Change(_) => "change",
+            OrderKind::Reissue(_) => "reissue",
+        }
+    }
+
+    /// Price and tax: a re-issue after a PIN reset is free.
+    fn price(&self) -> (i64, i64) {
+        match self {
+            OrderKind::Reissue(_) => (0, 0),
+            _ => (PRICE_JPY, TAX_JPY),
+        }
+    }
+
+    fn replaces(&self) -> Option<&str> {
+        match self {
+            OrderKind::New => None,
+            OrderKind::Renewal(s) | OrderKind::Change(s) | OrderKind::Reissue(s) => Some(s),
+        }
+    }
+}
+
+/// Places the order for `user`'s certificate. The same `idempotency_key` returns the same order
+/// (`false`: nothing new); another open application of the user is a conflict. The order, its
+/// charge, the audit entry and the 「電子証明書申込受付のお知らせ」 land together.
+pub async fn place_order(
+    db: &Db,
+    now: i64,
+    actor: &User,
+    user: &User,
+    applicant: &Applicant,
+    idempotency_key: &str,
+    kind: &OrderKind,
+) -> Result<(Order, bool), Failure> {
+    may_apply(user)?;
+    check_idempotency_key(idempotency_key)?;
+    if let Some(existing) = order_by_key(db, &user.id, idempotency_key).await? {
+        return Ok((existing, false));
+    }
+    let day = chrono::DateTime::from_timestamp(now, 0)
+        .unwrap_or_default()
+        .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9"))
+        .format("%Y%m%d")
+        .to_string();
+    let mut tx = db.begin().await?;
+    let seq: i64 = sqlx::query(
+        "INSERT INTO order_counters (day, last) VALUES ($1, 1) \
+         ON CONFLICT (day) DO UPDATE SET last = order_counters.last + 1 RETURNING last",
+    )
+    .bind(&day)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("last")?;
+    let order_id = format!("INK{day}{seq:04}");
+    let common_name = applicant.common_name();
+    let (price, tax) = kind.price();
+    // A re-issue waits for the new PIN instead of an identity check.
+    let status = if matches!(kind, OrderKind::Reissue(_)) {
+        "awaiting_pin"
+    } else {
+        "pending"
+    };
+    let a = applicant;
+    let inserted = sqlx::query(
+        "INSERT INTO certificate_applications (id, order_id, org_id, user_id, idempotency_key, \
+         status, organisation, postal_code, country, prefecture, city, street, building, \
+         family_name, given_name, family_name_romaji, given_name_romaji, department, phone, email, \
+         common_name, price_jpy, tax_jpy, created_at, kind, replaces_serial) VALUES ($1, $2, $3, \
+         $4, $5, $26, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, \
+         $20, $21, $22, $23, $24, $25)",
+    )
+    .bind(new_id()?)
+    .bind(&order_id)
+    .bind(&user.org_id)
+    .bind(&user.id)
+    .bind(idempotency_key)
+    .bind(&a.organisation)
+    .bind(&a.postal_code)
+    .bind(&a.country)
+    .bind(&a.prefecture)
+    .bind(&a.city)
+    .bind(&a.street)
+    .bind(&a.building)
+    .bind(&a.family_name)
+    .bind(&a.given_name)
+    .bind(&a.family_name_romaji)
+    .bind(&a.given_name_romaji)
+    .bind(&a.department)
+    .bind(&a.phone)
+    .bind(&a.email)
+    .bind(&common_name)
+    .bind(price)
+    .bind(tax)
+    .bind(now)
+    .bind(kind.as_str())
+    .bind(kind.replaces())
+    .bind(status)
+    .execute(&mut *tx)
+    .await;
+    if let Err(e) = inserted {
+        let unique = e
+            .as_database_error()
+            .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation);
+        drop(tx);
+        if !unique {
+            return Err(e.into());
+        }
+        // A concurrent request with the same key won, or another application is open.
+        if let Some(existing) = order_by_key(db, &user.id, idempotency_key).await? {
+            return Ok((existing, false));
+        }
+        return Err(Failure::Conflict(vec![FieldError::new(
+            "order",
+            "error.application_open",
+        )]));
+    }
+    sqlx::query(
+        "INSERT INTO billing_ledger (id, org_id, order_id, kind, amount_jpy, tax_jpy, created_at) \
+         VALUES ($1, $2, $3, 'charge', $4, $5, $6)",
+    )
+    .bind(new_id()?)
+    .bind(&user.org_id)
+    .bind(&order_id)
+    .bind(price)
+    .bind(tax)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        now,
+        &audit::Event {
+            org_id: Some(&user.org_id),
+            actor: Some(&actor.id),
+            action: "certificate.ordered",
+            detail: serde_json::json!({
+                "order": order_id, "common_name": common_name, "price_jpy": price,
+                "kind": kind.as_str(), "replaces": kind.replaces(), "for": user.id,
+            }),
+        },
+    )
+    .await?;
+    let (subject, body) = if matches!(kind, OrderKind::Reissue(_)) {
+        (
+            "署名PINリセットのお知らせ",
+            format!(
+                "{family} {given} 様\n\n\
+                 管理者が署名PINをリセットしました。PINで保護されていた電子証明書は失効し、\n\
+                 同じ内容で無料で再発行します(注文番号: {order_id})。\n\n\
+                 Inkan にログインし、プロフィールの「署名PIN」から新しいPINを設定してください。\n\
+                 新しいPINを設定すると、そのPINで保護された電子証明書が発行されます。\n",
+                family = a.family_name,
+                given = a.given_name,
+            ),
+        )
+    } else {
+        (
+            "電子証明書申込受付のお知らせ",
+            format!(
+                "{family} {given} 様\n\n\
+         電子証明書の{what}のお申込みを受け付けました。\n\n\
+         注文番号: {order_id}\n\
+         コモンネーム: {common_name}\n\
+         料金: {price} 円(税抜、1 年間)+ 消費税 {tax} 円\n\n\
+         このあと本人確認を行います。Inkan の運営担当者から、ご登録の電話番号({phone})または\n\
+         メールアドレスに確認のご連絡を差し上げますので、注文番号をお手元にご用意ください。\n\
+         本人確認が完了すると電子証明書が発行され、「電子証明書発行のお知らせ」をお送りします。\n",
+                family = a.family_name,
+                given = a.given_name,
+                price = PRICE_JPY,
+                tax = TAX_JPY,
+                phone = a.phone,
+                what = match kind {
+                    OrderKind::New => "発行",
+                    OrderKind::Renewal(_) => "更新",
+                    OrderKind::Change(_) | OrderKind::Reissue(_) => "変更(再発行)",
+                },
+            ),
+        )
+    };
+    email::enqueue_text(&mut tx, now, &user.org_id, &a.email, subject, &body).await?;
+    tx.commit().await?;
+    let order = order_by_key(db, &user.id, idempotency_key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the order just placed is missing"))?;
+    Ok((order, true))
+}
+
+async fn order_by_key(db: &Db, user_id: &str, key: &str) -> Result<Option<Order>, Failure> {
+    let row = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM certificate_applications \
+         WHERE user_id = $1 AND idempotency_key = $2"
+    ))
+    .bind(user_id)
+    .bind(key)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.as_ref().map(Order::from_row).transpose()?)
+}
+
+/// The user's applications, newest first.
+pub async fn orders_of(db: &Db, user: &User) -> Result<Vec<Order>, Failure> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM certificate_applications WHERE user_id = $1 \
+         ORDER BY created_at DESC, order_id DESC"
+    ))
+    .bind(&user.id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.iter().map(Order::from_row).collect::<Result<_, _>>()?)
+}
+
+/// A signer's certificates and applications, and what they may do next.
+#[derive(Debug, Clone, Serialize)]
+pub struct Overview {
+    /// Whether 「申請する」 is allowed now.
+    pub can_apply: bool,
+    /// Why not (a message key), when `can_apply` is false.
+    pub reason: Option<&'static str>,
+    pub applications: Vec<Order>,
+    pub certificates: Vec<CertificateView>,
+    /// The active certificate that 「更新する」 would renew, once renewal has opened.
+    pub renewable: Option<String>,
+    /// When renewal opens for the active certificate.
+    pub renewal_from: Option<i64>,
+    /// The active certificate that 「変更する」 would replace.
+    pub changeable: Option<String>,
+}
+
+pub async fn overview(db: &Db, now: i64, user: &User) -> Result<Overview, Failure> {
+    let applications = orders_of(db, user).await?;
+    let certificates = certificates_of(db, user).await?;
+    let open = applications
+        .iter()
+        .any(|o| o.status == "pending" || o.status == "issuing");
+    let active = certificates
+        .iter()
+        .find(|c| c.status == "active" && c.not_after > now);
+    let reason = match may_apply(user) {
+        Err(f) => Some(f.key()),
+        Ok(()) if open => Some("error.application_open"),
+        Ok(()) if active.is_some() => Some("error.certificate_active"),
+        Ok(()) => None,
+    };
+    let may = may_apply(user).is_ok() && !open;
+    Ok(Overview {
+        can_apply: reason.is_none(),
+        reason,
+        renewable: active
+            .filter(|c| may && now >= renewal_from(c.not_after))
+            .map(|c| c.serial.clone()),
+        renewal_from: active.map(|c| renewal_from(c.not_after)),
+        changeable: active.filter(|_| may).map(|c| c.serial.clone()),
+        applications,
+        certificates,
+    })
+}
+
+/// A certificate on record.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CertificateView {
+    /// Hex serial number.
+    pub serial: String,
+    pub order_id: String,
+    /// RFC 4514 subject.
+    pub subject: String,
+    pub not_before: i64,
+    pub not_after: i64,
+    /// `active`, `revoked` or `superseded`.
+    pub status: String,
+    pub cert_pem: String,
+}
+
+/// The user's certificates, newest first.
+pub async fn certificates_of(db: &Db, user: &User) -> Result<Vec<CertificateView>, Failure> {
+    let rows = sqlx::query(
+        "SELECT serial, order_id, subject, not_before, not_after, status, cert_pem \
+         FROM certificates WHERE user_id = $1 ORDER BY created_at DESC, serial",
+    )
+    .bind(&user.id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(CertificateView {
+                serial: r.try_get("serial")?,
+                order_id: r.try_get("order_id")?,
+                subject: r.try_get("subject")?,
+                not_before: r.try_get("not_before")?,
+                not_after: r.try_get("not_after")?,
+                status: r.try_get("status")?,
+                cert_pem: r.try_get("cert_pem")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Failure::from)
+}
+
+/// An application waiting in the identity-check queue.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PendingCheck {
+    pub order_id: String,
+    pub common_name: String,
+    pub organisation_account: String,
+    pub created_at: i64,
+    pub applicant: Applicant,
+}
+
+/// Every pending application, oldest first (the instance operator's queue).
+pub async fn pending_checks(db: &Db) -> Result<Vec<PendingCheck>, Failure> {
+    let rows = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS}, (SELECT name FROM organisations o WHERE o.id = a.org_id) AS org_name \
+         FROM certificate_applications a WHERE status = 'pending' ORDER BY created_at, order_id"
+    ))
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let order = Order::from_row(r)?;
+            Ok(PendingCheck {
+                order_id: order.order_id,
+                common_name: order.common_name,
+                organisation_account: r.try_get("org_name")?,
+                created_at: order.created_at,
+                applicant: order.applicant,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Failure::from)
+}
+
+/// The verifier's record of the identity check.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// How the identity was confirmed (e.g. "電話", "対面", "身分証明書").
+    pub method: String,
+    pub note: String,
+}
+
+impl Check {
+    pub fn parse(method: &str, note: &str) -> Result<Self, Failure> {
+        let mut errors = Vec::new();
+        let method = text(&mut errors, "method", method, 100, true);
+        let note = text(&mut errors, "note", note, 1000, false);
+        if errors.is_empty() {
+            Ok(Self { method, note })
+        } else {
+            Err(Failure::Invalid(errors))
+        }
+    }
+}
+
+/// Claims a pending application for a decision (so two verifiers cannot both decide).
+async fn claim(db: &Db, order_id: &str, to: &str) -> Result<Order, Failure> {
+    let mut tx = db.begin().await?;
+    let claimed = sqlx::query(
+        "UPDATE certificate_applications SET status = $2 WHERE order_id = $1 AND status = 'pending'",
+    )
+    .bind(order_id)
+    .bind(to)
+    .execute(&mut *tx)
+    .await?;
+    if claimed.rows_affected() == 0 {
+        let exists = sqlx::query("SELECT 1 AS x FROM certificate_applications WHERE order_id = $1")
+            .bind(order_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        return Err(match exists {
+            Some(_) => Failure::Conflict(vec![FieldError::new("order", "error.not_pending")]),
+            None => Failure::NotFound,
+        });
+    }
+    let row = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM certificate_applications WHERE order_id = $1"
+    ))
+    .bind(order_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Order::from_row(&row)?)
+}
+
+/// Approves the identity check: the CA issues the certificate with exactly the applicant's
+/// data, the applicant gets 「電子証明書発行のお知らせ」.
+pub async fn approve(
+    db: &Db,
+    now: i64,
+    authority: Option<Arc<Authority>>,
+    verifier: &User,
+    order_id: &str,
+    check: &Check,
+) -> Result<CertificateView, Failure> {
+    let authority = authority.ok_or(Failure::BadRequest("error.no_ca"))?;
+    let order = claim(db, order_id, "issuing").await?;
+    let ca_app = match order.applicant.to_ca() {
+        Ok(a) => a,
+        Err(e) => {
+            release(db, order_id).await?;
+            return Err(Failure::Internal(e));
+        }
+    };
+    let kind = order_kind(db, order_id).await?;
+    // With a signing PIN set, the new key is sealed to it and the CA keeps no copy.
+    let recipient = match crate::pins::recipient(db, &order.user_id).await {
+        Ok(r) => r,
+        Err(e) => {
+            release(db, order_id).await?;
+            return Err(e);
+        }
+    };
+    let issued = tokio::task::spawn_blocking(move || {
+        let holder = match &recipient {
+            Some(r) => KeyHolder::Pin(r),
+            None => KeyHolder::Ca,
+        };
+        match &kind {
+            OrderKind::New | OrderKind::Reissue(_) => authority.issue_for(&ca_app, holder),
+            OrderKind::Renewal(old) => {
+                ca::certstore::Serial::parse(old).and_then(|s| authority.renew_for(&s, holder))
+            }
+            OrderKind::Change(old) => ca::certstore::Serial::parse(old)
+                .and_then(|s| authority.change_for(&s, &ca_app, holder)),
+        }
+    })
+    .await;
+    let (record, envelope) = match issued {
+        Ok(Ok(r)) => (r.record, r.envelope),
+        Ok(Err(e)) => {
+            release(db, order_id).await?;
+            return Err(Failure::Internal(anyhow::anyhow!("the CA refused: {e}")));
+        }
+        Err(e) => {
+            release(db, order_id).await?;
+            return Err(Failure::Internal(e.into()));
+        }
+    };
+    let serial = record.serial.to_string();
+    let pem = pem_rfc7468_encode(&record.cert_der);
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE certificate_applications SET status = 'issued', checked_by = $2, checked_at = $3, \
+         check_method = $4, check_note = $5, serial = $6 WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .bind(&verifier.id)
+    .bind(now)
+    .bind(&check.method)
+    .bind(&check.note)
+    .bind(&serial)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO certificates (serial, org_id, user_id, order_id, subject, cert_pem, \
+         not_before, not_after, status, created_at, key_envelope) VALUES ($1, $2, $3, $4, $5, \
+         $6, $7, $8, 'active', $9, $10)",
+    )
+    .bind(&serial)
+    .bind(&order.org_id)
+    .bind(&order.user_id)
+    .bind(order_id)
+    .bind(&record.subject)
+    .bind(&pem)
+    .bind(record.not_before as i64)
+    .bind(record.not_after as i64)
+    .bind(now)
+    .bind(envelope)
+    .execute(&mut *tx)
+    .await?;
+    // The new certificate takes over: a renewed one is superseded (valid until it expires), a
+    // changed one was revoked by the CA.
+    sqlx::query(
+        "UPDATE certificates SET status = CASE WHEN $2 IN ('change', 'reissue') THEN 'revoked' \
+         ELSE 'superseded' END \
+         WHERE serial = (SELECT replaces_serial FROM certificate_applications WHERE order_id = $1)",
+    )
+    .bind(order_id)
+    .bind(&order.kind)
+    .execute(&mut *tx)
+    .await?;
+    for (org, action) in [
+        (None, "identity_check.approved"),
+        (Some(order.org_id.as_str()), "certificate.issued"),
+    ] {
+        audit::append(
+            &mut tx,
+            now,
+            &audit::Event {
+                org_id: org,
+                actor: Some(&verifier.id),
+                action,
+                detail: serde_json::json!({
+                    "order": order_id, "serial": serial, "method": check.method, "note": check.note,
+                }),
+            },
+        )
+        .await?;
+    }
+    let a = &order.applicant;
+    let expiry = crate::clock::jst(record.not_after as i64);
+    let body = format!(
+        "{family} {given} 様\n\n\
+         本人確認が完了し、電子証明書を発行しました。\n\n\
+         注文番号: {order_id}\n\
+         コモンネーム: {cn}\n\
+         国: {country}\n\
+         都道府県: {prefecture}\n\
+         住所: {city}{street}\n\
+         郵便番号: {postal}\n\
+         組織: {organisation}\n\
+         部署: {department}\n\
+         有効期限: {expiry}\n\
+         シリアル番号: {serial}\n\n\
+         Inkan にログインし、プロフィールの「印影・署名画像」から印影を登録してください。\n\
+         印影を登録しない場合は、「電子署名」と書かれた既定の印影が署名に表示されます。\n",
+        family = a.family_name,
+        given = a.given_name,
+        cn = order.common_name,
+        country = a.country,
+        prefecture = a.prefecture,
+        city = a.city,
+        street = a.street_address(),
+        postal = a.postal_code,
+        organisation = a.organisation,
+        department = a.department,
+    );
+    email::enqueue_text(
+        &mut tx,
+        now,
+        &order.org_id,
+        &a.email,
+        "電子証明書発行のお知らせ",
+        &body,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(CertificateView {
+        serial,
+        order_id: order_id.to_owned(),
+        subject: record.subject,
+        not_before: record.not_before as i64,
+        not_after: record.not_after as i64,
+        status: "active".into(),
+        cert_pem: pem,
+    })
+}
+
+async fn order_kind(db: &Db, order_id: &str) -> Result<OrderKind, Failure> {
+    let row = sqlx::query(
+        "SELECT kind, replaces_serial FROM certificate_applications WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_one(&db.pool)
+    .await?;
+    let kind: String = row.try_get("kind")?;
+    let replaces: Option<String> = row.try_get("replaces_serial")?;
+    Ok(match (kind.as_str(), replaces) {
+        ("renewal", Some(s)) => OrderKind::Renewal(s),
+        ("change", Some(s)) => OrderKind::Change(s),
+        ("reissue", Some(s)) => OrderKind::Reissue(s),
+        _ => OrderKind::New,
+    })
+}
+
+async fn release(db: &Db, order_id: &str) -> Result<(), Failure> {
+    sqlx::query(
+        "UPDATE certificate_applications SET status = 'pending' WHERE order_id = $1 AND status = 'issuing'",
+    )
+    .bind(order_id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Rejects the application with a reason; the charge is refunded in the ledger.
+pub async fn reject(
+    db: &Db,
+    now: i64,
+    verifier: &User,
+    order_id: &str,
+    check: &Check,
+    reason: &str,
+) -> Result<(), Failure> {
+    let mut errors = Vec::new();
+    let reason = text(&mut errors, "reason", reason, 1000, true);
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    let order = claim(db, order_id, "rejected").await?;
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE certificate_applications SET checked_by = $2, checked_at = $3, check_method = $4, \
+         check_note = $5, reject_reason = $6 WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .bind(&verifier.id)
+    .bind(now)
+    .bind(&check.method)
+    .bind(&check.note)
+    .bind(&reason)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO billing_ledger (id, org_id, order_id, kind, amount_jpy, tax_jpy, created_at) \
+         VALUES ($1, $2, $3, 'refund', $4, $5, $6)",
+    )
+    .bind(new_id()?)
+    .bind(&order.org_id)
+    .bind(order_id)
+    .bind(-order.price_jpy)
+    .bind(-order.tax_jpy)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    for (org, action) in [
+        (None, "identity_check.rejected"),
+        (Some(order.org_id.as_str()), "certificate.rejected"),
+    ] {
+        audit::append(
+            &mut tx,
+            now,
+            &audit::Event {
+                org_id: org,
+                actor: Some(&verifier.id),
+                action,
+                detail: serde_json::json!({ "order": order_id, "reason": reason, "method": check.method }),
+            },
+        )
+        .await?;
+    }
+    let a = &order.applicant;
+    let body = format!(
+        "{} {} 様\n\n電子証明書のお申込み(注文番号 {order_id})について、本人確認を完了できませんでした。\n\
+         理由: {reason}\n\nお申込み内容をご確認のうえ、再度お申込みください。料金は請求されません。\n",
+        a.family_name, a.given_name,
+    );
+    email::enqueue_text(
+        &mut tx,
+        now,
+        &order.org_id,
+        &a.email,
+        "電子証明書お申込みについてのお知らせ",
+        &body,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The moment renewal opens, and the reminder is due: three calendar months before expiry
+/// (in Japan time).
+pub fn renewal_from(not_after: i64) -> i64 {
+    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9");
+    chrono::DateTime::from_timestamp(not_after, 0)
+        .map(|t| t.with_timezone(&jst))
+        .and_then(|t| t.checked_sub_months(chrono::Months::new(3)))
+        .map_or(not_after - 92 * 86400, |t| t.timestamp())
+}
+
+/// The user's active certificate `serial` and the application it was issued from.
+async fn active_certificate(db: &Db, user: &User, serial: &str) -> Result<(i64, Order), Failure> {
+    let columns = ORDER_COLUMNS
+        .split(", ")
+        .map(|col| format!("a.{}", col.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let row = sqlx::query(&format!(
+        "SELECT c.not_after, {columns} FROM certificates c JOIN certificate_applications a \
+         ON a.order_id = c.order_id WHERE c.serial = $1 AND c.user_id = $2 AND c.status = 'active'"
+    ))
+    .bind(serial)
+    .bind(&user.id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Failure::NotFound)?;
+    Ok((row.try_get("not_after")?, Order::from_row(&row)?))
+}
+
+/// The applicant data of the order certificate `serial` was issued from.
+pub async fn applicant_of(db: &Db, serial: &str) -> Result<Applicant, Failure> {
+    let row = sqlx::query(&format!(
+        "SELECT {ORDER_COLUMNS} FROM certificate_applications WHERE order_id = \
+         (SELECT order_id FROM certificates WHERE serial = $1)"
+    ))
+    .bind(serial)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Failure::NotFound)?;
+    Ok(Order::from_row(&row)?.applicant)
+}
+
+/// 「更新する」: orders a renewal of `serial` with the same data, from three months before its
+/// expiry. A new order and a new charge; the identity check follows as for a first order.
+pub async fn renew(
+    db: &Db,
+    now: i64,
+    actor: &User,
+    user: &User,
+    serial: &str,
+    idempotency_key: &str,
+) -> Result<(Order, bool), Failure> {
+    let (not_after, order) = active_certificate(db, user, serial).await?;
+    if now < renewal_from(not_after) {
+        return Err(Failure::BadRequest("error.renewal_not_yet"));
+    }
+    place_order(
+        db,
+        now,
+        actor,
+        user,
+        &order.applicant,
+        idempotency_key,
+        &OrderKind::Renewal(serial.to_owned()),
+    )
+    .await
+}
+
+/// 「変更する」: orders a re-issue of `serial` with changed data; on issuance the old
+/// certificate is revoked (superseded).
+pub async fn change(
+    db: &Db,
+    now: i64,
+    actor: &User,
+    user: &User,
+    serial: &str,
+    applicant: &Applicant,
+    idempotency_key: &str,
+) -> Result<(Order, bool), Failure> {
+    active_certificate(db, user, serial).await?;
+    place_order(
+        db,
+        now,
+        actor,
+        user,
+        applicant,
+        idempotency_key,
+        &OrderKind::Change(serial.to_owned()),
+    )
+    .await
+}
+
+/// Sends each due 「電子証明書更新のお知らせ」 exactly once: the certificate's
+/// `renewal_notice_sent_at` is claimed by a conditional update in the transaction that queues
+/// the email, so several processes (or a restart) never send it twice, and a notice missed
+/// while no process ran goes out at the next run. Returns how many were sent.
+pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
+    let rows = sqlx::query(
+        "SELECT c.serial, c.org_id, c.not_after, a.family_name, a.given_name, a.organisation, \
+         a.email, a.common_name FROM certificates c JOIN certificate_applications a \
+         ON a.order_id = c.order_id \
+         WHERE c.status = 'active' AND c.renewal_notice_sent_at IS NULL \
+         AND c.not_after > $1 AND c.not_after <= $2",
+    )
+    .bind(now)
+    .bind(now + 93 * 86400)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut sent = 0;
+    for r in &rows {
+        let not_after: i64 = r.try_get("not_after")?;
+        let from = renewal_from(not_after);
+        if now < from {
+            continue;
+        }
+        let serial: String = r.try_get("serial")?;
+        let org_id: String = r.try_get("org_id")?;
+        let mut tx = db.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE certificates SET renewal_notice_sent_at = $2 \
+             WHERE serial = $1 AND renewal_notice_sent_at IS NULL",
+        )
+        .bind(&serial)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() == 0 {
+            continue;
+        }
+        let to: String = r.try_get("email")?;
+        let body = format!(
+            "{organisation}\n{family} {given} 様\n\n\
+             ご利用中の電子証明書の有効期限が近づいています。\n\n\
+             会社名: {organisation}\n\
+             氏名: {family} {given}({cn})\n\
+             有効期限: {expiry}\n\
+             更新手続き開始日: {from}\n\n\
+             更新手続き開始日から、Inkan のプロフィール画面の「更新する」で更新をお申込みいただけます。\n\
+             有効期限を過ぎると、この証明書では署名できなくなります。\n",
+            organisation = r.try_get::<String, _>("organisation")?,
+            family = r.try_get::<String, _>("family_name")?,
+            given = r.try_get::<String, _>("given_name")?,
+            cn = r.try_get::<String, _>("common_name")?,
+            expiry = crate::clock::jst(not_after),
+            from = crate::clock::jst(from),
+        );
+        email::enqueue_text(
+            &mut tx,
+            now,
+            &org_id,
+            &to,
+            "電子証明書更新のお知らせ",
+            &body,
+        )
+        .await?;
+        audit::append(
+            &mut tx,
+            now,
+            &audit::Event {
+                org_id: Some(&org_id),
+                actor: Some("system"),
+                action: "certificate.renewal_notice",
+                detail: serde_json::json!({ "serial": serial, "not_after": not_after }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        sent += 1;
+    }
+    Ok(sent)
+}
+
+/// One line of the billing ledger.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Charge {
+    pub order_id: String,
+    /// `charge` or `refund`.
+    pub kind: String,
+    pub amount_jpy: i64,
+    pub tax_jpy: i64,
+    pub created_at: i64,
+    pub common_name: String,
+}
+
+/// The organisation's ledger, oldest first.
+pub async fn ledger(db: &Db, org_id: &str) -> Result<Vec<Charge>, Failure> {
+    let rows = sqlx::query(
+        "SELECT b.order_id, b.kind, b.amount_jpy, b.tax_jpy, b.created_at, a.common_name \
+         FROM billing_ledger b JOIN certificate_applications a ON a.order_id = b.order_id \
+         WHERE b.org_id = $1 ORDER BY b.created_at, b.order_id, b.kind",
+    )
+    .bind(org_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Charge {
+                order_id: r.try_get("order_id")?,
+                kind: r.try_get("kind")?,
+                amount_jpy: r.try_get("amount_jpy")?,
+                tax_jpy: r.try_get("tax_jpy")?,
+                created_at: r.try_get("created_at")?,
+                common_name: r.try_get("common_name")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Failure::from)
+}
+
+/// The ledger as CSV (RFC 4180, UTF-8 with a BOM so spreadsheet programs read the Japanese).
+pub fn ledger_csv(organisation: &str, charges: &[Charge]) -> String {
+    fn field(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    }
+    let mut out = String::from(
+        "\u{feff}order_id,organisation,kind,amount_jpy,tax_jpy,total_jpy,date,common_name\r\n",
+    );
+    for c in charges {
+        let date = crate::clock::jst(c.created_at);
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\r\n",
+            field(&c.order_id),
+            field(organisation),
+            c.kind,
+            c.amount_jpy,
+            c.tax_jpy,
+            c.amount_jpy + c.tax_jpy,
+            field(&date),
+            field(&c.common_name),
+        ));
+    }
+    out
+}
+
+/// PEM "CERTIFICATE" text, 64 columns (RFC 7468).
+fn pem_rfc7468_encode(der: &[u8]) -> String {
+    pem_rfc7468::encode_string("CERTIFICATE", pem_rfc7468::LineEnding::LF, der).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form() -> ApplicantForm {
+        ApplicantForm {
+            organisation: "株式会社印鑑".into(),
+            postal_code: "1000001".into(),
+            country: "jp".into(),
+            prefecture: "東京都".into(),
+            city: "千代田区".into(),
+            street: "千代田1-1".into(),
+            building: "".into(),
+            family_name: "山田".into(),
+            given_name: "太郎".into(),
+            family_name_romaji: "Yamada".into(),
+            given_name_romaji: "Taro".into(),
+            department: "法務部".into(),
+            phone: "03-1234-5678".into(),
+            email: "taro@example.jp".into(),
+        }
+    }
+
+    #[test]
+    fn a_complete_form_is_normalised() {
+        let a = form().check().expect("valid");
+        assert_eq!(a.postal_code, "100-0001");
+        assert_eq!(a.country, "JP");
+        assert_eq!(a.common_name(), "Yamada Taro");
+        assert_eq!(a.street_address(), "千代田1-1");
+    }
+
+    #[test]
+    fn every_required_field_missing_is_reported_at_once() {
+        let Err(Failure::Invalid(errors)) = ApplicantForm::default().check() else {
+            panic!("empty form accepted");
+        };
+        let fields: Vec<&str> = errors.iter().map(|e| e.field).collect();
+        for f in [
+            "organisation",
+            "postal_code",
+            "prefecture",
+            "city",
+            "street",
+            "family_name",
+            "given_name",
+            "family_name_romaji",
+            "given_name_romaji",
+            "department",
+            "phone",
+            "email",
+        ] {
+            assert!(fields.contains(&f), "{f} in {fields:?}");
+        }
+        assert!(!fields.contains(&"building"), "building is optional");
+    }
+
+    #[test]
+    fn postal_codes_need_seven_digits() {
+        for good in ["1000001", "100-0001", "１００－０００１"] {
+            assert_eq!(
+                normalise_postal_code(good).as_deref(),
+                Some("100-0001"),
+                "{good}"
+            );
+        }
+        for bad in ["100001", "10000011", "10-00001", "abc-defg", "100-00-01"] {
+            assert_eq!(normalise_postal_code(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn romaji_is_latin_letters_spaces_and_hyphens() {
+        for (value, ok) in [
+            ("Yamada", true),
+            ("Saito-Ito", true),
+            ("Van  Dyke", true),
+            ("山田", false),
+            ("Yamadá", false),
+            ("Yamada1", false),
+            ("---", false),
+        ] {
+            let mut f = form();
+            f.family_name_romaji = value.into();
+            assert_eq!(f.check().is_ok(), ok, "{value}");
+        }
+    }
+
+    #[test]
+    fn only_the_47_prefectures() {
+        let mut f = form();
+        f.prefecture = "東京".into();
+        let Err(Failure::Invalid(e)) = f.check() else {
+            panic!("accepted")
+        };
+        assert_eq!(e, vec![FieldError::new("prefecture", "error.prefecture")]);
+        assert_eq!(PREFECTURES.len(), 47);
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let csv = ledger_csv(
+            "A, \"B\"",
+            &[Charge {
+                order_id: "INK202611250001".into(),
+                kind: "charge".into(),
+                amount_jpy: 8000,
+                tax_jpy: 800,
+                created_at: 0,
+                common_name: "Yamada Taro".into(),
+            }],
+        );
+        assert!(csv.contains("INK202611250001,\"A, \"\"B\"\"\",charge,8000,800,8800,1970-01-01 09:00,Yamada Taro\r\n"), "{csv}");
+    }
+}

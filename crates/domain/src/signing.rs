@@ -1,0 +1,248 @@
+//! Signing in the service: a signer's own certificate (当事者型) signs an uploaded PDF with the
+//! key the CA holds, at PAdES B-T, B-LT or B-LTA, with Inkan's own TSA and revocation data
+//! taken in-process from the CA (no HTTP round trip to ourselves). Only a certificate that is
+//! active, in its validity period, belongs to the caller and whose key the CA holds can sign;
+//! otherwise the caller is told why.
+
+use ca::authority::{paths, Authority};
+use pdf_sign::{
+    HashAlgorithm, PdfError, Placement, RevocationTransport, SignOptions, TsaTransport,
+};
+use sqlx::Row;
+
+use crate::accounts::User;
+use crate::audit;
+use crate::ca_folder::{self, CaKeySigner};
+use crate::db::Db;
+use crate::error::Failure;
+use crate::permissions::{require, Action};
+use crate::pins::{self, PinCa};
+
+/// The PAdES level of a service signature: B-T, B-LT or B-LTA (B-B, without a timestamp, is
+/// not offered).
+pub use pdf_sign::Level;
+
+/// `B-T`, `B-LT` or `B-LTA`; anything else is the `level` field's error.
+pub fn parse_level(s: &str) -> Result<Level, Failure> {
+    match Level::parse(s) {
+        Ok(level) if level != Level::BB => Ok(level),
+        _ => Err(Failure::invalid("level", "error.level")),
+    }
+}
+
+/// The CA answering the signature's timestamp and revocation requests directly.
+#[derive(Debug)]
+struct InProcessCa<'a>(&'a Authority);
+
+fn ca_error(e: ca::CaError) -> PdfError {
+    PdfError::Invalid(format!("Inkan's CA: {e}"))
+}
+
+impl TsaTransport for InProcessCa<'_> {
+    fn post(&self, request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
+        self.0.tsa().respond(request).map_err(ca_error)
+    }
+}
+
+impl RevocationTransport for InProcessCa<'_> {
+    fn ocsp(&self, url: &str, request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
+        let base = &self.0.config().base_url;
+        if url == base.join(paths::ROOT_OCSP) {
+            self.0.root_ocsp().respond(request).map_err(ca_error)
+        } else if url == base.join(paths::OCSP) {
+            self.0.ocsp().respond(request).map_err(ca_error)
+        } else {
+            Err(PdfError::Invalid(format!(
+                "{url} is not Inkan's OCSP responder"
+            )))
+        }
+    }
+
+    fn get(&self, url: &str) -> pdf_sign::Result<Vec<u8>> {
+        let base = &self.0.config().base_url;
+        if url == base.join(paths::CRL) {
+            self.0.crl_der().map_err(ca_error)
+        } else if url == base.join(paths::ROOT_CRL) {
+            self.0.root_crl_der().map_err(ca_error)
+        } else {
+            Err(PdfError::Invalid(format!("{url} is not Inkan's CRL")))
+        }
+    }
+}
+
+/// What to sign and how.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub level: Level,
+    /// Where the visible signature goes; `None` signs invisibly.
+    pub placement: Option<Placement>,
+    pub reason: Option<String>,
+    /// The signing PIN, needed when the signer has set one.
+    pub pin: Option<String>,
+    /// The seal a visible signature stamps (its id); `None`, the signer's default seal (or
+    /// Inkan's 電子署名 seal when they have none).
+    pub seal: Option<String>,
+}
+
+/// A certificate that may sign now: its serial, and its key's PIN envelope when a PIN holds it
+/// (`None`: the CA's key store does).
+#[derive(Debug)]
+pub struct Usable {
+    pub serial: String,
+    pub envelope: Option<Vec<u8>>,
+}
+
+/// The caller's certificate that may sign now, or why none may.
+pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<Usable, Failure> {
+    let rows = sqlx::query(
+        "SELECT serial, status, not_before, not_after, key_envelope FROM certificates \
+         WHERE user_id = $1 \
+         ORDER BY created_at DESC, serial",
+    )
+    .bind(&user.id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut why = "error.no_certificate";
+    for r in &rows {
+        let status: String = r.try_get("status")?;
+        let not_before: i64 = r.try_get("not_before")?;
+        let not_after: i64 = r.try_get("not_after")?;
+        match status.as_str() {
+            "active" if now >= not_before && now < not_after => {
+                return Ok(Usable {
+                    serial: r.try_get("serial")?,
+                    envelope: r.try_get("key_envelope")?,
+                });
+            }
+            "active" => why = "error.certificate_expired",
+            "revoked" if why == "error.no_certificate" => why = "error.certificate_revoked",
+            _ => {}
+        }
+    }
+    if rows.is_empty() {
+        let pending = sqlx::query(
+            "SELECT 1 AS x FROM certificate_applications WHERE user_id = $1 \
+             AND status IN ('pending', 'issuing')",
+        )
+        .bind(&user.id)
+        .fetch_optional(&db.pool)
+        .await?;
+        if pending.is_some() {
+            why = "error.certificate_pending";
+        }
+    }
+    Err(Failure::BadRequest(why))
+}
+
+/// Signs `pdf` with the caller's certificate; returns the signed file. Recorded in the audit
+/// log with the SHA-256 of what went in and what came out.
+pub async fn sign(
+    db: &Db,
+    now: i64,
+    ca: Option<PinCa>,
+    user: &User,
+    pdf: Vec<u8>,
+    request: Request,
+) -> Result<Vec<u8>, Failure> {
+    require(user.roles, Action::CertificateSignature)?;
+    let ca = ca.ok_or(Failure::BadRequest("error.no_ca"))?;
+    let Usable { serial, envelope } = signing_certificate(db, now, user).await?;
+    let (seal_id, seal_png) =
+        crate::seals::for_signature(db, user, request.seal.as_deref()).await?;
+    let stamped = seal_id.filter(|_| request.placement.is_some());
+    // The PIN, when one is set, is checked (and counted) before anything is signed.
+    let unlocked =
+        pins::check_for_signing(db, now, &ca.vault, user, request.pin.as_deref()).await?;
+    let recipient = unlocked.as_ref().map(|u| u.recipient());
+    let with_pin = recipient.is_some();
+    let held_by_ca = envelope.is_none();
+    if envelope.is_some() && unlocked.is_none() {
+        return Err(Failure::invalid("pin", "error.pin_required"));
+    }
+    let (authority, keys) = (ca.authority.clone(), ca.keys.clone());
+    let name = user.display_name.clone();
+    let input_hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pdf));
+    let signed_serial = serial.clone();
+    let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Failure> {
+        let record = ca_folder::record(&authority, &signed_serial)?;
+        let signer = match (envelope, unlocked) {
+            (Some(envelope), Some(pin)) => CaKeySigner::pin_bound(
+                pin.open(&envelope)
+                    .map_err(|e| anyhow::anyhow!("opening the key's envelope: {e}"))?,
+                &record,
+            ),
+            _ => CaKeySigner::new(keys, &record)?,
+        };
+        let ca = InProcessCa(&authority);
+        let opts = SignOptions {
+            placement: request.placement,
+            name: Some(name.clone()),
+            appearance_text: None,
+            reason: request.reason,
+            location: None,
+            contact_info: None,
+            certify: None,
+            hash: Some(HashAlgorithm::Sha256),
+            field_name: None,
+            signing_time: None,
+            seal_png: request.placement.as_ref().map(|_| seal_png),
+        };
+        let mut signed = Vec::new();
+        let services = pdf_sign::Services {
+            tsa: Some(&ca),
+            revocation: &ca,
+        };
+        pdf_sign::sign_at_level(
+            pdf,
+            &mut signed,
+            &mut pdf_sign::MemoryScratch,
+            &signer,
+            &opts,
+            request.level,
+            &services,
+        )
+        .map_err(pdf_failure)?;
+        Ok(signed)
+    })
+    .await
+    .map_err(|e| Failure::Internal(e.into()))??;
+    if let Some(recipient) = recipient.filter(|_| held_by_ca) {
+        // Issued while the PIN was being set: bind it now.
+        pins::bind_held_keys(db, now, &ca, user, &recipient).await?;
+    }
+    let output_hash = hex::encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        &result,
+    ));
+    let mut tx = db.begin().await?;
+    audit::append_for(
+        &mut tx,
+        now,
+        user,
+        &user.id,
+        "document.signed",
+        serde_json::json!({
+            "serial": serial, "input_sha256": input_hash, "output_sha256": output_hash,
+            "kind": "certificate", "pin": with_pin, "seal": stamped,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(result)
+}
+
+/// A PDF the signer cannot read is the caller's problem (400); a failing key, CMS or CA is
+/// the server's.
+fn pdf_failure(e: PdfError) -> Failure {
+    match e {
+        PdfError::NotPdf(_)
+        | PdfError::Encrypted
+        | PdfError::Syntax { .. }
+        | PdfError::Damaged(_)
+        | PdfError::DamagedSigned => Failure::UnreadablePdf(e.to_string()),
+        PdfError::Invalid(ref m) if !m.starts_with("Inkan's CA") => {
+            Failure::UnreadablePdf(e.to_string())
+        }
+        other => Failure::Internal(anyhow::anyhow!("signing: {other}")),
+    }
+}

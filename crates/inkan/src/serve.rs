@@ -1,0 +1,160 @@
+//! `inkan serve`: opens the database (migrating it), initialises an empty instance, mounts the
+//! routes (and the CA's endpoints when `ca_dir` is set), starts the background work and serves
+//! until SIGINT or SIGTERM.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use domain::accounts::{self, Email, Initialised, OrgName};
+use domain::auth;
+use domain::ca_folder;
+use domain::clock::Clock;
+use domain::config::{Config, LogFormat};
+use domain::db::Db;
+use domain::email;
+use web::app::{router, AppState};
+
+/// Sets up structured logging to standard error.
+pub fn init_logging(config: &Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log)
+        .with_context(|| format!("the log filter '{}' is not valid", config.log))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    match config.log_format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    }
+    .map_err(|e| anyhow::anyhow!("cannot set up logging: {e}"))
+}
+
+/// Tells the operator how to log in as the new administrator (on standard output, not in the
+/// logs: the temporary password must not land in a log collector).
+pub fn print_login(init: &Initialised, org: &str, base_url: &str) {
+    println!(
+        "Created the organisation '{org}' and its administrator {}.",
+        init.email
+    );
+    println!("Log in at {base_url}/login");
+    println!("  email:              {}", init.email);
+    println!("  temporary password: {}", init.temporary_password.expose());
+    println!("You will be asked to choose a new password at the first login.");
+}
+
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let clock = Clock::from_env();
+    let now = || clock.now();
+    let db = Db::open(&config).await?;
+    if accounts::first_organisation(&db).await?.is_none() {
+        let org = OrgName::parse(&config.initial_org)
+            .map_err(anyhow::Error::msg)
+            .context("initial_org")?;
+        let email = Email::parse(&config.initial_admin_email)
+            .map_err(anyhow::Error::msg)
+            .context("initial_admin_email")?;
+        let login_url = format!("{}/login", config.base_url());
+        if let Some(init) = accounts::initialise(&db, now(), &org, &email, &login_url).await? {
+            tracing::info!(organisation = %org.as_str(), admin = %email, "first start: instance initialised");
+            print_login(&init, org.as_str(), &config.base_url());
+        }
+    }
+    let (authority, ca_keys, pin_vault) = match &config.ca_dir {
+        Some(dir) => {
+            let ca_dir = ca_folder::CaDir::new(dir);
+            let (authority, keys) = ca_dir
+                .open()
+                .with_context(|| format!("opening the CA in {}", dir.display()))?;
+            let vault = ca_dir.pin_vault()?;
+            tracing::info!(ca_dir = %dir.display(), "serving the CA's endpoints");
+            (Some(Arc::new(authority)), Some(keys), Some(Arc::new(vault)))
+        }
+        None => (None, None, None),
+    };
+    let ca = authority.clone().map(web::routes::ca::router);
+    let mailer = email::Mailer::from_config(&config)?;
+    tokio::spawn(email::run_worker(db.clone(), mailer, clock.clone()));
+    tokio::spawn(sweep_sessions(db.clone(), clock.clone()));
+    tokio::spawn(run_scheduler(
+        db.clone(),
+        clock.clone(),
+        std::time::Duration::from_secs(config.scheduler_seconds),
+    ));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let state = AppState {
+        db,
+        config: Arc::new(config),
+        clock,
+        pages: Arc::new(web::view::Pages::new()?),
+        ca: authority,
+        ca_keys,
+        pin_vault,
+    };
+    let app = router(state, ca);
+    tracing::info!(%addr, "listening");
+    // The tests read this line to learn the port when listening on port 0.
+    println!("Listening on http://{addr}");
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown())
+    .await
+    .context("serving")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Drops expired sessions, reset links and seal uploads never saved every ten minutes.
+/// The scheduler of every `inkan serve` process: due work every `every`. Each job claims its
+/// work in the database, so several processes never do it twice.
+async fn run_scheduler(db: Db, clock: Clock, every: std::time::Duration) {
+    loop {
+        match domain::certificates::send_renewal_notices(&db, clock.now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(sent = n, "renewal reminders queued"),
+            Err(e) => tracing::warn!(error = %e, "renewal reminders failed; retrying"),
+        }
+        // A break it finds is logged and kept for the audit screen.
+        if let Err(e) = domain::audit::walk_whole_chain_if_due(&db, clock.now()).await {
+            tracing::warn!(error = %e, "walking the audit chain failed; retrying");
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+async fn sweep_sessions(db: Db, clock: Clock) {
+    loop {
+        if let Err(e) = auth::sweep(&db, clock.now()).await {
+            tracing::warn!(error = %e, "sweeping expired sessions failed");
+        }
+        if let Err(e) = domain::seals::sweep_drafts(&db, clock.now()).await {
+            tracing::warn!(error = %e, "sweeping expired seal uploads failed");
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+    }
+}
+
+async fn shutdown() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+}

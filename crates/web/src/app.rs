@@ -1,0 +1,58 @@
+//! What every handler can reach ([`AppState`]) and the whole service as one router.
+
+use std::sync::Arc;
+
+use axum::Router;
+use domain::clock::Clock;
+use domain::config::Config;
+use domain::db::Db;
+
+use crate::routes;
+use crate::view;
+
+/// What every handler can reach.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub clock: Clock,
+    pub pages: Arc<view::Pages>,
+    /// Inkan's CA, when `ca_dir` is configured (issues certificates on approval).
+    pub ca: Option<Arc<ca::authority::Authority>>,
+    /// The CA's key store (signers' keys), with `ca`.
+    pub ca_keys: Option<Arc<dyn ca::keystore::KeyStore>>,
+    /// The signing PINs' vault (keyed by the CA's master key), with `ca`.
+    pub pin_vault: Option<Arc<ca::pin::PinVault>>,
+}
+
+impl AppState {
+    /// The CA, its key store and the PIN vault, when configured.
+    pub fn pin_ca(&self) -> Option<domain::pins::PinCa> {
+        Some(domain::pins::PinCa {
+            authority: self.ca.clone()?,
+            keys: self.ca_keys.clone()?,
+            vault: self.pin_vault.clone()?,
+        })
+    }
+
+    /// The login page's address, for emails.
+    pub fn login_url(&self) -> String {
+        format!("{}/login", self.config.base_url())
+    }
+}
+
+/// The largest request body the service reads (JSON and forms; uploads get their own limits).
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// The whole service as one router.
+pub fn router(state: AppState, ca: Option<Router>) -> Router {
+    let app = routes::router()
+        .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(state);
+    match ca {
+        // The CA's paths (/ca.crt, /crl, /ocsp, /tsa, …) sit at the root, as under
+        // `inkan ca serve`, so a CA whose base URL is this service's works unchanged.
+        Some(ca) => app.merge(ca),
+        None => app,
+    }
+}

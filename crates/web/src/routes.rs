@@ -1,0 +1,35 @@
+//! The HTTP routes, one module per surface, each exporting `fn router() -> Router<AppState>`,
+//! merged here: `health` (`/healthz`), `ca` (the CA's public endpoints), `api` (the JSON API under `/api`, with its OpenAPI
+//! document), `certificates` (the certificate lifecycle's API), `pins` (the signing PIN's API),
+//! `seals` (the seal images' API), `pages`, `cert_pages`, `pin_pages` and `seal_pages` (the
+//! server-rendered web UI). `extract` holds the shared extractors.
+
+use axum::Router;
+
+use crate::app::AppState;
+
+pub mod api;
+pub mod ca;
+pub mod cert_pages;
+pub mod certificates;
+pub mod extract;
+pub mod health;
+pub mod pages;
+pub mod pin_pages;
+pub mod pins;
+pub mod seal_pages;
+pub mod seals;
+
+/// Every route of the service (the CA's endpoints are added by `app` when configured).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(health::router())
+        .merge(api::router())
+        .merge(certificates::router())
+        .merge(seals::router())
+        .merge(pages::router())
+        .merge(cert_pages::router())
+        .merge(pins::router())
+        .merge(pin_pages::router())
+        .merge(seal_pages::router())
+}

@@ -1,0 +1,157 @@
+//! The CA's public endpoints over HTTP: certificates, CRLs, OCSP (GET and POST) and the
+//! timestamp authority, mounted by `inkan serve` at the root and served alone by `inkan ca serve`.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use ca::authority::{paths, Authority};
+use der::Decode;
+use domain::ca_folder::CaDir;
+
+fn der_response(content_type: &'static str, body: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, content_type)], body).into_response()
+}
+
+fn failure(e: impl std::fmt::Display) -> Response {
+    tracing_error(&e);
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the certificate authority failed; see the server log",
+    )
+        .into_response()
+}
+
+fn tracing_error(e: &dyn std::fmt::Display) {
+    eprintln!("inkan ca: {e}");
+}
+
+/// The CA's public endpoints: certificates, CRLs, OCSP (GET and POST) and the TSA.
+pub fn router(authority: Arc<Authority>) -> Router {
+    Router::new()
+        .route(&format!("/{}", paths::CA_CERT), get(issuing_cert))
+        .route(&format!("/{}", paths::ROOT_CERT), get(root_cert))
+        .route(&format!("/{}", paths::CRL), get(crl))
+        .route(&format!("/{}", paths::ROOT_CRL), get(root_crl))
+        .route(&format!("/{}", paths::OCSP), post(ocsp_post))
+        .route(&format!("/{}/{{*request}}", paths::OCSP), get(ocsp_get))
+        .route(&format!("/{}", paths::ROOT_OCSP), post(root_ocsp_post))
+        .route(
+            &format!("/{}/{{*request}}", paths::ROOT_OCSP),
+            get(root_ocsp_get),
+        )
+        .route(&format!("/{}", paths::TSA), post(tsa))
+        .with_state(authority)
+}
+
+async fn issuing_cert(State(a): State<Arc<Authority>>) -> Response {
+    der_response("application/pkix-cert", a.issuing_cert_der().to_vec())
+}
+
+async fn root_cert(State(a): State<Arc<Authority>>) -> Response {
+    der_response("application/pkix-cert", a.root_cert_der().to_vec())
+}
+
+async fn crl(State(a): State<Arc<Authority>>) -> Response {
+    match a.crl_der() {
+        Ok(der) => der_response("application/pkix-crl", der),
+        Err(e) => failure(e),
+    }
+}
+
+async fn root_crl(State(a): State<Arc<Authority>>) -> Response {
+    match a.root_crl_der() {
+        Ok(der) => der_response("application/pkix-crl", der),
+        Err(e) => failure(e),
+    }
+}
+
+/// An OCSP answer; a malformed request gets its "malformedRequest" response with HTTP 400.
+fn ocsp_answer(result: ca::Result<Vec<u8>>) -> Response {
+    match result {
+        Ok(der) => {
+            let malformed = x509_ocsp::OcspResponse::from_der(&der).is_ok_and(|r| {
+                r.response_status == x509_ocsp::OcspResponseStatus::MalformedRequest
+            });
+            let status = if malformed {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/ocsp-response")],
+                der,
+            )
+                .into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+async fn ocsp_post(State(a): State<Arc<Authority>>, body: Bytes) -> Response {
+    ocsp_answer(a.ocsp().respond(&body))
+}
+
+async fn ocsp_get(State(a): State<Arc<Authority>>, UrlPath(request): UrlPath<String>) -> Response {
+    ocsp_answer(a.ocsp().respond_get(&request))
+}
+
+async fn root_ocsp_post(State(a): State<Arc<Authority>>, body: Bytes) -> Response {
+    ocsp_answer(a.root_ocsp().respond(&body))
+}
+
+async fn root_ocsp_get(
+    State(a): State<Arc<Authority>>,
+    UrlPath(request): UrlPath<String>,
+) -> Response {
+    ocsp_answer(a.root_ocsp().respond_get(&request))
+}
+
+/// A timestamp; a rejected request gets its RFC 3161 rejection with HTTP 400.
+async fn tsa(State(a): State<Arc<Authority>>, body: Bytes) -> Response {
+    match a.tsa().respond(&body) {
+        Ok(der) => {
+            let rejected =
+                x509_tsp::TimeStampResp::from_der(&der).is_ok_and(|r| r.status.status as u32 >= 2);
+            let status = if rejected {
+                StatusCode::BAD_REQUEST
+            } else {
+                StatusCode::OK
+            };
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/timestamp-reply")],
+                der,
+            )
+                .into_response()
+        }
+        Err(e) => failure(e),
+    }
+}
+
+/// Serves the CA's endpoints until interrupted.
+pub fn serve(dir: &CaDir, listen: &str) -> anyhow::Result<()> {
+    let (authority, _) = dir.open()?;
+    let app = router(Arc::new(authority));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        eprintln!("inkan ca: serving on http://{}", listener.local_addr()?);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok(())
+    })
+}

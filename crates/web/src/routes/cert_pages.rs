@@ -1,0 +1,646 @@
+//! The certificate lifecycle's screens: the profile's certificate section is in `pages`; here
+//! are the application in three steps (type, applicant form, confirmation with the price and
+//! 「お申込み」), 「更新する」, the operator's identity-check queue, and the billing ledger.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use minijinja::{context, Value};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::error::HttpStatus as _;
+use crate::routes::extract::{same_token, PageForm, PageSession};
+use crate::routes::pages::{error_page, form_errors, frame, merge, render, Flash};
+use domain::auth::{new_token, Session};
+use domain::certificates::{self, ApplicantForm, Check, OrderKind, PREFECTURES};
+use domain::error::Failure;
+use domain::i18n::{self, Lang};
+use domain::permissions::{require, Action};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/certificate/apply", get(step1))
+        .route("/certificate/apply/form", get(step2).post(step2_submit))
+        .route("/certificate/apply/order", post(order))
+        .route("/certificate/renew", post(renew))
+        .route("/identity-checks", get(checks_page))
+        .route("/identity-checks/{order_id}", post(decide))
+        .route("/billing", get(billing_page))
+        .route(
+            "/sign",
+            get(sign_page)
+                .post(sign_submit)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    crate::routes::certificates::SIGN_LIMIT,
+                )),
+        )
+}
+
+/// The default visible signature: bottom right of the first page of an A4 sheet.
+const DEFAULT_PLACEMENT: &str = "1,360,40,200,80";
+
+async fn sign_view(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    status: StatusCode,
+    error: Option<&Failure>,
+) -> Response {
+    let usable =
+        domain::signing::signing_certificate(&state.db, state.clock.now(), &session.user).await;
+    let blocked = usable
+        .as_ref()
+        .err()
+        .map(|f| i18n::t(lang, f.key()).to_owned());
+    let errors = error.map(|f| form_errors(f, lang)).unwrap_or_default();
+    let pin = domain::pins::status(&state.db, state.clock.now(), &session.user.id)
+        .await
+        .ok();
+    render(
+        state,
+        status,
+        "sign.html",
+        lang,
+        context! {
+            blocked => blocked,
+            pin => pin,
+            placement => DEFAULT_PLACEMENT,
+            seals => domain::seals::list(&state.db, &session.user).await.unwrap_or_default(),
+            ..merge([errors, frame(session, lang, None)])
+        },
+    )
+}
+
+/// 「署名する」: upload a PDF, sign it with one's own certificate, download the signed file.
+async fn sign_page(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+) -> Response {
+    if let Err(f) = require(session.user.roles, Action::CertificateSignature) {
+        return error_page(&state, Some(&session), lang, &f);
+    }
+    sign_view(&state, &session, lang, StatusCode::OK, None).await
+}
+
+async fn sign_submit(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response {
+    if let Err(f) = require(session.user.roles, Action::CertificateSignature) {
+        return error_page(&state, Some(&session), lang, &f);
+    }
+    let result = async {
+        let mut multipart = multipart.map_err(|e| Failure::Malformed(e.body_text()))?;
+        let (mut csrf, mut pdf, mut name) = (String::new(), Vec::new(), String::from("document"));
+        let (mut level, mut visible, mut reason) = (String::new(), String::new(), String::new());
+        let mut pin = String::new();
+        let mut seal = String::new();
+        while let Some(field) = multipart
+            .next_field()
+            .await
+            .map_err(|e| Failure::Malformed(e.body_text()))?
+        {
+            let field_name = field.name().unwrap_or_default().to_owned();
+            if field_name == "pdf" {
+                if let Some(f) = field.file_name() {
+                    name = f
+                        .trim_end_matches(".pdf")
+                        .trim_end_matches(".PDF")
+                        .to_owned();
+                }
+                pdf = field
+                    .bytes()
+                    .await
+                    .map_err(|e| Failure::Malformed(e.body_text()))?
+                    .to_vec();
+                continue;
+            }
+            let value = field
+                .text()
+                .await
+                .map_err(|e| Failure::Malformed(e.body_text()))?;
+            match field_name.as_str() {
+                "csrf" => csrf = value,
+                "level" => level = value,
+                "visible" => visible = value,
+                "reason" => reason = value,
+                "pin" => pin = value,
+                "seal" => seal = value,
+                _ => {}
+            }
+        }
+        if !same_token(&csrf, &session.csrf_token) {
+            return Err(Failure::Csrf);
+        }
+        if pdf.is_empty() {
+            return Err(Failure::invalid("pdf", "error.required"));
+        }
+        let level = domain::signing::parse_level(if level.is_empty() { "B-LTA" } else { &level })?;
+        let placement = Some(visible.trim())
+            .filter(|v| !v.is_empty())
+            .map(pdf_sign::Placement::parse)
+            .transpose()
+            .map_err(|_| Failure::invalid("visible", "error.placement"))?;
+        let signed = domain::signing::sign(
+            &state.db,
+            state.clock.now(),
+            state.pin_ca(),
+            &session.user,
+            pdf,
+            domain::signing::Request {
+                level,
+                placement,
+                reason: Some(reason).filter(|r| !r.trim().is_empty()),
+                pin: Some(pin),
+                seal: Some(seal).filter(|s| !s.is_empty()),
+            },
+        )
+        .await?;
+        Ok((signed, name))
+    }
+    .await;
+    match result {
+        Ok((signed, name)) => {
+            // An ASCII fallback name and the real one (RFC 6266 / 5987).
+            let encoded: String = format!("{name}-signed.pdf")
+                .bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect();
+            (
+                [
+                    (
+                        axum::http::header::CONTENT_TYPE,
+                        "application/pdf".to_owned(),
+                    ),
+                    (
+                        axum::http::header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"signed.pdf\"; filename*=UTF-8''{encoded}"),
+                    ),
+                ],
+                signed,
+            )
+                .into_response()
+        }
+        Err(f @ Failure::Internal(_)) => error_page(&state, Some(&session), lang, &f),
+        Err(f) => sign_view(&state, &session, lang, f.status(), Some(&f)).await,
+    }
+}
+
+/// The form's fields in display order: (name, label key, required).
+const FIELDS: [(&str, &str, bool); 14] = [
+    ("organisation", "cert.f.organisation", true),
+    ("department", "cert.f.department", true),
+    ("family_name", "cert.f.family_name", true),
+    ("given_name", "cert.f.given_name", true),
+    ("family_name_romaji", "cert.f.family_name_romaji", true),
+    ("given_name_romaji", "cert.f.given_name_romaji", true),
+    ("postal_code", "cert.f.postal_code", true),
+    ("country", "cert.f.country", true),
+    ("prefecture", "cert.f.prefecture", true),
+    ("city", "cert.f.city", true),
+    ("street", "cert.f.street", true),
+    ("building", "cert.f.building", false),
+    ("phone", "cert.f.phone", true),
+    ("email", "cert.f.email", true),
+];
+
+#[derive(Debug, Serialize)]
+struct FieldRow {
+    name: &'static str,
+    label: String,
+    required: bool,
+}
+
+fn fields(lang: Lang) -> Vec<FieldRow> {
+    FIELDS
+        .iter()
+        .map(|(name, key, required)| FieldRow {
+            name,
+            label: i18n::t(lang, key).to_owned(),
+            required: *required,
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct ChangeOf {
+    /// Set when the form changes an existing certificate (「変更する」).
+    change: Option<String>,
+    /// Set when an administrator acts for a user of the organisation (詳細).
+    user: Option<String>,
+}
+
+/// Whom the screens act for: the caller, or (for an administrator) a user of the organisation.
+pub(crate) async fn target(
+    state: &AppState,
+    session: &Session,
+    user: Option<&str>,
+) -> Result<domain::accounts::User, Failure> {
+    match user.filter(|u| !u.is_empty()) {
+        None => Ok(session.user.clone()),
+        Some(id) => {
+            require(session.user.roles, Action::OthersSealsAndCertificates)?;
+            domain::accounts::get_user(&state.db, &session.user.org_id, id).await
+        }
+    }
+}
+
+/// Whom the application screens act for, who must be allowed to hold a certificate.
+async fn applicant(
+    state: &AppState,
+    session: &Session,
+    user: Option<&str>,
+) -> Result<domain::accounts::User, Failure> {
+    let user = target(state, session, user).await?;
+    certificates::may_apply(&user)?;
+    Ok(user)
+}
+
+/// Where to go after an order: the profile, or the user's 詳細 page.
+fn after_order(user: Option<&str>) -> String {
+    match user.filter(|u| !u.is_empty()) {
+        Some(id) => format!("/users/{id}?msg=cert.ordered"),
+        None => "/profile?msg=cert.ordered".to_owned(),
+    }
+}
+
+async fn step1(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    Query(change): Query<ChangeOf>,
+) -> Response {
+    let user = match applicant(&state, &session, change.user.as_deref()).await {
+        Ok(u) => u,
+        Err(f) => return error_page(&state, Some(&session), lang, &f),
+    };
+    render(
+        &state,
+        StatusCode::OK,
+        "cert_apply.html",
+        lang,
+        context! {
+            change => change.change,
+            for_user => change.user.as_ref().map(|_| user.id.clone()),
+            for_name => change.user.as_ref().map(|_| user.display_name.clone()),
+            ..frame(&session, lang, None)
+        },
+    )
+}
+
+/// Step 2, prefilled from the certificate being changed, else from the account.
+async fn step2(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    Query(change): Query<ChangeOf>,
+) -> Response {
+    let user = match applicant(&state, &session, change.user.as_deref()).await {
+        Ok(u) => u,
+        Err(f) => return error_page(&state, Some(&session), lang, &f),
+    };
+    let mut values = ApplicantForm {
+        country: "JP".into(),
+        email: user.email.clone(),
+        ..ApplicantForm::default()
+    };
+    if let Some(serial) = &change.change {
+        if let Ok(orders) = certificates::orders_of(&state.db, &user).await {
+            if let Some(o) = orders.iter().find(|o| o.serial.as_deref() == Some(serial)) {
+                values = ApplicantForm::from(&o.applicant);
+            }
+        }
+    }
+    let errors = context! { for_user => change.user.clone() };
+    form_page(
+        &state,
+        &session,
+        lang,
+        StatusCode::OK,
+        &values,
+        change.change,
+        errors,
+    )
+}
+
+fn form_page(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    status: StatusCode,
+    values: &ApplicantForm,
+    change: Option<String>,
+    errors: Value,
+) -> Response {
+    render(
+        state,
+        status,
+        "cert_form.html",
+        lang,
+        context! {
+            fields => fields(lang),
+            values => values,
+            prefectures => PREFECTURES.as_slice(),
+            change => change,
+            ..merge([errors, frame(session, lang, None)])
+        },
+    )
+}
+
+#[derive(Debug, Deserialize)]
+struct ApplicantPost {
+    #[serde(default)]
+    csrf: String,
+    /// The confirmation page's order key (step 3 only).
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    change: String,
+    #[serde(default)]
+    user: String,
+    #[serde(flatten)]
+    form: ApplicantForm,
+}
+
+async fn step2_submit(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    PageForm(post): PageForm<ApplicantPost>,
+) -> Response {
+    if let Err(f) = applicant(&state, &session, Some(&post.user)).await {
+        return error_page(&state, Some(&session), lang, &f);
+    }
+    let for_user = Some(post.user.clone()).filter(|u| !u.is_empty());
+    let change = Some(post.change.clone()).filter(|c| !c.is_empty());
+    if !same_token(&post.csrf, &session.csrf_token) {
+        let errors = form_errors(&Failure::Csrf, lang);
+        return form_page(
+            &state,
+            &session,
+            lang,
+            StatusCode::FORBIDDEN,
+            &post.form,
+            change,
+            errors,
+        );
+    }
+    match post.form.check() {
+        Ok(applicant) => {
+            // A fresh key per confirmation page: resubmitting this page never orders twice.
+            let key = match new_token() {
+                Ok(k) => k,
+                Err(e) => return error_page(&state, Some(&session), lang, &Failure::Internal(e)),
+            };
+            let rows: Vec<(String, String)> = FIELDS
+                .iter()
+                .map(|(name, label, _)| {
+                    let value = serde_json::to_value(&applicant)
+                        .ok()
+                        .and_then(|v| v[*name].as_str().map(str::to_owned))
+                        .unwrap_or_default();
+                    (i18n::t(lang, label).to_owned(), value)
+                })
+                .collect();
+            render(
+                &state,
+                StatusCode::OK,
+                "cert_confirm.html",
+                lang,
+                context! {
+                    rows => rows,
+                    values => applicant,
+                    common_name => applicant.common_name(),
+                    key => key,
+                    change => change,
+                    for_user => for_user,
+                    price => certificates::PRICE_JPY,
+                    tax => certificates::TAX_JPY,
+                    total => certificates::PRICE_JPY + certificates::TAX_JPY,
+                    ..frame(&session, lang, None)
+                },
+            )
+        }
+        Err(f) => {
+            let for_user = Some(post.user.clone()).filter(|u| !u.is_empty());
+            let errors = merge([form_errors(&f, lang), context! { for_user => for_user }]);
+            form_page(
+                &state,
+                &session,
+                lang,
+                f.status(),
+                &post.form,
+                change,
+                errors,
+            )
+        }
+    }
+}
+
+async fn order(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    PageForm(post): PageForm<ApplicantPost>,
+) -> Response {
+    let change = Some(post.change.clone()).filter(|c| !c.is_empty());
+    let result = async {
+        if !same_token(&post.csrf, &session.csrf_token) {
+            return Err(Failure::Csrf);
+        }
+        let user = target(&state, &session, Some(&post.user)).await?;
+        let applicant = post.form.check()?;
+        match &change {
+            Some(serial) => {
+                certificates::change(
+                    &state.db,
+                    state.clock.now(),
+                    &session.user,
+                    &user,
+                    serial,
+                    &applicant,
+                    &post.key,
+                )
+                .await
+            }
+            None => {
+                certificates::place_order(
+                    &state.db,
+                    state.clock.now(),
+                    &session.user,
+                    &user,
+                    &applicant,
+                    &post.key,
+                    &OrderKind::New,
+                )
+                .await
+            }
+        }
+    }
+    .await;
+    match result {
+        // A repeated 「お申込み」 lands on the same order.
+        Ok(_) => Redirect::to(&after_order(Some(&post.user))).into_response(),
+        Err(f @ Failure::Invalid(_)) => {
+            let for_user = Some(post.user.clone()).filter(|u| !u.is_empty());
+            let errors = merge([form_errors(&f, lang), context! { for_user => for_user }]);
+            form_page(
+                &state,
+                &session,
+                lang,
+                f.status(),
+                &post.form,
+                change,
+                errors,
+            )
+        }
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RenewPost {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    serial: String,
+    #[serde(default)]
+    key: String,
+    #[serde(default)]
+    user: String,
+}
+
+async fn renew(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    PageForm(post): PageForm<RenewPost>,
+) -> Response {
+    let result = async {
+        if !same_token(&post.csrf, &session.csrf_token) {
+            return Err(Failure::Csrf);
+        }
+        let user = target(&state, &session, Some(&post.user)).await?;
+        certificates::renew(
+            &state.db,
+            state.clock.now(),
+            &session.user,
+            &user,
+            &post.serial,
+            &post.key,
+        )
+        .await
+    }
+    .await;
+    match result {
+        Ok(_) => Redirect::to(&after_order(Some(&post.user))).into_response(),
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
+
+async fn checks_page(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    Query(flash): Query<Flash>,
+) -> Response {
+    let result = async {
+        require(session.user.roles, Action::IdentityChecks)?;
+        certificates::pending_checks(&state.db).await
+    }
+    .await;
+    match result {
+        Ok(pending) => render(
+            &state,
+            StatusCode::OK,
+            "identity_checks.html",
+            lang,
+            context! { pending => pending, ..frame(&session, lang, flash.key()) },
+        ),
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct DecisionPost {
+    #[serde(default)]
+    csrf: String,
+    /// `approve` or `reject`.
+    #[serde(default)]
+    decision: String,
+    #[serde(default)]
+    method: String,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn decide(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    Path(order_id): Path<String>,
+    PageForm(post): PageForm<DecisionPost>,
+) -> Response {
+    let result = async {
+        require(session.user.roles, Action::IdentityChecks)?;
+        if !same_token(&post.csrf, &session.csrf_token) {
+            return Err(Failure::Csrf);
+        }
+        let check = Check::parse(&post.method, &post.note)?;
+        let now = state.clock.now();
+        if post.decision == "reject" {
+            certificates::reject(
+                &state.db,
+                now,
+                &session.user,
+                &order_id,
+                &check,
+                &post.reason,
+            )
+            .await
+            .map(|()| "checks.rejected")
+        } else {
+            certificates::approve(
+                &state.db,
+                now,
+                state.ca.clone(),
+                &session.user,
+                &order_id,
+                &check,
+            )
+            .await
+            .map(|_| "checks.approved")
+        }
+    }
+    .await;
+    match result {
+        Ok(msg) => Redirect::to(&format!("/identity-checks?msg={msg}")).into_response(),
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
+
+async fn billing_page(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+) -> Response {
+    let result = async {
+        require(session.user.roles, Action::ManageUsers)?;
+        certificates::ledger(&state.db, &session.user.org_id).await
+    }
+    .await;
+    match result {
+        Ok(charges) => render(
+            &state,
+            StatusCode::OK,
+            "billing.html",
+            lang,
+            context! { charges => charges, ..frame(&session, lang, None) },
+        ),
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}

@@ -1,0 +1,252 @@
+//! Request extractors shared by the routes: the session (for the JSON API with its CSRF header,
+//! and for pages with redirects to the login), the client's address, the UI language, and a JSON
+//! body whose rejections become clear 4xx messages.
+
+use std::net::SocketAddr;
+
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::de::DeserializeOwned;
+
+use crate::app::AppState;
+use crate::error::HttpFailure;
+use crate::error::HttpStatus as _;
+use domain::auth::{self, Client, Session, SESSION_COOKIE};
+use domain::error::Failure;
+use domain::i18n::Lang;
+
+pub const LANG_COOKIE: &str = "inkan_lang";
+/// The pre-login CSRF cookie (double submit) of the login and password-reset forms.
+pub const FORM_COOKIE: &str = "inkan_form";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The value of cookie `name`.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure when the service is reached
+/// over TLS.
+pub fn set_cookie(state: &AppState, name: &str, value: &str, max_age: Option<i64>) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if state.config.base_url().starts_with("https://") {
+        c.push_str("; Secure");
+    }
+    c
+}
+
+/// Constant-time comparison of two tokens.
+pub fn same_token(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+/// The client's address (the TCP peer).
+#[derive(Debug, Clone)]
+pub struct ClientAddr(pub Client);
+
+impl FromRequestParts<AppState> for ClientAddr {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        let address = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
+        Ok(ClientAddr(Client { address }))
+    }
+}
+
+async fn session_of(parts: &Parts, state: &AppState) -> Result<Option<Session>, Failure> {
+    match cookie(&parts.headers, SESSION_COOKIE) {
+        Some(token) => auth::session(&state.db, state.clock.now(), token).await,
+        None => Ok(None),
+    }
+}
+
+fn csrf_ok(parts: &Parts, session: &Session) -> bool {
+    matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS)
+        || parts
+            .headers
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| same_token(v, &session.csrf_token))
+}
+
+/// A JSON API request's session, with the CSRF header checked on state-changing methods and the
+/// first-login password change done.
+#[derive(Debug)]
+pub struct ApiSession(pub Session);
+
+impl FromRequestParts<AppState> for ApiSession {
+    type Rejection = HttpFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpFailure> {
+        let session = ApiSessionPending::from_request_parts(parts, state).await?.0;
+        if session.user.must_change_password {
+            return Err(Failure::PasswordChangeRequired.into());
+        }
+        Ok(ApiSession(session))
+    }
+}
+
+/// Like [`ApiSession`], but also while the first-login password change is pending (for the
+/// password change itself, logout and `GET /api/me`).
+#[derive(Debug)]
+pub struct ApiSessionPending(pub Session);
+
+impl FromRequestParts<AppState> for ApiSessionPending {
+    type Rejection = HttpFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpFailure> {
+        let session = session_of(parts, state)
+            .await?
+            .ok_or(Failure::Unauthenticated)?;
+        if !csrf_ok(parts, &session) {
+            return Err(Failure::Csrf.into());
+        }
+        Ok(ApiSessionPending(session))
+    }
+}
+
+/// A page request's session and the language to answer in ([`page_lang`]): without a session,
+/// a redirect to the login; with the first-login password change pending, a redirect to it.
+/// (Forms check their CSRF field themselves.)
+#[derive(Debug)]
+pub struct PageSession(pub Session, pub Lang);
+
+/// Where a page request without a usable session goes.
+#[derive(Debug)]
+pub enum PageRejection {
+    Login,
+    ChangePassword,
+    Failed(Failure),
+}
+
+impl IntoResponse for PageRejection {
+    fn into_response(self) -> Response {
+        match self {
+            PageRejection::Login => Redirect::to("/login").into_response(),
+            PageRejection::ChangePassword => Redirect::to("/password").into_response(),
+            PageRejection::Failed(f) => {
+                f.log();
+                (f.status(), "Internal server error").into_response()
+            }
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for PageSession {
+    type Rejection = PageRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let session = PageSessionPending::from_request_parts(parts, state)
+            .await?
+            .0;
+        if session.user.must_change_password {
+            return Err(PageRejection::ChangePassword);
+        }
+        let lang = page_lang(&parts.headers, Some(&session));
+        Ok(PageSession(session, lang))
+    }
+}
+
+/// Like [`PageSession`], also while the first-login password change is pending.
+#[derive(Debug)]
+pub struct PageSessionPending(pub Session);
+
+impl FromRequestParts<AppState> for PageSessionPending {
+    type Rejection = PageRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match session_of(parts, state).await {
+            Ok(Some(s)) => Ok(PageSessionPending(s)),
+            Ok(None) => Err(PageRejection::Login),
+            Err(f) => Err(PageRejection::Failed(f)),
+        }
+    }
+}
+
+/// The page language: the language cookie, else the logged-in user's setting, else Japanese.
+pub fn page_lang(headers: &HeaderMap, session: Option<&Session>) -> Lang {
+    cookie(headers, LANG_COOKIE)
+        .and_then(Lang::parse)
+        .or(session.map(|s| s.user.language))
+        .unwrap_or_default()
+}
+
+/// A JSON body; a missing content type, malformed JSON, wrong field types and oversized bodies
+/// become 4xx answers that say so.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = HttpFailure;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, HttpFailure> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(ApiJson(v)),
+            Err(rejection) => Err(json_failure(&rejection).into()),
+        }
+    }
+}
+
+fn json_failure(rejection: &JsonRejection) -> Failure {
+    match rejection {
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Failure::TooLarge,
+        JsonRejection::MissingJsonContentType(_) => Failure::BadRequest("error.json_content_type"),
+        JsonRejection::JsonDataError(e) => Failure::Malformed(e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => Failure::Malformed(e.body_text()),
+        other => Failure::Malformed(other.body_text()),
+    }
+}
+
+/// A form body for pages; a rejection is a failure the page shows.
+#[derive(Debug)]
+pub struct PageForm<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(v)) => Ok(PageForm(v)),
+            Err(rejection) => Err(form_failure(&rejection)),
+        }
+    }
+}
+
+fn form_failure(rejection: &FormRejection) -> Response {
+    let status = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        StatusCode::PAYLOAD_TOO_LARGE
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    (
+        status,
+        format!("The form could not be read: {}", rejection.body_text()),
+    )
+        .into_response()
+}
