@@ -10,14 +10,14 @@ use anyhow::Context;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 
 use crate::audit;
 use crate::config::Secret;
 use crate::db::{flag, Db};
-use crate::email;
 use crate::error::{unique_violation, Failure, FieldError};
 use crate::i18n::Lang;
+use crate::mail::{self, Addressee, Mail};
 
 /// A login email address, trimmed and lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -557,24 +557,14 @@ async fn insert_user(
         },
     )
     .await?;
-    let (subject, body_text) = account_notice(
-        org,
-        &account.display_name,
-        &account.email,
+    let notice = Mail::AccountIssued {
+        name: &user.display_name,
+        organisation: org.as_str(),
         login_url,
-        &password,
-    );
-    email::enqueue(
-        &mut **tx,
-        now,
-        &email::Outgoing {
-            org_id: Some(org_id),
-            to: &account.email,
-            subject: &subject,
-            body_text: &body_text,
-        },
-    )
-    .await?;
+        email: &user.email,
+        temporary_password: &password,
+    };
+    mail::send(tx, now, &Addressee::user(&user), &notice).await?;
     Ok((user, password))
 }
 
@@ -832,10 +822,7 @@ pub async fn update_user(
         events.push((action, serde_json::json!({ "user": after.id })));
     }
     if !after.active {
-        sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-            .bind(&after.id)
-            .execute(&mut *tx)
-            .await?;
+        crate::auth::end_sessions(&mut tx, &after.id).await?;
     }
     for (action, detail) in events {
         audit::append(
@@ -887,6 +874,22 @@ pub async fn update_profile(
     Ok(after)
 }
 
+/// Stores the user's new password hash, in the caller's transaction; a first-login change is
+/// then done.
+pub(crate) async fn set_password_hash(
+    conn: &mut AnyConnection,
+    user_id: &str,
+    hash: &str,
+) -> Result<(), Failure> {
+    sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
+        .bind(hash)
+        .bind(false)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Argon2id takes tens of milliseconds of CPU: off the async workers.
 pub async fn hash_password_blocking(password: Secret<String>) -> anyhow::Result<String> {
     tokio::task::spawn_blocking(move || hash_password(&password))
@@ -899,30 +902,6 @@ pub async fn verify_password_blocking(password: String, stored: String) -> bool 
     tokio::task::spawn_blocking(move || verify_password(&password, &stored))
         .await
         .unwrap_or(false)
-}
-
-/// The account issuance email (subject, body): where to log in, and the temporary password.
-pub fn account_notice(
-    org: &OrgName,
-    name: &str,
-    email: &Email,
-    login_url: &str,
-    password: &Secret<String>,
-) -> (String, String) {
-    let body = format!(
-        "{name} 様\n\n\
-         Inkan のアカウントが発行されました。\n\
-         次の URL から、仮パスワードでログインしてください。\n\n\
-         組織: {org}\n\
-         ログイン URL: {login_url}\n\
-         メールアドレス: {email}\n\
-         仮パスワード: {password}\n\n\
-         初回ログイン時に、新しいパスワード(8 文字以上、英字と数字を含む)を設定していただきます。\n\
-         このメールに心当たりがない場合は、破棄してください。\n",
-        org = org.as_str(),
-        password = password.expose(),
-    );
-    ("アカウント発行のお知らせ".to_owned(), body)
 }
 
 /// The name of the organisation that initialised the instance, if any.

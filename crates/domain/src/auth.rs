@@ -10,7 +10,7 @@
 //!   user's other sessions.
 
 use aws_lc_rs::digest;
-use sqlx::Row;
+use sqlx::{AnyConnection, Row};
 
 use crate::accounts::{
     self, check_password_strength, hash_password_blocking, verify_password_blocking, Email, User,
@@ -19,8 +19,8 @@ use crate::accounts::{
 use crate::audit;
 use crate::config::Secret;
 use crate::db::Db;
-use crate::email;
 use crate::error::{Failure, FieldError};
+use crate::mail::{self, Addressee, Mail};
 
 pub const SESSION_COOKIE: &str = "inkan_session";
 pub const SESSION_SECONDS: i64 = 12 * 3600;
@@ -353,6 +353,16 @@ pub async fn logout(db: &Db, now: i64, session: &Session) -> Result<(), Failure>
     Ok(())
 }
 
+/// Ends every session of the user, in the caller's transaction (a deactivation, a reset
+/// password).
+pub(crate) async fn end_sessions(conn: &mut AnyConnection, user_id: &str) -> Result<(), Failure> {
+    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Checks a new password and its confirmation.
 fn check_new_password(new: &str, confirmation: &str) -> Result<(), Failure> {
     if new.is_empty() {
@@ -409,12 +419,7 @@ pub async fn change_password(
     }
     let hash = hash_password_blocking(Secret::new(new.to_owned())).await?;
     let mut tx = db.begin().await?;
-    sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
-        .bind(&hash)
-        .bind(false)
-        .bind(&session.user.id)
-        .execute(&mut *tx)
-        .await?;
+    accounts::set_password_hash(&mut tx, &session.user.id, &hash).await?;
     sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id_hash <> $2")
         .bind(&session.user.id)
         .bind(&session.id_hash)
@@ -514,15 +519,6 @@ async fn send_reset(
     let token = new_token()?;
     let link = format!("{base_url}/password/reset/{token}");
     let org = accounts::organisation_name(db, &user.org_id).await?;
-    let body = format!(
-        "{name} 様({org})\n\n\
-         パスワード再設定のお申し込みを受け付けました。\n\
-         次のリンクから新しいパスワードを設定してください(有効期限 1 時間、1 回限り)。\n\n\
-         {link}\n\n\
-         お心当たりがない場合は、このメールを破棄してください。パスワードは変更されません。\n",
-        name = user.display_name,
-        org = org.as_str(),
-    );
     let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) \
@@ -534,17 +530,12 @@ async fn send_reset(
     .bind(now + RESET_SECONDS)
     .execute(&mut *tx)
     .await?;
-    email::enqueue(
-        &mut *tx,
-        now,
-        &email::Outgoing {
-            org_id: Some(&user.org_id),
-            to: email,
-            subject: "パスワード再設定のご案内",
-            body_text: &body,
-        },
-    )
-    .await?;
+    let notice = Mail::PasswordReset {
+        name: &user.display_name,
+        organisation: org.as_str(),
+        reset_link: &link,
+    };
+    mail::send(&mut tx, now, &Addressee::user(user), &notice).await?;
     audit::append(
         &mut tx,
         now,
@@ -607,16 +598,8 @@ pub async fn reset_password(
     if !user.active {
         return Err(Failure::BadRequest("error.reset_invalid"));
     }
-    sqlx::query("UPDATE users SET password_hash = $1, must_change_password = $2 WHERE id = $3")
-        .bind(&hash)
-        .bind(false)
-        .bind(&user_id)
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query("DELETE FROM sessions WHERE user_id = $1")
-        .bind(&user_id)
-        .execute(&mut *tx)
-        .await?;
+    accounts::set_password_hash(&mut tx, &user_id, &hash).await?;
+    end_sessions(&mut tx, &user_id).await?;
     sqlx::query("DELETE FROM login_throttle WHERE key = $1")
         .bind(format!("account:{}", user.email))
         .execute(&mut *tx)

@@ -10,13 +10,14 @@ use ca::application::SignerApplication;
 use ca::authority::{Authority, KeyHolder};
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::Row;
+use sqlx::{AnyConnection, Connection, Row};
 
 use crate::accounts::{new_id, Email, Role, User};
 use crate::audit;
-use crate::db::Db;
-use crate::email;
+use crate::db::{stored, stored_text, Db, UnknownText};
 use crate::error::{Failure, FieldError};
+use crate::i18n::Lang;
+use crate::mail::{self, Addressee, Mail};
 
 /// The price of one year, in yen, tax excluded.
 pub const PRICE_JPY: i64 = 8_000;
@@ -75,7 +76,7 @@ pub const PREFECTURES: [&str; 47] = [
 ];
 
 /// The applicant form as submitted (every field a string; the API and the pages share it).
-#[derive(Debug, Clone, Default, serde::Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, serde::Deserialize, Serialize)]
 #[serde(default)]
 pub struct ApplicantForm {
     /// 組織名 (at most 64 characters).
@@ -109,7 +110,7 @@ pub struct ApplicantForm {
 }
 
 /// A checked application: every value trimmed and normalised.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Applicant {
     pub organisation: String,
     /// `123-4567`
@@ -338,14 +339,39 @@ impl Applicant {
     }
 }
 
+stored_text! {
+    /// Where an application (order) stands: `certificate_applications.status`.
+    pub enum OrderStatus("application status") {
+        /// A free re-issue after a PIN reset, waiting for the user's new PIN.
+        AwaitingPin = "awaiting_pin",
+        /// Waiting for the identity check.
+        Pending = "pending",
+        /// Approved; the CA is issuing (back to pending if it fails).
+        Issuing = "issuing",
+        Issued = "issued",
+        Rejected = "rejected",
+    }
+}
+
+impl OrderStatus {
+    /// The open applications, at most one per user: the same two as the partial unique index
+    /// `certificate_applications_one_open` (migration 0004).
+    pub const OPEN: [OrderStatus; 2] = [OrderStatus::Pending, OrderStatus::Issuing];
+
+    pub fn is_open(self) -> bool {
+        Self::OPEN.contains(&self)
+    }
+}
+
 /// An application (order) on record.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Order {
     pub order_id: String,
-    /// `pending` (awaiting the identity check), `issued` or `rejected`.
-    pub status: String,
-    /// `new`, `renewal` or `change`.
-    pub kind: String,
+    /// `awaiting_pin`, `pending` (awaiting the identity check), `issuing`, `issued` or
+    /// `rejected`.
+    pub status: OrderStatus,
+    /// `new`, `renewal`, `change` or `reissue` (the replaced serial is not serialised).
+    pub kind: OrderKind,
     pub common_name: String,
     pub price_jpy: i64,
     pub tax_jpy: i64,
@@ -363,14 +389,14 @@ pub struct Order {
 const ORDER_COLUMNS: &str = "order_id, status, kind, common_name, price_jpy, tax_jpy, created_at, \
     organisation, postal_code, country, prefecture, city, street, building, family_name, \
     given_name, family_name_romaji, given_name_romaji, department, phone, email, reject_reason, \
-    serial, user_id, org_id";
+    serial, user_id, org_id, replaces_serial";
 
 impl Order {
     fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
         Ok(Self {
             order_id: r.try_get("order_id")?,
-            status: r.try_get("status")?,
-            kind: r.try_get("kind")?,
+            status: stored(r, "status", OrderStatus::parse)?,
+            kind: OrderKind::from_row(r)?,
             common_name: r.try_get("common_name")?,
             price_jpy: r.try_get("price_jpy")?,
             tax_jpy: r.try_get("tax_jpy")?,
@@ -438,13 +464,62 @@ pub enum OrderKind {
     Reissue(String),
 }
 
+stored_text! {
+    /// The stored name of an [`OrderKind`]: `certificate_applications.kind`.
+    enum KindName("order kind") {
+        New = "new",
+        Renewal = "renewal",
+        Change = "change",
+        Reissue = "reissue",
+    }
+}
+
 impl OrderKind {
-    fn as_str(&self) -> &'static str {
+    fn name(&self) -> KindName {
         match self {
-            OrderKind::New => "new",
-            OrderKind::Renewal(_) => "renewal",
-            OrderKind::Change(_) => "change",
-            OrderKind::Reissue(_) => "reissue",
+            OrderKind::New => KindName::New,
+            OrderKind::Renewal(_) => KindName::Renewal,
+            OrderKind::Change(_) => KindName::Change,
+            OrderKind::Reissue(_) => KindName::Reissue,
+        }
+    }
+
+    /// The stored name (also the JSON's and the mails').
+    pub(crate) fn as_str(&self) -> &'static str {
+        self.name().as_str()
+    }
+
+    /// The kind stored as `kind` and `replaces_serial`: every kind but `new` replaces a
+    /// certificate, and only those do.
+    fn parse(kind: &str, replaces: Option<String>) -> Result<Self, UnknownText> {
+        Ok(match (KindName::parse(kind)?, replaces) {
+            (KindName::New, None) => OrderKind::New,
+            (KindName::Renewal, Some(s)) => OrderKind::Renewal(s),
+            (KindName::Change, Some(s)) => OrderKind::Change(s),
+            (KindName::Reissue, Some(s)) => OrderKind::Reissue(s),
+            (name, replaces) => {
+                return Err(UnknownText {
+                    what: "order kind",
+                    text: format!("{name} replacing {replaces:?}"),
+                })
+            }
+        })
+    }
+
+    fn from_row(r: &AnyRow) -> Result<Self, sqlx::Error> {
+        let name: String = r.try_get("kind")?;
+        Self::parse(&name, r.try_get("replaces_serial")?).map_err(|e| sqlx::Error::ColumnDecode {
+            index: "kind".into(),
+            source: Box::new(e),
+        })
+    }
+
+    /// What the certificate it replaces becomes once it is issued: a renewed one is superseded
+    /// (valid until it expires), a changed or re-issued one was revoked by the CA.
+    fn replaced_status(&self) -> CertStatus {
+        match self {
+            OrderKind::Change(_) | OrderKind::Reissue(_) => CertStatus::Revoked,
+            OrderKind::New | OrderKind::Renewal(_) => CertStatus::Superseded,
         }
     }
 
@@ -461,6 +536,13 @@ impl OrderKind {
             OrderKind::New => None,
             OrderKind::Renewal(s) | OrderKind::Change(s) | OrderKind::Reissue(s) => Some(s),
         }
+    }
+}
+
+/// Serialised as its name alone.
+impl Serialize for OrderKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
@@ -500,9 +582,9 @@ pub async fn place_order(
     let (price, tax) = kind.price();
     // A re-issue waits for the new PIN instead of an identity check.
     let status = if matches!(kind, OrderKind::Reissue(_)) {
-        "awaiting_pin"
+        OrderStatus::AwaitingPin
     } else {
-        "pending"
+        OrderStatus::Pending
     };
     let a = applicant;
     let inserted = sqlx::query(
@@ -538,7 +620,7 @@ pub async fn place_order(
     .bind(now)
     .bind(kind.as_str())
     .bind(kind.replaces())
-    .bind(status)
+    .bind(status.as_str())
     .execute(&mut *tx)
     .await;
     if let Err(e) = inserted {
@@ -558,17 +640,15 @@ pub async fn place_order(
             "error.application_open",
         )]));
     }
-    sqlx::query(
-        "INSERT INTO billing_ledger (id, org_id, order_id, kind, amount_jpy, tax_jpy, created_at) \
-         VALUES ($1, $2, $3, 'charge', $4, $5, $6)",
+    book(
+        &mut tx,
+        now,
+        &user.org_id,
+        &order_id,
+        ChargeKind::Charge,
+        price,
+        tax,
     )
-    .bind(new_id()?)
-    .bind(&user.org_id)
-    .bind(&order_id)
-    .bind(price)
-    .bind(tax)
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
     audit::append(
         &mut tx,
@@ -584,45 +664,30 @@ pub async fn place_order(
         },
     )
     .await?;
-    let (subject, body) = if matches!(kind, OrderKind::Reissue(_)) {
-        (
-            "署名PINリセットのお知らせ",
-            format!(
-                "{family} {given} 様\n\n\
-                 管理者が署名PINをリセットしました。PINで保護されていた電子証明書は失効し、\n\
-                 同じ内容で無料で再発行します(注文番号: {order_id})。\n\n\
-                 Inkan にログインし、プロフィールの「署名PIN」から新しいPINを設定してください。\n\
-                 新しいPINを設定すると、そのPINで保護された電子証明書が発行されます。\n",
-                family = a.family_name,
-                given = a.given_name,
-            ),
-        )
-    } else {
-        (
-            "電子証明書申込受付のお知らせ",
-            format!(
-                "{family} {given} 様\n\n\
-         電子証明書の{what}のお申込みを受け付けました。\n\n\
-         注文番号: {order_id}\n\
-         コモンネーム: {common_name}\n\
-         料金: {price} 円(税抜、1 年間)+ 消費税 {tax} 円\n\n\
-         このあと本人確認を行います。Inkan の運営担当者から、ご登録の電話番号({phone})または\n\
-         メールアドレスに確認のご連絡を差し上げますので、注文番号をお手元にご用意ください。\n\
-         本人確認が完了すると電子証明書が発行され、「電子証明書発行のお知らせ」をお送りします。\n",
-                family = a.family_name,
-                given = a.given_name,
-                price = PRICE_JPY,
-                tax = TAX_JPY,
-                phone = a.phone,
-                what = match kind {
-                    OrderKind::New => "発行",
-                    OrderKind::Renewal(_) => "更新",
-                    OrderKind::Change(_) | OrderKind::Reissue(_) => "変更(再発行)",
-                },
-            ),
-        )
+    let name = format!("{} {}", a.family_name, a.given_name);
+    let notice = match kind {
+        // The free re-issue is the news of the PIN reset that caused it.
+        OrderKind::Reissue(_) => Mail::PinReset {
+            name: &name,
+            reissue_order: Some(&order_id),
+        },
+        _ => Mail::CertificateOrdered {
+            family_name: &a.family_name,
+            given_name: &a.given_name,
+            order_kind: kind,
+            order_id: &order_id,
+            common_name: &common_name,
+            price_jpy: price,
+            tax_jpy: tax,
+            phone: &a.phone,
+        },
     };
-    email::enqueue_text(&mut tx, now, &user.org_id, &a.email, subject, &body).await?;
+    let to = Addressee {
+        org_id: &user.org_id,
+        address: &a.email,
+        lang: user.language,
+    };
+    mail::send(&mut tx, now, &to, &notice).await?;
     tx.commit().await?;
     let order = order_by_key(db, &user.id, idempotency_key)
         .await?
@@ -674,12 +739,10 @@ pub struct Overview {
 pub async fn overview(db: &Db, now: i64, user: &User) -> Result<Overview, Failure> {
     let applications = orders_of(db, user).await?;
     let certificates = certificates_of(db, user).await?;
-    let open = applications
-        .iter()
-        .any(|o| o.status == "pending" || o.status == "issuing");
+    let open = applications.iter().any(|o| o.status.is_open());
     let active = certificates
         .iter()
-        .find(|c| c.status == "active" && c.not_after > now);
+        .find(|c| c.status == CertStatus::Active && c.not_after > now);
     let reason = match may_apply(user) {
         Err(f) => Some(f.key()),
         Ok(()) if open => Some("error.application_open"),
@@ -700,8 +763,21 @@ pub async fn overview(db: &Db, now: i64, user: &User) -> Result<Overview, Failur
     })
 }
 
+stored_text! {
+    /// Where a certificate on record stands: `certificates.status`.
+    pub enum CertStatus("certificate status") {
+        /// The user's current certificate: the one that signs, within its validity period.
+        Active = "active",
+        /// Revoked by the CA: replaced by a change or a free re-issue, or its key was bound to
+        /// a PIN that was reset.
+        Revoked = "revoked",
+        /// Replaced by a renewal: valid until it expires, but no longer used to sign.
+        Superseded = "superseded",
+    }
+}
+
 /// A certificate on record.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct CertificateView {
     /// Hex serial number.
     pub serial: String,
@@ -711,7 +787,7 @@ pub struct CertificateView {
     pub not_before: i64,
     pub not_after: i64,
     /// `active`, `revoked` or `superseded`.
-    pub status: String,
+    pub status: CertStatus,
     pub cert_pem: String,
 }
 
@@ -732,7 +808,7 @@ pub async fn certificates_of(db: &Db, user: &User) -> Result<Vec<CertificateView
                 subject: r.try_get("subject")?,
                 not_before: r.try_get("not_before")?,
                 not_after: r.try_get("not_after")?,
-                status: r.try_get("status")?,
+                status: stored(r, "status", CertStatus::parse)?,
                 cert_pem: r.try_get("cert_pem")?,
             })
         })
@@ -740,8 +816,154 @@ pub async fn certificates_of(db: &Db, user: &User) -> Result<Vec<CertificateView
         .map_err(Failure::from)
 }
 
+/// Whether the user has an open application (waiting for the identity check or being issued).
+pub(crate) async fn has_open_application(db: &Db, user_id: &str) -> Result<bool, Failure> {
+    let [pending, issuing] = OrderStatus::OPEN;
+    let row = sqlx::query(
+        "SELECT 1 AS x FROM certificate_applications WHERE user_id = $1 AND status IN ($2, $3)",
+    )
+    .bind(user_id)
+    .bind(pending.as_str())
+    .bind(issuing.as_str())
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(row.is_some())
+}
+
+/// Sets the status of certificate `serial`, in the caller's transaction.
+pub(crate) async fn set_status(
+    conn: &mut AnyConnection,
+    serial: &str,
+    status: CertStatus,
+) -> Result<(), Failure> {
+    sqlx::query("UPDATE certificates SET status = $2 WHERE serial = $1")
+        .bind(serial)
+        .bind(status.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The user's certificates whose keys the CA's key store still holds (no PIN envelope), among
+/// those whose keys still matter: active or superseded (valid until they expire).
+pub(crate) async fn held_by_ca(db: &Db, user_id: &str) -> Result<Vec<String>, Failure> {
+    let rows = sqlx::query(
+        "SELECT serial FROM certificates WHERE user_id = $1 AND key_envelope IS NULL \
+         AND status IN ($2, $3)",
+    )
+    .bind(user_id)
+    .bind(CertStatus::Active.as_str())
+    .bind(CertStatus::Superseded.as_str())
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("serial"))
+        .collect::<Result<_, _>>()?)
+}
+
+/// Stores the PIN envelope of `serial`'s key unless one is stored already (a concurrent move);
+/// whether this call stored it.
+pub(crate) async fn store_envelope(
+    conn: &mut AnyConnection,
+    serial: &str,
+    envelope: Vec<u8>,
+) -> Result<bool, Failure> {
+    let updated = sqlx::query(
+        "UPDATE certificates SET key_envelope = $2 WHERE serial = $1 AND key_envelope IS NULL",
+    )
+    .bind(serial)
+    .bind(envelope)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() == 1)
+}
+
+/// A certificate whose key is sealed to its owner's PIN.
+#[derive(Debug, Clone)]
+pub(crate) struct PinBound {
+    pub serial: String,
+    pub status: CertStatus,
+    pub not_after: i64,
+}
+
+/// The user's active and superseded certificates whose keys are sealed to their PIN, newest
+/// first.
+pub(crate) async fn pin_bound(db: &Db, user_id: &str) -> Result<Vec<PinBound>, Failure> {
+    let rows = sqlx::query(
+        "SELECT serial, status, not_after FROM certificates WHERE user_id = $1 \
+         AND key_envelope IS NOT NULL AND status IN ($2, $3) \
+         ORDER BY created_at DESC, serial",
+    )
+    .bind(user_id)
+    .bind(CertStatus::Active.as_str())
+    .bind(CertStatus::Superseded.as_str())
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PinBound {
+                serial: r.try_get("serial")?,
+                status: stored(r, "status", CertStatus::parse)?,
+                not_after: r.try_get("not_after")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Failure::from)
+}
+
+/// The user's free re-issues waiting for a new PIN, oldest first.
+pub(crate) async fn awaiting_pin(db: &Db, user_id: &str) -> Result<Vec<String>, Failure> {
+    let rows = sqlx::query(
+        "SELECT order_id FROM certificate_applications WHERE user_id = $1 AND status = $2 \
+         ORDER BY created_at",
+    )
+    .bind(user_id)
+    .bind(OrderStatus::AwaitingPin.as_str())
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| r.try_get("order_id"))
+        .collect::<Result<_, _>>()?)
+}
+
+/// The new PIN is set: the re-issue `order_id` stops waiting for it and is pending, ready to be
+/// approved. `false` when it was not waiting (another process took it) or another application
+/// of the user is open (the re-issue waits for that one). Under a savepoint, so the refused
+/// move leaves a caller's transaction usable on PostgreSQL.
+pub(crate) async fn end_pin_wait(
+    conn: &mut AnyConnection,
+    order_id: &str,
+) -> Result<bool, Failure> {
+    let mut savepoint = conn.begin().await?;
+    let moved = sqlx::query(
+        "UPDATE certificate_applications SET status = $2 WHERE order_id = $1 AND status = $3",
+    )
+    .bind(order_id)
+    .bind(OrderStatus::Pending.as_str())
+    .bind(OrderStatus::AwaitingPin.as_str())
+    .execute(&mut *savepoint)
+    .await;
+    match moved {
+        Ok(r) => {
+            savepoint.commit().await?;
+            Ok(r.rows_affected() == 1)
+        }
+        // The one open application per user (a unique index).
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation) =>
+        {
+            savepoint.rollback().await?;
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// An application waiting in the identity-check queue.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PendingCheck {
     pub order_id: String,
     pub common_name: String,
@@ -754,8 +976,9 @@ pub struct PendingCheck {
 pub async fn pending_checks(db: &Db) -> Result<Vec<PendingCheck>, Failure> {
     let rows = sqlx::query(&format!(
         "SELECT {ORDER_COLUMNS}, (SELECT name FROM organisations o WHERE o.id = a.org_id) AS org_name \
-         FROM certificate_applications a WHERE status = 'pending' ORDER BY created_at, order_id"
+         FROM certificate_applications a WHERE status = $1 ORDER BY created_at, order_id"
     ))
+    .bind(OrderStatus::Pending.as_str())
     .fetch_all(&db.pool)
     .await?;
     rows.iter()
@@ -795,13 +1018,14 @@ impl Check {
 }
 
 /// Claims a pending application for a decision (so two verifiers cannot both decide).
-async fn claim(db: &Db, order_id: &str, to: &str) -> Result<Order, Failure> {
+async fn claim(db: &Db, order_id: &str, to: OrderStatus) -> Result<Order, Failure> {
     let mut tx = db.begin().await?;
     let claimed = sqlx::query(
-        "UPDATE certificate_applications SET status = $2 WHERE order_id = $1 AND status = 'pending'",
+        "UPDATE certificate_applications SET status = $2 WHERE order_id = $1 AND status = $3",
     )
     .bind(order_id)
-    .bind(to)
+    .bind(to.as_str())
+    .bind(OrderStatus::Pending.as_str())
     .execute(&mut *tx)
     .await?;
     if claimed.rows_affected() == 0 {
@@ -835,7 +1059,7 @@ pub async fn approve(
     check: &Check,
 ) -> Result<CertificateView, Failure> {
     let authority = authority.ok_or(Failure::BadRequest("error.no_ca"))?;
-    let order = claim(db, order_id, "issuing").await?;
+    let order = claim(db, order_id, OrderStatus::Issuing).await?;
     let ca_app = match order.applicant.to_ca() {
         Ok(a) => a,
         Err(e) => {
@@ -843,7 +1067,7 @@ pub async fn approve(
             return Err(Failure::Internal(e));
         }
     };
-    let kind = order_kind(db, order_id).await?;
+    let kind = order.kind.clone();
     // With a signing PIN set, the new key is sealed to it and the CA keeps no copy.
     let recipient = match crate::pins::recipient(db, &order.user_id).await {
         Ok(r) => r,
@@ -882,7 +1106,7 @@ pub async fn approve(
     let pem = pem_rfc7468_encode(&record.cert_der);
     let mut tx = db.begin().await?;
     sqlx::query(
-        "UPDATE certificate_applications SET status = 'issued', checked_by = $2, checked_at = $3, \
+        "UPDATE certificate_applications SET status = $7, checked_by = $2, checked_at = $3, \
          check_method = $4, check_note = $5, serial = $6 WHERE order_id = $1",
     )
     .bind(order_id)
@@ -891,12 +1115,13 @@ pub async fn approve(
     .bind(&check.method)
     .bind(&check.note)
     .bind(&serial)
+    .bind(OrderStatus::Issued.as_str())
     .execute(&mut *tx)
     .await?;
     sqlx::query(
         "INSERT INTO certificates (serial, org_id, user_id, order_id, subject, cert_pem, \
          not_before, not_after, status, created_at, key_envelope) VALUES ($1, $2, $3, $4, $5, \
-         $6, $7, $8, 'active', $9, $10)",
+         $6, $7, $8, $11, $9, $10)",
     )
     .bind(&serial)
     .bind(&order.org_id)
@@ -908,19 +1133,13 @@ pub async fn approve(
     .bind(record.not_after as i64)
     .bind(now)
     .bind(envelope)
+    .bind(CertStatus::Active.as_str())
     .execute(&mut *tx)
     .await?;
-    // The new certificate takes over: a renewed one is superseded (valid until it expires), a
-    // changed one was revoked by the CA.
-    sqlx::query(
-        "UPDATE certificates SET status = CASE WHEN $2 IN ('change', 'reissue') THEN 'revoked' \
-         ELSE 'superseded' END \
-         WHERE serial = (SELECT replaces_serial FROM certificate_applications WHERE order_id = $1)",
-    )
-    .bind(order_id)
-    .bind(&order.kind)
-    .execute(&mut *tx)
-    .await?;
+    // The new certificate takes over.
+    if let Some(old) = order.kind.replaces() {
+        set_status(&mut tx, old, order.kind.replaced_status()).await?;
+    }
     for (org, action) in [
         (None, "identity_check.approved"),
         (Some(order.org_id.as_str()), "certificate.issued"),
@@ -940,42 +1159,27 @@ pub async fn approve(
         .await?;
     }
     let a = &order.applicant;
-    let expiry = crate::clock::jst(record.not_after as i64);
-    let body = format!(
-        "{family} {given} 様\n\n\
-         本人確認が完了し、電子証明書を発行しました。\n\n\
-         注文番号: {order_id}\n\
-         コモンネーム: {cn}\n\
-         国: {country}\n\
-         都道府県: {prefecture}\n\
-         住所: {city}{street}\n\
-         郵便番号: {postal}\n\
-         組織: {organisation}\n\
-         部署: {department}\n\
-         有効期限: {expiry}\n\
-         シリアル番号: {serial}\n\n\
-         Inkan にログインし、プロフィールの「印影・署名画像」から印影を登録してください。\n\
-         印影を登録しない場合は、「電子署名」と書かれた既定の印影が署名に表示されます。\n",
-        family = a.family_name,
-        given = a.given_name,
-        cn = order.common_name,
-        country = a.country,
-        prefecture = a.prefecture,
-        city = a.city,
-        street = a.street_address(),
-        postal = a.postal_code,
-        organisation = a.organisation,
-        department = a.department,
-    );
-    email::enqueue_text(
-        &mut tx,
-        now,
-        &order.org_id,
-        &a.email,
-        "電子証明書発行のお知らせ",
-        &body,
-    )
-    .await?;
+    let notice = Mail::CertificateIssued {
+        family_name: &a.family_name,
+        given_name: &a.given_name,
+        order_id,
+        common_name: &order.common_name,
+        country: &a.country,
+        prefecture: &a.prefecture,
+        city: &a.city,
+        street: &a.street_address(),
+        postal_code: &a.postal_code,
+        organisation: &a.organisation,
+        department: &a.department,
+        expires_at: record.not_after as i64,
+        serial: &serial,
+    };
+    let to = Addressee {
+        org_id: &order.org_id,
+        address: &a.email,
+        lang: mail::language_of(&mut tx, &order.user_id).await?,
+    };
+    mail::send(&mut tx, now, &to, &notice).await?;
     tx.commit().await?;
     Ok(CertificateView {
         serial,
@@ -983,33 +1187,19 @@ pub async fn approve(
         subject: record.subject,
         not_before: record.not_before as i64,
         not_after: record.not_after as i64,
-        status: "active".into(),
+        status: CertStatus::Active,
         cert_pem: pem,
     })
 }
 
-async fn order_kind(db: &Db, order_id: &str) -> Result<OrderKind, Failure> {
-    let row = sqlx::query(
-        "SELECT kind, replaces_serial FROM certificate_applications WHERE order_id = $1",
-    )
-    .bind(order_id)
-    .fetch_one(&db.pool)
-    .await?;
-    let kind: String = row.try_get("kind")?;
-    let replaces: Option<String> = row.try_get("replaces_serial")?;
-    Ok(match (kind.as_str(), replaces) {
-        ("renewal", Some(s)) => OrderKind::Renewal(s),
-        ("change", Some(s)) => OrderKind::Change(s),
-        ("reissue", Some(s)) => OrderKind::Reissue(s),
-        _ => OrderKind::New,
-    })
-}
-
+/// Puts an application the CA failed to issue back in the queue.
 async fn release(db: &Db, order_id: &str) -> Result<(), Failure> {
     sqlx::query(
-        "UPDATE certificate_applications SET status = 'pending' WHERE order_id = $1 AND status = 'issuing'",
+        "UPDATE certificate_applications SET status = $2 WHERE order_id = $1 AND status = $3",
     )
     .bind(order_id)
+    .bind(OrderStatus::Pending.as_str())
+    .bind(OrderStatus::Issuing.as_str())
     .execute(&db.pool)
     .await?;
     Ok(())
@@ -1029,7 +1219,7 @@ pub async fn reject(
     if !errors.is_empty() {
         return Err(Failure::Invalid(errors));
     }
-    let order = claim(db, order_id, "rejected").await?;
+    let order = claim(db, order_id, OrderStatus::Rejected).await?;
     let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE certificate_applications SET checked_by = $2, checked_at = $3, check_method = $4, \
@@ -1043,17 +1233,16 @@ pub async fn reject(
     .bind(&reason)
     .execute(&mut *tx)
     .await?;
-    sqlx::query(
-        "INSERT INTO billing_ledger (id, org_id, order_id, kind, amount_jpy, tax_jpy, created_at) \
-         VALUES ($1, $2, $3, 'refund', $4, $5, $6)",
+    let (price, tax) = (-order.price_jpy, -order.tax_jpy);
+    book(
+        &mut tx,
+        now,
+        &order.org_id,
+        order_id,
+        ChargeKind::Refund,
+        price,
+        tax,
     )
-    .bind(new_id()?)
-    .bind(&order.org_id)
-    .bind(order_id)
-    .bind(-order.price_jpy)
-    .bind(-order.tax_jpy)
-    .bind(now)
-    .execute(&mut *tx)
     .await?;
     for (org, action) in [
         (None, "identity_check.rejected"),
@@ -1072,20 +1261,18 @@ pub async fn reject(
         .await?;
     }
     let a = &order.applicant;
-    let body = format!(
-        "{} {} 様\n\n電子証明書のお申込み(注文番号 {order_id})について、本人確認を完了できませんでした。\n\
-         理由: {reason}\n\nお申込み内容をご確認のうえ、再度お申込みください。料金は請求されません。\n",
-        a.family_name, a.given_name,
-    );
-    email::enqueue_text(
-        &mut tx,
-        now,
-        &order.org_id,
-        &a.email,
-        "電子証明書お申込みについてのお知らせ",
-        &body,
-    )
-    .await?;
+    let notice = Mail::CertificateRejected {
+        family_name: &a.family_name,
+        given_name: &a.given_name,
+        order_id,
+        reason: &reason,
+    };
+    let to = Addressee {
+        org_id: &order.org_id,
+        address: &a.email,
+        lang: mail::language_of(&mut tx, &order.user_id).await?,
+    };
+    mail::send(&mut tx, now, &to, &notice).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -1109,10 +1296,11 @@ async fn active_certificate(db: &Db, user: &User, serial: &str) -> Result<(i64, 
         .join(", ");
     let row = sqlx::query(&format!(
         "SELECT c.not_after, {columns} FROM certificates c JOIN certificate_applications a \
-         ON a.order_id = c.order_id WHERE c.serial = $1 AND c.user_id = $2 AND c.status = 'active'"
+         ON a.order_id = c.order_id WHERE c.serial = $1 AND c.user_id = $2 AND c.status = $3"
     ))
     .bind(serial)
     .bind(&user.id)
+    .bind(CertStatus::Active.as_str())
     .fetch_optional(&db.pool)
     .await?
     .ok_or(Failure::NotFound)?;
@@ -1189,13 +1377,14 @@ pub async fn change(
 pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
     let rows = sqlx::query(
         "SELECT c.serial, c.org_id, c.not_after, a.family_name, a.given_name, a.organisation, \
-         a.email, a.common_name FROM certificates c JOIN certificate_applications a \
-         ON a.order_id = c.order_id \
-         WHERE c.status = 'active' AND c.renewal_notice_sent_at IS NULL \
+         a.email, a.common_name, u.language FROM certificates c JOIN certificate_applications a \
+         ON a.order_id = c.order_id LEFT JOIN users u ON u.id = c.user_id \
+         WHERE c.status = $3 AND c.renewal_notice_sent_at IS NULL \
          AND c.not_after > $1 AND c.not_after <= $2",
     )
     .bind(now)
     .bind(now + 93 * 86400)
+    .bind(CertStatus::Active.as_str())
     .fetch_all(&db.pool)
     .await?;
     let mut sent = 0;
@@ -1219,32 +1408,23 @@ pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
         if claimed.rows_affected() == 0 {
             continue;
         }
-        let to: String = r.try_get("email")?;
-        let body = format!(
-            "{organisation}\n{family} {given} 様\n\n\
-             ご利用中の電子証明書の有効期限が近づいています。\n\n\
-             会社名: {organisation}\n\
-             氏名: {family} {given}({cn})\n\
-             有効期限: {expiry}\n\
-             更新手続き開始日: {from}\n\n\
-             更新手続き開始日から、Inkan のプロフィール画面の「更新する」で更新をお申込みいただけます。\n\
-             有効期限を過ぎると、この証明書では署名できなくなります。\n",
-            organisation = r.try_get::<String, _>("organisation")?,
-            family = r.try_get::<String, _>("family_name")?,
-            given = r.try_get::<String, _>("given_name")?,
-            cn = r.try_get::<String, _>("common_name")?,
-            expiry = crate::clock::jst(not_after),
-            from = crate::clock::jst(from),
-        );
-        email::enqueue_text(
-            &mut tx,
-            now,
-            &org_id,
-            &to,
-            "電子証明書更新のお知らせ",
-            &body,
-        )
-        .await?;
+        let text = |column: &str| r.try_get::<String, _>(column);
+        let notice = Mail::CertificateRenewal {
+            organisation: &text("organisation")?,
+            family_name: &text("family_name")?,
+            given_name: &text("given_name")?,
+            common_name: &text("common_name")?,
+            expires_at: not_after,
+            renewal_opens_at: from,
+        };
+        // The application's address, in the language of the user it belongs to.
+        let lang: Option<String> = r.try_get("language")?;
+        let to = Addressee {
+            org_id: &org_id,
+            address: &text("email")?,
+            lang: lang.as_deref().and_then(Lang::parse).unwrap_or_default(),
+        };
+        mail::send(&mut tx, now, &to, &notice).await?;
         audit::append(
             &mut tx,
             now,
@@ -1262,12 +1442,48 @@ pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
     Ok(sent)
 }
 
+stored_text! {
+    /// What a line of the billing ledger is: `billing_ledger.kind`.
+    pub enum ChargeKind("billing ledger kind") {
+        /// The order's price, booked when it is placed.
+        Charge = "charge",
+        /// The charge given back when the application is rejected.
+        Refund = "refund",
+    }
+}
+
+/// Books a line of the ledger, in the caller's transaction (one of each kind per order).
+async fn book(
+    conn: &mut AnyConnection,
+    now: i64,
+    org_id: &str,
+    order_id: &str,
+    kind: ChargeKind,
+    amount_jpy: i64,
+    tax_jpy: i64,
+) -> Result<(), Failure> {
+    sqlx::query(
+        "INSERT INTO billing_ledger (id, org_id, order_id, kind, amount_jpy, tax_jpy, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(new_id()?)
+    .bind(org_id)
+    .bind(order_id)
+    .bind(kind.as_str())
+    .bind(amount_jpy)
+    .bind(tax_jpy)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// One line of the billing ledger.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Charge {
     pub order_id: String,
     /// `charge` or `refund`.
-    pub kind: String,
+    pub kind: ChargeKind,
     pub amount_jpy: i64,
     pub tax_jpy: i64,
     pub created_at: i64,
@@ -1288,7 +1504,7 @@ pub async fn ledger(db: &Db, org_id: &str) -> Result<Vec<Charge>, Failure> {
         .map(|r| {
             Ok(Charge {
                 order_id: r.try_get("order_id")?,
-                kind: r.try_get("kind")?,
+                kind: stored(r, "kind", ChargeKind::parse)?,
                 amount_jpy: r.try_get("amount_jpy")?,
                 tax_jpy: r.try_get("tax_jpy")?,
                 created_at: r.try_get("created_at")?,
@@ -1433,12 +1649,123 @@ mod tests {
     }
 
     #[test]
+    fn every_status_and_kind_reads_back_from_its_stored_text() {
+        for &s in CertStatus::ALL {
+            assert_eq!(CertStatus::parse(s.as_str()), Ok(s));
+        }
+        for &s in OrderStatus::ALL {
+            assert_eq!(OrderStatus::parse(s.as_str()), Ok(s));
+        }
+        for &k in ChargeKind::ALL {
+            assert_eq!(ChargeKind::parse(k.as_str()), Ok(k));
+        }
+        for kind in [
+            OrderKind::New,
+            OrderKind::Renewal("0A".into()),
+            OrderKind::Change("0B".into()),
+            OrderKind::Reissue("0C".into()),
+        ] {
+            let stored = (kind.as_str(), kind.replaces().map(str::to_owned));
+            assert_eq!(OrderKind::parse(stored.0, stored.1), Ok(kind));
+        }
+    }
+
+    #[test]
+    fn the_stored_texts_are_the_ones_the_database_and_the_api_hold() {
+        let texts = |all: Vec<&'static str>| all.join(" ");
+        assert_eq!(
+            texts(CertStatus::ALL.iter().map(|s| s.as_str()).collect()),
+            "active revoked superseded"
+        );
+        assert_eq!(
+            texts(OrderStatus::ALL.iter().map(|s| s.as_str()).collect()),
+            "awaiting_pin pending issuing issued rejected"
+        );
+        assert_eq!(
+            texts(ChargeKind::ALL.iter().map(|k| k.as_str()).collect()),
+            "charge refund"
+        );
+        assert_eq!(
+            texts(KindName::ALL.iter().map(|k| k.as_str()).collect()),
+            "new renewal change reissue"
+        );
+        // JSON (the API, the pages' templates) carries the same text.
+        let json = serde_json::to_value((
+            CertStatus::Superseded,
+            OrderStatus::AwaitingPin,
+            ChargeKind::Refund,
+            OrderKind::Renewal("0A".into()),
+        ))
+        .expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!(["superseded", "awaiting_pin", "refund", "renewal"])
+        );
+    }
+
+    #[test]
+    fn an_unknown_stored_text_is_refused_with_what_it_should_have_been() {
+        assert_eq!(
+            CertStatus::parse("expired"),
+            Err(UnknownText {
+                what: "certificate status",
+                text: "expired".into()
+            })
+        );
+        for text in ["", "Active", "active ", "revoked\0"] {
+            assert!(CertStatus::parse(text).is_err(), "{text:?}");
+        }
+        assert!(OrderStatus::parse("approved").is_err());
+        assert!(OrderStatus::parse("Pending").is_err());
+        assert!(ChargeKind::parse("credit").is_err());
+        let e = OrderKind::parse("upgrade", Some("0A".into())).expect_err("unknown kind");
+        assert_eq!(e.to_string(), "unknown order kind \"upgrade\"");
+        // A kind and its replaced serial come together, or not at all.
+        assert!(OrderKind::parse("renewal", None).is_err());
+        assert!(OrderKind::parse("new", Some("0A".into())).is_err());
+    }
+
+    #[test]
+    fn the_pages_have_a_text_for_every_status_and_kind() {
+        let mut keys: Vec<String> = Vec::new();
+        keys.extend(CertStatus::ALL.iter().map(|s| format!("cert.status.{s}")));
+        keys.extend(OrderStatus::ALL.iter().map(|s| format!("cert.app.{s}")));
+        keys.extend(ChargeKind::ALL.iter().map(|k| format!("billing.kind.{k}")));
+        keys.extend(KindName::ALL.iter().map(|k| format!("cert.kind.{k}")));
+        let missing: Vec<_> = keys.iter().filter(|k| !crate::i18n::known(k)).collect();
+        assert!(missing.is_empty(), "untranslated: {missing:?}");
+    }
+
+    #[test]
+    fn the_open_applications_are_pending_and_issuing() {
+        let open: Vec<_> = OrderStatus::ALL.iter().filter(|s| s.is_open()).collect();
+        assert_eq!(open, [&OrderStatus::Pending, &OrderStatus::Issuing]);
+    }
+
+    #[test]
+    fn a_renewal_supersedes_and_a_change_or_reissue_revokes() {
+        let s = || "0A".to_owned();
+        assert_eq!(
+            OrderKind::Renewal(s()).replaced_status(),
+            CertStatus::Superseded
+        );
+        assert_eq!(
+            OrderKind::Change(s()).replaced_status(),
+            CertStatus::Revoked
+        );
+        assert_eq!(
+            OrderKind::Reissue(s()).replaced_status(),
+            CertStatus::Revoked
+        );
+    }
+
+    #[test]
     fn csv_quotes_what_needs_quoting() {
         let csv = ledger_csv(
             "A, \"B\"",
             &[Charge {
                 order_id: "INK202611250001".into(),
-                kind: "charge".into(),
+                kind: ChargeKind::Charge,
                 amount_jpy: 8000,
                 tax_jpy: 800,
                 created_at: 0,

@@ -89,3 +89,84 @@ pub fn flag(row: &AnyRow, column: &str) -> Result<bool, sqlx::Error> {
     row.try_get::<bool, _>(column)
         .or_else(|_| row.try_get::<i64, _>(column).map(|v| v != 0))
 }
+
+/// A stored text that names no variant of the enum it was read as: the database holds a value
+/// this version does not know (a newer version wrote it, or the row was edited by hand).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} {text:?}")]
+pub struct UnknownText {
+    /// What the text should have named (`certificate status`).
+    pub what: &'static str,
+    pub text: String,
+}
+
+/// Reads `column` as an enum declared with `stored_text!` (pass its `parse`). An unknown text
+/// is a decoding error naming the column and the text, so the request fails as an internal
+/// error instead of carrying on with a guess.
+pub fn stored<T>(
+    row: &AnyRow,
+    column: &str,
+    parse: fn(&str) -> Result<T, UnknownText>,
+) -> Result<T, sqlx::Error> {
+    let text: String = row.try_get(column)?;
+    parse(&text).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_owned(),
+        source: Box::new(e),
+    })
+}
+
+/// Declares an enum stored as text, each variant's text written once: `as_str` is the one
+/// mapping, `parse` its inverse (an unknown text is an [`UnknownText`] naming what was read),
+/// and `Display` and `Serialize` give the same text, so the JSON answers and the pages show
+/// what the database holds. Bind `as_str()` into SQL; read with [`stored`].
+macro_rules! stored_text {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident ($what:literal) {
+            $($(#[$vmeta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($(#[$vmeta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every variant, in the order declared.
+            pub const ALL: &'static [$name] = &[$($name::$variant,)+];
+
+            /// The text stored for this variant.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+
+            /// The variant stored as `text`.
+            pub fn parse(text: &str) -> Result<Self, $crate::db::UnknownText> {
+                Self::ALL
+                    .iter()
+                    .copied()
+                    .find(|v| v.as_str() == text)
+                    .ok_or_else(|| $crate::db::UnknownText {
+                        what: $what,
+                        text: text.to_owned(),
+                    })
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use stored_text;

@@ -1,7 +1,7 @@
-//! Email: a message is queued in the `outbox` table inside the transaction that causes it
-//! ([`enqueue`]); a worker in every `inkan serve` process ([`run_worker`]) claims due messages
-//! with a lease, delivers them through the [`Mailer`] (SMTP with lettre, or .eml files in
-//! `DATA_DIR/outbox/`), and marks them sent or schedules a retry with backoff.
+//! Email: a message is queued inside the transaction that causes it ([`enqueue`]): its content
+//! and delivery record in the `outbox` table, and a [`jobs::Kind::Email`] job that delivers it
+//! ([`deliver_queued`]) through the [`Mailer`] (SMTP with lettre, or .eml files in
+//! `DATA_DIR/outbox/`). The job runner retries a failed delivery with backoff.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,23 +11,18 @@ use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use sqlx::{Any, Executor, Row};
+use sqlx::{Acquire, Any, Row};
 
 use crate::accounts::{new_id, Email};
 use crate::config::{Config, SmtpTls};
-use crate::db::{Backend, Db};
+use crate::db::Db;
+use crate::jobs::{self, Kind, NewJob, Permanent};
 
-/// Messages claimed at once by one worker.
-const BATCH: i64 = 10;
 /// How long one SMTP exchange may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
-/// How long a claim holds: long enough to send a whole batch at the SMTP timeout. A process that
-/// dies holding a claim only delays those messages until the lease runs out.
-const LEASE_SECONDS: i64 = BATCH * (SMTP_TIMEOUT.as_secs() as i64 + 5) + 60;
-/// The longest wait between two attempts.
-const MAX_BACKOFF_SECONDS: i64 = 3600;
-/// `next_attempt_at` of a message given up on (the SMTP server refused it permanently).
-const NEVER: i64 = i64::MAX;
+/// Delivery attempts before a mail is given up: with the retry delay doubling up to an hour,
+/// about four days of trying.
+pub const MAX_ATTEMPTS: i64 = 100;
 
 /// A message to queue.
 #[derive(Debug)]
@@ -61,16 +56,18 @@ pub async fn enqueue_text(
     .await
 }
 
-/// Queues `mail` through `executor` (pass `&mut *tx` so it is sent only if the transaction
-/// commits). Returns the message's id.
-pub async fn enqueue<'e, E>(executor: E, now: i64, mail: &Outgoing<'_>) -> anyhow::Result<String>
+/// Queues `mail` on `conn` (pass `&mut *tx` so it is sent only if the transaction commits): the
+/// outbox row and its delivery job, both or neither (a savepoint inside the caller's
+/// transaction). Returns the message's id.
+pub async fn enqueue<'e, A>(conn: A, now: i64, mail: &Outgoing<'_>) -> anyhow::Result<String>
 where
-    E: Executor<'e, Database = Any>,
+    A: Acquire<'e, Database = Any>,
 {
     let id = new_id()?;
+    let mut tx = conn.begin().await.context("queueing an email")?;
     sqlx::query(
-        "INSERT INTO outbox (id, org_id, to_addr, subject, body_text, created_at, attempts, \
-         next_attempt_at, claimed_until) VALUES ($1, $2, $3, $4, $5, $6, 0, $6, 0)",
+        "INSERT INTO outbox (id, org_id, to_addr, subject, body_text, created_at, attempts) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0)",
     )
     .bind(&id)
     .bind(mail.org_id)
@@ -78,9 +75,13 @@ where
     .bind(mail.subject)
     .bind(mail.body_text)
     .bind(now)
-    .execute(executor)
+    .execute(&mut *tx)
     .await
     .context("queueing an email")?;
+    let job =
+        NewJob::new(Kind::Email, serde_json::json!({ "outbox_id": id })).max_attempts(MAX_ATTEMPTS);
+    jobs::enqueue(&mut *tx, now, &job).await?;
+    tx.commit().await.context("queueing an email")?;
     Ok(id)
 }
 
@@ -152,17 +153,10 @@ impl Mailer {
         })
     }
 
-    /// How often the worker looks for due messages.
-    fn poll_interval(&self) -> Duration {
-        Duration::from_secs(self.retry_seconds.clamp(1, 5) as u64)
-    }
-
-    /// The delay before the attempt after `failures` failed ones: doubling, capped.
-    fn backoff(&self, failures: i64) -> i64 {
-        let exponent = (failures - 1).clamp(0, 20) as u32;
-        self.retry_seconds
-            .saturating_mul(1 << exponent)
-            .min(MAX_BACKOFF_SECONDS)
+    /// The delay before the attempt after `failures` failed ones: from `mail_retry_seconds`,
+    /// doubling, capped at an hour.
+    pub(crate) fn backoff(&self, failures: i64) -> i64 {
+        jobs::backoff(self.retry_seconds, failures)
     }
 
     fn build(&self, mail: &Queued) -> Result<Message, Failure> {
@@ -215,7 +209,7 @@ fn write_eml(dir: &std::path::Path, mail: &Queued, bytes: &[u8]) -> anyhow::Resu
         .with_context(|| format!("cannot write {name} in {}", dir.display()))
 }
 
-/// A claimed message.
+/// A queued message.
 #[derive(Debug)]
 struct Queued {
     id: String,
@@ -223,110 +217,65 @@ struct Queued {
     subject: String,
     body_text: String,
     created_at: i64,
-    attempts: i64,
 }
 
-/// Claims up to [`BATCH`] due messages for `claim` (a fresh random token), atomically: the
-/// UPDATE only takes rows whose lease has run out, so two workers never hold the same message.
-/// On PostgreSQL, `FOR UPDATE SKIP LOCKED` lets concurrent workers take different rows instead
-/// of waiting for each other (and the outer condition is re-checked on the locked row); SQLite
-/// runs one writer at a time.
-async fn claim(db: &Db, now: i64, claim: &str) -> anyhow::Result<Vec<Queued>> {
-    let skip_locked = match db.backend {
-        Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-        Backend::Sqlite => "",
+/// Delivers the queued message `outbox_id` (what a [`Kind::Email`] job does) and records the
+/// attempt on its outbox row. Already sent: nothing to do (a job taken over after its lease ran
+/// out mid-delivery does not send again). A failure is an error for the runner to retry, or a
+/// [`Permanent`] one when the server refused the message.
+pub async fn deliver_queued(
+    db: &Db,
+    mailer: &Mailer,
+    now: i64,
+    outbox_id: &str,
+) -> anyhow::Result<()> {
+    let row = sqlx::query(
+        "SELECT id, to_addr, subject, body_text, created_at, sent_at FROM outbox WHERE id = $1",
+    )
+    .bind(outbox_id)
+    .fetch_optional(&db.pool)
+    .await
+    .context("reading a queued email")?
+    .ok_or_else(|| Permanent(format!("no email {outbox_id} in the outbox")))?;
+    if row.try_get::<Option<i64>, _>("sent_at")?.is_some() {
+        return Ok(());
+    }
+    let mail = Queued {
+        id: row.try_get("id")?,
+        to_addr: row.try_get("to_addr")?,
+        subject: row.try_get("subject")?,
+        body_text: row.try_get("body_text")?,
+        created_at: row.try_get("created_at")?,
     };
-    let sql = format!(
-        "UPDATE outbox SET claimed_by = $1, claimed_until = $2 \
-         WHERE id IN (SELECT id FROM outbox \
-             WHERE sent_at IS NULL AND next_attempt_at <= $3 AND claimed_until < $3 \
-             ORDER BY next_attempt_at, created_at LIMIT $4{skip_locked}) \
-         AND sent_at IS NULL AND claimed_until < $3 \
-         RETURNING id, to_addr, subject, body_text, created_at, attempts"
-    );
-    let rows = sqlx::query(&sql)
-        .bind(claim)
-        .bind(now + LEASE_SECONDS)
-        .bind(now)
-        .bind(BATCH)
-        .fetch_all(&db.pool)
-        .await
-        .context("claiming queued email")?;
-    rows.iter()
-        .map(|r| {
-            Ok(Queued {
-                id: r.try_get("id")?,
-                to_addr: r.try_get("to_addr")?,
-                subject: r.try_get("subject")?,
-                body_text: r.try_get("body_text")?,
-                created_at: r.try_get("created_at")?,
-                attempts: r.try_get("attempts")?,
-            })
-        })
-        .collect()
-}
-
-/// Claims and delivers the due messages once; returns how many were claimed.
-pub async fn deliver_due(db: &Db, mailer: &Mailer, now: i64) -> anyhow::Result<usize> {
-    let token = new_id()?;
-    let batch = claim(db, now, &token).await?;
-    for mail in &batch {
-        let outcome = mailer.deliver(mail).await;
-        let update = match &outcome {
+    match mailer.deliver(&mail).await {
+        Ok(()) => {
             // The body may hold a temporary password: it is not kept once delivered.
-            Ok(()) => sqlx::query(
+            sqlx::query(
                 "UPDATE outbox SET sent_at = $1, attempts = attempts + 1, last_error = NULL, \
-                 body_text = '', claimed_by = NULL, claimed_until = 0 \
-                 WHERE id = $2 AND claimed_by = $3",
+                 body_text = '' WHERE id = $2",
             )
-            .bind(now),
-            Err(failure) => sqlx::query(
-                "UPDATE outbox SET next_attempt_at = $1, attempts = attempts + 1, \
-                 last_error = $4, claimed_by = NULL, claimed_until = 0 \
-                 WHERE id = $2 AND claimed_by = $3",
-            )
-            .bind(if failure.permanent {
-                NEVER
-            } else {
-                now + mailer.backoff(mail.attempts + 1)
-            }),
-        };
-        let update = update.bind(&mail.id).bind(&token);
-        let update = match &outcome {
-            Ok(()) => update,
-            Err(failure) => update.bind(failure.message.clone()),
-        };
-        let done = update
+            .bind(now)
+            .bind(&mail.id)
             .execute(&db.pool)
             .await
-            .context("recording a delivery attempt")?;
-        match outcome {
-            Ok(()) => tracing::info!(email = %mail.id, to = %mail.to_addr, "email sent"),
-            Err(f) if f.permanent => {
-                tracing::error!(email = %mail.id, to = %mail.to_addr, error = %f.message, "email refused; not retrying")
+            .context("recording a delivered email")?;
+            tracing::info!(email = %mail.id, to = %mail.to_addr, "email sent");
+            Ok(())
+        }
+        Err(failure) => {
+            sqlx::query("UPDATE outbox SET attempts = attempts + 1, last_error = $1 WHERE id = $2")
+                .bind(&failure.message)
+                .bind(&mail.id)
+                .execute(&db.pool)
+                .await
+                .context("recording a failed delivery")?;
+            let what = format!("delivering email {} to {}", mail.id, mail.to_addr);
+            if failure.permanent {
+                Err(anyhow::Error::new(Permanent(failure.message)).context(what))
+            } else {
+                Err(anyhow::anyhow!(failure.message).context(what))
             }
-            Err(f) => {
-                tracing::warn!(email = %mail.id, to = %mail.to_addr, attempts = mail.attempts + 1, error = %f.message, "email not sent; will retry")
-            }
         }
-        if done.rows_affected() == 0 {
-            tracing::warn!(email = %mail.id, "the claim on an email ran out before its delivery was recorded");
-        }
-    }
-    Ok(batch.len())
-}
-
-/// The background worker of `inkan serve`: delivers due mail until the process stops.
-pub async fn run_worker(db: Db, mailer: Mailer, clock: crate::clock::Clock) {
-    tracing::info!(mailer = ?mailer, "email worker started");
-    loop {
-        match deliver_due(&db, &mailer, clock.now()).await {
-            // A full batch: there may be more waiting.
-            Ok(n) if n as i64 == BATCH => continue,
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "email worker"),
-        }
-        tokio::time::sleep(mailer.poll_interval()).await;
     }
 }
 
@@ -362,7 +311,6 @@ mod tests {
                 subject: "アカウント発行のお知らせ".into(),
                 body_text: "仮パスワード: Xy3".into(),
                 created_at: 0,
-                attempts: 0,
             })
             .unwrap_or_else(|f| panic!("{}", f.message));
         let raw = String::from_utf8(message.formatted()).expect("ASCII");

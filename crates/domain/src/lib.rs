@@ -1,13 +1,15 @@
 //! Inkan's domain: the rules and the storage of the service, with no HTTP. Each module owns its
 //! tables and is called by the web layer (one call per request) or the background work:
-//! `accounts` (organisations, users, roles), `auth` (sessions, login throttle, passwords),
+//! `accounts` (organisations, users, roles), `acting` (whom a request acts for), `auth` (sessions, login throttle, passwords),
 //! `permissions` (the role × action table), `certificates` (applications, orders, identity
 //! checks, issuance, renewal), `pins` (the signing PIN), `seals` (seal images), `signing`
-//! (signing a PDF with a signer's key), `audit` (the hash-chained log), `email` (the outbox),
-//! `ca_folder` (the CA on disk, keys the CA holds); `config`, `db`, `clock`, `i18n` and `error`
-//! serve them all.
+//! (signing a PDF with a signer's key), `audit` (the hash-chained log), `mail` (what each mail
+//! says: templates per kind and language), `email` (the outbox), `jobs` (the runner of side
+//! effects), `ca_folder` (the CA on disk, keys the CA holds); `config`, `db`, `clock`, `i18n`
+//! and `error` serve them all.
 
 pub mod accounts;
+pub mod acting;
 pub mod audit;
 pub mod auth;
 pub mod ca_folder;
@@ -18,6 +20,8 @@ pub mod db;
 pub mod email;
 pub mod error;
 pub mod i18n;
+pub mod jobs;
+pub mod mail;
 pub mod permissions;
 pub mod pins;
 pub mod seals;

@@ -15,15 +15,26 @@ use ca::pin::{PinLock, PinVault, Recipient, UnlockedPin};
 use ca::CaError;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
-use utoipa::ToSchema;
 
 use crate::accounts::User;
+use crate::acting::Acting;
 use crate::audit;
 use crate::ca_folder;
-use crate::certificates::{self, Check, OrderKind};
+use crate::certificates::{self, CertStatus, Check, OrderKind};
 use crate::db::Db;
-use crate::email;
 use crate::error::{unique_violation, Failure, FieldError};
+use crate::mail::{self, Addressee, Mail};
+use crate::permissions::{require, Action};
+
+/// [`Acting::admit`]'s rule for the PIN: one's own needs the signer's right to one's own seals
+/// and certificate; an administrator may act for any user of the organisation
+/// ([`Acting::resolve`] checked that).
+pub fn holder(acting: &Acting) -> Result<(), Failure> {
+    if acting.for_self() {
+        require(acting.actor().roles, Action::OwnSealsAndCertificate)?;
+    }
+    Ok(())
+}
 
 /// Wrong PINs in a row that lock signing.
 pub const MAX_FAILURES: i64 = 5;
@@ -39,7 +50,7 @@ pub struct PinCa {
 }
 
 /// Whether a PIN is set and whether signing is locked.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct PinStatus {
     /// A PIN is set: every certificate signature needs it.
     pub set: bool,
@@ -50,7 +61,7 @@ pub struct PinStatus {
 }
 
 /// A new PIN (entered twice), and the current one when changing it.
-#[derive(Debug, Clone, Default, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct PinChange {
     /// The current PIN; needed when one is set.
     #[serde(default)]
@@ -230,16 +241,12 @@ async fn count_failure(db: &Db, now: i64, user: &User) -> Result<Failure, Failur
             serde_json::json!({ "user": user.id, "until": until }),
         )
         .await?;
-        let body = format!(
-            "{name} 様\n\n\
-             署名PINが {max} 回続けて誤って入力されたため、電子証明書による署名をロックしました。\n\
-             {until} 以降に再度お試しいただくか、管理者にロックの解除を依頼してください。\n\
-             心当たりがない場合は、すぐに管理者へご連絡ください。\n",
-            name = user.display_name,
-            max = MAX_FAILURES,
-            until = crate::clock::jst(until),
-        );
-        mail_user(&mut tx, now, user, "署名PINロックのお知らせ", &body).await?;
+        let notice = Mail::PinLocked {
+            name: &user.display_name,
+            max_failures: MAX_FAILURES,
+            locked_until: until,
+        };
+        mail::send(&mut tx, now, &Addressee::user(user), &notice).await?;
     }
     tx.commit().await?;
     Ok(match locked_until {
@@ -310,7 +317,11 @@ pub async fn set(
                 serde_json::json!({ "user": user.id }),
             )
             .await?;
-            notify_pin_change(&mut tx, now, actor, user, "変更").await?;
+            let notice = Mail::PinChanged {
+                name: &user.display_name,
+                administrator: administrator(actor, user),
+            };
+            mail::send(&mut tx, now, &Addressee::user(user), &notice).await?;
             tx.commit().await?;
         }
         None => {
@@ -343,7 +354,11 @@ pub async fn set(
                 serde_json::json!({ "user": user.id }),
             )
             .await?;
-            notify_pin_change(&mut tx, now, actor, user, "設定").await?;
+            let notice = Mail::PinSet {
+                name: &user.display_name,
+                administrator: administrator(actor, user),
+            };
+            mail::send(&mut tx, now, &Addressee::user(user), &notice).await?;
             tx.commit().await?;
             let recipient = lock.recipient().map_err(anyhow::Error::from)?;
             bind_held_keys(db, now, ca, user, &recipient).await?;
@@ -353,40 +368,10 @@ pub async fn set(
     status(db, now, &user.id).await
 }
 
-/// Tells the owner their PIN was set or changed (`what`), and by whom when it was not them.
-async fn notify_pin_change(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    now: i64,
-    actor: &User,
-    user: &User,
-    what: &str,
-) -> Result<(), Failure> {
-    let by = if actor.id == user.id {
-        String::new()
-    } else {
-        format!("(操作者: 管理者 {})", actor.display_name)
-    };
-    let body = format!(
-        "{name} 様\n\n\
-         署名PINが{what}されました{by}。\n\
-         以後、電子証明書による署名にはこのPINが必要です。\n\
-         心当たりがない場合は、すぐに管理者へご連絡ください。\n",
-        name = user.display_name,
-    );
-    let subject = format!("署名PIN{what}のお知らせ");
-    mail_user(tx, now, user, &subject, &body).await
-}
-
-/// Queues an email to `user` in `tx`.
-async fn mail_user(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    now: i64,
-    user: &User,
-    subject: &str,
-    body: &str,
-) -> Result<(), Failure> {
-    email::enqueue_text(tx, now, &user.org_id, &user.email, subject, body).await?;
-    Ok(())
+/// The administrator who set or changed `user`'s PIN, when it was not the owner: the mail
+/// names them.
+fn administrator<'a>(actor: &'a User, user: &User) -> Option<&'a str> {
+    (actor.id != user.id).then_some(actor.display_name.as_str())
 }
 
 /// Moves the keys the CA holds for the user's usable certificates into envelopes sealed to the
@@ -400,16 +385,7 @@ pub async fn bind_held_keys(
     user: &User,
     recipient: &Recipient,
 ) -> Result<(), Failure> {
-    let serials: Vec<String> = sqlx::query(
-        "SELECT serial FROM certificates WHERE user_id = $1 AND key_envelope IS NULL \
-         AND status IN ('active', 'superseded')",
-    )
-    .bind(&user.id)
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|r| r.try_get("serial"))
-    .collect::<Result<_, _>>()?;
+    let serials = certificates::held_by_ca(db, &user.id).await?;
     let mut bound = Vec::new();
     for serial in serials {
         let (authority, keys, to) = (ca.authority.clone(), ca.keys.clone(), *recipient);
@@ -430,19 +406,14 @@ pub async fn bind_held_keys(
         let Some((handle, envelope)) = sealed else {
             continue;
         };
-        let updated = sqlx::query(
-            "UPDATE certificates SET key_envelope = $2 WHERE serial = $1 AND key_envelope IS NULL",
-        )
-        .bind(&serial)
-        .bind(envelope)
-        .execute(&db.pool)
-        .await?;
+        let stored =
+            certificates::store_envelope(&mut *db.pool.acquire().await?, &serial, envelope).await?;
         // Stored (by us or by a concurrent move): the master-key copy goes.
         let keys = ca.keys.clone();
         blocking(move || keys.delete(&handle))
             .await?
             .map_err(|e| anyhow::anyhow!("deleting the CA's copy of a PIN-bound key: {e}"))?;
-        if updated.rows_affected() == 1 {
+        if stored {
             bound.push(serial);
         }
     }
@@ -464,35 +435,11 @@ pub async fn bind_held_keys(
 
 /// Issues the free re-issue that waited for a new PIN after a reset (sealed to the new PIN).
 async fn issue_waiting(db: &Db, now: i64, ca: &PinCa, user: &User) -> Result<(), Failure> {
-    let waiting: Vec<String> = sqlx::query(
-        "SELECT order_id FROM certificate_applications WHERE user_id = $1 \
-         AND status = 'awaiting_pin' ORDER BY created_at",
-    )
-    .bind(&user.id)
-    .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(|r| r.try_get("order_id"))
-    .collect::<Result<_, _>>()?;
-    for order_id in waiting {
-        let moved = sqlx::query(
-            "UPDATE certificate_applications SET status = 'pending' \
-             WHERE order_id = $1 AND status = 'awaiting_pin'",
-        )
-        .bind(&order_id)
-        .execute(&db.pool)
-        .await;
-        match moved {
-            Ok(r) if r.rows_affected() == 1 => {}
-            Ok(_) => continue,
-            // Another application of the user is open: the re-issue waits for it.
-            Err(e)
-                if e.as_database_error()
-                    .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation) =>
-            {
-                continue
-            }
-            Err(e) => return Err(e.into()),
+    for order_id in certificates::awaiting_pin(db, &user.id).await? {
+        // Not moved: taken by another process, or another application of the user is open and
+        // the re-issue waits for it.
+        if !certificates::end_pin_wait(&mut *db.pool.acquire().await?, &order_id).await? {
+            continue;
         }
         let check = Check {
             method: "署名PINリセット後の再発行".into(),
@@ -552,7 +499,7 @@ pub async fn unlock(db: &Db, now: i64, actor: &User, user: &User) -> Result<PinS
 }
 
 /// What a reset did.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ResetOutcome {
     /// Certificates revoked because their keys were bound to the forgotten PIN.
     pub revoked: Vec<String>,
@@ -573,21 +520,11 @@ pub async fn reset(
     if load(db, &user.id).await?.is_none() {
         return Err(Failure::BadRequest("error.pin_not_set"));
     }
-    let rows = sqlx::query(
-        "SELECT serial, status, not_after FROM certificates WHERE user_id = $1 \
-         AND key_envelope IS NOT NULL AND status IN ('active', 'superseded') \
-         ORDER BY created_at DESC, serial",
-    )
-    .bind(&user.id)
-    .fetch_all(&db.pool)
-    .await?;
     let mut revoked = Vec::new();
     let mut current = None;
-    for r in &rows {
-        let serial: String = r.try_get("serial")?;
-        let status: String = r.try_get("status")?;
-        let not_after: i64 = r.try_get("not_after")?;
-        if status == "active" && current.is_none() && now < not_after {
+    for bound in certificates::pin_bound(db, &user.id).await? {
+        let serial = bound.serial;
+        if bound.status == CertStatus::Active && current.is_none() && now < bound.not_after {
             current = Some(serial.clone());
         }
         let authority = ca.authority.clone();
@@ -609,10 +546,7 @@ pub async fn reset(
         .execute(&mut *tx)
         .await?;
     for serial in &revoked {
-        sqlx::query("UPDATE certificates SET status = 'revoked' WHERE serial = $1")
-            .bind(serial)
-            .execute(&mut *tx)
-            .await?;
+        certificates::set_status(&mut tx, serial, CertStatus::Revoked).await?;
     }
     audit::append_for(
         &mut tx,
@@ -623,19 +557,19 @@ pub async fn reset(
         serde_json::json!({ "user": user.id, "revoked": revoked }),
     )
     .await?;
-    if current.is_none() {
-        let body = format!(
-            "{name} 様\n\n\
-             管理者が署名PINをリセットしました。\n\
-             Inkan にログインし、プロフィールの「署名PIN」から新しいPINを設定してください。\n",
-            name = user.display_name,
-        );
-        mail_user(&mut tx, now, user, "署名PINリセットのお知らせ", &body).await?;
+    // Someone who may no longer hold a certificate gets no re-issue.
+    let reissue = current.filter(|_| certificates::may_apply(user).is_ok());
+    if reissue.is_none() {
+        // A re-issue's order mails the reset itself, with the order's number.
+        let notice = Mail::PinReset {
+            name: &user.display_name,
+            reissue_order: None,
+        };
+        mail::send(&mut tx, now, &Addressee::user(user), &notice).await?;
     }
     tx.commit().await?;
-    let reissue_order = match current {
-        // Someone who may no longer hold a certificate gets no re-issue.
-        Some(serial) if certificates::may_apply(user).is_ok() => {
+    let reissue_order = match reissue {
+        Some(serial) => {
             let applicant = certificates::applicant_of(db, &serial).await?;
             let key = format!("reissue-{serial}");
             let (order, _) = certificates::place_order(
@@ -650,7 +584,7 @@ pub async fn reset(
             .await?;
             Some(order.order_id)
         }
-        _ => None,
+        None => None,
     };
     Ok(ResetOutcome {
         revoked,

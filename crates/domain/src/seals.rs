@@ -9,6 +9,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::accounts::{new_id, Role, User};
+use crate::acting::Acting;
 use crate::audit;
 use crate::db::{flag, Backend, Db};
 use crate::error::{Failure, FieldError};
@@ -19,6 +20,11 @@ pub const MAX_SEALS: i64 = 3;
 pub const DRAFT_SECONDS: i64 = 3600;
 /// Unsaved uploads kept per user; a newer one pushes out the oldest, so drafts cannot pile up.
 const MAX_DRAFTS: i64 = 10;
+
+/// [`Acting::admit`]'s rule for seals: the user acted for may hold seals.
+pub fn holder(acting: &Acting) -> Result<(), Failure> {
+    may_hold_seals(acting.user())
+}
 
 /// Who may hold seals: a signer (alone or with another role). A transaction agent makes simple
 /// signatures (立会人型) only, whose appearance is the platform's, so registers none.
@@ -218,11 +224,11 @@ fn limit_reached(field: &'static str) -> Failure {
 pub async fn create_draft(
     db: &Db,
     now: i64,
-    actor: &User,
-    user: &User,
+    acting: &Acting,
     bytes: Vec<u8>,
     file_name: &str,
 ) -> Result<Draft, Failure> {
+    let (actor, user) = (acting.actor(), acting.user());
     may_hold_seals(user)?;
     // Early and friendly; saving checks again under the lock.
     if seal_count(&db.pool, user).await? >= MAX_SEALS {
@@ -339,13 +345,8 @@ fn picture_of(row: &AnyRow, picture: Picture) -> Result<(String, Vec<u8>), Failu
 }
 
 /// Discards `user`'s draft `id` (「キャンセル」).
-pub async fn discard_draft(
-    db: &Db,
-    now: i64,
-    actor: &User,
-    user: &User,
-    id: &str,
-) -> Result<(), Failure> {
+pub async fn discard_draft(db: &Db, now: i64, acting: &Acting, id: &str) -> Result<(), Failure> {
+    let (actor, user) = (acting.actor(), acting.user());
     may_hold_seals(user)?;
     let mut tx = db.begin().await?;
     let deleted = sqlx::query("DELETE FROM seal_drafts WHERE id = $1 AND user_id = $2")
@@ -376,11 +377,11 @@ pub async fn discard_draft(
 pub async fn save(
     db: &Db,
     now: i64,
-    actor: &User,
-    user: &User,
+    acting: &Acting,
     draft_id: &str,
     name: Option<&SealName>,
 ) -> Result<Seal, Failure> {
+    let (actor, user) = (acting.actor(), acting.user());
     may_hold_seals(user)?;
     let mut tx = db.begin().await?;
     lock_user(db, &mut tx, user).await?;
@@ -494,13 +495,8 @@ async fn locked_seal(
 }
 
 /// Makes `user`'s seal `id` the default (「既定にする」).
-pub async fn set_default(
-    db: &Db,
-    now: i64,
-    actor: &User,
-    user: &User,
-    id: &str,
-) -> Result<Seal, Failure> {
+pub async fn set_default(db: &Db, now: i64, acting: &Acting, id: &str) -> Result<Seal, Failure> {
+    let (actor, user) = (acting.actor(), acting.user());
     may_hold_seals(user)?;
     let mut tx = db.begin().await?;
     lock_user(db, &mut tx, user).await?;
@@ -533,7 +529,8 @@ pub async fn set_default(
 
 /// Deletes `user`'s seal `id` (「削除」). When it was the default, the oldest remaining seal
 /// becomes the default.
-pub async fn delete(db: &Db, now: i64, actor: &User, user: &User, id: &str) -> Result<(), Failure> {
+pub async fn delete(db: &Db, now: i64, acting: &Acting, id: &str) -> Result<(), Failure> {
+    let (actor, user) = (acting.actor(), acting.user());
     may_hold_seals(user)?;
     let mut tx = db.begin().await?;
     lock_user(db, &mut tx, user).await?;

@@ -13,7 +13,8 @@ use sqlx::Row;
 use crate::accounts::User;
 use crate::audit;
 use crate::ca_folder::{self, CaKeySigner};
-use crate::db::Db;
+use crate::certificates::{self, CertStatus};
+use crate::db::{stored, Db};
 use crate::error::Failure;
 use crate::permissions::{require, Action};
 use crate::pins::{self, PinCa};
@@ -104,32 +105,25 @@ pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<Usabl
     .await?;
     let mut why = "error.no_certificate";
     for r in &rows {
-        let status: String = r.try_get("status")?;
+        let status = stored(r, "status", CertStatus::parse)?;
         let not_before: i64 = r.try_get("not_before")?;
         let not_after: i64 = r.try_get("not_after")?;
-        match status.as_str() {
-            "active" if now >= not_before && now < not_after => {
+        match status {
+            CertStatus::Active if now >= not_before && now < not_after => {
                 return Ok(Usable {
                     serial: r.try_get("serial")?,
                     envelope: r.try_get("key_envelope")?,
                 });
             }
-            "active" => why = "error.certificate_expired",
-            "revoked" if why == "error.no_certificate" => why = "error.certificate_revoked",
-            _ => {}
+            CertStatus::Active => why = "error.certificate_expired",
+            CertStatus::Revoked if why == "error.no_certificate" => {
+                why = "error.certificate_revoked"
+            }
+            CertStatus::Revoked | CertStatus::Superseded => {}
         }
     }
-    if rows.is_empty() {
-        let pending = sqlx::query(
-            "SELECT 1 AS x FROM certificate_applications WHERE user_id = $1 \
-             AND status IN ('pending', 'issuing')",
-        )
-        .bind(&user.id)
-        .fetch_optional(&db.pool)
-        .await?;
-        if pending.is_some() {
-            why = "error.certificate_pending";
-        }
+    if rows.is_empty() && certificates::has_open_application(db, &user.id).await? {
+        why = "error.certificate_pending";
     }
     Err(Failure::BadRequest(why))
 }

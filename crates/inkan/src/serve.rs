@@ -1,17 +1,18 @@
 //! `inkan serve`: opens the database (migrating it), initialises an empty instance, mounts the
-//! routes (and the CA's endpoints when `ca_dir` is set), starts the background work and serves
-//! until SIGINT or SIGTERM.
+//! routes (and the CA's endpoints when `ca_dir` is set), starts the background work (the job
+//! runner and the scheduler of periodic jobs, see `domain::jobs`) and serves until SIGINT or
+//! SIGTERM.
 
 use std::sync::Arc;
 
 use anyhow::Context;
 use domain::accounts::{self, Email, Initialised, OrgName};
-use domain::auth;
 use domain::ca_folder;
 use domain::clock::Clock;
 use domain::config::{Config, LogFormat};
 use domain::db::Db;
 use domain::email;
+use domain::jobs;
 use web::app::{router, AppState};
 
 /// Sets up structured logging to standard error.
@@ -73,12 +74,12 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     };
     let ca = authority.clone().map(web::routes::ca::router);
     let mailer = email::Mailer::from_config(&config)?;
-    tokio::spawn(email::run_worker(db.clone(), mailer, clock.clone()));
-    tokio::spawn(sweep_sessions(db.clone(), clock.clone()));
-    tokio::spawn(run_scheduler(
+    let work = jobs::work::Work::new(db.clone(), clock.clone(), mailer).with_test_jobs_from_env();
+    tokio::spawn(jobs::Runner::new(db.clone(), clock.clone(), work).run());
+    tokio::spawn(jobs::work::run_scheduler(
         db.clone(),
         clock.clone(),
-        std::time::Duration::from_secs(config.scheduler_seconds),
+        config.scheduler_seconds as i64,
     ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -106,36 +107,6 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     .context("serving")?;
     tracing::info!("stopped");
     Ok(())
-}
-
-/// Drops expired sessions, reset links and seal uploads never saved every ten minutes.
-/// The scheduler of every `inkan serve` process: due work every `every`. Each job claims its
-/// work in the database, so several processes never do it twice.
-async fn run_scheduler(db: Db, clock: Clock, every: std::time::Duration) {
-    loop {
-        match domain::certificates::send_renewal_notices(&db, clock.now()).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(sent = n, "renewal reminders queued"),
-            Err(e) => tracing::warn!(error = %e, "renewal reminders failed; retrying"),
-        }
-        // A break it finds is logged and kept for the audit screen.
-        if let Err(e) = domain::audit::walk_whole_chain_if_due(&db, clock.now()).await {
-            tracing::warn!(error = %e, "walking the audit chain failed; retrying");
-        }
-        tokio::time::sleep(every).await;
-    }
-}
-
-async fn sweep_sessions(db: Db, clock: Clock) {
-    loop {
-        if let Err(e) = auth::sweep(&db, clock.now()).await {
-            tracing::warn!(error = %e, "sweeping expired sessions failed");
-        }
-        if let Err(e) = domain::seals::sweep_drafts(&db, clock.now()).await {
-            tracing::warn!(error = %e, "sweeping expired seal uploads failed");
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(600)).await;
-    }
 }
 
 async fn shutdown() {

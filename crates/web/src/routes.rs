@@ -2,7 +2,8 @@
 //! merged here: `health` (`/healthz`), `ca` (the CA's public endpoints), `api` (the JSON API under `/api`, with its OpenAPI
 //! document), `certificates` (the certificate lifecycle's API), `pins` (the signing PIN's API),
 //! `seals` (the seal images' API), `pages`, `cert_pages`, `pin_pages` and `seal_pages` (the
-//! server-rendered web UI). `extract` holds the shared extractors.
+//! server-rendered web UI). `extract` holds the shared extractors; `schemas` documents the domain types the API
+//! answers with.
 
 use axum::Router;
 
@@ -17,6 +18,7 @@ pub mod health;
 pub mod pages;
 pub mod pin_pages;
 pub mod pins;
+pub mod schemas;
 pub mod seal_pages;
 pub mod seals;
 

@@ -58,24 +58,16 @@ pub fn router() -> Router<AppState> {
         crate::routes::certificates::change, crate::routes::certificates::queue,
         crate::routes::certificates::approve, crate::routes::certificates::reject,
         crate::routes::certificates::billing, crate::routes::certificates::billing_csv,
-        crate::routes::certificates::sign, crate::routes::certificates::user_status,
-        crate::routes::certificates::user_order, crate::routes::certificates::user_renew,
-        crate::routes::certificates::user_change,
+        crate::routes::certificates::sign,
         crate::routes::pins::own_status, crate::routes::pins::own_set,
-        crate::routes::pins::user_status, crate::routes::pins::user_set,
         crate::routes::pins::user_unlock, crate::routes::pins::user_reset,
         crate::routes::seals::upload, crate::routes::seals::discard,
         crate::routes::seals::draft_original, crate::routes::seals::draft_transparent,
         crate::routes::seals::list, crate::routes::seals::save, crate::routes::seals::remove,
         crate::routes::seals::image, crate::routes::seals::original,
-        crate::routes::seals::make_default, crate::routes::seals::user_upload,
-        crate::routes::seals::user_discard, crate::routes::seals::user_draft_original,
-        crate::routes::seals::user_draft_transparent, crate::routes::seals::user_list,
-        crate::routes::seals::user_save, crate::routes::seals::user_remove,
-        crate::routes::seals::user_image, crate::routes::seals::user_original,
-        crate::routes::seals::user_make_default,
+        crate::routes::seals::make_default,
     ),
-    modifiers(&Security),
+    modifiers(&Security, &MirrorForUsers),
     tags(
         (name = "session", description = "Login, logout and the caller's own account"),
         (name = "users", description = "The organisation's users (administrators)"),
@@ -105,6 +97,62 @@ impl utoipa::Modify for Security {
             "csrf",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-CSRF-Token"))),
         );
+    }
+}
+
+/// Adds `/api/users/{id}/…` for every `/api/me/…` path whose handler serves both (the caller's
+/// own, or an administrator's for a user of the organisation: [`ApiActing`] resolves which). The
+/// copy takes the `id` parameter, its own operation id, and the refusals of acting for a user
+/// (401, 403, 404) in place of the caller's.
+#[derive(Debug)]
+struct MirrorForUsers;
+
+impl utoipa::Modify for MirrorForUsers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{ObjectBuilder, Required, Type};
+        use utoipa::IntoResponses;
+
+        let refusals = crate::error::ForUser::responses();
+        let mirror = |op: &mut Operation| {
+            let id = ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("The user's id"))
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                .build();
+            op.parameters.get_or_insert_with(Vec::new).insert(0, id);
+            op.operation_id = op.operation_id.take().map(|o| format!("user_{o}"));
+            op.description = Some(format!(
+                "{} For a user of the organisation (an administrator).",
+                op.description.as_deref().unwrap_or_default()
+            ));
+            op.responses.responses.extend(refusals.clone());
+        };
+        let mirrored = crate::routes::seals::MIRRORED
+            .iter()
+            .chain(crate::routes::certificates::MIRRORED)
+            .chain(crate::routes::pins::MIRRORED);
+        for path in mirrored {
+            let Some(mut item) = openapi.paths.paths.get(*path).cloned() else {
+                continue;
+            };
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                mirror(op);
+            }
+            let user_path = path.replacen("/api/me/", "/api/users/{id}/", 1);
+            openapi.paths.paths.insert(user_path, item);
+        }
     }
 }
 

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::error::HttpStatus as _;
-use crate::routes::extract::{same_token, PageForm, PageSession};
-use crate::routes::pages::{error_page, form_errors, frame, merge, render, Flash};
+use crate::routes::extract::{same_token, CsrfForm, PageSession};
+use crate::routes::pages::{error_page, form_errors, frame, merge, render, shown_on_form, Flash};
+use domain::acting::{Acting, Whom};
 use domain::auth::{new_token, Session};
 use domain::certificates::{self, ApplicantForm, Check, OrderKind, PREFECTURES};
 use domain::error::Failure;
@@ -191,8 +192,10 @@ async fn sign_submit(
             )
                 .into_response()
         }
-        Err(f @ Failure::Internal(_)) => error_page(&state, Some(&session), lang, &f),
-        Err(f) => sign_view(&state, &session, lang, f.status(), Some(&f)).await,
+        Err(f) if shown_on_form(&f) => {
+            sign_view(&state, &session, lang, f.status(), Some(&f)).await
+        }
+        Err(f) => error_page(&state, Some(&session), lang, &f),
     }
 }
 
@@ -240,30 +243,17 @@ struct ChangeOf {
     user: Option<String>,
 }
 
-/// Whom the screens act for: the caller, or (for an administrator) a user of the organisation.
-pub(crate) async fn target(
-    state: &AppState,
-    session: &Session,
-    user: Option<&str>,
-) -> Result<domain::accounts::User, Failure> {
-    match user.filter(|u| !u.is_empty()) {
-        None => Ok(session.user.clone()),
-        Some(id) => {
-            require(session.user.roles, Action::OthersSealsAndCertificates)?;
-            domain::accounts::get_user(&state.db, &session.user.org_id, id).await
-        }
-    }
-}
-
-/// Whom the application screens act for, who must be allowed to hold a certificate.
+/// Whom the application screens act for (the caller, or for an administrator a user of the
+/// organisation), who must be allowed to hold a certificate.
 async fn applicant(
     state: &AppState,
     session: &Session,
     user: Option<&str>,
-) -> Result<domain::accounts::User, Failure> {
-    let user = target(state, session, user).await?;
-    certificates::may_apply(&user)?;
-    Ok(user)
+) -> Result<Acting, Failure> {
+    let whom = Whom::from_optional(user);
+    Acting::resolve(&state.db, session.user.clone(), whom)
+        .await?
+        .admit(|acting| certificates::may_apply(acting.user()))
 }
 
 /// Where to go after an order: the profile, or the user's 詳細 page.
@@ -279,10 +269,11 @@ async fn step1(
     PageSession(session, lang): PageSession,
     Query(change): Query<ChangeOf>,
 ) -> Response {
-    let user = match applicant(&state, &session, change.user.as_deref()).await {
-        Ok(u) => u,
+    let acting = match applicant(&state, &session, change.user.as_deref()).await {
+        Ok(acting) => acting,
         Err(f) => return error_page(&state, Some(&session), lang, &f),
     };
+    let user = acting.user();
     render(
         &state,
         StatusCode::OK,
@@ -303,17 +294,18 @@ async fn step2(
     PageSession(session, lang): PageSession,
     Query(change): Query<ChangeOf>,
 ) -> Response {
-    let user = match applicant(&state, &session, change.user.as_deref()).await {
-        Ok(u) => u,
+    let acting = match applicant(&state, &session, change.user.as_deref()).await {
+        Ok(acting) => acting,
         Err(f) => return error_page(&state, Some(&session), lang, &f),
     };
+    let user = acting.user();
     let mut values = ApplicantForm {
         country: "JP".into(),
         email: user.email.clone(),
         ..ApplicantForm::default()
     };
     if let Some(serial) = &change.change {
-        if let Ok(orders) = certificates::orders_of(&state.db, &user).await {
+        if let Ok(orders) = certificates::orders_of(&state.db, user).await {
             if let Some(o) = orders.iter().find(|o| o.serial.as_deref() == Some(serial)) {
                 values = ApplicantForm::from(&o.applicant);
             }
@@ -357,8 +349,6 @@ fn form_page(
 
 #[derive(Debug, Deserialize)]
 struct ApplicantPost {
-    #[serde(default)]
-    csrf: String,
     /// The confirmation page's order key (step 3 only).
     #[serde(default)]
     key: String,
@@ -373,25 +363,13 @@ struct ApplicantPost {
 async fn step2_submit(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    PageForm(post): PageForm<ApplicantPost>,
+    CsrfForm(post): CsrfForm<ApplicantPost>,
 ) -> Response {
     if let Err(f) = applicant(&state, &session, Some(&post.user)).await {
         return error_page(&state, Some(&session), lang, &f);
     }
     let for_user = Some(post.user.clone()).filter(|u| !u.is_empty());
     let change = Some(post.change.clone()).filter(|c| !c.is_empty());
-    if !same_token(&post.csrf, &session.csrf_token) {
-        let errors = form_errors(&Failure::Csrf, lang);
-        return form_page(
-            &state,
-            &session,
-            lang,
-            StatusCode::FORBIDDEN,
-            &post.form,
-            change,
-            errors,
-        );
-    }
     match post.form.check() {
         Ok(applicant) => {
             // A fresh key per confirmation page: resubmitting this page never orders twice.
@@ -447,22 +425,21 @@ async fn step2_submit(
 async fn order(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    PageForm(post): PageForm<ApplicantPost>,
+    CsrfForm(post): CsrfForm<ApplicantPost>,
 ) -> Response {
     let change = Some(post.change.clone()).filter(|c| !c.is_empty());
     let result = async {
-        if !same_token(&post.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
-        let user = target(&state, &session, Some(&post.user)).await?;
+        let whom = Whom::from_optional(Some(&post.user));
+        let acting = Acting::resolve(&state.db, session.user.clone(), whom).await?;
+        let (actor, user) = (acting.actor(), acting.user());
         let applicant = post.form.check()?;
         match &change {
             Some(serial) => {
                 certificates::change(
                     &state.db,
                     state.clock.now(),
-                    &session.user,
-                    &user,
+                    actor,
+                    user,
                     serial,
                     &applicant,
                     &post.key,
@@ -473,8 +450,8 @@ async fn order(
                 certificates::place_order(
                     &state.db,
                     state.clock.now(),
-                    &session.user,
-                    &user,
+                    actor,
+                    user,
                     &applicant,
                     &post.key,
                     &OrderKind::New,
@@ -487,7 +464,7 @@ async fn order(
     match result {
         // A repeated 「お申込み」 lands on the same order.
         Ok(_) => Redirect::to(&after_order(Some(&post.user))).into_response(),
-        Err(f @ Failure::Invalid(_)) => {
+        Err(f) if shown_on_form(&f) => {
             let for_user = Some(post.user.clone()).filter(|u| !u.is_empty());
             let errors = merge([form_errors(&f, lang), context! { for_user => for_user }]);
             form_page(
@@ -507,8 +484,6 @@ async fn order(
 #[derive(Debug, Deserialize)]
 struct RenewPost {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     serial: String,
     #[serde(default)]
     key: String,
@@ -519,18 +494,16 @@ struct RenewPost {
 async fn renew(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    PageForm(post): PageForm<RenewPost>,
+    CsrfForm(post): CsrfForm<RenewPost>,
 ) -> Response {
     let result = async {
-        if !same_token(&post.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
-        let user = target(&state, &session, Some(&post.user)).await?;
+        let whom = Whom::from_optional(Some(&post.user));
+        let acting = Acting::resolve(&state.db, session.user.clone(), whom).await?;
         certificates::renew(
             &state.db,
             state.clock.now(),
-            &session.user,
-            &user,
+            acting.actor(),
+            acting.user(),
             &post.serial,
             &post.key,
         )
@@ -567,8 +540,6 @@ async fn checks_page(
 
 #[derive(Debug, Deserialize)]
 struct DecisionPost {
-    #[serde(default)]
-    csrf: String,
     /// `approve` or `reject`.
     #[serde(default)]
     decision: String,
@@ -584,13 +555,10 @@ async fn decide(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
     Path(order_id): Path<String>,
-    PageForm(post): PageForm<DecisionPost>,
+    CsrfForm(post): CsrfForm<DecisionPost>,
 ) -> Response {
     let result = async {
         require(session.user.roles, Action::IdentityChecks)?;
-        if !same_token(&post.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
         let check = Check::parse(&post.method, &post.note)?;
         let now = state.clock.now();
         if post.decision == "reject" {

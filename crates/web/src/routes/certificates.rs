@@ -12,27 +12,28 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::error::{ApiError, AsSigner, ForUser, HttpFailure};
-use crate::routes::extract::{ApiJson, ApiSession};
-use domain::accounts;
-use domain::certificates::{
-    self, Applicant, ApplicantForm, CertificateView, Charge, Check, Order, OrderKind, PendingCheck,
-    PRICE_JPY, TAX_JPY,
+use crate::error::{ApiError, AsSigner, HttpFailure};
+use crate::routes::extract::{ApiActing, ApiJson, ApiSession};
+use crate::routes::schemas::{
+    Applicant, ApplicantForm, CertificateView, Charge, Order, PendingCheck,
 };
+use domain::accounts;
+use domain::acting::Acting;
+use domain::certificates::{self, Check, OrderKind, PRICE_JPY, TAX_JPY};
 use domain::error::Failure;
 use domain::permissions::{require, Action};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/me/certificate", get(status))
+        .route("/api/users/{id}/certificate", get(status))
         .route("/api/me/certificate/check", post(check_form))
         .route("/api/me/certificate/orders", post(place_order))
+        .route("/api/users/{id}/certificate/orders", post(place_order))
         .route("/api/me/certificate/renewals", post(renew))
+        .route("/api/users/{id}/certificate/renewals", post(renew))
         .route("/api/me/certificate/changes", post(change))
-        .route("/api/users/{id}/certificate", get(user_status))
-        .route("/api/users/{id}/certificate/orders", post(user_order))
-        .route("/api/users/{id}/certificate/renewals", post(user_renew))
-        .route("/api/users/{id}/certificate/changes", post(user_change))
+        .route("/api/users/{id}/certificate/changes", post(change))
         .route("/api/identity-checks", get(queue))
         .route("/api/identity-checks/{order_id}/approve", post(approve))
         .route("/api/identity-checks/{order_id}/reject", post(reject))
@@ -43,6 +44,14 @@ pub fn router() -> Router<AppState> {
         .route("/api/billing", get(billing))
         .route("/api/billing.csv", get(billing_csv))
 }
+
+/// The paths these handlers serve for the caller; each also serves `/api/users/{id}/…`.
+pub const MIRRORED: &[&str] = &[
+    "/api/me/certificate",
+    "/api/me/certificate/orders",
+    "/api/me/certificate/renewals",
+    "/api/me/certificate/changes",
+];
 
 /// The request header carrying the signing PIN (never a query parameter: URLs get logged).
 pub const PIN_HEADER: &str = "x-inkan-signing-pin";
@@ -140,9 +149,11 @@ pub struct CertificateStatus {
     pub price_jpy: i64,
     pub tax_jpy: i64,
     /// Newest first.
-    pub applications: Vec<Order>,
+    #[schema(value_type = Vec<Order>)]
+    pub applications: Vec<certificates::Order>,
     /// Newest first.
-    pub certificates: Vec<CertificateView>,
+    #[schema(value_type = Vec<CertificateView>)]
+    pub certificates: Vec<certificates::CertificateView>,
 }
 
 /// The caller's certificates and applications, and whether they may apply.
@@ -155,16 +166,9 @@ pub struct CertificateStatus {
     ))]
 pub async fn status(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
+    ApiActing(acting): ApiActing,
 ) -> Result<Json<CertificateStatus>, HttpFailure> {
-    Ok(status_of(&state, &session.user).await?)
-}
-
-async fn status_of(
-    state: &AppState,
-    user: &accounts::User,
-) -> Result<Json<CertificateStatus>, Failure> {
-    let o = certificates::overview(&state.db, state.clock.now(), user).await?;
+    let o = certificates::overview(&state.db, state.clock.now(), acting.user()).await?;
     Ok(Json(CertificateStatus {
         can_apply: o.can_apply,
         reason: o
@@ -180,7 +184,8 @@ async fn status_of(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Confirmation {
     /// The values as they will be ordered (normalised).
-    pub applicant: Applicant,
+    #[schema(value_type = Applicant)]
+    pub applicant: certificates::Applicant,
     /// The certificate's common name.
     pub common_name: String,
     pub price_jpy: i64,
@@ -200,7 +205,7 @@ pub struct Confirmation {
     ))]
 pub async fn check_form(
     ApiSession(session): ApiSession,
-    ApiJson(form): ApiJson<ApplicantForm>,
+    ApiJson(form): ApiJson<certificates::ApplicantForm>,
 ) -> Result<Json<Confirmation>, HttpFailure> {
     certificates::may_apply(&session.user)?;
     let applicant = form.check()?;
@@ -229,23 +234,23 @@ pub async fn check_form(
     ))]
 pub async fn place_order(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
+    ApiActing(acting): ApiActing,
     headers: HeaderMap,
-    ApiJson(form): ApiJson<ApplicantForm>,
+    ApiJson(form): ApiJson<certificates::ApplicantForm>,
 ) -> Ordered {
-    order_for(&state, &session.user, &session.user, &headers, form).await
+    order_for(&state, &acting, &headers, form).await
 }
 
-type Ordered = Result<(StatusCode, Json<Order>), HttpFailure>;
+type Ordered = Result<(StatusCode, Json<certificates::Order>), HttpFailure>;
 
 /// Orders a first certificate for `user`, placed by `actor` (the user, or an administrator).
 async fn order_for(
     state: &AppState,
-    actor: &accounts::User,
-    user: &accounts::User,
+    acting: &Acting,
     headers: &HeaderMap,
-    form: ApplicantForm,
+    form: certificates::ApplicantForm,
 ) -> Ordered {
+    let (actor, user) = (acting.actor(), acting.user());
     certificates::may_apply(user)?;
     let key = idempotency_key(headers)?;
     let applicant = form.check()?;
@@ -265,11 +270,11 @@ async fn order_for(
 /// Orders the renewal of `user`'s certificate.
 async fn renew_for(
     state: &AppState,
-    actor: &accounts::User,
-    user: &accounts::User,
+    acting: &Acting,
     headers: &HeaderMap,
     req: Renewal,
 ) -> Ordered {
+    let (actor, user) = (acting.actor(), acting.user());
     certificates::may_apply(user)?;
     let key = idempotency_key(headers)?;
     let (order, created) =
@@ -280,11 +285,11 @@ async fn renew_for(
 /// Orders a re-issue of `user`'s certificate with changed data.
 async fn change_for(
     state: &AppState,
-    actor: &accounts::User,
-    user: &accounts::User,
+    acting: &Acting,
     headers: &HeaderMap,
     req: ChangeRequest,
 ) -> Ordered {
+    let (actor, user) = (acting.actor(), acting.user());
     certificates::may_apply(user)?;
     let key = idempotency_key(headers)?;
     let applicant = req.applicant.check()?;
@@ -344,11 +349,11 @@ pub struct Renewal {
     ))]
 pub async fn renew(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
+    ApiActing(acting): ApiActing,
     headers: HeaderMap,
     ApiJson(req): ApiJson<Renewal>,
 ) -> Ordered {
-    renew_for(&state, &session.user, &session.user, &headers, req).await
+    renew_for(&state, &acting, &headers, req).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -358,7 +363,8 @@ pub struct ChangeRequest {
     pub serial: String,
     /// The changed applicant data.
     #[serde(default)]
-    pub applicant: ApplicantForm,
+    #[schema(value_type = ApplicantForm)]
+    pub applicant: certificates::ApplicantForm,
 }
 
 /// 「変更する」: orders a re-issue with changed data; when it is issued the old certificate is
@@ -378,11 +384,11 @@ pub struct ChangeRequest {
     ))]
 pub async fn change(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
+    ApiActing(acting): ApiActing,
     headers: HeaderMap,
     ApiJson(req): ApiJson<ChangeRequest>,
 ) -> Ordered {
-    change_for(&state, &session.user, &session.user, &headers, req).await
+    change_for(&state, &acting, &headers, req).await
 }
 
 /// The identity-check queue: pending applications, oldest first (the instance operator).
@@ -396,7 +402,7 @@ pub async fn change(
 pub async fn queue(
     State(state): State<AppState>,
     ApiSession(session): ApiSession,
-) -> Result<Json<Vec<PendingCheck>>, HttpFailure> {
+) -> Result<Json<Vec<certificates::PendingCheck>>, HttpFailure> {
     require(session.user.roles, Action::IdentityChecks)?;
     Ok(Json(certificates::pending_checks(&state.db).await?))
 }
@@ -435,7 +441,7 @@ pub async fn approve(
     ApiSession(session): ApiSession,
     Path(order_id): Path<String>,
     ApiJson(decision): ApiJson<Decision>,
-) -> Result<(StatusCode, Json<CertificateView>), HttpFailure> {
+) -> Result<(StatusCode, Json<certificates::CertificateView>), HttpFailure> {
     require(session.user.roles, Action::IdentityChecks)?;
     let check = Check::parse(&decision.method, &decision.note)?;
     let cert = certificates::approve(
@@ -496,7 +502,7 @@ pub async fn reject(
 pub async fn billing(
     State(state): State<AppState>,
     ApiSession(session): ApiSession,
-) -> Result<Json<Vec<Charge>>, HttpFailure> {
+) -> Result<Json<Vec<certificates::Charge>>, HttpFailure> {
     require(session.user.roles, Action::ManageUsers)?;
     Ok(Json(
         certificates::ledger(&state.db, &session.user.org_id).await?,
@@ -529,107 +535,4 @@ pub async fn billing_csv(
         certificates::ledger_csv(org.as_str(), &charges),
     )
         .into_response())
-}
-
-/// The user an administrator acts for: one of their organisation (another organisation's is
-/// not found).
-pub(crate) async fn managed_user(
-    state: &AppState,
-    admin: &accounts::User,
-    id: &str,
-) -> Result<accounts::User, Failure> {
-    require(admin.roles, Action::OthersSealsAndCertificates)?;
-    accounts::get_user(&state.db, &admin.org_id, id).await
-}
-
-/// A user's certificates and applications (an administrator, user management → 詳細).
-#[utoipa::path(get, path = "/api/users/{id}/certificate", tag = "certificates",
-    params(("id" = String, Path, description = "The user's id")),
-    security(("session" = [])),
-    responses(
-        (status = 200, description = "Status", body = CertificateStatus),
-        ForUser,
-    ))]
-pub async fn user_status(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-) -> Result<Json<CertificateStatus>, HttpFailure> {
-    let user = managed_user(&state, &session.user, &id).await?;
-    Ok(status_of(&state, &user).await?)
-}
-
-/// Orders a certificate for a signer of the organisation (an administrator).
-#[utoipa::path(post, path = "/api/users/{id}/certificate/orders", tag = "certificates",
-    request_body = ApplicantForm,
-    params(("id" = String, Path, description = "The user's id"),
-        ("Idempotency-Key" = String, Header, description = "8 to 64 letters, digits, - or _")),
-    security(("session" = [], "csrf" = [])),
-    responses(
-        (status = 201, description = "Ordered", body = Order),
-        (status = 200, description = "The same order again (same key)", body = Order),
-        (status = 400, description = "Field problems, a bad key, or the user may not hold a certificate", body = ApiError),
-        ForUser,
-        (status = 409, description = "Another application is open", body = ApiError),
-        (status = 413, description = "Body too large", body = ApiError),
-    ))]
-pub async fn user_order(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(form): ApiJson<ApplicantForm>,
-) -> Ordered {
-    let user = managed_user(&state, &session.user, &id).await?;
-    order_for(&state, &session.user, &user, &headers, form).await
-}
-
-/// Orders the renewal of a user's certificate (an administrator).
-#[utoipa::path(post, path = "/api/users/{id}/certificate/renewals", tag = "certificates",
-    request_body = Renewal,
-    params(("id" = String, Path, description = "The user's id"),
-        ("Idempotency-Key" = String, Header, description = "8 to 64 letters, digits, - or _")),
-    security(("session" = [], "csrf" = [])),
-    responses(
-        (status = 201, description = "Ordered", body = Order),
-        (status = 200, description = "The same order again (same key)", body = Order),
-        (status = 400, description = "Too early, a bad key, or the user may not hold a certificate", body = ApiError),
-        ForUser,
-        (status = 409, description = "Another application is open", body = ApiError),
-        (status = 413, description = "Body too large", body = ApiError),
-    ))]
-pub async fn user_renew(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<Renewal>,
-) -> Ordered {
-    let user = managed_user(&state, &session.user, &id).await?;
-    renew_for(&state, &session.user, &user, &headers, req).await
-}
-
-/// Orders a re-issue of a user's certificate with changed data (an administrator).
-#[utoipa::path(post, path = "/api/users/{id}/certificate/changes", tag = "certificates",
-    request_body = ChangeRequest,
-    params(("id" = String, Path, description = "The user's id"),
-        ("Idempotency-Key" = String, Header, description = "8 to 64 letters, digits, - or _")),
-    security(("session" = [], "csrf" = [])),
-    responses(
-        (status = 201, description = "Ordered", body = Order),
-        (status = 200, description = "The same order again (same key)", body = Order),
-        (status = 400, description = "Field problems, a bad key, or the user may not hold a certificate", body = ApiError),
-        ForUser,
-        (status = 409, description = "Another application is open", body = ApiError),
-        (status = 413, description = "Body too large", body = ApiError),
-    ))]
-pub async fn user_change(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    ApiJson(req): ApiJson<ChangeRequest>,
-) -> Ordered {
-    let user = managed_user(&state, &session.user, &id).await?;
-    change_for(&state, &session.user, &user, &headers, req).await
 }

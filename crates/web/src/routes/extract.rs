@@ -4,16 +4,19 @@
 
 use std::net::SocketAddr;
 
+use axum::body::Bytes;
 use axum::extract::rejection::{FormRejection, JsonRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::HttpFailure;
 use crate::error::HttpStatus as _;
+use domain::acting::{Acting, Whom};
 use domain::auth::{self, Client, Session, SESSION_COOKIE};
 use domain::error::Failure;
 use domain::i18n::Lang;
@@ -106,6 +109,35 @@ impl FromRequestParts<AppState> for ApiSession {
     }
 }
 
+/// Whom a JSON API request acts for: the caller under `/api/me/…`, the user `{id}` under
+/// `/api/users/{id}/…` (one handler serves both paths; [`Acting::resolve`] checks that the
+/// caller manages that user). The handler then applies its resource's rule with
+/// [`Acting::admit`].
+#[derive(Debug)]
+pub struct ApiActing(pub Acting);
+
+impl FromRequestParts<AppState> for ApiActing {
+    type Rejection = HttpFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpFailure> {
+        let ApiSession(session) = ApiSession::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|e| Failure::Malformed(e.body_text()))?;
+        let id = params
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .map(|(_, id)| id.to_owned());
+        let whom = match &id {
+            Some(id) => Whom::User(id),
+            None => Whom::Caller,
+        };
+        Ok(ApiActing(
+            Acting::resolve(&state.db, session.user, whom).await?,
+        ))
+    }
+}
+
 /// Like [`ApiSession`], but also while the first-login password change is pending (for the
 /// password change itself, logout and `GET /api/me`).
 #[derive(Debug)]
@@ -127,7 +159,7 @@ impl FromRequestParts<AppState> for ApiSessionPending {
 
 /// A page request's session and the language to answer in ([`page_lang`]): without a session,
 /// a redirect to the login; with the first-login password change pending, a redirect to it.
-/// (Forms check their CSRF field themselves.)
+/// (A form's CSRF field is checked by [`CsrfForm`].)
 #[derive(Debug)]
 pub struct PageSession(pub Session, pub Lang);
 
@@ -182,7 +214,11 @@ impl FromRequestParts<AppState> for PageSessionPending {
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
         match session_of(parts, state).await {
-            Ok(Some(s)) => Ok(PageSessionPending(s)),
+            Ok(Some(s)) => {
+                // For [`CsrfForm`], which checks the form's token against it.
+                parts.extensions.insert(s.clone());
+                Ok(PageSessionPending(s))
+            }
             Ok(None) => Err(PageRejection::Login),
             Err(f) => Err(PageRejection::Failed(f)),
         }
@@ -244,9 +280,72 @@ fn form_failure(rejection: &FormRejection) -> Response {
     } else {
         StatusCode::BAD_REQUEST
     };
-    (
-        status,
-        format!("The form could not be read: {}", rejection.body_text()),
-    )
-        .into_response()
+    unreadable_form(status, &rejection.body_text())
+}
+
+/// A logged-in page's form (`application/x-www-form-urlencoded`) whose hidden `csrf` field
+/// matched the session's token: every state-changing form of a logged-in page takes one, after
+/// [`PageSession`]. A wrong or missing token answers the error page (403); an unreadable form
+/// a 400 (413 when too large).
+#[derive(Debug)]
+pub struct CsrfForm<T>(pub T);
+
+#[derive(Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let session = match parts.extensions.get::<Session>().cloned() {
+            Some(session) => session,
+            None => {
+                PageSession::from_request_parts(&mut parts, state)
+                    .await
+                    .map_err(IntoResponse::into_response)?
+                    .0
+            }
+        };
+        let lang = page_lang(&parts.headers, Some(&session));
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|rejection| {
+                let status = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    StatusCode::PAYLOAD_TOO_LARGE
+                } else {
+                    StatusCode::BAD_REQUEST
+                };
+                unreadable_form(status, &rejection.body_text())
+            })?;
+        if !is_form {
+            return Err(unreadable_form(
+                StatusCode::BAD_REQUEST,
+                "expected application/x-www-form-urlencoded",
+            ));
+        }
+        let token = serde_urlencoded::from_bytes::<CsrfField>(&bytes)
+            .map(|f| f.csrf)
+            .unwrap_or_default();
+        if !same_token(&token, &session.csrf_token) {
+            let page =
+                crate::routes::pages::error_page(state, Some(&session), lang, &Failure::Csrf);
+            return Err(page);
+        }
+        serde_urlencoded::from_bytes::<T>(&bytes)
+            .map(CsrfForm)
+            .map_err(|e| unreadable_form(StatusCode::BAD_REQUEST, &e.to_string()))
+    }
+}
+
+fn unreadable_form(status: StatusCode, why: &str) -> Response {
+    (status, format!("The form could not be read: {why}")).into_response()
 }

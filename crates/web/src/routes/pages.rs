@@ -18,7 +18,7 @@ use crate::app::AppState;
 use crate::error::HttpStatus as _;
 use crate::routes::api::parse_new_organisation;
 use crate::routes::extract::{
-    cookie, page_lang, same_token, set_cookie, ClientAddr, PageForm, PageSession,
+    cookie, page_lang, same_token, set_cookie, ClientAddr, CsrfForm, PageForm, PageSession,
     PageSessionPending, FORM_COOKIE, LANG_COOKIE,
 };
 use crate::routes::seal_pages::{self, SealPageQuery};
@@ -195,6 +195,43 @@ pub(crate) fn error_page(
     )
 }
 
+/// Whether a failed form is shown again with its messages (the input was at fault: fields, a
+/// conflict, a refused file or PDF, a lock) rather than the error page (the request itself
+/// cannot be served: not allowed, not found, a refusal the form cannot fix, a server failure).
+pub(crate) fn shown_on_form(f: &Failure) -> bool {
+    matches!(
+        f,
+        Failure::Invalid(_)
+            | Failure::Conflict(_)
+            | Failure::Image { .. }
+            | Failure::Malformed(_)
+            | Failure::UnreadablePdf(_)
+            | Failure::TooLarge
+            | Failure::Locked
+            | Failure::PinLocked(_)
+    )
+}
+
+/// A form's answer, written once: `done` on success; on failure, the form `again` with the
+/// messages when [`shown_on_form`], else the error page.
+pub(crate) async fn form_outcome<T, Again>(
+    state: &AppState,
+    session: Option<&Session>,
+    lang: Lang,
+    result: Result<T, Failure>,
+    done: impl FnOnce(T) -> Response,
+    again: impl FnOnce(Failure) -> Again,
+) -> Response
+where
+    Again: std::future::Future<Output = Response>,
+{
+    match result {
+        Ok(value) => done(value),
+        Err(f) if shown_on_form(&f) => again(f).await,
+        Err(f) => error_page(state, session, lang, &f),
+    }
+}
+
 fn form_cookie_token(headers: &HeaderMap) -> Option<String> {
     cookie(headers, FORM_COOKIE)
         .filter(|t| t.len() == 64)
@@ -361,22 +398,17 @@ async fn login_submit(
     }
 }
 
+/// A form with nothing but its CSRF token (checked by [`CsrfForm`]).
 #[derive(Debug, Deserialize)]
-struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
-}
+struct Empty {}
 
 async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
     PageSessionPending(session): PageSessionPending,
-    PageForm(form): PageForm<CsrfForm>,
+    CsrfForm(Empty {}): CsrfForm<Empty>,
 ) -> Response {
     let lang = page_lang(&headers, Some(&session));
-    if !same_token(&form.csrf, &session.csrf_token) {
-        return error_page(&state, Some(&session), lang, &Failure::Csrf);
-    }
     if let Err(f) = auth::logout(&state.db, state.clock.now(), &session).await {
         return error_page(&state, Some(&session), lang, &f);
     }
@@ -394,8 +426,6 @@ async fn logout(
 
 #[derive(Debug, Deserialize)]
 struct PasswordForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     current_password: String,
     #[serde(default)]
@@ -424,36 +454,28 @@ async fn password_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     PageSessionPending(session): PageSessionPending,
-    PageForm(form): PageForm<PasswordForm>,
+    CsrfForm(form): CsrfForm<PasswordForm>,
 ) -> Response {
     let lang = page_lang(&headers, Some(&session));
-    let result = if same_token(&form.csrf, &session.csrf_token) {
-        auth::change_password(
-            &state.db,
-            state.clock.now(),
-            &session,
-            &form.current_password,
-            &form.new_password,
-            &form.new_password_confirmation,
-        )
-        .await
-    } else {
-        Err(Failure::Csrf)
+    let result = auth::change_password(
+        &state.db,
+        state.clock.now(),
+        &session,
+        &form.current_password,
+        &form.new_password,
+        &form.new_password_confirmation,
+    )
+    .await;
+    let done = |()| Redirect::to("/?msg=password.changed").into_response();
+    let (state_, session_) = (&state, &session);
+    let again = move |f: Failure| async move {
+        let ctx = context! {
+            forced => session_.user.must_change_password,
+            ..merge([form_errors(&f, lang), frame(session_, lang, None)])
+        };
+        render(state_, f.status(), "password.html", lang, ctx)
     };
-    match result {
-        Ok(()) => Redirect::to("/?msg=password.changed").into_response(),
-        Err(f @ Failure::Internal(_)) => error_page(&state, Some(&session), lang, &f),
-        Err(f) => render(
-            &state,
-            f.status(),
-            "password.html",
-            lang,
-            context! {
-                forced => session.user.must_change_password,
-                ..merge([form_errors(&f, lang), frame(&session, lang, None)])
-            },
-        ),
-    }
+    form_outcome(&state, Some(&session), lang, result, done, again).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -503,23 +525,16 @@ async fn reset_submit(
         Ok(t) => t,
         Err(f) => return error_page(&state, None, lang, &f),
     };
-    let page = match result {
-        Ok(()) => render(
-            &state,
-            StatusCode::OK,
-            "reset_request.html",
-            lang,
-            context! { csrf => csrf, sent => true },
-        ),
-        Err(f @ Failure::Internal(_)) => error_page(&state, None, lang, &f),
-        Err(f) => render(
-            &state,
-            f.status(),
-            "reset_request.html",
-            lang,
-            context! { csrf => csrf, email => form.email, ..form_errors(&f, lang) },
-        ),
+    let sent = |()| {
+        let ctx = context! { csrf => &csrf, sent => true };
+        render(&state, StatusCode::OK, "reset_request.html", lang, ctx)
     };
+    let (state_, csrf_, email) = (&state, &csrf, &form.email);
+    let again = move |f: Failure| async move {
+        let ctx = context! { csrf => csrf_, email => email, ..form_errors(&f, lang) };
+        render(state_, f.status(), "reset_request.html", lang, ctx)
+    };
+    let page = form_outcome(&state, None, lang, result, sent, again).await;
     with_form_cookie(&state, set, page)
 }
 
@@ -584,16 +599,16 @@ async fn reset_set_submit(
     } else {
         Err(Failure::Csrf)
     };
+    let done = |()| Redirect::to("/login?msg=reset.done").into_response();
+    let (state_, csrf, token) = (&state, &form.csrf, &token);
+    let again = move |f: Failure| async move {
+        let ctx = context! { csrf => csrf, token => token, ..form_errors(&f, lang) };
+        render(state_, f.status(), "reset_set.html", lang, ctx)
+    };
     match result {
-        Ok(()) => Redirect::to("/login?msg=reset.done").into_response(),
-        Err(f @ (Failure::Invalid(_) | Failure::Csrf)) => render(
-            &state,
-            f.status(),
-            "reset_set.html",
-            lang,
-            context! { csrf => form.csrf, token => token, ..form_errors(&f, lang) },
-        ),
-        Err(f) => error_page(&state, None, lang, &f),
+        // A stale pre-login token is the visitor's to fix: the form again with a fresh start.
+        Err(f @ Failure::Csrf) => again(f).await,
+        result => form_outcome(&state, None, lang, result, done, again).await,
     }
 }
 
@@ -619,8 +634,6 @@ async fn home(
 
 #[derive(Debug, Deserialize)]
 struct ProfileForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     display_name: String,
     #[serde(default)]
@@ -700,19 +713,15 @@ async fn profile_page(
 async fn profile_submit(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    PageForm(form): PageForm<ProfileForm>,
+    CsrfForm(form): CsrfForm<ProfileForm>,
 ) -> Response {
-    let result = if same_token(&form.csrf, &session.csrf_token) {
-        accounts::update_profile(
-            &state.db,
-            &session.user,
-            Some(&form.display_name),
-            Some(&form.language),
-        )
-        .await
-    } else {
-        Err(Failure::Csrf)
-    };
+    let result = accounts::update_profile(
+        &state.db,
+        &session.user,
+        Some(&form.display_name),
+        Some(&form.language),
+    )
+    .await;
     match result {
         Ok(user) => (
             AppendHeaders([(
@@ -727,12 +736,12 @@ async fn profile_submit(
             Redirect::to("/profile?msg=common.saved"),
         )
             .into_response(),
-        Err(f @ Failure::Internal(_)) => error_page(&state, Some(&session), lang, &f),
-        Err(f) => {
+        Err(f) if shown_on_form(&f) => {
             let seals = SealPageQuery::default();
             let errors = form_errors(&f, lang);
             profile_with(&state, &session, lang, f.status(), &seals, None, errors).await
         }
+        Err(f) => error_page(&state, Some(&session), lang, &f),
     }
 }
 
@@ -764,8 +773,6 @@ async fn users_page(
 
 #[derive(Debug, Deserialize, Default)]
 struct NewUserForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     display_name: String,
     #[serde(default)]
@@ -830,15 +837,12 @@ fn role_names(value: &str) -> Vec<String> {
 async fn user_new_submit(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    PageForm(form): PageForm<NewUserForm>,
+    CsrfForm(form): CsrfForm<NewUserForm>,
 ) -> Response {
     if let Err(f) = require(session.user.roles, Action::ManageUsers) {
         return error_page(&state, Some(&session), lang, &f);
     }
     let result = async {
-        if !same_token(&form.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
         let account = NewAccount::parse(
             &form.display_name,
             &form.email,
@@ -856,22 +860,19 @@ async fn user_new_submit(
         .await
     }
     .await;
-    match result {
-        Ok(created) => {
-            Redirect::to(&format!("/users/{}?msg=users.created", created.user.id)).into_response()
-        }
-        Err(f @ Failure::Internal(_)) => error_page(&state, Some(&session), lang, &f),
-        Err(f) => {
-            let errors = form_errors(&f, lang);
-            user_new_form(&state, &session, lang, f.status(), &form, errors)
-        }
-    }
+    let done = |created: accounts::Created| {
+        Redirect::to(&format!("/users/{}?msg=users.created", created.user.id)).into_response()
+    };
+    let (state_, session_, form_) = (&state, &session, &form);
+    let again = move |f: Failure| async move {
+        let errors = form_errors(&f, lang);
+        user_new_form(state_, session_, lang, f.status(), form_, errors)
+    };
+    form_outcome(&state, Some(&session), lang, result, done, again).await
 }
 
 #[derive(Debug, Deserialize)]
 struct UserForm {
-    #[serde(default)]
-    csrf: String,
     /// `save` (name and role), `deactivate` or `activate`.
     #[serde(default)]
     action: String,
@@ -981,13 +982,10 @@ async fn user_submit(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
     Path(id): Path<String>,
-    PageForm(form): PageForm<UserForm>,
+    CsrfForm(form): CsrfForm<UserForm>,
 ) -> Response {
     let result = async {
         require(session.user.roles, Action::ManageUsers)?;
-        if !same_token(&form.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
         let change = match form.action.as_str() {
             "deactivate" => UserChange {
                 active: Some(false),
@@ -1006,20 +1004,20 @@ async fn user_submit(
         accounts::update_user(&state.db, state.clock.now(), &session.user, &id, &change).await
     }
     .await;
-    match result {
-        Ok(user) => Redirect::to(&format!("/users/{}?msg=users.updated", user.id)).into_response(),
-        Err(f @ (Failure::Invalid(_) | Failure::Conflict(_) | Failure::Csrf)) => {
-            match accounts::get_user(&state.db, &session.user.org_id, &id).await {
-                Ok(user) => {
-                    let page = UserPage::new(&session, &user, lang, f.status());
-                    let (seals, errors) = (SealPageQuery::default(), form_errors(&f, lang));
-                    user_detail_with(&state, page, &seals, None, errors).await
-                }
-                Err(f) => error_page(&state, Some(&session), lang, &f),
+    let done =
+        |user: User| Redirect::to(&format!("/users/{}?msg=users.updated", user.id)).into_response();
+    let (state_, session_, id) = (&state, &session, &id);
+    let again = move |f: Failure| async move {
+        match accounts::get_user(&state_.db, &session_.user.org_id, id).await {
+            Ok(user) => {
+                let page = UserPage::new(session_, &user, lang, f.status());
+                let (seals, errors) = (SealPageQuery::default(), form_errors(&f, lang));
+                user_detail_with(state_, page, &seals, None, errors).await
             }
+            Err(f) => error_page(state_, Some(session_), lang, &f),
         }
-        Err(f) => error_page(&state, Some(&session), lang, &f),
-    }
+    };
+    form_outcome(&state, Some(&session), lang, result, done, again).await
 }
 
 // --- organisations (the instance operator) ----------------------------------------------------
@@ -1033,8 +1031,6 @@ struct OrgRow {
 
 #[derive(Debug, Deserialize, Default)]
 struct OrgForm {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -1101,15 +1097,12 @@ async fn organisations_page(
 async fn organisations_submit(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    PageForm(form): PageForm<OrgForm>,
+    CsrfForm(form): CsrfForm<OrgForm>,
 ) -> Response {
     if let Err(f) = require(session.user.roles, Action::ManageOrganisations) {
         return error_page(&state, Some(&session), lang, &f);
     }
     let result = async {
-        if !same_token(&form.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
         let (org, admin) = parse_new_organisation(&form.name, &form.admin_name, &form.admin_email)?;
         accounts::create_organisation(
             &state.db,
@@ -1122,14 +1115,13 @@ async fn organisations_submit(
         .await
     }
     .await;
-    match result {
-        Ok(_) => Redirect::to("/organisations?msg=orgs.created").into_response(),
-        Err(f @ Failure::Internal(_)) => error_page(&state, Some(&session), lang, &f),
-        Err(f) => {
-            let errors = form_errors(&f, lang);
-            organisations_view(&state, &session, lang, f.status(), None, &form, errors).await
-        }
-    }
+    let done = |_| Redirect::to("/organisations?msg=orgs.created").into_response();
+    let (state_, session_, form_) = (&state, &session, &form);
+    let again = move |f: Failure| async move {
+        let errors = form_errors(&f, lang);
+        organisations_view(state_, session_, lang, f.status(), None, form_, errors).await
+    };
+    form_outcome(&state, Some(&session), lang, result, done, again).await
 }
 
 // --- audit log -------------------------------------------------------------------------------

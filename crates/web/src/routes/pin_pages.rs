@@ -11,14 +11,13 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::HttpStatus as _;
-use crate::routes::cert_pages::target;
-use crate::routes::extract::{same_token, PageForm, PageSession};
-use crate::routes::pages::{error_page, form_errors, frame, merge, render};
+use crate::routes::extract::{CsrfForm, PageSession};
+use crate::routes::pages::{error_page, form_errors, frame, merge, render, shown_on_form};
 use domain::accounts::User;
+use domain::acting::{Acting, Whom};
 use domain::auth::Session;
 use domain::error::Failure;
 use domain::i18n::Lang;
-use domain::permissions::{require, Action};
 use domain::pins::{self, PinChange};
 
 pub fn router() -> Router<AppState> {
@@ -38,8 +37,6 @@ struct For {
 #[derive(Debug, Deserialize, Default)]
 struct PinForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     user: String,
     #[serde(default)]
     current: String,
@@ -50,12 +47,11 @@ struct PinForm {
 }
 
 /// Whom the PIN screens act for: oneself (a signer) or a user of the organisation.
-async fn whose(state: &AppState, session: &Session, user: Option<&str>) -> Result<User, Failure> {
-    let user = target(state, session, user).await?;
-    if user.id == session.user.id {
-        require(session.user.roles, Action::OwnSealsAndCertificate)?;
-    }
-    Ok(user)
+async fn whose(state: &AppState, session: &Session, user: Option<&str>) -> Result<Acting, Failure> {
+    let whom = Whom::from_optional(user);
+    Acting::resolve(&state.db, session.user.clone(), whom)
+        .await?
+        .admit(pins::holder)
 }
 
 /// Back to the profile, or to the user's 詳細 page.
@@ -102,7 +98,7 @@ async fn pin_page(
     Query(whom): Query<For>,
 ) -> Response {
     match whose(&state, &session, whom.user.as_deref()).await {
-        Ok(user) => view(&state, &session, lang, &user, StatusCode::OK, None).await,
+        Ok(acting) => view(&state, &session, lang, acting.user(), StatusCode::OK, None).await,
         Err(f) => error_page(&state, Some(&session), lang, &f),
     }
 }
@@ -110,16 +106,14 @@ async fn pin_page(
 async fn pin_submit(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    PageForm(form): PageForm<PinForm>,
+    CsrfForm(form): CsrfForm<PinForm>,
 ) -> Response {
-    let user = match whose(&state, &session, Some(&form.user)).await {
-        Ok(u) => u,
+    let acting = match whose(&state, &session, Some(&form.user)).await {
+        Ok(acting) => acting,
         Err(f) => return error_page(&state, Some(&session), lang, &f),
     };
+    let user = acting.user();
     let result = async {
-        if !same_token(&form.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
         let ca = state.pin_ca().ok_or(Failure::BadRequest("error.no_ca"))?;
         let change = PinChange {
             current: Some(form.current.clone()),
@@ -130,24 +124,24 @@ async fn pin_submit(
             &state.db,
             state.clock.now(),
             &ca,
-            &session.user,
-            &user,
+            acting.actor(),
+            user,
             &change,
         )
         .await
     }
     .await;
     match result {
-        Ok(_) => Redirect::to(&back(&session, &user, "pin.saved")).into_response(),
-        Err(f @ Failure::Internal(_)) => error_page(&state, Some(&session), lang, &f),
-        Err(f) => view(&state, &session, lang, &user, f.status(), Some(&f)).await,
+        Ok(_) => Redirect::to(&back(&session, user, "pin.saved")).into_response(),
+        Err(f) if shown_on_form(&f) => {
+            view(&state, &session, lang, user, f.status(), Some(&f)).await
+        }
+        Err(f) => error_page(&state, Some(&session), lang, &f),
     }
 }
 
 #[derive(Debug, Deserialize, Default)]
 struct AdminPost {
-    #[serde(default)]
-    csrf: String,
     #[serde(default)]
     user: String,
     /// The reset's "I understand the certificate is revoked" box.
@@ -165,21 +159,18 @@ async fn admin_action<F, Fut>(
     act: F,
 ) -> Response
 where
-    F: FnOnce(AppState, Session, User) -> Fut,
-    Fut: std::future::Future<Output = Result<(), Failure>>,
+    F: FnOnce(AppState, Acting) -> Fut,
+    Fut: std::future::Future<Output = Result<Acting, Failure>>,
 {
     let result = async {
-        if !same_token(&post.csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
-        require(session.user.roles, Action::OthersSealsAndCertificates)?;
-        let user = target(&state, &session, Some(&post.user)).await?;
-        act(state.clone(), session.clone(), user.clone()).await?;
-        Ok(user)
+        // Only for a user named by id: an administrator's action on someone's PIN.
+        let acting =
+            Acting::resolve(&state.db, session.user.clone(), Whom::User(&post.user)).await?;
+        act(state.clone(), acting).await
     }
     .await;
     match result {
-        Ok(user) => Redirect::to(&back(&session, &user, msg)).into_response(),
+        Ok(acting) => Redirect::to(&back(&session, acting.user(), msg)).into_response(),
         Err(f) => error_page(&state, Some(&session), lang, &f),
     }
 }
@@ -187,7 +178,7 @@ where
 async fn unlock(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    PageForm(post): PageForm<AdminPost>,
+    CsrfForm(post): CsrfForm<AdminPost>,
 ) -> Response {
     admin_action(
         state,
@@ -195,9 +186,9 @@ async fn unlock(
         session,
         post,
         "pin.unlocked",
-        |state, session, user| async move {
-            pins::unlock(&state.db, state.clock.now(), &session.user, &user).await?;
-            Ok(())
+        |state, acting| async move {
+            pins::unlock(&state.db, state.clock.now(), acting.actor(), acting.user()).await?;
+            Ok(acting)
         },
     )
     .await
@@ -206,7 +197,7 @@ async fn unlock(
 async fn reset(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    PageForm(post): PageForm<AdminPost>,
+    CsrfForm(post): CsrfForm<AdminPost>,
 ) -> Response {
     let understood = post.understood == "yes";
     admin_action(
@@ -215,13 +206,14 @@ async fn reset(
         session,
         post,
         "pin.reset_done",
-        move |state, session, user| async move {
+        move |state, acting| async move {
             if !understood {
                 return Err(Failure::BadRequest("error.pin_reset_unconfirmed"));
             }
             let ca = state.pin_ca().ok_or(Failure::BadRequest("error.no_ca"))?;
-            pins::reset(&state.db, state.clock.now(), &ca, &session.user, &user).await?;
-            Ok(())
+            let (actor, user) = (acting.actor(), acting.user());
+            pins::reset(&state.db, state.clock.now(), &ca, actor, user).await?;
+            Ok(acting)
         },
     )
     .await

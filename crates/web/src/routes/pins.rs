@@ -2,22 +2,21 @@
 //! a user's PIN (status, set or change, unlock after repeated wrong PINs, reset when forgotten:
 //! revokes the PIN-bound certificate and starts its free re-issue).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use crate::app::AppState;
 use crate::error::{ApiError, AsSigner, ForUser, HttpFailure};
-use crate::routes::certificates::managed_user;
-use crate::routes::extract::{ApiJson, ApiSession};
+use crate::routes::extract::{ApiActing, ApiJson};
+use crate::routes::schemas::{PinChange, PinStatus, ResetOutcome};
 use domain::error::Failure;
-use domain::permissions::{require, Action};
-use domain::pins::{self, PinCa, PinChange, PinStatus, ResetOutcome};
+use domain::pins::{self, PinCa};
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/me/pin", get(own_status).put(own_set))
-        .route("/api/users/{id}/pin", get(user_status).put(user_set))
+        .route("/api/users/{id}/pin", get(own_status).put(own_set))
         .route("/api/users/{id}/pin/unlock", post(user_unlock))
         .route("/api/users/{id}/pin/reset", post(user_reset))
 }
@@ -35,12 +34,11 @@ fn pin_ca(state: &AppState) -> Result<PinCa, Failure> {
     ))]
 pub async fn own_status(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-) -> Result<Json<PinStatus>, HttpFailure> {
-    require(session.user.roles, Action::OwnSealsAndCertificate)?;
-    Ok(Json(
-        pins::status(&state.db, state.clock.now(), &session.user.id).await?,
-    ))
+    ApiActing(acting): ApiActing,
+) -> Result<Json<pins::PinStatus>, HttpFailure> {
+    let acting = acting.admit(pins::holder)?;
+    let status = pins::status(&state.db, state.clock.now(), &acting.user().id);
+    Ok(Json(status.await?))
 }
 
 /// Sets the caller's signing PIN, or changes it (`current` needed). A wrong `current` counts
@@ -58,62 +56,20 @@ pub async fn own_status(
     ))]
 pub async fn own_set(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    ApiJson(change): ApiJson<PinChange>,
-) -> Result<Json<PinStatus>, HttpFailure> {
-    require(session.user.roles, Action::OwnSealsAndCertificate)?;
+    ApiActing(acting): ApiActing,
+    ApiJson(change): ApiJson<pins::PinChange>,
+) -> Result<Json<pins::PinStatus>, HttpFailure> {
+    let acting = acting.admit(pins::holder)?;
     let ca = pin_ca(&state)?;
     let now = state.clock.now();
+    let (actor, user) = (acting.actor(), acting.user());
     Ok(Json(
-        pins::set(&state.db, now, &ca, &session.user, &session.user, &change).await?,
+        pins::set(&state.db, now, &ca, actor, user, &change).await?,
     ))
 }
 
-/// A user's signing PIN status (an administrator).
-#[utoipa::path(get, path = "/api/users/{id}/pin", tag = "pin",
-    params(("id" = String, Path, description = "The user's id")),
-    security(("session" = [])),
-    responses(
-        (status = 200, description = "Status", body = PinStatus),
-        ForUser,
-    ))]
-pub async fn user_status(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-) -> Result<Json<PinStatus>, HttpFailure> {
-    let user = managed_user(&state, &session.user, &id).await?;
-    Ok(Json(
-        pins::status(&state.db, state.clock.now(), &user.id).await?,
-    ))
-}
-
-/// Sets a user's first PIN, or changes it with the current one (an administrator).
-#[utoipa::path(put, path = "/api/users/{id}/pin", tag = "pin",
-    request_body = PinChange,
-    params(("id" = String, Path, description = "The user's id")),
-    security(("session" = [], "csrf" = [])),
-    responses(
-        (status = 200, description = "Set or changed", body = PinStatus),
-        (status = 400, description = "A bad PIN, a mismatch, a wrong or missing current PIN, the user is not a signer, or malformed JSON", body = ApiError),
-        ForUser,
-        (status = 409, description = "Changed meanwhile by another request", body = ApiError),
-        (status = 413, description = "Body too large", body = ApiError),
-        (status = 423, description = "Locked after repeated wrong PINs", body = ApiError),
-    ))]
-pub async fn user_set(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-    ApiJson(change): ApiJson<PinChange>,
-) -> Result<Json<PinStatus>, HttpFailure> {
-    let user = managed_user(&state, &session.user, &id).await?;
-    let ca = pin_ca(&state)?;
-    let now = state.clock.now();
-    Ok(Json(
-        pins::set(&state.db, now, &ca, &session.user, &user, &change).await?,
-    ))
-}
+/// The paths these handlers serve for the caller; each also serves `/api/users/{id}/…`.
+pub const MIRRORED: &[&str] = &["/api/me/pin"];
 
 /// Lifts the lock after repeated wrong PINs (an administrator).
 #[utoipa::path(post, path = "/api/users/{id}/pin/unlock", tag = "pin",
@@ -126,13 +82,10 @@ pub async fn user_set(
     ))]
 pub async fn user_unlock(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-) -> Result<Json<PinStatus>, HttpFailure> {
-    let user = managed_user(&state, &session.user, &id).await?;
-    Ok(Json(
-        pins::unlock(&state.db, state.clock.now(), &session.user, &user).await?,
-    ))
+    ApiActing(acting): ApiActing,
+) -> Result<Json<pins::PinStatus>, HttpFailure> {
+    let unlocked = pins::unlock(&state.db, state.clock.now(), acting.actor(), acting.user());
+    Ok(Json(unlocked.await?))
 }
 
 /// Resets a forgotten PIN (an administrator): the certificates whose keys it protected are
@@ -147,12 +100,15 @@ pub async fn user_unlock(
     ))]
 pub async fn user_reset(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-) -> Result<Json<ResetOutcome>, HttpFailure> {
-    let user = managed_user(&state, &session.user, &id).await?;
+    ApiActing(acting): ApiActing,
+) -> Result<Json<pins::ResetOutcome>, HttpFailure> {
     let ca = pin_ca(&state)?;
-    Ok(Json(
-        pins::reset(&state.db, state.clock.now(), &ca, &session.user, &user).await?,
-    ))
+    let reset = pins::reset(
+        &state.db,
+        state.clock.now(),
+        &ca,
+        acting.actor(),
+        acting.user(),
+    );
+    Ok(Json(reset.await?))
 }

@@ -14,13 +14,13 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::HttpStatus as _;
-use crate::routes::cert_pages::target;
-use crate::routes::extract::{same_token, PageForm, PageSession};
+use crate::routes::extract::{same_token, CsrfForm, PageSession};
 use crate::routes::pages::{
-    error_page, form_errors, merge, profile_with, user_detail_with, UserPage,
+    error_page, form_errors, merge, profile_with, shown_on_form, user_detail_with, UserPage,
 };
 use crate::routes::seals::{base_path, read_upload, DraftView, SealView, UPLOAD_LIMIT};
 use domain::accounts::{Role, User};
+use domain::acting::{Acting, Whom};
 use domain::auth::Session;
 use domain::error::Failure;
 use domain::i18n::Lang;
@@ -62,7 +62,7 @@ pub(crate) async fn section(
             Value::from(())
         };
     }
-    let base = base_path(user, as_admin);
+    let base = base_path(as_admin.then_some(user));
     let list: Vec<SealView> = seals::list(&state.db, user)
         .await
         .unwrap_or_default()
@@ -129,19 +129,16 @@ async fn failed(
     f: Failure,
     extra: Value,
 ) -> Response {
-    if matches!(
-        f,
-        Failure::Internal(_) | Failure::Forbidden | Failure::Csrf | Failure::BadRequest(_)
-    ) {
+    if !shown_on_form(&f) {
         return error_page(state, Some(session), lang, &f);
     }
     let errors = merge([form_errors(&f, lang), extra]);
     if for_user.is_empty() {
         profile_with(state, session, lang, f.status(), &view, None, errors).await
     } else {
-        match target(state, session, Some(for_user)).await {
-            Ok(user) => {
-                let page = UserPage::new(session, &user, lang, f.status());
+        match Acting::resolve(&state.db, session.user.clone(), Whom::User(for_user)).await {
+            Ok(acting) => {
+                let page = UserPage::new(session, acting.user(), lang, f.status());
                 user_detail_with(state, page, &view, None, errors).await
             }
             Err(f) => error_page(state, Some(session), lang, &f),
@@ -165,20 +162,13 @@ async fn upload(
     })
     .await;
     let result = async {
+        // A multipart form: its token is its first field, read with the file.
         if !same_token(&csrf, &session.csrf_token) {
             return Err(Failure::Csrf);
         }
-        let user = target(&state, &session, Some(&for_user)).await?;
+        let acting = acting_for(&state, &session, &for_user).await?;
         let (bytes, file_name) = file?;
-        seals::create_draft(
-            &state.db,
-            state.clock.now(),
-            &session.user,
-            &user,
-            bytes,
-            &file_name,
-        )
-        .await
+        seals::create_draft(&state.db, state.clock.now(), &acting, bytes, &file_name).await
     }
     .await;
     match result {
@@ -192,8 +182,6 @@ async fn upload(
 
 #[derive(Debug, Deserialize)]
 struct SealPost {
-    #[serde(default)]
-    csrf: String,
     /// Set when an administrator acts for a user of the organisation.
     #[serde(default)]
     user: String,
@@ -207,21 +195,13 @@ struct SealPost {
 async fn save(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    PageForm(post): PageForm<SealPost>,
+    CsrfForm(post): CsrfForm<SealPost>,
 ) -> Response {
     let result = async {
-        let user = checked_target(&state, &session, &post).await?;
+        let acting = acting_for(&state, &session, &post.user).await?;
         let name = SealName::parse(&post.name).map_err(|e| Failure::Invalid(vec![e]))?;
         let now = state.clock.now();
-        seals::save(
-            &state.db,
-            now,
-            &session.user,
-            &user,
-            &post.draft,
-            Some(&name),
-        )
-        .await
+        seals::save(&state.db, now, &acting, &post.draft, Some(&name)).await
     }
     .await;
     match result {
@@ -242,11 +222,11 @@ async fn discard(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
     Path(draft): Path<String>,
-    PageForm(post): PageForm<SealPost>,
+    CsrfForm(post): CsrfForm<SealPost>,
 ) -> Response {
     let result = async {
-        let user = checked_target(&state, &session, &post).await?;
-        seals::discard_draft(&state.db, state.clock.now(), &session.user, &user, &draft).await
+        let acting = acting_for(&state, &session, &post.user).await?;
+        seals::discard_draft(&state.db, state.clock.now(), &acting, &draft).await
     }
     .await;
     match result {
@@ -281,7 +261,7 @@ async fn make_default(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
     Path(seal): Path<String>,
-    PageForm(post): PageForm<SealPost>,
+    CsrfForm(post): CsrfForm<SealPost>,
 ) -> Response {
     act_on_seal(state, lang, session, seal, post, SealAction::MakeDefault).await
 }
@@ -291,7 +271,7 @@ async fn delete(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
     Path(seal): Path<String>,
-    PageForm(post): PageForm<SealPost>,
+    CsrfForm(post): CsrfForm<SealPost>,
 ) -> Response {
     act_on_seal(state, lang, session, seal, post, SealAction::Delete).await
 }
@@ -305,15 +285,13 @@ async fn act_on_seal(
     action: SealAction,
 ) -> Response {
     let result = async {
-        let user = checked_target(&state, &session, &post).await?;
+        let acting = acting_for(&state, &session, &post.user).await?;
         let now = state.clock.now();
         match action {
-            SealAction::MakeDefault => {
-                seals::set_default(&state.db, now, &session.user, &user, &seal)
-                    .await
-                    .map(|_| "seals.default_set")
-            }
-            SealAction::Delete => seals::delete(&state.db, now, &session.user, &user, &seal)
+            SealAction::MakeDefault => seals::set_default(&state.db, now, &acting, &seal)
+                .await
+                .map(|_| "seals.default_set"),
+            SealAction::Delete => seals::delete(&state.db, now, &acting, &seal)
                 .await
                 .map(|()| "seals.deleted"),
         }
@@ -337,16 +315,10 @@ async fn act_on_seal(
     }
 }
 
-/// The CSRF token of a seal form, then whom it acts for.
-async fn checked_target(
-    state: &AppState,
-    session: &Session,
-    post: &SealPost,
-) -> Result<User, Failure> {
-    if !same_token(&post.csrf, &session.csrf_token) {
-        return Err(Failure::Csrf);
-    }
-    target(state, session, Some(&post.user)).await
+/// Whom a seal form acts for: the caller, or the user its `user` field names.
+async fn acting_for(state: &AppState, session: &Session, user: &str) -> Result<Acting, Failure> {
+    let whom = Whom::from_optional(Some(user));
+    Acting::resolve(&state.db, session.user.clone(), whom).await
 }
 
 /// Inkan's 電子署名 seal, shown where a signer has registered none.

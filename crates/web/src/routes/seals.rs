@@ -13,65 +13,86 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::error::{ApiError, AsSigner, ForUser, HttpFailure};
-use crate::routes::extract::{ApiJson, ApiSession};
-use domain::accounts::{self, User};
+use crate::error::{ApiError, AsSigner, HttpFailure};
+use crate::routes::extract::{ApiActing, ApiJson};
+use domain::accounts::User;
+use domain::acting::Acting;
 use domain::error::Failure;
-use domain::permissions::{require, Action};
 use domain::seals::{self, Draft, Picture, Seal, SealName};
 
 /// The largest upload body read: a 512 KB image and the multipart framing around it. A larger
 /// file is refused as too large (413) without being read whole.
 pub const UPLOAD_LIMIT: usize = seal::MAX_BYTES + 16 * 1024;
 
+/// Each handler serves the caller's path and an administrator's for a user of the organisation
+/// (the OpenAPI document lists the second as a mirror of the first: see `api::mirror_for_users`).
 pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/api/me/seal-drafts",
             post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
         )
+        .route(
+            "/api/users/{id}/seal-drafts",
+            post(upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
+        )
         .route("/api/me/seal-drafts/{draft}", delete(discard))
+        .route("/api/users/{id}/seal-drafts/{draft}", delete(discard))
         .route("/api/me/seal-drafts/{draft}/original", get(draft_original))
+        .route(
+            "/api/users/{id}/seal-drafts/{draft}/original",
+            get(draft_original),
+        )
         .route(
             "/api/me/seal-drafts/{draft}/transparent",
             get(draft_transparent),
         )
-        .route("/api/me/seals", get(list).post(save))
-        .route("/api/me/seals/{seal}", delete(remove))
-        .route("/api/me/seals/{seal}/image", get(image))
-        .route("/api/me/seals/{seal}/original", get(original))
-        .route("/api/me/seals/{seal}/default", post(make_default))
-        .route(
-            "/api/users/{id}/seal-drafts",
-            post(user_upload).layer(DefaultBodyLimit::max(UPLOAD_LIMIT)),
-        )
-        .route("/api/users/{id}/seal-drafts/{draft}", delete(user_discard))
-        .route(
-            "/api/users/{id}/seal-drafts/{draft}/original",
-            get(user_draft_original),
-        )
         .route(
             "/api/users/{id}/seal-drafts/{draft}/transparent",
-            get(user_draft_transparent),
+            get(draft_transparent),
         )
-        .route("/api/users/{id}/seals", get(user_list).post(user_save))
-        .route("/api/users/{id}/seals/{seal}", delete(user_remove))
-        .route("/api/users/{id}/seals/{seal}/image", get(user_image))
-        .route("/api/users/{id}/seals/{seal}/original", get(user_original))
-        .route(
-            "/api/users/{id}/seals/{seal}/default",
-            post(user_make_default),
-        )
+        .route("/api/me/seals", get(list).post(save))
+        .route("/api/users/{id}/seals", get(list).post(save))
+        .route("/api/me/seals/{seal}", delete(remove))
+        .route("/api/users/{id}/seals/{seal}", delete(remove))
+        .route("/api/me/seals/{seal}/image", get(image))
+        .route("/api/users/{id}/seals/{seal}/image", get(image))
+        .route("/api/me/seals/{seal}/original", get(original))
+        .route("/api/users/{id}/seals/{seal}/original", get(original))
+        .route("/api/me/seals/{seal}/default", post(make_default))
+        .route("/api/users/{id}/seals/{seal}/default", post(make_default))
 }
 
+/// The paths these handlers serve for the caller; each also serves `/api/users/{id}/…`.
+pub const MIRRORED: &[&str] = &[
+    "/api/me/seal-drafts",
+    "/api/me/seal-drafts/{draft}",
+    "/api/me/seal-drafts/{draft}/original",
+    "/api/me/seal-drafts/{draft}/transparent",
+    "/api/me/seals",
+    "/api/me/seals/{seal}",
+    "/api/me/seals/{seal}/image",
+    "/api/me/seals/{seal}/original",
+    "/api/me/seals/{seal}/default",
+];
+
 /// Where a user's seal resources live: `/api/me` for the caller, `/api/users/{id}` when an
-/// administrator acts for them.
-pub fn base_path(user: &User, as_admin: bool) -> String {
-    if as_admin {
-        format!("/api/users/{}", user.id)
-    } else {
-        "/api/me".to_owned()
+/// administrator names the user ([`Acting::named`]).
+pub fn base_path(named: Option<&User>) -> String {
+    match named {
+        Some(user) => format!("/api/users/{}", user.id),
+        None => "/api/me".to_owned(),
     }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DraftPath {
+    draft: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SealPath {
+    seal: String,
 }
 
 /// An upload (multipart/form-data).
@@ -211,6 +232,31 @@ pub async fn read_upload(
     }
 }
 
+/// One of a draft's pictures.
+async fn draft_picture(
+    state: &AppState,
+    acting: Acting,
+    draft: &str,
+    which: Picture,
+) -> Result<Response, HttpFailure> {
+    let acting = acting.admit(seals::holder)?;
+    let now = state.clock.now();
+    let picture = seals::draft_picture(&state.db, now, acting.user(), draft, which).await?;
+    Ok(picture_response(picture))
+}
+
+/// One of a seal's pictures.
+async fn seal_picture(
+    state: &AppState,
+    acting: Acting,
+    seal: &str,
+    which: Picture,
+) -> Result<Response, HttpFailure> {
+    let acting = acting.admit(seals::holder)?;
+    let picture = seals::picture(&state.db, acting.user(), seal, which).await?;
+    Ok(picture_response(picture))
+}
+
 /// An image answer: the stored media type, never sniffed, never cached across users.
 fn picture_response((media_type, bytes): (String, Vec<u8>)) -> Response {
     (
@@ -228,83 +274,6 @@ fn picture_response((media_type, bytes): (String, Vec<u8>)) -> Response {
         .into_response()
 }
 
-/// The caller, who must be allowed seals of their own.
-fn own(session: &domain::auth::Session) -> Result<&User, Failure> {
-    seals::may_hold_seals(&session.user)?;
-    Ok(&session.user)
-}
-
-/// The signer an administrator acts for: one of their organisation (another organisation's is
-/// not found).
-async fn managed(state: &AppState, admin: &User, id: &str) -> Result<User, Failure> {
-    require(admin.roles, Action::OthersSealsAndCertificates)?;
-    let user = accounts::get_user(&state.db, &admin.org_id, id).await?;
-    seals::may_hold_seals(&user)?;
-    Ok(user)
-}
-
-async fn upload_for(
-    state: &AppState,
-    actor: &User,
-    user: &User,
-    multipart: Result<Multipart, MultipartRejection>,
-    as_admin: bool,
-) -> Result<(StatusCode, Json<DraftView>), Failure> {
-    let (bytes, file_name) = read_upload(multipart, |_, _| {}).await?;
-    let draft =
-        seals::create_draft(&state.db, state.clock.now(), actor, user, bytes, &file_name).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(DraftView::new(&draft, &base_path(user, as_admin))),
-    ))
-}
-
-async fn save_for(
-    state: &AppState,
-    actor: &User,
-    user: &User,
-    req: NewSeal,
-    as_admin: bool,
-) -> Result<(StatusCode, Json<SealView>), Failure> {
-    let name = req
-        .name
-        .as_deref()
-        .map(SealName::parse)
-        .transpose()
-        .map_err(|e| Failure::Invalid(vec![e]))?;
-    if req.draft.is_empty() {
-        return Err(Failure::invalid("draft", "error.required"));
-    }
-    let seal = seals::save(
-        &state.db,
-        state.clock.now(),
-        actor,
-        user,
-        &req.draft,
-        name.as_ref(),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SealView::new(&seal, &base_path(user, as_admin))),
-    ))
-}
-
-async fn list_for(
-    state: &AppState,
-    user: &User,
-    as_admin: bool,
-) -> Result<Json<Vec<SealView>>, Failure> {
-    let base = base_path(user, as_admin);
-    Ok(Json(
-        seals::list(&state.db, user)
-            .await?
-            .iter()
-            .map(|s| SealView::new(s, &base))
-            .collect(),
-    ))
-}
-
 /// Uploads a seal image (「選択する」): checked, its background made transparent, and kept as a
 /// draft for an hour to preview and save. Refused, storing nothing, when the caller has three
 /// seals or the image is not acceptable (the message says why).
@@ -320,11 +289,14 @@ async fn list_for(
     ))]
 pub async fn upload(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
+    ApiActing(acting): ApiActing,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<DraftView>), HttpFailure> {
-    let me = own(&session)?;
-    Ok(upload_for(&state, me, me, multipart, false).await?)
+    let acting = acting.admit(seals::holder)?;
+    let (bytes, file_name) = read_upload(multipart, |_, _| {}).await?;
+    let draft = seals::create_draft(&state.db, state.clock.now(), &acting, bytes, &file_name);
+    let draft = DraftView::new(&draft.await?, &base_path(acting.named()));
+    Ok((StatusCode::CREATED, Json(draft)))
 }
 
 /// Discards a draft (「キャンセル」).
@@ -339,11 +311,11 @@ pub async fn upload(
     ))]
 pub async fn discard(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(draft): Path<String>,
+    ApiActing(acting): ApiActing,
+    Path(DraftPath { draft }): Path<DraftPath>,
 ) -> Result<StatusCode, HttpFailure> {
-    let me = own(&session)?;
-    seals::discard_draft(&state.db, state.clock.now(), me, me, &draft).await?;
+    let acting = acting.admit(seals::holder)?;
+    seals::discard_draft(&state.db, state.clock.now(), &acting, &draft).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -360,12 +332,10 @@ pub async fn discard(
     ))]
 pub async fn draft_original(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(draft): Path<String>,
+    ApiActing(acting): ApiActing,
+    Path(DraftPath { draft }): Path<DraftPath>,
 ) -> Result<Response, HttpFailure> {
-    let me = own(&session)?;
-    let p = seals::draft_picture(&state.db, state.clock.now(), me, &draft, Picture::Original);
-    Ok(picture_response(p.await?))
+    draft_picture(&state, acting, &draft, Picture::Original).await
 }
 
 /// A draft's transparent PNG, as it will be stamped.
@@ -380,18 +350,10 @@ pub async fn draft_original(
     ))]
 pub async fn draft_transparent(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(draft): Path<String>,
+    ApiActing(acting): ApiActing,
+    Path(DraftPath { draft }): Path<DraftPath>,
 ) -> Result<Response, HttpFailure> {
-    let me = own(&session)?;
-    let p = seals::draft_picture(
-        &state.db,
-        state.clock.now(),
-        me,
-        &draft,
-        Picture::Transparent,
-    );
-    Ok(picture_response(p.await?))
+    draft_picture(&state, acting, &draft, Picture::Transparent).await
 }
 
 /// The caller's seals, oldest first.
@@ -404,10 +366,14 @@ pub async fn draft_transparent(
     ))]
 pub async fn list(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
+    ApiActing(acting): ApiActing,
 ) -> Result<Json<Vec<SealView>>, HttpFailure> {
-    let me = own(&session)?;
-    Ok(list_for(&state, me, false).await?)
+    let acting = acting.admit(seals::holder)?;
+    let base = base_path(acting.named());
+    let seals = seals::list(&state.db, acting.user()).await?;
+    Ok(Json(
+        seals.iter().map(|s| SealView::new(s, &base)).collect(),
+    ))
 }
 
 /// Saves a draft as a seal (「保存する」), optionally renamed. The first seal becomes the default.
@@ -424,11 +390,28 @@ pub async fn list(
     ))]
 pub async fn save(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
+    ApiActing(acting): ApiActing,
     ApiJson(req): ApiJson<NewSeal>,
 ) -> Result<(StatusCode, Json<SealView>), HttpFailure> {
-    let me = own(&session)?;
-    Ok(save_for(&state, me, me, req, false).await?)
+    let acting = acting.admit(seals::holder)?;
+    let name = req
+        .name
+        .as_deref()
+        .map(SealName::parse)
+        .transpose()
+        .map_err(|e| Failure::Invalid(vec![e]))?;
+    if req.draft.is_empty() {
+        return Err(Failure::invalid("draft", "error.required").into());
+    }
+    let seal = seals::save(
+        &state.db,
+        state.clock.now(),
+        &acting,
+        &req.draft,
+        name.as_ref(),
+    );
+    let seal = SealView::new(&seal.await?, &base_path(acting.named()));
+    Ok((StatusCode::CREATED, Json(seal)))
 }
 
 /// Deletes one of the caller's seals. When it was the default, the oldest remaining one
@@ -444,11 +427,11 @@ pub async fn save(
     ))]
 pub async fn remove(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(seal): Path<String>,
+    ApiActing(acting): ApiActing,
+    Path(SealPath { seal }): Path<SealPath>,
 ) -> Result<StatusCode, HttpFailure> {
-    let me = own(&session)?;
-    seals::delete(&state.db, state.clock.now(), me, me, &seal).await?;
+    let acting = acting.admit(seals::holder)?;
+    seals::delete(&state.db, state.clock.now(), &acting, &seal).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -464,12 +447,10 @@ pub async fn remove(
     ))]
 pub async fn image(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(seal): Path<String>,
+    ApiActing(acting): ApiActing,
+    Path(SealPath { seal }): Path<SealPath>,
 ) -> Result<Response, HttpFailure> {
-    let me = own(&session)?;
-    let p = seals::picture(&state.db, me, &seal, Picture::Transparent);
-    Ok(picture_response(p.await?))
+    seal_picture(&state, acting, &seal, Picture::Transparent).await
 }
 
 /// A seal's image as uploaded.
@@ -485,12 +466,10 @@ pub async fn image(
     ))]
 pub async fn original(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(seal): Path<String>,
+    ApiActing(acting): ApiActing,
+    Path(SealPath { seal }): Path<SealPath>,
 ) -> Result<Response, HttpFailure> {
-    let me = own(&session)?;
-    let p = seals::picture(&state.db, me, &seal, Picture::Original);
-    Ok(picture_response(p.await?))
+    seal_picture(&state, acting, &seal, Picture::Original).await
 }
 
 /// Makes one of the caller's seals the default (「既定にする」).
@@ -505,230 +484,10 @@ pub async fn original(
     ))]
 pub async fn make_default(
     State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(seal): Path<String>,
+    ApiActing(acting): ApiActing,
+    Path(SealPath { seal }): Path<SealPath>,
 ) -> Result<Json<SealView>, HttpFailure> {
-    let me = own(&session)?;
-    let seal = seals::set_default(&state.db, state.clock.now(), me, me, &seal).await?;
-    Ok(Json(SealView::new(&seal, "/api/me")))
-}
-
-/// Uploads a seal image for a signer of the organisation (an administrator).
-#[utoipa::path(post, path = "/api/users/{id}/seal-drafts", tag = "seals",
-    params(("id" = String, Path, description = "The user's id")),
-    request_body(content = SealUpload, content_type = "multipart/form-data"),
-    security(("session" = [], "csrf" = [])),
-    responses(
-        (status = 201, description = "The draft, with both pictures to preview", body = DraftView),
-        (status = 400, description = "Not an acceptable image, no file, or the user is a transaction agent", body = ApiError),
-        ForUser,
-        (status = 409, description = "The user has three seals already", body = ApiError),
-        (status = 413, description = "Larger than 512 KB", body = ApiError),
-    ))]
-pub async fn user_upload(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-    multipart: Result<Multipart, MultipartRejection>,
-) -> Result<(StatusCode, Json<DraftView>), HttpFailure> {
-    let user = managed(&state, &session.user, &id).await?;
-    Ok(upload_for(&state, &session.user, &user, multipart, true).await?)
-}
-
-/// Discards a user's draft (an administrator).
-#[utoipa::path(delete, path = "/api/users/{id}/seal-drafts/{draft}", tag = "seals",
-    params(("id" = String, Path, description = "The user's id"),
-        ("draft" = String, Path, description = "The draft's id")),
-    security(("session" = [], "csrf" = [])),
-    responses(
-        (status = 204, description = "Discarded"),
-        (status = 400, description = "The user is a transaction agent", body = ApiError),
-        ForUser,
-    ))]
-pub async fn user_discard(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path((id, draft)): Path<(String, String)>,
-) -> Result<StatusCode, HttpFailure> {
-    let user = managed(&state, &session.user, &id).await?;
-    seals::discard_draft(&state.db, state.clock.now(), &session.user, &user, &draft).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// A user's draft image as uploaded (an administrator).
-#[utoipa::path(get, path = "/api/users/{id}/seal-drafts/{draft}/original", tag = "seals",
-    params(("id" = String, Path, description = "The user's id"),
-        ("draft" = String, Path, description = "The draft's id")),
-    security(("session" = [])),
-    responses(
-        (status = 200, description = "The image", content(
-            (Vec<u8> = "image/png"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/jpeg"))),
-        (status = 400, description = "The user is a transaction agent", body = ApiError),
-        ForUser,
-    ))]
-pub async fn user_draft_original(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path((id, draft)): Path<(String, String)>,
-) -> Result<Response, HttpFailure> {
-    let user = managed(&state, &session.user, &id).await?;
-    let p = seals::draft_picture(
-        &state.db,
-        state.clock.now(),
-        &user,
-        &draft,
-        Picture::Original,
-    );
-    Ok(picture_response(p.await?))
-}
-
-/// A user's draft as a transparent PNG (an administrator).
-#[utoipa::path(get, path = "/api/users/{id}/seal-drafts/{draft}/transparent", tag = "seals",
-    params(("id" = String, Path, description = "The user's id"),
-        ("draft" = String, Path, description = "The draft's id")),
-    security(("session" = [])),
-    responses(
-        (status = 200, description = "The transparent PNG", content_type = "image/png", body = Vec<u8>),
-        (status = 400, description = "The user is a transaction agent", body = ApiError),
-        ForUser,
-    ))]
-pub async fn user_draft_transparent(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path((id, draft)): Path<(String, String)>,
-) -> Result<Response, HttpFailure> {
-    let user = managed(&state, &session.user, &id).await?;
-    let p = seals::draft_picture(
-        &state.db,
-        state.clock.now(),
-        &user,
-        &draft,
-        Picture::Transparent,
-    );
-    Ok(picture_response(p.await?))
-}
-
-/// A user's seals, oldest first (an administrator).
-#[utoipa::path(get, path = "/api/users/{id}/seals", tag = "seals",
-    params(("id" = String, Path, description = "The user's id")),
-    security(("session" = [])),
-    responses(
-        (status = 200, description = "The seals", body = Vec<SealView>),
-        (status = 400, description = "The user is a transaction agent", body = ApiError),
-        ForUser,
-    ))]
-pub async fn user_list(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-) -> Result<Json<Vec<SealView>>, HttpFailure> {
-    let user = managed(&state, &session.user, &id).await?;
-    Ok(list_for(&state, &user, true).await?)
-}
-
-/// Saves a user's draft as a seal (an administrator).
-#[utoipa::path(post, path = "/api/users/{id}/seals", tag = "seals",
-    params(("id" = String, Path, description = "The user's id")),
-    request_body = NewSeal,
-    security(("session" = [], "csrf" = [])),
-    responses(
-        (status = 201, description = "Saved", body = SealView),
-        (status = 400, description = "No draft given, a bad name, or the user is a transaction agent", body = ApiError),
-        ForUser,
-        (status = 409, description = "The user has three seals already", body = ApiError),
-        (status = 413, description = "Body too large", body = ApiError),
-    ))]
-pub async fn user_save(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path(id): Path<String>,
-    ApiJson(req): ApiJson<NewSeal>,
-) -> Result<(StatusCode, Json<SealView>), HttpFailure> {
-    let user = managed(&state, &session.user, &id).await?;
-    Ok(save_for(&state, &session.user, &user, req, true).await?)
-}
-
-/// Deletes a user's seal (an administrator).
-#[utoipa::path(delete, path = "/api/users/{id}/seals/{seal}", tag = "seals",
-    params(("id" = String, Path, description = "The user's id"),
-        ("seal" = String, Path, description = "The seal's id")),
-    security(("session" = [], "csrf" = [])),
-    responses(
-        (status = 204, description = "Deleted"),
-        (status = 400, description = "The user is a transaction agent", body = ApiError),
-        ForUser,
-    ))]
-pub async fn user_remove(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path((id, seal)): Path<(String, String)>,
-) -> Result<StatusCode, HttpFailure> {
-    let user = managed(&state, &session.user, &id).await?;
-    seals::delete(&state.db, state.clock.now(), &session.user, &user, &seal).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-/// A user's seal as a transparent PNG (an administrator).
-#[utoipa::path(get, path = "/api/users/{id}/seals/{seal}/image", tag = "seals",
-    params(("id" = String, Path, description = "The user's id"),
-        ("seal" = String, Path, description = "The seal's id")),
-    security(("session" = [])),
-    responses(
-        (status = 200, description = "The transparent PNG", content_type = "image/png", body = Vec<u8>),
-        (status = 400, description = "The user is a transaction agent", body = ApiError),
-        ForUser,
-    ))]
-pub async fn user_image(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path((id, seal)): Path<(String, String)>,
-) -> Result<Response, HttpFailure> {
-    let user = managed(&state, &session.user, &id).await?;
-    let p = seals::picture(&state.db, &user, &seal, Picture::Transparent);
-    Ok(picture_response(p.await?))
-}
-
-/// A user's seal image as uploaded (an administrator).
-#[utoipa::path(get, path = "/api/users/{id}/seals/{seal}/original", tag = "seals",
-    params(("id" = String, Path, description = "The user's id"),
-        ("seal" = String, Path, description = "The seal's id")),
-    security(("session" = [])),
-    responses(
-        (status = 200, description = "The image", content(
-            (Vec<u8> = "image/png"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/jpeg"))),
-        (status = 400, description = "The user is a transaction agent", body = ApiError),
-        ForUser,
-    ))]
-pub async fn user_original(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path((id, seal)): Path<(String, String)>,
-) -> Result<Response, HttpFailure> {
-    let user = managed(&state, &session.user, &id).await?;
-    let p = seals::picture(&state.db, &user, &seal, Picture::Original);
-    Ok(picture_response(p.await?))
-}
-
-/// Makes a user's seal the default (an administrator).
-#[utoipa::path(post, path = "/api/users/{id}/seals/{seal}/default", tag = "seals",
-    params(("id" = String, Path, description = "The user's id"),
-        ("seal" = String, Path, description = "The seal's id")),
-    security(("session" = [], "csrf" = [])),
-    responses(
-        (status = 200, description = "Now the default", body = SealView),
-        (status = 400, description = "The user is a transaction agent", body = ApiError),
-        ForUser,
-    ))]
-pub async fn user_make_default(
-    State(state): State<AppState>,
-    ApiSession(session): ApiSession,
-    Path((id, seal)): Path<(String, String)>,
-) -> Result<Json<SealView>, HttpFailure> {
-    let user = managed(&state, &session.user, &id).await?;
-    let seal =
-        seals::set_default(&state.db, state.clock.now(), &session.user, &user, &seal).await?;
-    Ok(Json(SealView::new(
-        &seal,
-        &format!("/api/users/{}", user.id),
-    )))
+    let acting = acting.admit(seals::holder)?;
+    let seal = seals::set_default(&state.db, state.clock.now(), &acting, &seal).await?;
+    Ok(Json(SealView::new(&seal, &base_path(acting.named()))))
 }

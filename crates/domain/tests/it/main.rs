@@ -1,0 +1,8 @@
+//! The domain's in-process tests, one binary, each against a fresh SQLite file and a fresh
+//! PostgreSQL database (`support`): whom a request acts for (`acting`), the job runner (`jobs`)
+//! and mail delivery as a job (`email`).
+
+mod acting;
+mod email;
+mod jobs;
+mod support;

@@ -1,0 +1,156 @@
+//! The OpenAPI schemas of the domain types the JSON API takes and answers with. The handlers
+//! (de)serialise the domain's own types; these structs only document the shape serde gives
+//! them, so the domain crate knows nothing of OpenAPI. Never constructed: they exist for their
+//! `ToSchema`. A drift between a schema and the real answer fails the schemathesis run
+//! (`tests/it/schemathesis.rs`), which checks every live answer against the document.
+
+#![allow(dead_code)]
+
+use utoipa::ToSchema;
+
+/// The applicant form as submitted (every field a string; the server checks them all and
+/// reports every problem by field).
+#[derive(Debug, ToSchema)]
+pub struct ApplicantForm {
+    /// 組織名 (at most 64 characters).
+    organisation: String,
+    /// 郵便番号: 7 digits, with or without the hyphen.
+    postal_code: String,
+    /// Two-letter country code (JP).
+    country: String,
+    /// 都道府県: one of the 47.
+    prefecture: String,
+    /// 市区町村
+    city: String,
+    /// 番地
+    street: String,
+    /// 建物名 (optional)
+    building: String,
+    /// 姓
+    family_name: String,
+    /// 名
+    given_name: String,
+    /// 姓 (ローマ字): Latin letters, spaces and hyphens.
+    family_name_romaji: String,
+    /// 名 (ローマ字)
+    given_name_romaji: String,
+    /// 部署名・店舗名
+    department: String,
+    /// 電話番号
+    phone: String,
+    /// メールアドレス
+    email: String,
+}
+
+/// A checked application: the form's fields, every value trimmed and normalised (the postal
+/// code as `123-4567`).
+#[derive(Debug, ToSchema)]
+pub struct Applicant {
+    organisation: String,
+    postal_code: String,
+    country: String,
+    prefecture: String,
+    city: String,
+    street: String,
+    building: String,
+    family_name: String,
+    given_name: String,
+    family_name_romaji: String,
+    given_name_romaji: String,
+    department: String,
+    phone: String,
+    email: String,
+}
+
+/// An application (order) on record.
+#[derive(Debug, ToSchema)]
+pub struct Order {
+    order_id: String,
+    /// `awaiting_pin` (a free re-issue after a PIN reset, waiting for the new PIN), `pending`
+    /// (awaiting the identity check), `issuing`, `issued` or `rejected`.
+    status: String,
+    /// `new`, `renewal`, `change` or `reissue`.
+    kind: String,
+    common_name: String,
+    price_jpy: i64,
+    tax_jpy: i64,
+    /// Unix seconds.
+    created_at: i64,
+    applicant: Applicant,
+    reject_reason: Option<String>,
+    /// The issued certificate's serial (hex).
+    serial: Option<String>,
+}
+
+/// A certificate on record.
+#[derive(Debug, ToSchema)]
+pub struct CertificateView {
+    /// Hex serial number.
+    serial: String,
+    order_id: String,
+    /// RFC 4514 subject.
+    subject: String,
+    /// Unix seconds.
+    not_before: i64,
+    /// Unix seconds.
+    not_after: i64,
+    /// `active`, `revoked` or `superseded`.
+    status: String,
+    cert_pem: String,
+}
+
+/// An application waiting in the identity-check queue.
+#[derive(Debug, ToSchema)]
+pub struct PendingCheck {
+    order_id: String,
+    common_name: String,
+    /// The account (email) the application belongs to.
+    organisation_account: String,
+    /// Unix seconds.
+    created_at: i64,
+    applicant: Applicant,
+}
+
+/// One line of the billing ledger.
+#[derive(Debug, ToSchema)]
+pub struct Charge {
+    order_id: String,
+    /// `charge` or `refund`.
+    kind: String,
+    amount_jpy: i64,
+    tax_jpy: i64,
+    /// Unix seconds.
+    created_at: i64,
+    common_name: String,
+}
+
+/// Whether a signing PIN is set and whether signing is locked.
+#[derive(Debug, ToSchema)]
+pub struct PinStatus {
+    /// A PIN is set: every certificate signature needs it.
+    set: bool,
+    /// Wrong PINs in a row so far.
+    failures: i64,
+    /// Signing is locked until then (Unix seconds), unless an administrator unlocks it.
+    locked_until: Option<i64>,
+}
+
+/// A new PIN (entered twice), and the current one when changing it.
+#[derive(Debug, ToSchema)]
+pub struct PinChange {
+    /// The current PIN; needed when one is set.
+    current: Option<String>,
+    /// 8 to 64 half-width letters and digits.
+    pin: String,
+    /// The same PIN again.
+    confirm: String,
+}
+
+/// What a PIN reset did.
+#[derive(Debug, ToSchema)]
+pub struct ResetOutcome {
+    /// Certificates revoked because their keys were bound to the forgotten PIN.
+    revoked: Vec<String>,
+    /// The free re-issue's order, issued once the user sets a new PIN.
+    reissue_order: Option<String>,
+}
