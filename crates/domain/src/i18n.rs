@@ -207,6 +207,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.too_long", "文字数が多すぎます", "Too long"),
     ("error.unauthenticated", "ログインしてください", "Please log in"),
     ("error.validation", "入力内容を確認してください", "Please check the highlighted fields"),
+    ("form.expired", "フォームの有効期限が切れました。もう一度入力してください", "The form expired; please fill it in again"),
     ("home.title", "ホーム", "Home"),
     ("home.welcome", "ようこそ", "Welcome"),
     ("lang.switch", "English", "日本語"),

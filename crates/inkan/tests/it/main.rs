@@ -1,8 +1,8 @@
-//! The server crate's integration tests, one binary: the `inkan` command line end to end
+//! The `inkan` binary's integration tests, one binary: the `inkan` command line end to end
 //! (`cli`), Inkan's CA over HTTP with long-term signatures (`ltv`), the web service on SQLite
 //! and PostgreSQL (`serve`), its email through the outbox (`email`), the job runner across
 //! processes (`jobs`), accounts, login and sessions through the JSON API (`accounts`, on the
-//! `service` client), the role × endpoint
+//! `service` client), the forms' CSRF checks (`forms`), the role × endpoint
 //! permission matrix and the OpenAPI document's coverage (`matrix`), the certificate lifecycle
 //! (`lifecycle`), the signing PIN (`pin`), seal images and the seal on signatures (`seals`), the
 //! web UI in headless Chromium (`ui`, `ui_pin`, on the `browser` harness) and schemathesis
@@ -12,6 +12,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod email;
+mod forms;
 mod jobs;
 mod lifecycle;
 mod ltv;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::app::AppState;
 use crate::error::HttpStatus as _;
-use crate::routes::extract::{same_token, CsrfForm, PageSession};
+use crate::routes::extract::{CsrfForm, CsrfMultipart, PageSession};
 use crate::routes::pages::{error_page, form_errors, frame, merge, render, shown_on_form, Flash};
 use domain::acting::{Acting, Whom};
 use domain::auth::{new_token, Session};
@@ -89,14 +89,13 @@ async fn sign_page(
 async fn sign_submit(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    multipart: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+    CsrfMultipart(mut multipart): CsrfMultipart,
 ) -> Response {
     if let Err(f) = require(session.user.roles, Action::CertificateSignature) {
         return error_page(&state, Some(&session), lang, &f);
     }
     let result = async {
-        let mut multipart = multipart.map_err(|e| Failure::Malformed(e.body_text()))?;
-        let (mut csrf, mut pdf, mut name) = (String::new(), Vec::new(), String::from("document"));
+        let (mut pdf, mut name) = (Vec::new(), String::from("document"));
         let (mut level, mut visible, mut reason) = (String::new(), String::new(), String::new());
         let mut pin = String::new();
         let mut seal = String::new();
@@ -125,7 +124,6 @@ async fn sign_submit(
                 .await
                 .map_err(|e| Failure::Malformed(e.body_text()))?;
             match field_name.as_str() {
-                "csrf" => csrf = value,
                 "level" => level = value,
                 "visible" => visible = value,
                 "reason" => reason = value,
@@ -133,9 +131,6 @@ async fn sign_submit(
                 "seal" => seal = value,
                 _ => {}
             }
-        }
-        if !same_token(&csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
         }
         if pdf.is_empty() {
             return Err(Failure::invalid("pdf", "error.required"));

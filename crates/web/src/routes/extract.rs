@@ -5,8 +5,10 @@
 use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::rejection::{FormRejection, JsonRejection};
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{
+    ConnectInfo, FromRequest, FromRequestParts, Multipart, RawPathParams, Request,
+};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -259,42 +261,12 @@ fn json_failure(rejection: &JsonRejection) -> Failure {
     }
 }
 
-/// A form body for pages; a rejection is a failure the page shows.
-#[derive(Debug)]
-pub struct PageForm<T>(pub T);
-
-impl<T: DeserializeOwned> FromRequest<AppState> for PageForm<T> {
-    type Rejection = Response;
-
-    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        match axum::Form::<T>::from_request(req, state).await {
-            Ok(axum::Form(v)) => Ok(PageForm(v)),
-            Err(rejection) => Err(form_failure(&rejection)),
-        }
-    }
-}
-
-fn form_failure(rejection: &FormRejection) -> Response {
-    let status = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        StatusCode::PAYLOAD_TOO_LARGE
-    } else {
-        StatusCode::BAD_REQUEST
-    };
-    unreadable_form(status, &rejection.body_text())
-}
-
 /// A logged-in page's form (`application/x-www-form-urlencoded`) whose hidden `csrf` field
 /// matched the session's token: every state-changing form of a logged-in page takes one, after
 /// [`PageSession`]. A wrong or missing token answers the error page (403); an unreadable form
 /// a 400 (413 when too large).
 #[derive(Debug)]
 pub struct CsrfForm<T>(pub T);
-
-#[derive(Deserialize)]
-struct CsrfField {
-    #[serde(default)]
-    csrf: String,
-}
 
 impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     type Rejection = Response;
@@ -311,39 +283,119 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
             }
         };
         let lang = page_lang(&parts.headers, Some(&session));
-        let is_form = parts
-            .headers
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
-            .await
-            .map_err(|rejection| {
-                let status = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    StatusCode::PAYLOAD_TOO_LARGE
-                } else {
-                    StatusCode::BAD_REQUEST
-                };
-                unreadable_form(status, &rejection.body_text())
-            })?;
-        if !is_form {
-            return Err(unreadable_form(
-                StatusCode::BAD_REQUEST,
-                "expected application/x-www-form-urlencoded",
-            ));
-        }
-        let token = serde_urlencoded::from_bytes::<CsrfField>(&bytes)
-            .map(|f| f.csrf)
-            .unwrap_or_default();
-        if !same_token(&token, &session.csrf_token) {
+        let bytes = form_body(Request::from_parts(parts, body), state).await?;
+        if !same_token(&csrf_field(&bytes), &session.csrf_token) {
             let page =
                 crate::routes::pages::error_page(state, Some(&session), lang, &Failure::Csrf);
             return Err(page);
         }
-        serde_urlencoded::from_bytes::<T>(&bytes)
+        serde_urlencoded::from_bytes(&bytes)
             .map(CsrfForm)
             .map_err(|e| unreadable_form(StatusCode::BAD_REQUEST, &e.to_string()))
     }
+}
+
+/// A logged-in page's upload form (`multipart/form-data`) whose first field, `csrf`, matched the
+/// session's token (the forms put it first, so it is known before any file is read); the rest
+/// of the form is the handler's to read. A wrong, missing or misplaced token answers the error
+/// page (403); an unreadable body a 400.
+#[derive(Debug)]
+pub struct CsrfMultipart(pub Multipart);
+
+impl FromRequest<AppState> for CsrfMultipart {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let session = match parts.extensions.get::<Session>().cloned() {
+            Some(session) => session,
+            None => {
+                PageSession::from_request_parts(&mut parts, state)
+                    .await
+                    .map_err(IntoResponse::into_response)?
+                    .0
+            }
+        };
+        let lang = page_lang(&parts.headers, Some(&session));
+        let mut multipart = Multipart::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|e| unreadable_form(StatusCode::BAD_REQUEST, &e.body_text()))?;
+        let token = match multipart.next_field().await {
+            Ok(Some(field)) if field.name() == Some("csrf") => field.text().await.ok(),
+            Ok(_) => None,
+            Err(e) => return Err(unreadable_form(e.status(), &e.body_text())),
+        };
+        if !token.is_some_and(|t| same_token(&t, &session.csrf_token)) {
+            let page =
+                crate::routes::pages::error_page(state, Some(&session), lang, &Failure::Csrf);
+            return Err(page);
+        }
+        Ok(CsrfMultipart(multipart))
+    }
+}
+
+/// A pre-login form (login, password reset) whose hidden `csrf` field matched the pre-login
+/// cookie (double submit, [`FORM_COOKIE`]). A stale or missing token sends the visitor back to
+/// the same form, fresh, with a message: filling it again is theirs to do, not an error.
+#[derive(Debug)]
+pub struct PreLoginForm<T>(pub T);
+
+/// The flash message of a form sent back for a stale token.
+pub const FORM_EXPIRED: &str = "form.expired";
+
+impl<T: DeserializeOwned> FromRequest<AppState> for PreLoginForm<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let expected = cookie(req.headers(), FORM_COOKIE)
+            .filter(|t| t.len() == 64)
+            .map(str::to_owned);
+        let back = format!("{}?msg={FORM_EXPIRED}", req.uri().path());
+        let bytes = form_body(req, state).await?;
+        if !expected.is_some_and(|t| same_token(&t, &csrf_field(&bytes))) {
+            return Err(Redirect::to(&back).into_response());
+        }
+        serde_urlencoded::from_bytes(&bytes)
+            .map(PreLoginForm)
+            .map_err(|e| unreadable_form(StatusCode::BAD_REQUEST, &e.to_string()))
+    }
+}
+
+/// A form's body, refused unless it is `application/x-www-form-urlencoded`.
+async fn form_body(req: Request, state: &AppState) -> Result<Bytes, Response> {
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+        let status = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            StatusCode::BAD_REQUEST
+        };
+        unreadable_form(status, &rejection.body_text())
+    })?;
+    if !is_form {
+        return Err(unreadable_form(
+            StatusCode::BAD_REQUEST,
+            "expected application/x-www-form-urlencoded",
+        ));
+    }
+    Ok(bytes)
+}
+
+#[derive(Deserialize)]
+struct CsrfField {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// The form's `csrf` field (empty when missing).
+fn csrf_field(bytes: &[u8]) -> String {
+    serde_urlencoded::from_bytes::<CsrfField>(bytes)
+        .map(|f| f.csrf)
+        .unwrap_or_default()
 }
 
 fn unreadable_form(status: StatusCode, why: &str) -> Response {

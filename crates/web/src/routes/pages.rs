@@ -18,8 +18,8 @@ use crate::app::AppState;
 use crate::error::HttpStatus as _;
 use crate::routes::api::parse_new_organisation;
 use crate::routes::extract::{
-    cookie, page_lang, same_token, set_cookie, ClientAddr, CsrfForm, PageForm, PageSession,
-    PageSessionPending, FORM_COOKIE, LANG_COOKIE,
+    cookie, page_lang, set_cookie, ClientAddr, CsrfForm, PageSession, PageSessionPending,
+    PreLoginForm, FORM_COOKIE, FORM_EXPIRED, LANG_COOKIE,
 };
 use crate::routes::seal_pages::{self, SealPageQuery};
 use crate::view;
@@ -57,6 +57,7 @@ pub fn router() -> Router<AppState> {
 /// Success messages a redirect may ask a page to show (`?msg=`).
 const FLASH: &[&str] = &[
     "cert.ordered",
+    FORM_EXPIRED,
     "checks.approved",
     "checks.rejected",
     "common.saved",
@@ -263,10 +264,6 @@ fn with_form_cookie(state: &AppState, set: Option<String>, response: Response) -
     }
 }
 
-fn pre_login_csrf_ok(headers: &HeaderMap, submitted: &str) -> bool {
-    form_cookie_token(headers).is_some_and(|t| same_token(&t, submitted))
-}
-
 // --- language -------------------------------------------------------------------------------
 
 #[derive(Debug, Deserialize)]
@@ -305,8 +302,6 @@ struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
-    #[serde(default)]
-    csrf: String,
 }
 
 async fn login_page(
@@ -338,21 +333,11 @@ async fn login_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientAddr(client): ClientAddr,
-    PageForm(form): PageForm<LoginForm>,
+    PreLoginForm(form): PreLoginForm<LoginForm>,
 ) -> Response {
     let lang = page_lang(&headers, None);
-    let result = if pre_login_csrf_ok(&headers, &form.csrf) {
-        auth::login(
-            &state.db,
-            state.clock.now(),
-            &form.email,
-            &form.password,
-            &client,
-        )
-        .await
-    } else {
-        Err(Failure::Csrf)
-    };
+    let now = state.clock.now();
+    let result = auth::login(&state.db, now, &form.email, &form.password, &client).await;
     match result {
         Ok(done) => {
             let to = if done.session.user.must_change_password {
@@ -481,12 +466,14 @@ async fn password_submit(
 #[derive(Debug, Deserialize)]
 struct ResetForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     email: String,
 }
 
-async fn reset_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn reset_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(flash): Query<Flash>,
+) -> Response {
     let lang = page_lang(&headers, None);
     let (csrf, set) = match pre_login_token(&headers) {
         Ok(t) => t,
@@ -497,7 +484,7 @@ async fn reset_page(State(state): State<AppState>, headers: HeaderMap) -> Respon
         StatusCode::OK,
         "reset_request.html",
         lang,
-        context! { csrf => csrf },
+        context! { csrf => csrf, flash => flash.key().map(|k| i18n::t(lang, k)) },
     );
     with_form_cookie(&state, set, page)
 }
@@ -506,21 +493,12 @@ async fn reset_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     ClientAddr(client): ClientAddr,
-    PageForm(form): PageForm<ResetForm>,
+    PreLoginForm(form): PreLoginForm<ResetForm>,
 ) -> Response {
     let lang = page_lang(&headers, None);
-    let result = if pre_login_csrf_ok(&headers, &form.csrf) {
-        auth::request_reset(
-            &state.db,
-            state.clock.now(),
-            &form.email,
-            &state.config.base_url(),
-            &client,
-        )
-        .await
-    } else {
-        Err(Failure::Csrf)
-    };
+    let base = state.config.base_url();
+    let now = state.clock.now();
+    let result = auth::request_reset(&state.db, now, &form.email, &base, &client).await;
     let (csrf, set) = match pre_login_token(&headers) {
         Ok(t) => t,
         Err(f) => return error_page(&state, None, lang, &f),
@@ -541,8 +519,6 @@ async fn reset_submit(
 #[derive(Debug, Deserialize)]
 struct ResetSetForm {
     #[serde(default)]
-    csrf: String,
-    #[serde(default)]
     new_password: String,
     #[serde(default)]
     new_password_confirmation: String,
@@ -552,6 +528,7 @@ async fn reset_set_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(token): Path<String>,
+    Query(flash): Query<Flash>,
 ) -> Response {
     let lang = page_lang(&headers, None);
     match auth::reset_valid(&state.db, state.clock.now(), &token).await {
@@ -575,7 +552,7 @@ async fn reset_set_page(
         StatusCode::OK,
         "reset_set.html",
         lang,
-        context! { csrf => csrf, token => token },
+        context! { csrf => csrf, token => token, flash => flash.key().map(|k| i18n::t(lang, k)) },
     );
     with_form_cookie(&state, set, page)
 }
@@ -584,32 +561,26 @@ async fn reset_set_submit(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(token): Path<String>,
-    PageForm(form): PageForm<ResetSetForm>,
+    PreLoginForm(form): PreLoginForm<ResetSetForm>,
 ) -> Response {
     let lang = page_lang(&headers, None);
-    let result = if pre_login_csrf_ok(&headers, &form.csrf) {
-        auth::reset_password(
-            &state.db,
-            state.clock.now(),
-            &token,
-            &form.new_password,
-            &form.new_password_confirmation,
-        )
-        .await
-    } else {
-        Err(Failure::Csrf)
-    };
+    let result = auth::reset_password(
+        &state.db,
+        state.clock.now(),
+        &token,
+        &form.new_password,
+        &form.new_password_confirmation,
+    )
+    .await;
+    // The checked form's token is the cookie's.
+    let csrf = form_cookie_token(&headers).unwrap_or_default();
     let done = |()| Redirect::to("/login?msg=reset.done").into_response();
-    let (state_, csrf, token) = (&state, &form.csrf, &token);
+    let (state_, csrf, token) = (&state, &csrf, &token);
     let again = move |f: Failure| async move {
         let ctx = context! { csrf => csrf, token => token, ..form_errors(&f, lang) };
         render(state_, f.status(), "reset_set.html", lang, ctx)
     };
-    match result {
-        // A stale pre-login token is the visitor's to fix: the form again with a fresh start.
-        Err(f @ Failure::Csrf) => again(f).await,
-        result => form_outcome(&state, None, lang, result, done, again).await,
-    }
+    form_outcome(&state, None, lang, result, done, again).await
 }
 
 // --- home and profile ------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 //! (「選択する」), the preview of both pictures with the name, 「保存する」 and 「キャンセル」,
 //! 「既定にする」, and 「削除」 after a confirmation. Without JavaScript: every step is a page.
 
-use axum::extract::multipart::{Multipart, MultipartRejection};
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -14,7 +13,7 @@ use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::HttpStatus as _;
-use crate::routes::extract::{same_token, CsrfForm, PageSession};
+use crate::routes::extract::{CsrfForm, CsrfMultipart, PageSession};
 use crate::routes::pages::{
     error_page, form_errors, merge, profile_with, shown_on_form, user_detail_with, UserPage,
 };
@@ -150,22 +149,18 @@ async fn failed(
 async fn upload(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    multipart: Result<Multipart, MultipartRejection>,
+    CsrfMultipart(multipart): CsrfMultipart,
 ) -> Response {
-    let (mut csrf, mut for_user) = (String::new(), String::new());
+    let mut for_user = String::new();
     // The form puts its hidden fields before the file, so they are known even when the file is
     // refused for its size.
-    let file = read_upload(multipart, |name, value| match name {
-        "csrf" => csrf = value,
-        "user" => for_user = value,
-        _ => {}
+    let file = read_upload(Ok(multipart), |name, value| {
+        if name == "user" {
+            for_user = value;
+        }
     })
     .await;
     let result = async {
-        // A multipart form: its token is its first field, read with the file.
-        if !same_token(&csrf, &session.csrf_token) {
-            return Err(Failure::Csrf);
-        }
         let acting = acting_for(&state, &session, &for_user).await?;
         let (bytes, file_name) = file?;
         seals::create_draft(&state.db, state.clock.now(), &acting, bytes, &file_name).await

@@ -1,0 +1,150 @@
+//! The pages' forms refuse a missing or wrong CSRF token before anything changes: a logged-in
+//! form (`CsrfForm`) and an upload (`CsrfMultipart`, whose first field is the token) answer the
+//! error page with 403; a pre-login form (`PreLoginForm`) sends the visitor back to a fresh form
+//! that says it expired. The same forms with the right token go through.
+
+use crate::serve::Backend;
+use crate::service::{Api, Service};
+
+const FORM: &str = "application/x-www-form-urlencoded";
+
+fn form(api: &mut Api, path: &str, body: &str) -> crate::service::Answer {
+    api.raw("POST", path, Some(body.as_bytes()), Some(FORM))
+}
+
+fn encoded(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish()
+}
+
+fn display_name(api: &mut Api) -> String {
+    api.get("/api/me").body["user"]["display_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[test]
+fn a_logged_in_form_without_its_token_changes_nothing() {
+    let Some(service) = Service::start(Backend::Sqlite) else {
+        return;
+    };
+    let mut admin = service.admin();
+    let before = display_name(&mut admin);
+    let csrf = admin.csrf.clone().expect("token");
+    for body in [
+        "display_name=Changed&language=ja".to_owned(),
+        "csrf=&display_name=Changed&language=ja".to_owned(),
+        format!("csrf={}0&display_name=Changed&language=ja", &csrf[1..]),
+    ] {
+        let a = form(&mut admin, "/profile", &body);
+        assert_eq!(a.status, 403, "{body}: {}", a.text);
+        assert!(a.text.contains("The form has expired") || a.text.contains("フォームの有効期限"));
+        assert_eq!(display_name(&mut admin), before, "{body}");
+    }
+    // The same form with the token goes through.
+    let a = form(
+        &mut admin,
+        "/profile",
+        &format!("csrf={csrf}&display_name=Changed&language=ja"),
+    );
+    assert_eq!(a.status, 303, "{}", a.text);
+    assert_eq!(display_name(&mut admin), "Changed");
+}
+
+#[test]
+fn an_upload_whose_first_field_is_not_the_token_is_refused() {
+    let Some(service) = Service::start(Backend::Sqlite) else {
+        return;
+    };
+    let mut admin = service.admin();
+    let csrf = admin.csrf.clone().expect("token");
+    let boundary = format!("multipart/form-data; boundary={}", crate::seals::BOUNDARY);
+    let pdf = crate::support::minimal_pdf("forms");
+    // The token after the file, a wrong token, and none at all.
+    for fields in [
+        vec![("level", "B-B"), ("csrf", csrf.as_str())],
+        vec![("csrf", "0000")],
+        vec![],
+    ] {
+        let body = crate::seals::multipart(&fields, Some(("a.pdf", &pdf)));
+        let a = admin.raw("POST", "/sign", Some(&body), Some(&boundary));
+        assert_eq!(a.status, 403, "{fields:?}: {}", a.text);
+    }
+    // The seal upload too: nothing is stored.
+    let body = crate::seals::multipart(&[("csrf", "0000")], Some(("印.png", &[0u8; 8])));
+    let a = admin.raw("POST", "/seals/drafts", Some(&body), Some(&boundary));
+    assert_eq!(a.status, 403, "{}", a.text);
+}
+
+#[test]
+fn a_pre_login_form_with_a_stale_token_starts_again_with_a_message() {
+    let Some(service) = Service::start(Backend::Sqlite) else {
+        return;
+    };
+    let email = crate::service::ADMIN_EMAIL;
+    let password = service.printed_password();
+    let mut anon = Api::new(&service.app.base);
+    // No pre-login cookie at all, then a cookie the form's token does not match.
+    for cookie in [None, Some(format!("inkan_form={}", "a".repeat(64)))] {
+        anon.cookie = cookie;
+        let a = form(
+            &mut anon,
+            "/login",
+            &encoded(&[
+                ("csrf", &"b".repeat(64)),
+                ("email", email),
+                ("password", &password),
+            ]),
+        );
+        assert_eq!(a.status, 303, "{}", a.text);
+        assert_eq!(a.header("location"), Some("/login?msg=form.expired"));
+        assert!(
+            !a.headers
+                .iter()
+                .any(|(n, v)| n == "set-cookie" && v.starts_with("inkan_session=")),
+            "a stale form logs nobody in"
+        );
+    }
+    // The fresh form says why, in the visitor's language.
+    anon.cookie = None;
+    let page = anon.get("/login?msg=form.expired");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.text.contains("フォームの有効期限が切れました"),
+        "{}",
+        page.text
+    );
+    let reset = form(
+        &mut anon,
+        "/password/reset",
+        &encoded(&[("csrf", &"c".repeat(64)), ("email", email)]),
+    );
+    assert_eq!(
+        reset.header("location"),
+        Some("/password/reset?msg=form.expired")
+    );
+    assert!(anon
+        .get("/password/reset?msg=form.expired")
+        .text
+        .contains("フォームの有効期限が切れました"));
+    // With the page's own cookie and token the login goes through.
+    let mut browser = Api::new(&service.app.base);
+    let page = browser.get("/login");
+    let token = page
+        .text
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the form's token")
+        .to_owned();
+    browser.cookie = Some(format!("inkan_form={token}"));
+    let a = form(
+        &mut browser,
+        "/login",
+        &encoded(&[("csrf", &token), ("email", email), ("password", &password)]),
+    );
+    assert_eq!(a.status, 303, "{}", a.text);
+    assert_eq!(a.header("location"), Some("/password"));
+}
