@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Row};
 
 use crate::accounts::{new_id, Email, Role, User};
+use crate::acting::Acting;
 use crate::audit;
 use crate::db::{stored, stored_text, Db, UnknownText};
 use crate::error::{Failure, FieldError};
@@ -552,12 +553,12 @@ impl Serialize for OrderKind {
 pub async fn place_order(
     db: &Db,
     now: i64,
-    actor: &User,
-    user: &User,
+    acting: &Acting,
     applicant: &Applicant,
     idempotency_key: &str,
     kind: &OrderKind,
 ) -> Result<(Order, bool), Failure> {
+    let (actor, user) = (acting.actor(), acting.user());
     may_apply(user)?;
     check_idempotency_key(idempotency_key)?;
     if let Some(existing) = order_by_key(db, &user.id, idempotency_key).await? {
@@ -1325,11 +1326,11 @@ pub async fn applicant_of(db: &Db, serial: &str) -> Result<Applicant, Failure> {
 pub async fn renew(
     db: &Db,
     now: i64,
-    actor: &User,
-    user: &User,
+    acting: &Acting,
     serial: &str,
     idempotency_key: &str,
 ) -> Result<(Order, bool), Failure> {
+    let user = acting.user();
     let (not_after, order) = active_certificate(db, user, serial).await?;
     if now < renewal_from(not_after) {
         return Err(Failure::BadRequest("error.renewal_not_yet"));
@@ -1337,8 +1338,7 @@ pub async fn renew(
     place_order(
         db,
         now,
-        actor,
-        user,
+        acting,
         &order.applicant,
         idempotency_key,
         &OrderKind::Renewal(serial.to_owned()),
@@ -1351,18 +1351,17 @@ pub async fn renew(
 pub async fn change(
     db: &Db,
     now: i64,
-    actor: &User,
-    user: &User,
+    acting: &Acting,
     serial: &str,
     applicant: &Applicant,
     idempotency_key: &str,
 ) -> Result<(Order, bool), Failure> {
+    let user = acting.user();
     active_certificate(db, user, serial).await?;
     place_order(
         db,
         now,
-        actor,
-        user,
+        acting,
         applicant,
         idempotency_key,
         &OrderKind::Change(serial.to_owned()),

@@ -35,72 +35,33 @@ const FAILED_KEPT_SECONDS: i64 = 30 * 86400;
 const LEASE_LOST: &str =
     "the lease ran out before the job finished (its process stopped or stalled)";
 
-/// What a job does. Stored as [`Kind::as_str`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    /// Delivers one queued mail (payload: `{"outbox_id": …}`).
-    Email,
-    /// Drops expired sessions, reset links, seal drafts and old finished jobs.
-    Sweep,
-    /// Queues the due certificate renewal reminders.
-    RenewalNotices,
-    /// Walks the whole audit chain when the last whole walk is an hour old.
-    AuditWalk,
-    /// Tests only: run by the service only with `INKAN_TEST_JOBS=1` (see [`work`]), and by the
-    /// test's own handlers in the domain tests.
-    Test,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 5] = [
-        Kind::Email,
-        Kind::Sweep,
-        Kind::RenewalNotices,
-        Kind::AuditWalk,
-        Kind::Test,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Email => "email",
-            Kind::Sweep => "sweep",
-            Kind::RenewalNotices => "renewal_notices",
-            Kind::AuditWalk => "audit_walk",
-            Kind::Test => "test",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|k| k.as_str() == stored)
+crate::db::stored_text! {
+    /// What a job does.
+    pub enum Kind("job kind") {
+        /// Delivers one queued mail (payload: `{"outbox_id": …}`).
+        Email = "email",
+        /// Drops expired sessions, reset links, seal drafts and old finished jobs.
+        Sweep = "sweep",
+        /// Queues the due certificate renewal reminders.
+        RenewalNotices = "renewal_notices",
+        /// Walks the whole audit chain when the last whole walk is an hour old.
+        AuditWalk = "audit_walk",
+        /// Tests only: run by the service only with `INKAN_TEST_JOBS=1` (see [`work`]), and by
+        /// the test's own handlers in the domain tests.
+        Test = "test",
     }
 }
 
-/// Where a job is. Stored as [`Status::as_str`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// Waiting for `run_at`.
-    Pending,
-    /// Claimed by `lease_owner` until `lease_until`.
-    Running,
-    Done,
-    /// Given up: `max_attempts` reached, or an error retrying cannot cure.
-    Failed,
-}
-
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pending => "pending",
-            Status::Running => "running",
-            Status::Done => "done",
-            Status::Failed => "failed",
-        }
-    }
-
-    pub fn parse(stored: &str) -> Option<Self> {
-        [Self::Pending, Self::Running, Self::Done, Self::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == stored)
+crate::db::stored_text! {
+    /// Where a job is.
+    pub enum Status("job status") {
+        /// Waiting for `run_at`.
+        Pending = "pending",
+        /// Claimed by `lease_owner` until `lease_until`.
+        Running = "running",
+        Done = "done",
+        /// Given up: `max_attempts` reached, or an error retrying cannot cure.
+        Failed = "failed",
     }
 }
 
@@ -393,8 +354,7 @@ impl<H: Handler> Runner<H> {
         let kind: String = row.try_get("kind")?;
         let job = Job {
             id: row.try_get("id")?,
-            kind: Kind::parse(&kind)
-                .with_context(|| format!("claimed a job of unknown kind '{kind}'"))?,
+            kind: Kind::parse(&kind).context("claimed a job")?,
             payload: row.try_get("payload")?,
             attempt: row.try_get("attempts")?,
             max_attempts: row.try_get("max_attempts")?,
@@ -542,16 +502,11 @@ mod tests {
     #[test]
     fn kinds_and_statuses_read_back_what_they_store() {
         for kind in Kind::ALL {
-            assert_eq!(Kind::parse(kind.as_str()), Some(kind));
+            assert_eq!(Kind::parse(kind.as_str()).ok(), Some(*kind));
         }
-        for status in [
-            Status::Pending,
-            Status::Running,
-            Status::Done,
-            Status::Failed,
-        ] {
-            assert_eq!(Status::parse(status.as_str()), Some(status));
+        for status in Status::ALL {
+            assert_eq!(Status::parse(status.as_str()).ok(), Some(*status));
         }
-        assert_eq!(Kind::parse("nonesuch"), None);
+        assert!(Kind::parse("nonesuch").is_err());
     }
 }

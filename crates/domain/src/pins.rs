@@ -262,10 +262,10 @@ pub async fn set(
     db: &Db,
     now: i64,
     ca: &PinCa,
-    actor: &User,
-    user: &User,
+    acting: &Acting,
     change: &PinChange,
 ) -> Result<PinStatus, Failure> {
+    let (actor, user) = (acting.actor(), acting.user());
     crate::permissions::require(user.roles, crate::permissions::Action::CertificateSignature)
         .map_err(|_| Failure::BadRequest("error.pin_not_signer"))?;
     match load(db, &user.id).await? {
@@ -472,7 +472,10 @@ pub async fn check_for_signing(
 }
 
 /// An administrator lifts the lock after repeated wrong PINs.
-pub async fn unlock(db: &Db, now: i64, actor: &User, user: &User) -> Result<PinStatus, Failure> {
+pub async fn unlock(db: &Db, now: i64, acting: &Acting) -> Result<PinStatus, Failure> {
+    let (actor, user) = (acting.actor(), acting.user());
+    // An administrator's act, never the locked signer's own.
+    require(actor.roles, Action::OthersSealsAndCertificates)?;
     let mut tx = db.begin().await?;
     let updated = sqlx::query(
         "UPDATE signing_pins SET failures = 0, locked_until = NULL, updated_at = $2 \
@@ -514,9 +517,10 @@ pub async fn reset(
     db: &Db,
     now: i64,
     ca: &PinCa,
-    actor: &User,
-    user: &User,
+    acting: &Acting,
 ) -> Result<ResetOutcome, Failure> {
+    let (actor, user) = (acting.actor(), acting.user());
+    require(actor.roles, Action::OthersSealsAndCertificates)?;
     if load(db, &user.id).await?.is_none() {
         return Err(Failure::BadRequest("error.pin_not_set"));
     }
@@ -575,8 +579,7 @@ pub async fn reset(
             let (order, _) = certificates::place_order(
                 db,
                 now,
-                actor,
-                user,
+                acting,
                 &applicant,
                 &key[..key.len().min(64)],
                 &OrderKind::Reissue(serial),

@@ -59,7 +59,8 @@ struct EmailPayload {
 impl Handler for Work {
     fn kinds(&self) -> Vec<Kind> {
         Kind::ALL
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|k| *k != Kind::Test || self.test_jobs)
             .collect()
     }

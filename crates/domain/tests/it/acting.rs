@@ -175,4 +175,10 @@ async fn the_resources_rule_is_applied_to_the_user_acted_for(backend: Backend) {
     ));
     assert!(Acting::caller(p.signer.clone()).admit(pins::holder).is_ok());
     assert!(for_agent.admit(pins::holder).is_ok());
+    // Lifting a PIN lock is an administrator's act, never the locked signer's own.
+    let own_unlock = pins::unlock(&t.db, NOW, &Acting::caller(p.signer.clone())).await;
+    assert!(
+        matches!(own_unlock, Err(Failure::Forbidden)),
+        "{own_unlock:?}"
+    );
 }

@@ -426,15 +426,13 @@ async fn order(
     let result = async {
         let whom = Whom::from_optional(Some(&post.user));
         let acting = Acting::resolve(&state.db, session.user.clone(), whom).await?;
-        let (actor, user) = (acting.actor(), acting.user());
         let applicant = post.form.check()?;
         match &change {
             Some(serial) => {
                 certificates::change(
                     &state.db,
                     state.clock.now(),
-                    actor,
-                    user,
+                    &acting,
                     serial,
                     &applicant,
                     &post.key,
@@ -445,8 +443,7 @@ async fn order(
                 certificates::place_order(
                     &state.db,
                     state.clock.now(),
-                    actor,
-                    user,
+                    &acting,
                     &applicant,
                     &post.key,
                     &OrderKind::New,
@@ -497,8 +494,7 @@ async fn renew(
         certificates::renew(
             &state.db,
             state.clock.now(),
-            acting.actor(),
-            acting.user(),
+            &acting,
             &post.serial,
             &post.key,
         )

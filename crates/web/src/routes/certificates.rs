@@ -250,15 +250,13 @@ async fn order_for(
     headers: &HeaderMap,
     form: certificates::ApplicantForm,
 ) -> Ordered {
-    let (actor, user) = (acting.actor(), acting.user());
-    certificates::may_apply(user)?;
+    certificates::may_apply(acting.user())?;
     let key = idempotency_key(headers)?;
     let applicant = form.check()?;
     let (order, created) = certificates::place_order(
         &state.db,
         state.clock.now(),
-        actor,
-        user,
+        acting,
         &applicant,
         &key,
         &OrderKind::New,
@@ -274,11 +272,10 @@ async fn renew_for(
     headers: &HeaderMap,
     req: Renewal,
 ) -> Ordered {
-    let (actor, user) = (acting.actor(), acting.user());
-    certificates::may_apply(user)?;
+    certificates::may_apply(acting.user())?;
     let key = idempotency_key(headers)?;
     let (order, created) =
-        certificates::renew(&state.db, state.clock.now(), actor, user, &req.serial, &key).await?;
+        certificates::renew(&state.db, state.clock.now(), acting, &req.serial, &key).await?;
     Ok((created_or_ok(created), Json(order)))
 }
 
@@ -289,15 +286,13 @@ async fn change_for(
     headers: &HeaderMap,
     req: ChangeRequest,
 ) -> Ordered {
-    let (actor, user) = (acting.actor(), acting.user());
-    certificates::may_apply(user)?;
+    certificates::may_apply(acting.user())?;
     let key = idempotency_key(headers)?;
     let applicant = req.applicant.check()?;
     let (order, created) = certificates::change(
         &state.db,
         state.clock.now(),
-        actor,
-        user,
+        acting,
         &req.serial,
         &applicant,
         &key,

@@ -120,15 +120,7 @@ async fn pin_submit(
             pin: form.pin.clone(),
             confirm: form.confirm.clone(),
         };
-        pins::set(
-            &state.db,
-            state.clock.now(),
-            &ca,
-            acting.actor(),
-            user,
-            &change,
-        )
-        .await
+        pins::set(&state.db, state.clock.now(), &ca, &acting, &change).await
     }
     .await;
     match result {
@@ -187,7 +179,7 @@ async fn unlock(
         post,
         "pin.unlocked",
         |state, acting| async move {
-            pins::unlock(&state.db, state.clock.now(), acting.actor(), acting.user()).await?;
+            pins::unlock(&state.db, state.clock.now(), &acting).await?;
             Ok(acting)
         },
     )
@@ -211,8 +203,7 @@ async fn reset(
                 return Err(Failure::BadRequest("error.pin_reset_unconfirmed"));
             }
             let ca = state.pin_ca().ok_or(Failure::BadRequest("error.no_ca"))?;
-            let (actor, user) = (acting.actor(), acting.user());
-            pins::reset(&state.db, state.clock.now(), &ca, actor, user).await?;
+            pins::reset(&state.db, state.clock.now(), &ca, &acting).await?;
             Ok(acting)
         },
     )

@@ -62,9 +62,8 @@ pub async fn own_set(
     let acting = acting.admit(pins::holder)?;
     let ca = pin_ca(&state)?;
     let now = state.clock.now();
-    let (actor, user) = (acting.actor(), acting.user());
     Ok(Json(
-        pins::set(&state.db, now, &ca, actor, user, &change).await?,
+        pins::set(&state.db, now, &ca, &acting, &change).await?,
     ))
 }
 
@@ -84,7 +83,7 @@ pub async fn user_unlock(
     State(state): State<AppState>,
     ApiActing(acting): ApiActing,
 ) -> Result<Json<pins::PinStatus>, HttpFailure> {
-    let unlocked = pins::unlock(&state.db, state.clock.now(), acting.actor(), acting.user());
+    let unlocked = pins::unlock(&state.db, state.clock.now(), &acting);
     Ok(Json(unlocked.await?))
 }
 
@@ -103,12 +102,6 @@ pub async fn user_reset(
     ApiActing(acting): ApiActing,
 ) -> Result<Json<pins::ResetOutcome>, HttpFailure> {
     let ca = pin_ca(&state)?;
-    let reset = pins::reset(
-        &state.db,
-        state.clock.now(),
-        &ca,
-        acting.actor(),
-        acting.user(),
-    );
+    let reset = pins::reset(&state.db, state.clock.now(), &ca, &acting);
     Ok(Json(reset.await?))
 }
