@@ -194,6 +194,17 @@ pub struct CaMaterial {
 struct CachedCrl {
     der: Vec<u8>,
     refresh_at: SystemTime,
+    /// The revocations it lists, so a revocation recorded by another process sharing the
+    /// certificate store is published at the next request, not at the next refresh.
+    listed: Vec<(Serial, u64)>,
+}
+
+/// The (serial, revocation time) pairs a CRL lists, to tell whether it is still current.
+fn listed(entries: &[RevokedEntry]) -> Vec<(Serial, u64)> {
+    entries
+        .iter()
+        .map(|e| (e.serial.clone(), unix_seconds(e.time)))
+        .collect()
 }
 
 /// The running CA.
@@ -848,10 +859,11 @@ impl Authority {
     }
 
     fn current_crl(&self, scope: &'static str) -> Result<Vec<u8>> {
+        let entries = self.revoked_entries(scope)?;
         {
             let crls = self.crls.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(c) = crls.get(scope) {
-                if self.clock.now() < c.refresh_at {
+                if self.clock.now() < c.refresh_at && c.listed == listed(&entries) {
                     return Ok(c.der.clone());
                 }
             }
@@ -859,21 +871,15 @@ impl Authority {
         self.rebuild_crl(scope)
     }
 
-    fn rebuild_crl(&self, scope: &'static str) -> Result<Vec<u8>> {
-        // Hold the lock while building so two rebuilds never publish numbers out of order.
-        let mut crls = self.crls.lock().unwrap_or_else(|e| e.into_inner());
-        let (cert, key, listed): (_, _, fn(CertKind) -> bool) = if scope == "root" {
-            (&self.root, &self.material.root.key, |k| {
-                k == CertKind::IssuingCa
-            })
+    /// What the CRL of `scope` lists now, as the certificate store says (read again each time:
+    /// another process may have revoked since).
+    fn revoked_entries(&self, scope: &'static str) -> Result<Vec<RevokedEntry>> {
+        let listed: fn(CertKind) -> bool = if scope == "root" {
+            |k| k == CertKind::IssuingCa
         } else {
-            (
-                &self.issuing,
-                &self.material.issuing.key,
-                CertKind::issued_by_issuing_ca,
-            )
+            CertKind::issued_by_issuing_ca
         };
-        let entries: Vec<RevokedEntry> = self
+        let mut entries: Vec<RevokedEntry> = self
             .certs
             .revoked()?
             .into_iter()
@@ -886,6 +892,19 @@ impl Authority {
                 })
             })
             .collect();
+        entries.sort_by(|a, b| a.serial.cmp(&b.serial));
+        Ok(entries)
+    }
+
+    fn rebuild_crl(&self, scope: &'static str) -> Result<Vec<u8>> {
+        // Hold the lock while building so two rebuilds never publish numbers out of order.
+        let mut crls = self.crls.lock().unwrap_or_else(|e| e.into_inner());
+        let (cert, key) = if scope == "root" {
+            (&self.root, &self.material.root.key)
+        } else {
+            (&self.issuing, &self.material.issuing.key)
+        };
+        let entries = self.revoked_entries(scope)?;
         let now = whole_seconds(self.clock.now());
         let number = self.certs.next_crl_number(scope)?;
         let der = crl::build(
@@ -904,6 +923,7 @@ impl Authority {
             CachedCrl {
                 der: der.clone(),
                 refresh_at: now + self.config.crl_validity / 2,
+                listed: listed(&entries),
             },
         );
         Ok(der)

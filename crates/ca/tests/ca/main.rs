@@ -1154,3 +1154,65 @@ fn a_key_deleted_by_another_process_is_not_used_from_the_cache() {
         Err(ca::CaError::NotFound(_))
     ));
 }
+
+/// Two processes share one certificate store (the JSON file here, the database in the service):
+/// a revocation recorded by one is on the other's next CRL, although that one had just built
+/// and cached its CRL.
+#[test]
+fn a_revocation_by_another_process_is_on_the_next_crl() {
+    use std::sync::Arc;
+
+    use ca::authority::{Authority, BaseUrl, CaConfig};
+    use ca::certstore::JsonFileCertStore;
+    use ca::clock::SystemClock;
+    use ca::keystore::{KeyStore, MasterKey, SealedKeyStore};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let master = MasterKey::generate().expect("master");
+    let keys = || -> Arc<dyn KeyStore> {
+        Arc::new(SealedKeyStore::in_dir(&master, dir.path().join("keys")).expect("keys"))
+    };
+    let certs = || Arc::new(JsonFileCertStore::open(dir.path().join("certs.json")).expect("certs"));
+    let config = CaConfig::new(
+        "Inkan Test",
+        BaseUrl::parse("http://127.0.0.1:1").expect("url"),
+    );
+    let first = Authority::init(config, keys(), certs(), Arc::new(SystemClock)).expect("init");
+    let second = Authority::open(
+        first.config().clone(),
+        first.material().clone(),
+        keys(),
+        certs(),
+        Arc::new(SystemClock),
+    )
+    .expect("open");
+    let signer = first
+        .issue(&japanese_application("A", "a@example.jp"))
+        .expect("issue");
+    let revoked_serials = |der: &[u8]| -> Vec<String> {
+        let crl = x509_cert::crl::CertificateList::from_der(der).expect("a CRL");
+        crl.tbs_cert_list
+            .revoked_certificates
+            .unwrap_or_default()
+            .iter()
+            .map(|r| hex::encode(r.serial_number.as_bytes()))
+            .collect()
+    };
+    let before = second.crl_der().expect("crl");
+    assert!(revoked_serials(&before).is_empty());
+    assert_eq!(
+        second.crl_der().expect("crl"),
+        before,
+        "cached while nothing changed"
+    );
+
+    first
+        .revoke(&signer.serial, RevocationReason::KeyCompromise)
+        .expect("revoke");
+    let after = second.crl_der().expect("crl");
+    assert_eq!(
+        revoked_serials(&after),
+        vec![signer.serial.as_str().to_owned()],
+        "the other process's revocation is listed at once"
+    );
+}
