@@ -789,7 +789,7 @@ impl Authority {
     }
 
     /// Revokes a certificate of this CA (a signer's, the TSA's, the OCSP responder's, or the
-    /// issuing CA's) and regenerates the CRL that lists it.
+    /// issuing CA's); the CRL that lists it is rebuilt when next fetched.
     pub fn revoke(&self, serial: &Serial, reason: RevocationReason) -> Result<()> {
         let rec = self
             .certs
@@ -802,14 +802,9 @@ impl Authority {
             ));
         }
         let time = unix_seconds(self.clock.now());
-        self.certs.revoke(serial, Revocation { time, reason })?;
-        let scope = if rec.kind == CertKind::IssuingCa {
-            "root"
-        } else {
-            "issuing"
-        };
-        self.rebuild_crl(scope)?;
-        Ok(())
+        // The next CRL fetched lists it: a cached CRL is rebuilt once the store's revocations
+        // differ from those it lists.
+        self.certs.revoke(serial, Revocation { time, reason })
     }
 
     /// Imports a signer's certificate and key from PKCS#12: the key goes into the key store,
@@ -848,7 +843,8 @@ impl Authority {
         Ok(rec)
     }
 
-    /// The issuing CA's current CRL (DER), rebuilt on revocation and at half its validity.
+    /// The issuing CA's current CRL (DER), rebuilt when the revocations change and at half its
+    /// validity.
     pub fn crl_der(&self) -> Result<Vec<u8>> {
         self.current_crl("issuing")
     }

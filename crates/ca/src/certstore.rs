@@ -294,6 +294,11 @@ impl JsonFileCertStore {
         })
     }
 
+    /// The last CRL number given out per scope (for moving the store elsewhere).
+    pub fn crl_numbers(&self) -> Result<BTreeMap<String, u64>> {
+        Ok(self.current()?.1.crl_numbers.clone())
+    }
+
     /// The state, read again from the file if it changed since last seen.
     fn current(&self) -> Result<std::sync::MutexGuard<'_, (Option<FileStamp>, State)>> {
         let mut guard = lock(&self.state);

@@ -47,6 +47,36 @@ pub struct OcspResponder {
     covers: fn(CertKind) -> bool,
 }
 
+/// The serial numbers an OCSP request (DER) asks about, whichever CA it names; empty for a
+/// malformed request (which [`OcspResponder::respond`] answers as such). A caller keeping its
+/// certificates elsewhere loads these before answering.
+pub fn requested_serials(request_der: &[u8]) -> Vec<Serial> {
+    if request_der.len() > MAX_REQUEST_LEN {
+        return Vec::new();
+    }
+    let Ok(req) = OcspRequest::from_der(request_der) else {
+        return Vec::new();
+    };
+    req.tbs_request
+        .request_list
+        .iter()
+        .take(MAX_CERTS_PER_REQUEST)
+        .filter_map(|r| Serial::from_bytes(r.req_cert.serial_number.as_bytes()).ok())
+        .collect()
+}
+
+/// The serial numbers of a GET request's path segment (see [`OcspResponder::respond_get`]).
+pub fn requested_serials_get(encoded: &str) -> Vec<Serial> {
+    decode_get(encoded)
+        .map(|der| requested_serials(&der))
+        .unwrap_or_default()
+}
+
+/// The DER request in a GET request's path segment, if it decodes.
+pub fn get_request_der(encoded: &str) -> Option<Vec<u8>> {
+    decode_get(encoded)
+}
+
 impl OcspResponder {
     /// A responder for `issuer`'s certificates, signing as `responder` with `key`; responses are
     /// valid for `validity` after thisUpdate.

@@ -7,9 +7,13 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use ca::authority::{Authority, BaseUrl, CaConfig, CaMaterial};
+use ca::certstore::CertStore;
 use ca::certstore::{CertRecord, JsonFileCertStore, Serial};
 use ca::clock::SystemClock;
+use ca::keystore::{DirStorage, SealedStorage};
 use ca::keystore::{KeyAlgorithm, KeyHandle, KeyStore, MasterKey, SealedKeyStore};
+
+use crate::ca_store::Settings;
 use ca::pin::{PinBoundKey, PinVault};
 use pdf_sign::{HashAlgorithm, PdfError, SignatureScheme, Signer};
 use serde::{Deserialize, Serialize};
@@ -24,6 +28,17 @@ struct CaFile {
     base_url: String,
     key_algorithm: String,
     material: CaMaterial,
+}
+
+/// What a CA folder holds (see [`CaDir::contents`]).
+#[derive(Debug)]
+pub struct FolderContents {
+    pub settings: Settings,
+    pub material: CaMaterial,
+    pub master: MasterKey,
+    pub sealed_keys: Vec<(String, Vec<u8>)>,
+    pub records: Vec<CertRecord>,
+    pub crl_numbers: std::collections::BTreeMap<String, u64>,
 }
 
 /// A CA folder: `ca.json`, `certs.json`, `keys/` (sealed), and `master.key` unless the master
@@ -94,6 +109,56 @@ impl CaDir {
         };
         write_private(&file, serde_json::to_string_pretty(&record)?.as_bytes())?;
         Ok(authority)
+    }
+
+    /// Everything the folder holds, for moving the CA into the database
+    /// ([`crate::ca_store::Ca::import`]): settings, public material, the sealed keys (still
+    /// sealed: the master key comes along to open them there), every certificate with its
+    /// revocation, and the CRL numbers given out.
+    pub fn contents(&self) -> anyhow::Result<FolderContents> {
+        let file = self.dir.join("ca.json");
+        let text = std::fs::read_to_string(&file)
+            .with_context(|| format!("{} is not a CA folder (no ca.json)", self.dir.display()))?;
+        let record: CaFile = serde_json::from_str(&text).context("reading ca.json")?;
+        let master = self.master_key(false)?;
+        let certs = JsonFileCertStore::open(self.dir.join("certs.json"))?;
+        let records = certs.all()?;
+        let storage = DirStorage::new(self.dir.join("keys"))?;
+        let mut labels: Vec<String> = [
+            &record.material.root.key,
+            &record.material.issuing.key,
+            &record.material.tsa.key,
+            &record.material.ocsp.key,
+        ]
+        .iter()
+        .map(|k| k.label().to_owned())
+        .chain(
+            records
+                .iter()
+                .filter_map(|r| r.key.as_ref().map(|k| k.label().to_owned())),
+        )
+        .collect();
+        labels.sort();
+        labels.dedup();
+        let mut sealed_keys = Vec::new();
+        for label in labels {
+            // A signer's key moved into a PIN envelope has no file any more.
+            if let Some(sealed) = storage.load(&label)? {
+                sealed_keys.push((label, sealed));
+            }
+        }
+        Ok(FolderContents {
+            settings: Settings {
+                organisation: record.organisation,
+                base_url: record.base_url,
+                key_algorithm: record.key_algorithm,
+            },
+            material: record.material,
+            master,
+            sealed_keys,
+            records,
+            crl_numbers: certs.crl_numbers()?,
+        })
     }
 
     /// The signing PINs' vault, keyed by this CA's master key.

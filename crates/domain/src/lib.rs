@@ -13,6 +13,7 @@ pub mod acting;
 pub mod audit;
 pub mod auth;
 pub mod ca_folder;
+pub mod ca_store;
 pub mod certificates;
 pub mod clock;
 pub mod config;
