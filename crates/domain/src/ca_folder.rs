@@ -53,7 +53,9 @@ impl CaDir {
         Self { dir: dir.into() }
     }
 
-    fn master_key(&self, create: bool) -> anyhow::Result<MasterKey> {
+    /// The master key: `INKAN_MASTER_KEY`, else the folder's `master.key` (written first when
+    /// `create` and absent).
+    pub fn master_key(&self, create: bool) -> anyhow::Result<MasterKey> {
         if std::env::var_os(MASTER_KEY_ENV).is_some() {
             return MasterKey::from_env(MASTER_KEY_ENV).context("reading the master key");
         }

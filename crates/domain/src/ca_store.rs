@@ -102,6 +102,67 @@ impl CrlScope {
     }
 }
 
+/// How the service came by its CA at this start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// From the database, where an earlier start (of this or another process) put it.
+    Loaded,
+    /// Imported from the configured CA folder (`ca_dir`), once.
+    Imported(std::path::PathBuf),
+    /// Made now: the first start of an instance without one.
+    Created,
+}
+
+/// The service's CA: the database's; else the configured CA folder imported once; else a new
+/// CA (the embedded default's first start), named after the first organisation and reached at
+/// the service's base URL. The master key is `INKAN_MASTER_KEY`, else `master.key` in the CA
+/// folder, else in the data folder (written there on the first start): every process sharing
+/// the database needs the same one.
+pub async fn for_service(
+    db: &Db,
+    config: &crate::config::Config,
+    now: i64,
+) -> anyhow::Result<(Ca, Origin)> {
+    let key_dir = config
+        .ca_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.clone());
+    std::fs::create_dir_all(&key_dir).with_context(|| format!("creating {}", key_dir.display()))?;
+    let master = || CaDir::new(&key_dir).master_key(true);
+    if let Some(ca) = Ca::load(db, master()?).await? {
+        return Ok((ca, Origin::Loaded));
+    }
+    if let Some(dir) = config
+        .ca_dir
+        .as_ref()
+        .filter(|d| d.join("ca.json").exists())
+    {
+        return match Ca::import(db, now, &CaDir::new(dir)).await {
+            Ok(ca) => Ok((ca, Origin::Imported(dir.clone()))),
+            // Another process imported it meanwhile.
+            Err(e) => match Ca::load(db, master()?).await? {
+                Some(ca) => Ok((ca, Origin::Loaded)),
+                None => Err(e.context(format!("importing the CA folder {}", dir.display()))),
+            },
+        };
+    }
+    let settings = Settings {
+        // The CA's names ("<organisation> Root CA") allow 40 characters.
+        organisation: config.initial_org.chars().take(40).collect(),
+        base_url: config.base_url(),
+        key_algorithm: "p256".into(),
+    };
+    match Ca::create(db, now, master()?, settings).await? {
+        Some(ca) => Ok((ca, Origin::Created)),
+        None => Ok((
+            Ca::load(db, master()?)
+                .await?
+                .context("the CA another process made is not readable")?,
+            Origin::Loaded,
+        )),
+    }
+}
+
 impl Ca {
     /// The CA of the database, if it has one, opened with `master`.
     pub async fn load(db: &Db, master: MasterKey) -> anyhow::Result<Option<Self>> {
@@ -148,6 +209,13 @@ impl Ca {
         let own_keys = Arc::new(own_keys);
         let staged = StagedKeys::new(&own_keys);
         let keys: Arc<dyn KeyStore> = Arc::new(SealedKeyStore::new(&master, staged)?);
+        keys.public_key_spki_der(&material.issuing.key)
+            .map_err(|e| {
+                anyhow!(
+                "the master key does not open the CA's keys ({e}); every process needs the key \
+                 the CA was made with (INKAN_MASTER_KEY)"
+            )
+            })?;
         let base = Authority::open(
             settings.config()?,
             material.clone(),
@@ -187,7 +255,8 @@ impl Ca {
         let staged = Staged {
             authority,
             certs,
-            keys: staged_keys,
+            keys: staged_keys.clone(),
+            key_store: Arc::new(SealedKeyStore::new(&master, staged_keys)?),
         };
         let mut tx = db.begin().await?;
         let claimed = sqlx::query(
@@ -302,7 +371,7 @@ impl Ca {
         let authority = Authority::open(
             self.settings.config()?,
             self.material.clone(),
-            store,
+            store.clone(),
             certs.clone(),
             Arc::new(SystemClock),
         )?;
@@ -310,6 +379,7 @@ impl Ca {
             authority,
             certs,
             keys,
+            key_store: store,
         })
     }
 
@@ -397,6 +467,8 @@ pub struct Staged {
     pub authority: Authority,
     certs: Arc<StagedCerts>,
     keys: StagedKeys,
+    /// The staged keys as a key store (to move a signer's key into a PIN envelope).
+    key_store: Arc<dyn KeyStore>,
 }
 
 impl std::fmt::Debug for Staged {
@@ -406,6 +478,12 @@ impl std::fmt::Debug for Staged {
 }
 
 impl Staged {
+    /// The staged key store: a signer's key the CA holds, to sign with or to move into a PIN
+    /// envelope (a deletion is written by [`Staged::flush`]).
+    pub fn keys(&self) -> &Arc<dyn KeyStore> {
+        &self.key_store
+    }
+
     /// Writes what the operation changed (new certificates, revocations, replacements, new and
     /// removed keys) on `conn`, the caller's transaction. A revocation another process recorded
     /// first fails the whole transaction.

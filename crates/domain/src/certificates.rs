@@ -4,10 +4,8 @@
 //! exactly the applicant's data, the certificates on record, and the billing ledger. Emails go
 //! out through the outbox in the same transaction as the change they announce.
 
-use std::sync::Arc;
-
 use ca::application::SignerApplication;
-use ca::authority::{Authority, KeyHolder};
+use ca::authority::KeyHolder;
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Row};
@@ -15,6 +13,7 @@ use sqlx::{AnyConnection, Connection, Row};
 use crate::accounts::{new_id, Email, Role, User};
 use crate::acting::Acting;
 use crate::audit;
+use crate::ca_store::Ca;
 use crate::db::{stored, stored_text, Db, UnknownText};
 use crate::error::{Failure, FieldError};
 use crate::i18n::Lang;
@@ -890,7 +889,10 @@ pub(crate) struct PinBound {
 
 /// The user's active and superseded certificates whose keys are sealed to their PIN, newest
 /// first.
-pub(crate) async fn pin_bound(db: &Db, user_id: &str) -> Result<Vec<PinBound>, Failure> {
+pub(crate) async fn pin_bound(
+    conn: &mut AnyConnection,
+    user_id: &str,
+) -> Result<Vec<PinBound>, Failure> {
     let rows = sqlx::query(
         "SELECT serial, status, not_after FROM certificates WHERE user_id = $1 \
          AND key_envelope IS NOT NULL AND status IN ($2, $3) \
@@ -899,7 +901,7 @@ pub(crate) async fn pin_bound(db: &Db, user_id: &str) -> Result<Vec<PinBound>, F
     .bind(user_id)
     .bind(CertStatus::Active.as_str())
     .bind(CertStatus::Superseded.as_str())
-    .fetch_all(&db.pool)
+    .fetch_all(&mut *conn)
     .await?;
     rows.iter()
         .map(|r| {
@@ -1019,8 +1021,9 @@ impl Check {
 }
 
 /// Claims a pending application for a decision (so two verifiers cannot both decide).
-async fn claim(db: &Db, order_id: &str, to: OrderStatus) -> Result<Order, Failure> {
-    let mut tx = db.begin().await?;
+/// Moves a pending order to `to` on the caller's transaction (another approval or rejection
+/// of the same order waits for it, then finds it no longer pending).
+async fn claim(tx: &mut AnyConnection, order_id: &str, to: OrderStatus) -> Result<Order, Failure> {
     let claimed = sqlx::query(
         "UPDATE certificate_applications SET status = $2 WHERE order_id = $1 AND status = $3",
     )
@@ -1045,67 +1048,57 @@ async fn claim(db: &Db, order_id: &str, to: OrderStatus) -> Result<Order, Failur
     .bind(order_id)
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Order::from_row(&row)?)
 }
 
 /// Approves the identity check: the CA issues the certificate with exactly the applicant's
-/// data, the applicant gets 「電子証明書発行のお知らせ」.
+/// data, the applicant gets 「電子証明書発行のお知らせ」. One transaction holds it all — the
+/// order's move, the CA's certificate and key, the certificate row, the old certificate's
+/// replacement, the audit entries and the mail — so an interruption at any point leaves the
+/// order pending and the CA without the certificate.
 pub async fn approve(
     db: &Db,
     now: i64,
-    authority: Option<Arc<Authority>>,
+    ca: Option<&Ca>,
     verifier: &User,
     order_id: &str,
     check: &Check,
 ) -> Result<CertificateView, Failure> {
-    let authority = authority.ok_or(Failure::BadRequest("error.no_ca"))?;
-    let order = claim(db, order_id, OrderStatus::Issuing).await?;
-    let ca_app = match order.applicant.to_ca() {
-        Ok(a) => a,
-        Err(e) => {
-            release(db, order_id).await?;
-            return Err(Failure::Internal(e));
-        }
-    };
+    let ca = ca.ok_or(Failure::BadRequest("error.no_ca"))?;
+    let mut tx = db.begin().await?;
+    let order = claim(&mut tx, order_id, OrderStatus::Issued).await?;
+    let ca_app = order.applicant.to_ca()?;
     let kind = order.kind.clone();
     // With a signing PIN set, the new key is sealed to it and the CA keeps no copy.
-    let recipient = match crate::pins::recipient(db, &order.user_id).await {
-        Ok(r) => r,
-        Err(e) => {
-            release(db, order_id).await?;
-            return Err(e);
-        }
-    };
-    let issued = tokio::task::spawn_blocking(move || {
+    let recipient = crate::pins::recipient(db, &order.user_id).await?;
+    let old: Vec<&str> = order.kind.replaces().into_iter().collect();
+    let staged = ca.stage(&mut tx, &old, &[]).await?;
+    let (staged, issued) = tokio::task::spawn_blocking(move || {
         let holder = match &recipient {
             Some(r) => KeyHolder::Pin(r),
             None => KeyHolder::Ca,
         };
-        match &kind {
-            OrderKind::New | OrderKind::Reissue(_) => authority.issue_for(&ca_app, holder),
+        let a = &staged.authority;
+        let issued = match &kind {
+            OrderKind::New | OrderKind::Reissue(_) => a.issue_for(&ca_app, holder),
             OrderKind::Renewal(old) => {
-                ca::certstore::Serial::parse(old).and_then(|s| authority.renew_for(&s, holder))
+                ca::certstore::Serial::parse(old).and_then(|s| a.renew_for(&s, holder))
             }
-            OrderKind::Change(old) => ca::certstore::Serial::parse(old)
-                .and_then(|s| authority.change_for(&s, &ca_app, holder)),
-        }
+            OrderKind::Change(old) => {
+                ca::certstore::Serial::parse(old).and_then(|s| a.change_for(&s, &ca_app, holder))
+            }
+        };
+        (staged, issued)
     })
-    .await;
+    .await
+    .map_err(|e| Failure::Internal(e.into()))?;
     let (record, envelope) = match issued {
-        Ok(Ok(r)) => (r.record, r.envelope),
-        Ok(Err(e)) => {
-            release(db, order_id).await?;
-            return Err(Failure::Internal(anyhow::anyhow!("the CA refused: {e}")));
-        }
-        Err(e) => {
-            release(db, order_id).await?;
-            return Err(Failure::Internal(e.into()));
-        }
+        Ok(r) => (r.record, r.envelope),
+        Err(e) => return Err(Failure::Internal(anyhow::anyhow!("the CA refused: {e}"))),
     };
+    staged.flush(&mut tx, now).await?;
     let serial = record.serial.to_string();
     let pem = pem_rfc7468_encode(&record.cert_der);
-    let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE certificate_applications SET status = $7, checked_by = $2, checked_at = $3, \
          check_method = $4, check_note = $5, serial = $6 WHERE order_id = $1",
@@ -1193,19 +1186,6 @@ pub async fn approve(
     })
 }
 
-/// Puts an application the CA failed to issue back in the queue.
-async fn release(db: &Db, order_id: &str) -> Result<(), Failure> {
-    sqlx::query(
-        "UPDATE certificate_applications SET status = $2 WHERE order_id = $1 AND status = $3",
-    )
-    .bind(order_id)
-    .bind(OrderStatus::Pending.as_str())
-    .bind(OrderStatus::Issuing.as_str())
-    .execute(&db.pool)
-    .await?;
-    Ok(())
-}
-
 /// Rejects the application with a reason; the charge is refunded in the ledger.
 pub async fn reject(
     db: &Db,
@@ -1220,8 +1200,8 @@ pub async fn reject(
     if !errors.is_empty() {
         return Err(Failure::Invalid(errors));
     }
-    let order = claim(db, order_id, OrderStatus::Rejected).await?;
     let mut tx = db.begin().await?;
+    let order = claim(&mut tx, order_id, OrderStatus::Rejected).await?;
     sqlx::query(
         "UPDATE certificate_applications SET checked_by = $2, checked_at = $3, check_method = $4, \
          check_note = $5, reject_reason = $6 WHERE order_id = $1",

@@ -8,9 +8,7 @@
 
 use std::sync::Arc;
 
-use ca::authority::Authority;
 use ca::certstore::{RevocationReason, Serial};
-use ca::keystore::KeyStore;
 use ca::pin::{PinLock, PinVault, Recipient, UnlockedPin};
 use ca::CaError;
 use serde::{Deserialize, Serialize};
@@ -19,7 +17,6 @@ use sqlx::Row;
 use crate::accounts::User;
 use crate::acting::Acting;
 use crate::audit;
-use crate::ca_folder;
 use crate::certificates::{self, CertStatus, Check, OrderKind};
 use crate::db::Db;
 use crate::error::{unique_violation, Failure, FieldError};
@@ -41,13 +38,9 @@ pub const MAX_FAILURES: i64 = 5;
 /// How long signing stays locked unless an administrator unlocks it first.
 pub const LOCK_SECONDS: i64 = 30 * 60;
 
-/// The CA parts the PIN works with.
-#[derive(Debug, Clone)]
-pub struct PinCa {
-    pub authority: Arc<Authority>,
-    pub keys: Arc<dyn KeyStore>,
-    pub vault: Arc<PinVault>,
-}
+/// The CA the PIN works with: its vault seals PINs' wrapping keys, its keys move into PIN
+/// envelopes, its certificates are revoked when a PIN is reset.
+pub type PinCa = crate::ca_store::Ca;
 
 /// Whether a PIN is set and whether signing is locked.
 #[derive(Debug, Clone, Serialize)]
@@ -277,7 +270,7 @@ pub async fn set(
                 .ok_or(Failure::invalid("current", "error.pin_current_required"))?;
             let old_json = serde_json::to_string(&stored.lock).map_err(anyhow::Error::from)?;
             let old_lock = stored.lock.clone();
-            match attempt(db, now, &ca.vault, user, stored, current).await {
+            match attempt(db, now, ca.vault(), user, stored, current).await {
                 Ok(_) => {}
                 // The current PIN's field is the one that was wrong.
                 Err(Failure::Invalid(_)) => {
@@ -286,7 +279,7 @@ pub async fn set(
                 Err(e) => return Err(e),
             }
             check_new(change)?;
-            let (v, cur, new_pin) = (ca.vault.clone(), current.to_owned(), change.pin.clone());
+            let (v, cur, new_pin) = (ca.vault().clone(), current.to_owned(), change.pin.clone());
             let lock = blocking(move || v.change(&old_lock, &cur, &new_pin))
                 .await?
                 .map_err(|e| anyhow::anyhow!("changing the PIN: {e}"))?;
@@ -326,7 +319,7 @@ pub async fn set(
         }
         None => {
             check_new(change)?;
-            let (v, new_pin) = (ca.vault.clone(), change.pin.clone());
+            let (v, new_pin) = (ca.vault().clone(), change.pin.clone());
             let lock = blocking(move || v.create(&new_pin))
                 .await?
                 .map_err(|e| anyhow::anyhow!("creating the PIN lock: {e}"))?;
@@ -388,34 +381,29 @@ pub async fn bind_held_keys(
     let serials = certificates::held_by_ca(db, &user.id).await?;
     let mut bound = Vec::new();
     for serial in serials {
-        let (authority, keys, to) = (ca.authority.clone(), ca.keys.clone(), *recipient);
-        let s = serial.clone();
-        let sealed = blocking(move || -> anyhow::Result<Option<_>> {
-            let record = ca_folder::record(&authority, &s)?;
-            let Some(handle) = record.key else {
-                return Ok(None);
-            };
-            match keys.seal_to_pin(&handle, &to) {
-                Ok(envelope) => Ok(Some((handle, envelope))),
-                // Another process moved and deleted it first.
-                Err(CaError::NotFound(_)) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        })
-        .await??;
-        let Some((handle, envelope)) = sealed else {
+        let record = ca.record(db, &serial).await?;
+        let Some(handle) = record.key else {
             continue;
         };
-        let stored =
-            certificates::store_envelope(&mut *db.pool.acquire().await?, &serial, envelope).await?;
-        // Stored (by us or by a concurrent move): the master-key copy goes.
-        let keys = ca.keys.clone();
-        blocking(move || keys.delete(&handle))
-            .await?
-            .map_err(|e| anyhow::anyhow!("deleting the CA's copy of a PIN-bound key: {e}"))?;
-        if stored {
-            bound.push(serial);
+        // The envelope is stored and the CA's copy deleted in one transaction: no moment
+        // leaves the key with neither, or with a master-key-only copy beside its envelope.
+        let mut tx = db.begin().await?;
+        let staged = ca.stage(&mut tx, &[&serial], &[handle.label()]).await?;
+        let to = *recipient;
+        let (staged, envelope) = blocking(move || {
+            let envelope = staged.keys().seal_to_pin(&handle, &to)?;
+            staged.keys().delete(&handle)?;
+            Ok::<_, CaError>((staged, envelope))
+        })
+        .await?
+        .map_err(|e| anyhow::anyhow!("moving the key of {serial} into its PIN envelope: {e}"))?;
+        if !certificates::store_envelope(&mut tx, &serial, envelope).await? {
+            // Moved by a concurrent request: nothing of ours to commit.
+            continue;
         }
+        staged.flush(&mut tx, now).await?;
+        tx.commit().await?;
+        bound.push(serial);
     }
     if !bound.is_empty() {
         let mut tx = db.begin().await?;
@@ -445,7 +433,7 @@ async fn issue_waiting(db: &Db, now: i64, ca: &PinCa, user: &User) -> Result<(),
             method: "署名PINリセット後の再発行".into(),
             note: "失効した証明書と同じ内容・本人確認済み".into(),
         };
-        certificates::approve(db, now, Some(ca.authority.clone()), user, &order_id, &check).await?;
+        certificates::approve(db, now, Some(ca), user, &order_id, &check).await?;
     }
     Ok(())
 }
@@ -526,25 +514,37 @@ pub async fn reset(
     }
     let mut revoked = Vec::new();
     let mut current = None;
-    for bound in certificates::pin_bound(db, &user.id).await? {
-        let serial = bound.serial;
-        if bound.status == CertStatus::Active && current.is_none() && now < bound.not_after {
-            current = Some(serial.clone());
-        }
-        let authority = ca.authority.clone();
-        let s = serial.clone();
-        blocking(move || match Serial::parse(&s) {
-            Ok(parsed) => match authority.revoke(&parsed, RevocationReason::Superseded) {
-                Ok(()) | Err(CaError::AlreadyRevoked(_)) => Ok(()),
-                Err(e) => Err(e),
-            },
-            Err(e) => Err(e),
-        })
-        .await?
-        .map_err(|e| anyhow::anyhow!("revoking {serial}: {e}"))?;
-        revoked.push(serial);
-    }
     let mut tx = db.begin().await?;
+    for bound in certificates::pin_bound(&mut tx, &user.id).await? {
+        if bound.status == CertStatus::Active && current.is_none() && now < bound.not_after {
+            current = Some(bound.serial.clone());
+        }
+        revoked.push(bound.serial);
+    }
+    // The keys bound to the forgotten PIN are lost: their certificates are revoked in the
+    // transaction that removes the PIN.
+    let serials: Vec<&str> = revoked.iter().map(String::as_str).collect();
+    let staged = ca.stage(&mut tx, &serials, &[]).await?;
+    let parsed = revoked
+        .iter()
+        .map(|s| Serial::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("a stored serial: {e}"))?;
+    let staged = blocking(move || {
+        for serial in &parsed {
+            match staged
+                .authority
+                .revoke(serial, RevocationReason::Superseded)
+            {
+                Ok(()) | Err(CaError::AlreadyRevoked(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(staged)
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("revoking the PIN-bound certificates: {e}"))?;
+    staged.flush(&mut tx, now).await?;
     sqlx::query("DELETE FROM signing_pins WHERE user_id = $1")
         .bind(&user.id)
         .execute(&mut *tx)

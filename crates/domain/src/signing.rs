@@ -4,7 +4,9 @@
 //! active, in its validity period, belongs to the caller and whose key the CA holds can sign;
 //! otherwise the caller is told why.
 
-use ca::authority::{paths, Authority};
+use std::sync::Arc;
+
+use ca::authority::paths;
 use pdf_sign::{
     HashAlgorithm, PdfError, Placement, RevocationTransport, SignOptions, TsaTransport,
 };
@@ -12,12 +14,13 @@ use sqlx::Row;
 
 use crate::accounts::User;
 use crate::audit;
-use crate::ca_folder::{self, CaKeySigner};
+use crate::ca_folder::CaKeySigner;
+use crate::ca_store::{Ca, CrlScope};
 use crate::certificates::{self, CertStatus};
 use crate::db::{stored, Db};
 use crate::error::Failure;
 use crate::permissions::{require, Action};
-use crate::pins::{self, PinCa};
+use crate::pins;
 
 /// The PAdES level of a service signature: B-T, B-LT or B-LTA (B-B, without a timestamp, is
 /// not offered).
@@ -31,43 +34,55 @@ pub fn parse_level(s: &str) -> Result<Level, Failure> {
     }
 }
 
-/// The CA answering the signature's timestamp and revocation requests directly.
+/// The CA answering the signature's timestamp and revocation requests directly (no HTTP round
+/// trip to ourselves): the TSA from memory, OCSP answers and CRLs from the database as they
+/// are now. Called from the blocking thread that signs, so it waits on the runtime `handle`.
 #[derive(Debug)]
-struct InProcessCa<'a>(&'a Authority);
+struct InProcessCa {
+    ca: Arc<Ca>,
+    db: Db,
+    handle: tokio::runtime::Handle,
+}
 
-fn ca_error(e: ca::CaError) -> PdfError {
+fn ca_error(e: impl std::fmt::Display) -> PdfError {
     PdfError::Invalid(format!("Inkan's CA: {e}"))
 }
 
-impl TsaTransport for InProcessCa<'_> {
+impl TsaTransport for InProcessCa {
     fn post(&self, request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
-        self.0.tsa().respond(request).map_err(ca_error)
+        self.ca.authority().tsa().respond(request).map_err(ca_error)
     }
 }
 
-impl RevocationTransport for InProcessCa<'_> {
+impl RevocationTransport for InProcessCa {
     fn ocsp(&self, url: &str, request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
-        let base = &self.0.config().base_url;
-        if url == base.join(paths::ROOT_OCSP) {
-            self.0.root_ocsp().respond(request).map_err(ca_error)
+        let base = &self.ca.authority().config().base_url;
+        let root = if url == base.join(paths::ROOT_OCSP) {
+            true
         } else if url == base.join(paths::OCSP) {
-            self.0.ocsp().respond(request).map_err(ca_error)
+            false
         } else {
-            Err(PdfError::Invalid(format!(
+            return Err(PdfError::Invalid(format!(
                 "{url} is not Inkan's OCSP responder"
-            )))
-        }
+            )));
+        };
+        self.handle
+            .block_on(self.ca.ocsp(&self.db, request, root))
+            .map_err(ca_error)
     }
 
     fn get(&self, url: &str) -> pdf_sign::Result<Vec<u8>> {
-        let base = &self.0.config().base_url;
-        if url == base.join(paths::CRL) {
-            self.0.crl_der().map_err(ca_error)
+        let base = &self.ca.authority().config().base_url;
+        let scope = if url == base.join(paths::CRL) {
+            CrlScope::Issuing
         } else if url == base.join(paths::ROOT_CRL) {
-            self.0.root_crl_der().map_err(ca_error)
+            CrlScope::Root
         } else {
-            Err(PdfError::Invalid(format!("{url} is not Inkan's CRL")))
-        }
+            return Err(PdfError::Invalid(format!("{url} is not Inkan's CRL")));
+        };
+        self.handle
+            .block_on(self.ca.crl(&self.db, scope))
+            .map_err(ca_error)
     }
 }
 
@@ -133,7 +148,7 @@ pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<Usabl
 pub async fn sign(
     db: &Db,
     now: i64,
-    ca: Option<PinCa>,
+    ca: Option<Arc<Ca>>,
     user: &User,
     pdf: Vec<u8>,
     request: Request,
@@ -146,28 +161,41 @@ pub async fn sign(
     let stamped = seal_id.filter(|_| request.placement.is_some());
     // The PIN, when one is set, is checked (and counted) before anything is signed.
     let unlocked =
-        pins::check_for_signing(db, now, &ca.vault, user, request.pin.as_deref()).await?;
+        pins::check_for_signing(db, now, ca.vault(), user, request.pin.as_deref()).await?;
     let recipient = unlocked.as_ref().map(|u| u.recipient());
     let with_pin = recipient.is_some();
     let held_by_ca = envelope.is_none();
     if envelope.is_some() && unlocked.is_none() {
         return Err(Failure::invalid("pin", "error.pin_required"));
     }
-    let (authority, keys) = (ca.authority.clone(), ca.keys.clone());
+    // The signer's certificate, and the key when the CA holds it.
+    let record = ca.record(db, &serial).await?;
+    let held_label: Vec<&str> = record
+        .key
+        .as_ref()
+        .filter(|_| held_by_ca)
+        .map(|k| k.label())
+        .into_iter()
+        .collect();
+    let staged = ca
+        .stage(&mut *db.pool.acquire().await?, &[], &held_label)
+        .await?;
+    let transports = InProcessCa {
+        ca: ca.clone(),
+        db: db.clone(),
+        handle: tokio::runtime::Handle::current(),
+    };
     let name = user.display_name.clone();
     let input_hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pdf));
-    let signed_serial = serial.clone();
     let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Failure> {
-        let record = ca_folder::record(&authority, &signed_serial)?;
         let signer = match (envelope, unlocked) {
             (Some(envelope), Some(pin)) => CaKeySigner::pin_bound(
                 pin.open(&envelope)
                     .map_err(|e| anyhow::anyhow!("opening the key's envelope: {e}"))?,
                 &record,
             ),
-            _ => CaKeySigner::new(keys, &record)?,
+            _ => CaKeySigner::new(staged.keys().clone(), &record)?,
         };
-        let ca = InProcessCa(&authority);
         let opts = SignOptions {
             placement: request.placement,
             name: Some(name.clone()),
@@ -183,8 +211,8 @@ pub async fn sign(
         };
         let mut signed = Vec::new();
         let services = pdf_sign::Services {
-            tsa: Some(&ca),
-            revocation: &ca,
+            tsa: Some(&transports),
+            revocation: &transports,
         };
         pdf_sign::sign_at_level(
             pdf,

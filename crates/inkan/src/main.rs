@@ -9,7 +9,7 @@ use std::process::ExitCode;
 mod http_client;
 mod serve;
 
-use domain::{accounts, audit, ca_folder, clock, config, db};
+use domain::{accounts, audit, ca_folder, ca_store, clock, config, db};
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
@@ -85,10 +85,12 @@ enum AdminCommand {
 
 #[derive(Subcommand, Debug)]
 enum CaCommand {
-    /// Create a CA folder: root and issuing CA, TSA and OCSP certificates, sealed keys.
+    /// Create Inkan's CA: root and issuing CA, TSA and OCSP certificates, sealed keys — in the
+    /// service's database (the configuration's), or with --dir in a CA folder served alone
+    /// (`inkan ca serve`).
     Init {
         #[arg(long)]
-        dir: PathBuf,
+        dir: Option<PathBuf>,
         /// The organisation named in the CA certificates.
         #[arg(long)]
         org: String,
@@ -98,6 +100,17 @@ enum CaCommand {
         /// p256 (default) or rsa3072.
         #[arg(long, default_value = "p256")]
         key_algorithm: String,
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Move a CA folder into the service's database, once: its keys (still sealed under its
+    /// master key, which stays outside the database), certificates, revocations and CRL
+    /// numbers. `inkan serve` with `ca_dir` set does the same at its first start.
+    Import {
+        #[arg(long)]
+        dir: PathBuf,
+        #[command(flatten)]
+        service: ServiceArgs,
     },
     /// Serve the CA's certificates, CRLs, OCSP responder and timestamp authority over HTTP.
     Serve {
@@ -249,6 +262,20 @@ fn main() -> ExitCode {
                 ExitCode::from(exit_code_for(&e))
             }
         },
+        Command::Ca(CaCommand::Init {
+            dir: None,
+            org,
+            base_url,
+            key_algorithm,
+            service,
+        }) => run_service("ca init", &service, |config| {
+            runtime()?.block_on(ca_init_in_database(config, org, base_url, key_algorithm))
+        }),
+        Command::Ca(CaCommand::Import { dir, service }) => {
+            run_service("ca import", &service, |config| {
+                runtime()?.block_on(ca_import(config, &dir))
+            })
+        }
         Command::Ca(cmd) => match run_ca(cmd) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -391,14 +418,66 @@ fn read(path: &Path) -> anyhow::Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
 }
 
+/// `inkan ca init` without --dir: the CA in the service's database.
+async fn ca_init_in_database(
+    config: config::Config,
+    organisation: String,
+    base_url: String,
+    key_algorithm: String,
+) -> anyhow::Result<()> {
+    let db = db::Db::open(&config).await?;
+    let key_dir = config
+        .ca_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.clone());
+    std::fs::create_dir_all(&key_dir)?;
+    let master = ca_folder::CaDir::new(&key_dir).master_key(true)?;
+    let settings = ca_store::Settings {
+        organisation,
+        base_url,
+        key_algorithm,
+    };
+    let now = clock::Clock::from_env().now();
+    match ca_store::Ca::create(&db, now, master, settings).await? {
+        Some(ca) => {
+            let root = key_dir.join("root.pem");
+            std::fs::write(&root, pem("CERTIFICATE", ca.authority().root_cert_der()))?;
+            println!(
+                "CA created in the database; its root certificate is {}",
+                root.display()
+            );
+            Ok(())
+        }
+        None => bail!("the database has a CA already"),
+    }
+}
+
+/// `inkan ca import --dir`: a CA folder into the service's database.
+async fn ca_import(config: config::Config, dir: &Path) -> anyhow::Result<()> {
+    let db = db::Db::open(&config).await?;
+    let now = clock::Clock::from_env().now();
+    let ca = ca_store::Ca::import(&db, now, &ca_folder::CaDir::new(dir)).await?;
+    println!(
+        "Imported the CA folder {} ({}) into the database.",
+        dir.display(),
+        ca.settings().organisation
+    );
+    Ok(())
+}
+
 fn run_ca(cmd: CaCommand) -> anyhow::Result<()> {
     use ca_folder::CaDir;
     match cmd {
+        // Handled in `main`, where the service's configuration is read.
+        CaCommand::Init { dir: None, .. } | CaCommand::Import { .. } => {
+            bail!("this command works on the service's database")
+        }
         CaCommand::Init {
-            dir,
+            dir: Some(dir),
             org,
             base_url,
             key_algorithm,
+            service: _,
         } => {
             let authority = CaDir::new(&dir).init(&org, &base_url, &key_algorithm)?;
             let root = dir.join("root.pem");

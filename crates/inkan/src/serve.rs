@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use domain::accounts::{self, Email, Initialised, OrgName};
-use domain::ca_folder;
+use domain::ca_store;
 use domain::clock::Clock;
 use domain::config::{Config, LogFormat};
 use domain::db::Db;
@@ -43,6 +43,16 @@ pub fn print_login(init: &Initialised, org: &str, base_url: &str) {
     println!("You will be asked to choose a new password at the first login.");
 }
 
+/// Tells the operator where certificate applications wait for their identity check.
+fn print_ca_created(base_url: &str) {
+    println!("Created Inkan's certificate authority in the database.");
+    println!(
+        "Certificate applications wait for their identity check at {base_url}/identity-checks,"
+    );
+    println!("worked by the instance operator; create one with");
+    println!("  inkan admin create-operator --email operator@example.jp");
+}
+
 pub async fn serve(config: Config) -> anyhow::Result<()> {
     let clock = Clock::from_env();
     let now = || clock.now();
@@ -60,19 +70,26 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             print_login(&init, org.as_str(), &config.base_url());
         }
     }
-    let (authority, ca_keys, pin_vault) = match &config.ca_dir {
-        Some(dir) => {
-            let ca_dir = ca_folder::CaDir::new(dir);
-            let (authority, keys) = ca_dir
-                .open()
-                .with_context(|| format!("opening the CA in {}", dir.display()))?;
-            let vault = ca_dir.pin_vault()?;
-            tracing::info!(ca_dir = %dir.display(), "serving the CA's endpoints");
-            (Some(Arc::new(authority)), Some(keys), Some(Arc::new(vault)))
+    let (ca, origin) = ca_store::for_service(&db, &config, now())
+        .await
+        .context("opening Inkan's CA")?;
+    let ca = Arc::new(ca);
+    match &origin {
+        ca_store::Origin::Loaded => {}
+        ca_store::Origin::Imported(dir) => {
+            tracing::info!(ca_dir = %dir.display(), "the CA folder was imported into the database");
+            println!(
+                "Imported the CA folder {} into the database.",
+                dir.display()
+            );
         }
-        None => (None, None, None),
-    };
-    let ca = authority.clone().map(web::routes::ca::router);
+        ca_store::Origin::Created => {
+            tracing::info!("first start: Inkan's CA created in the database");
+            print_ca_created(&config.base_url());
+        }
+    }
+    let ca_routes =
+        web::routes::ca::router(web::routes::ca::CaSource::Database(ca.clone(), db.clone()));
     let mailer = email::Mailer::from_config(&config)?;
     let work = jobs::work::Work::new(db.clone(), clock.clone(), mailer).with_test_jobs_from_env();
     tokio::spawn(jobs::Runner::new(db.clone(), clock.clone(), work).run());
@@ -90,11 +107,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         config: Arc::new(config),
         clock,
         pages: Arc::new(web::view::Pages::new()?),
-        ca: authority,
-        ca_keys,
-        pin_vault,
+        ca,
     };
-    let app = router(state, ca);
+    let app = router(state, Some(ca_routes));
     tracing::info!(%addr, "listening");
     // The tests read this line to learn the port when listening on port 0.
     println!("Listening on http://{addr}");

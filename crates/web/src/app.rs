@@ -17,24 +17,12 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub clock: Clock,
     pub pages: Arc<view::Pages>,
-    /// Inkan's CA, when `ca_dir` is configured (issues certificates on approval).
-    pub ca: Option<Arc<ca::authority::Authority>>,
-    /// The CA's key store (signers' keys), with `ca`.
-    pub ca_keys: Option<Arc<dyn ca::keystore::KeyStore>>,
-    /// The signing PINs' vault (keyed by the CA's master key), with `ca`.
-    pub pin_vault: Option<Arc<ca::pin::PinVault>>,
+    /// Inkan's CA (in the database): issues certificates on approval, answers OCSP, CRLs and
+    /// timestamps, and keeps the signing PINs' vault.
+    pub ca: Arc<domain::ca_store::Ca>,
 }
 
 impl AppState {
-    /// The CA, its key store and the PIN vault, when configured.
-    pub fn pin_ca(&self) -> Option<domain::pins::PinCa> {
-        Some(domain::pins::PinCa {
-            authority: self.ca.clone()?,
-            keys: self.ca_keys.clone()?,
-            vault: self.pin_vault.clone()?,
-        })
-    }
-
     /// The login page's address, for emails.
     pub fn login_url(&self) -> String {
         format!("{}/login", self.config.base_url())

@@ -40,3 +40,7 @@ CREATE TABLE ca_crl_numbers (
     scope TEXT PRIMARY KEY,
     number BIGINT NOT NULL
 );
+
+-- An approval now issues in the transaction that marks the order issued, so no order waits in
+-- `issuing` any more; one left there by an interrupted approval goes back to the queue.
+UPDATE certificate_applications SET status = 'pending' WHERE status = 'issuing';

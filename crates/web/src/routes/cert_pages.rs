@@ -144,7 +144,7 @@ async fn sign_submit(
         let signed = domain::signing::sign(
             &state.db,
             state.clock.now(),
-            state.pin_ca(),
+            Some(state.ca.clone()),
             &session.user,
             pdf,
             domain::signing::Request {
@@ -567,7 +567,7 @@ async fn decide(
             certificates::approve(
                 &state.db,
                 now,
-                state.ca.clone(),
+                Some(&state.ca),
                 &session.user,
                 &order_id,
                 &check,

@@ -112,7 +112,7 @@ pub async fn sign(
     let signed = domain::signing::sign(
         &state.db,
         state.clock.now(),
-        state.pin_ca(),
+        Some(state.ca.clone()),
         &session.user,
         pdf.to_vec(),
         domain::signing::Request {
@@ -442,7 +442,7 @@ pub async fn approve(
     let cert = certificates::approve(
         &state.db,
         state.clock.now(),
-        state.ca.clone(),
+        Some(&state.ca),
         &session.user,
         &order_id,
         &check,

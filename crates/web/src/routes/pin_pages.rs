@@ -114,13 +114,13 @@ async fn pin_submit(
     };
     let user = acting.user();
     let result = async {
-        let ca = state.pin_ca().ok_or(Failure::BadRequest("error.no_ca"))?;
+        let ca = &state.ca;
         let change = PinChange {
             current: Some(form.current.clone()),
             pin: form.pin.clone(),
             confirm: form.confirm.clone(),
         };
-        pins::set(&state.db, state.clock.now(), &ca, &acting, &change).await
+        pins::set(&state.db, state.clock.now(), ca, &acting, &change).await
     }
     .await;
     match result {
@@ -202,8 +202,8 @@ async fn reset(
             if !understood {
                 return Err(Failure::BadRequest("error.pin_reset_unconfirmed"));
             }
-            let ca = state.pin_ca().ok_or(Failure::BadRequest("error.no_ca"))?;
-            pins::reset(&state.db, state.clock.now(), &ca, &acting).await?;
+            let ca = &state.ca;
+            pins::reset(&state.db, state.clock.now(), ca, &acting).await?;
             Ok(acting)
         },
     )

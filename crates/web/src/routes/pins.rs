@@ -10,8 +10,7 @@ use crate::app::AppState;
 use crate::error::{ApiError, AsSigner, ForUser, HttpFailure};
 use crate::routes::extract::{ApiActing, ApiJson};
 use crate::routes::schemas::{PinChange, PinStatus, ResetOutcome};
-use domain::error::Failure;
-use domain::pins::{self, PinCa};
+use domain::pins;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -19,10 +18,6 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/{id}/pin", get(own_status).put(own_set))
         .route("/api/users/{id}/pin/unlock", post(user_unlock))
         .route("/api/users/{id}/pin/reset", post(user_reset))
-}
-
-fn pin_ca(state: &AppState) -> Result<PinCa, Failure> {
-    state.pin_ca().ok_or(Failure::BadRequest("error.no_ca"))
 }
 
 /// Whether the caller has a signing PIN and whether signing is locked.
@@ -60,11 +55,9 @@ pub async fn own_set(
     ApiJson(change): ApiJson<pins::PinChange>,
 ) -> Result<Json<pins::PinStatus>, HttpFailure> {
     let acting = acting.admit(pins::holder)?;
-    let ca = pin_ca(&state)?;
+    let ca = &state.ca;
     let now = state.clock.now();
-    Ok(Json(
-        pins::set(&state.db, now, &ca, &acting, &change).await?,
-    ))
+    Ok(Json(pins::set(&state.db, now, ca, &acting, &change).await?))
 }
 
 /// The paths these handlers serve for the caller; each also serves `/api/users/{id}/…`.
@@ -101,7 +94,7 @@ pub async fn user_reset(
     State(state): State<AppState>,
     ApiActing(acting): ApiActing,
 ) -> Result<Json<pins::ResetOutcome>, HttpFailure> {
-    let ca = pin_ca(&state)?;
-    let reset = pins::reset(&state.db, state.clock.now(), &ca, &acting);
+    let ca = &state.ca;
+    let reset = pins::reset(&state.db, state.clock.now(), ca, &acting);
     Ok(Json(reset.await?))
 }
