@@ -253,3 +253,136 @@ async fn a_ca_folder_is_imported_with_its_revocations_and_crl_numbers(backend: B
     // Imported once.
     assert!(Ca::import(&t.db, NOW, &dir).await.is_err());
 }
+
+/// A signer of a fresh instance with a pending application, and the operator who checks it.
+async fn pending_order(t: &TestDb) -> (domain::accounts::User, domain::accounts::User, String) {
+    use domain::accounts::{self, NewAccount, OrgName};
+    use domain::acting::Acting;
+    use domain::certificates::{self, ApplicantForm, OrderKind};
+
+    let login = "http://127.0.0.1/login";
+    let org = OrgName::parse("Order Test").expect("org");
+    let email = domain::accounts::Email::parse("admin@order.example").expect("email");
+    let init = accounts::initialise(&t.db, NOW, &org, &email, login)
+        .await
+        .expect("initialise")
+        .expect("fresh");
+    let admin = accounts::get_user(&t.db, &init.org_id, &init.admin_id)
+        .await
+        .expect("admin");
+    let account = NewAccount::parse(
+        "Signer",
+        "signer@order.example",
+        &["signer".to_owned()],
+        None,
+        None,
+    )
+    .expect("account");
+    let signer = accounts::create_user(&t.db, NOW, &admin, &account, login)
+        .await
+        .expect("signer")
+        .user;
+    let operator = accounts::create_operator(
+        &t.db,
+        NOW,
+        &domain::accounts::Email::parse("op@order.example").expect("email"),
+        login,
+    )
+    .await
+    .expect("operator")
+    .user;
+    let form = ApplicantForm {
+        organisation: "株式会社印鑑".into(),
+        postal_code: "100-0005".into(),
+        country: "JP".into(),
+        prefecture: "東京都".into(),
+        city: "千代田区".into(),
+        street: "丸の内1-1-1".into(),
+        building: String::new(),
+        family_name: "印鑑".into(),
+        given_name: "太郎".into(),
+        family_name_romaji: "Inkan".into(),
+        given_name_romaji: "Taro".into(),
+        department: "法務部".into(),
+        phone: "03-1234-5678".into(),
+        email: "signer@order.example".into(),
+    };
+    let applicant = form.check().expect("a valid form");
+    let (order, _) = certificates::place_order(
+        &t.db,
+        NOW,
+        &Acting::caller(signer.clone()),
+        &applicant,
+        "order-key-0001",
+        &OrderKind::New,
+    )
+    .await
+    .expect("ordered");
+    (signer, operator, order.order_id)
+}
+
+on_both_databases!(an_approval_that_fails_after_the_ca_issued_leaves_no_trace,);
+
+/// The approval's transaction fails after the CA issued (here: the certificates table is
+/// missing, as any later step may fail): the order is still pending in the queue, the CA has
+/// neither the certificate nor its key, and approving again issues exactly one certificate.
+async fn an_approval_that_fails_after_the_ca_issued_leaves_no_trace(backend: Backend) {
+    use domain::certificates::{self, Check};
+
+    let Some(t) = TestDb::new(backend).await else {
+        return;
+    };
+    let ca = Ca::create(
+        &t.db,
+        NOW,
+        MasterKey::generate().expect("master"),
+        settings(),
+    )
+    .await
+    .expect("create")
+    .expect("a new CA");
+    let (_, operator, order_id) = pending_order(&t).await;
+    let check = Check::parse("電話", "本人確認済み").expect("check");
+    let certs = t.count("SELECT COUNT(*) FROM ca_certificates").await;
+    let keys = t.count("SELECT COUNT(*) FROM ca_keys").await;
+    sqlx::query("ALTER TABLE certificates RENAME TO certificates_away")
+        .execute(&t.db.pool)
+        .await
+        .expect("rename");
+    let failed = certificates::approve(&t.db, NOW, Some(&ca), &operator, &order_id, &check).await;
+    assert!(failed.is_err(), "{failed:?}");
+    sqlx::query("ALTER TABLE certificates_away RENAME TO certificates")
+        .execute(&t.db.pool)
+        .await
+        .expect("rename back");
+    assert_eq!(t.count("SELECT COUNT(*) FROM ca_certificates").await, certs);
+    assert_eq!(t.count("SELECT COUNT(*) FROM ca_keys").await, keys);
+    let queue = certificates::pending_checks(&t.db).await.expect("queue");
+    assert!(
+        queue.iter().any(|p| p.order_id == order_id),
+        "back in the queue"
+    );
+
+    let issued = certificates::approve(&t.db, NOW, Some(&ca), &operator, &order_id, &check)
+        .await
+        .expect("approved");
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM ca_certificates").await,
+        certs + 1
+    );
+    let record = ca
+        .record(&t.db, &issued.serial)
+        .await
+        .expect("the CA knows it");
+    assert!(matches!(
+        ocsp_status(&ca, &t.db, &record).await,
+        CertStatus::Good(_)
+    ));
+    // Approving again is refused: the order is no longer pending.
+    let again = certificates::approve(&t.db, NOW, Some(&ca), &operator, &order_id, &check).await;
+    assert!(again.is_err());
+    assert_eq!(
+        t.count("SELECT COUNT(*) FROM ca_certificates").await,
+        certs + 1
+    );
+}

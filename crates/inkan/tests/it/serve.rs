@@ -96,6 +96,10 @@ pub struct TestDb {
     pub dir: tempfile::TempDir,
     pub url: String,
     _pg: Option<PgDatabase>,
+    /// For a second process on the same database: the first one's data folder, whose master
+    /// key (written at its first start) opens the CA they share — as every host of one
+    /// database is given the same `INKAN_MASTER_KEY`.
+    key_of: Option<PathBuf>,
 }
 
 impl TestDb {
@@ -111,16 +115,35 @@ impl TestDb {
                 (pg.url(), Some(pg))
             }
         };
-        Some(Self { dir, url, _pg: pg })
+        Some(Self {
+            dir,
+            url,
+            _pg: pg,
+            key_of: None,
+        })
     }
 
     /// Another working folder on the same database (for a second server process); dropping it
     /// leaves the database alone.
     pub fn share(&self) -> Self {
+        let key_of = self
+            .key_of
+            .clone()
+            .unwrap_or_else(|| self.dir.path().join("data"));
+        // The first process may be this database's own or a share: whichever starts first finds
+        // the key here (a process writes its data folder's master key only when there is none).
+        let key = key_of.join("master.key");
+        if !key.exists() {
+            let mut bytes = [0u8; 32];
+            aws_lc_rs::rand::fill(&mut bytes).expect("random");
+            std::fs::create_dir_all(&key_of).expect("data folder");
+            std::fs::write(&key, hex::encode(bytes)).expect("master key");
+        }
         Self {
             dir: tempfile::tempdir().expect("tempdir"),
             url: self.url.clone(),
             _pg: None,
+            key_of: Some(key_of),
         }
     }
 
@@ -193,6 +216,18 @@ impl TestApp {
         // Port 0 unless the caller chose a port (a CA whose URLs name this server).
         if !cmd.get_envs().any(|(k, _)| k == "INKAN_LISTEN") {
             cmd.env("INKAN_LISTEN", "127.0.0.1:0");
+        }
+        // A second process on a database shares the first one's master key, unless its CA
+        // folder brings its own.
+        let sets = |name: &str| cmd.get_envs().any(|(k, _)| k == name);
+        if !sets("INKAN_CA_DIR") && !sets("INKAN_MASTER_KEY") {
+            if let Some(key) = db
+                .key_of
+                .as_ref()
+                .and_then(|dir| std::fs::read_to_string(dir.join("master.key")).ok())
+            {
+                cmd.env("INKAN_MASTER_KEY", key.trim());
+            }
         }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("inkan serve starts");
@@ -315,6 +350,7 @@ fn serves_with_no_configuration_on_sqlite_in_the_data_folder() {
         url: String::new(),
         dir,
         _pg: None,
+        key_of: None,
     };
     let cmd = {
         let mut c = clean_command(db.dir.path());
@@ -478,6 +514,7 @@ fn environment_overrides_file_which_overrides_defaults() {
         url: String::new(),
         dir,
         _pg: None,
+        key_of: None,
     };
     let mut cmd = clean_command(db.dir.path());
     cmd.args(["serve", "--config", config_arg]);
@@ -499,6 +536,7 @@ fn environment_overrides_file_which_overrides_defaults() {
         url: String::new(),
         dir,
         _pg: None,
+        key_of: None,
     };
     let app = TestApp::start(db, cmd);
     assert!(app.db.dir.path().join("from-env/inkan.db").is_file());
@@ -565,8 +603,10 @@ fn bad_configuration_exits_non_zero_with_a_message_naming_the_problem() {
     assert!(!dir.path().join("data/inkan.db").exists());
 }
 
+/// A configured CA folder is imported at the first start and served; without one, the first
+/// start creates the CA in the database, serves it and says where applications are checked.
 #[test]
-fn ca_endpoints_are_served_only_when_a_ca_folder_is_configured() {
+fn a_ca_folder_is_imported_and_without_one_the_first_start_creates_the_ca() {
     let Some(db) = TestDb::new(Backend::Sqlite) else {
         return;
     };
@@ -594,7 +634,15 @@ fn ca_endpoints_are_served_only_when_a_ca_folder_is_configured() {
     let Some(app) = TestApp::spawn(Backend::Sqlite) else {
         return;
     };
-    assert_eq!(app.get("/root.crt").0, 404);
+    let (status, own_root) = app.get("/root.crt");
+    assert_eq!(status, 200);
+    assert_ne!(own_root, root, "a CA of its own");
+    assert!(
+        app.stdout.iter().any(|l| l.contains("/identity-checks")),
+        "{:?}",
+        app.stdout
+    );
+    assert!(app.db.dir.path().join("data/master.key").is_file());
 }
 
 fn pem_body(pem: &str) -> Vec<u8> {
