@@ -1174,6 +1174,8 @@ pub async fn approve(
         lang: mail::language_of(&mut tx, &order.user_id).await?,
     };
     mail::send(&mut tx, now, &to, &notice).await?;
+    // Black-box tests kill the process here: issued and recorded, not yet committed.
+    crate::testing::hold("approve").await;
     tx.commit().await?;
     Ok(CertificateView {
         serial,

@@ -27,3 +27,4 @@ pub mod permissions;
 pub mod pins;
 pub mod seals;
 pub mod signing;
+pub mod testing;

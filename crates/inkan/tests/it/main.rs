@@ -1,5 +1,5 @@
 //! The `inkan` binary's integration tests, one binary: the `inkan` command line end to end
-//! (`cli`), Inkan's CA over HTTP with long-term signatures (`ltv`), the web service on SQLite
+//! (`cli`), the service's CA in its database killed mid-approval (`ca_db`), Inkan's CA over HTTP with long-term signatures (`ltv`), the web service on SQLite
 //! and PostgreSQL (`serve`), its email through the outbox (`email`), the job runner across
 //! processes (`jobs`), accounts, login and sessions through the JSON API (`accounts`, on the
 //! `service` client), the forms' CSRF checks (`forms`), the role × endpoint
@@ -10,6 +10,7 @@
 
 mod accounts;
 mod browser;
+mod ca_db;
 mod cli;
 mod email;
 mod forms;

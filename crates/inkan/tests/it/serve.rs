@@ -296,6 +296,14 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Kills the server with SIGKILL (std's `Child::kill`), leaving its database.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.child.kill();
