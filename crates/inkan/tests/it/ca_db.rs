@@ -105,3 +105,120 @@ fn an_approval_killed_before_it_commits_leaves_the_order_pending_on_postgres() {
 fn an_approval_killed_before_it_commits_leaves_the_order_pending_on_sqlite() {
     an_approval_killed_before_it_commits_leaves_the_order_pending(Backend::Sqlite);
 }
+
+/// What the server at `base` answers by OCSP about the certificate `pem` (issued by `issuer`).
+fn ocsp_status(base: &str, pem: &str, issuer: &[u8]) -> x509_ocsp::CertStatus {
+    use der::{Decode, DecodePem};
+    let cert = x509_cert::Certificate::from_pem(pem.as_bytes()).expect("certificate");
+    let issuer = x509_cert::Certificate::from_der(issuer).expect("issuer");
+    let request = pdf_sign::ltv::ocsp_request(&cert, &issuer).expect("request");
+    let mut api = Api::new(base);
+    let a = api.raw(
+        "POST",
+        "/ocsp",
+        Some(&request),
+        Some("application/ocsp-request"),
+    );
+    assert_eq!(a.status, 200, "{}", a.text);
+    let basic = pdf_sign::ltv::basic_ocsp(&a.bytes).expect("a basic response");
+    basic.tbs_response_data.responses[0].cert_status
+}
+
+/// The serials (hex) the CRL at `base` lists.
+fn crl_serials(base: &str) -> Vec<String> {
+    use der::Decode;
+    let a = Api::new(base).get("/crl");
+    assert_eq!(a.status, 200);
+    let crl = x509_cert::crl::CertificateList::from_der(&a.bytes).expect("a CRL");
+    crl.tbs_cert_list
+        .revoked_certificates
+        .unwrap_or_default()
+        .iter()
+        .map(|r| hex::encode(r.serial_number.as_bytes()))
+        .collect()
+}
+
+/// Two `inkan serve` processes with their own data folders, sharing nothing but PostgreSQL
+/// (and the master key, as every host of one database is given): each issues, each answers
+/// OCSP for the other's certificates, and a revocation through one is on the other's CRL and in
+/// its OCSP answers at once.
+#[test]
+fn two_processes_share_the_ca_through_postgresql_alone() {
+    use crate::lifecycle::issue;
+    let Some(service) = Service::start(Backend::Postgres) else {
+        return;
+    };
+    let shared = service.app.db.share();
+    let mut cmd = shared.command(&["serve"]);
+    cmd.env("INKAN_SMTP_HOST", "127.0.0.1")
+        .env("INKAN_SMTP_PORT", service.smtp_port.to_string())
+        .env("INKAN_SMTP_TLS", "none")
+        .env("INKAN_BASE_URL", "https://sign.example.jp");
+    let other = TestApp::start(shared, cmd);
+    assert_ne!(
+        service.app.db.dir.path(),
+        other.db.dir.path(),
+        "two data folders"
+    );
+    let mut admin = service.admin();
+    let (_, mut first) = service.user(&mut admin, "first@example.jp", &["signer"], "Signer2026x");
+    let (_, mut second) = service.user(&mut admin, "second@example.jp", &["signer"], "Signer2026y");
+    let mut op = service.operator();
+    let mut op_other = Api::new(&other.base);
+    assert_eq!(
+        op_other.login("op@inkan.example", "Operator2026").status,
+        200
+    );
+    let issuer = Api::new(&service.app.base).get("/ca.crt").bytes;
+    assert_eq!(Api::new(&other.base).get("/ca.crt").bytes, issuer, "one CA");
+
+    // One certificate issued through each process.
+    let (a, _) = issue(&mut first, &mut op, "share-order-0001", 41);
+    let (b, _) = issue(&mut second, &mut op_other, "share-order-0002", 42);
+    let pem_of = |api: &mut Api, serial: &str| -> String {
+        let status = api.get("/api/me/certificate");
+        status.body["certificates"]
+            .as_array()
+            .expect("certificates")
+            .iter()
+            .find(|c| c["serial"] == serde_json::json!(serial))
+            .and_then(|c| c["cert_pem"].as_str())
+            .expect("the certificate")
+            .to_owned()
+    };
+    let (pem_a, pem_b) = (pem_of(&mut first, &a), pem_of(&mut second, &b));
+    for base in [&service.app.base, &other.base] {
+        for pem in [&pem_a, &pem_b] {
+            assert!(matches!(
+                ocsp_status(base, pem, &issuer),
+                x509_ocsp::CertStatus::Good(_)
+            ));
+        }
+        assert!(crl_serials(base).is_empty());
+    }
+
+    // 「変更する」 through the first process, approved through the other: the old certificate is
+    // revoked there, and the first process's CRL and OCSP say so at once.
+    first.headers = vec![("Idempotency-Key".into(), "share-change-0001".into())];
+    let changed = first.post(
+        "/api/me/certificate/changes",
+        serde_json::json!({ "serial": a, "applicant": applicant_form(43) }),
+    );
+    first.headers.clear();
+    assert_eq!(changed.status, 201, "{:?}", changed.body);
+    let order = changed.body["order_id"].as_str().expect("order");
+    let approved = op_other.post(
+        &format!("/api/identity-checks/{order}/approve"),
+        serde_json::json!({ "method": "電話" }),
+    );
+    assert_eq!(approved.status, 201, "{:?}", approved.body);
+    assert_eq!(crl_serials(&service.app.base), vec![a.to_lowercase()]);
+    assert!(matches!(
+        ocsp_status(&service.app.base, &pem_a, &issuer),
+        x509_ocsp::CertStatus::Revoked(_)
+    ));
+    assert!(matches!(
+        ocsp_status(&service.app.base, &pem_b, &issuer),
+        x509_ocsp::CertStatus::Good(_)
+    ));
+}
