@@ -8,14 +8,14 @@ use ca::application::SignerApplication;
 use ca::authority::KeyHolder;
 use serde::Serialize;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Connection, Row};
+use sqlx::{Any, AnyConnection, Connection, Row, Transaction};
 
 use crate::accounts::{new_id, Email, Role, User};
 use crate::acting::Acting;
 use crate::audit;
 use crate::ca_store::Ca;
 use crate::db::{stored, stored_text, Db, UnknownText};
-use crate::error::{Failure, FieldError};
+use crate::error::{unique_violation, Failure, FieldError};
 use crate::i18n::Lang;
 use crate::mail::{self, Addressee, Mail};
 
@@ -557,24 +557,75 @@ pub async fn place_order(
     idempotency_key: &str,
     kind: &OrderKind,
 ) -> Result<(Order, bool), Failure> {
-    let (actor, user) = (acting.actor(), acting.user());
+    let user = acting.user();
     may_apply(user)?;
     check_idempotency_key(idempotency_key)?;
     if let Some(existing) = order_by_key(db, &user.id, idempotency_key).await? {
         return Ok((existing, false));
     }
+    let mut tx = db.begin().await?;
+    match write_order(&mut tx, now, acting, applicant, idempotency_key, kind).await {
+        Ok(_) => tx.commit().await?,
+        Err(Failure::Conflict(fields)) => {
+            drop(tx);
+            // A concurrent request with the same key won, or another application is open.
+            if let Some(existing) = order_by_key(db, &user.id, idempotency_key).await? {
+                return Ok((existing, false));
+            }
+            return Err(Failure::Conflict(fields));
+        }
+        Err(e) => return Err(e),
+    }
+    let order = order_by_key(db, &user.id, idempotency_key)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the order just placed is missing"))?;
+    Ok((order, true))
+}
+
+/// Places the free re-issue a PIN reset orders, on the reset's own transaction: the reset and
+/// its re-issue commit together or not at all. Returns the order id.
+pub(crate) async fn place_reissue(
+    tx: &mut Transaction<'static, Any>,
+    now: i64,
+    acting: &Acting,
+    applicant: &Applicant,
+    serial: &str,
+) -> Result<String, Failure> {
+    let key = format!("reissue-{serial}");
+    let key = &key[..key.len().min(64)];
+    write_order(
+        tx,
+        now,
+        acting,
+        applicant,
+        key,
+        &OrderKind::Reissue(serial.to_owned()),
+    )
+    .await
+}
+
+/// Writes an order with its charge, audit entry and mail on `tx`; another open application of
+/// the user, or the same idempotency key, is a conflict.
+async fn write_order(
+    tx: &mut Transaction<'static, Any>,
+    now: i64,
+    acting: &Acting,
+    applicant: &Applicant,
+    idempotency_key: &str,
+    kind: &OrderKind,
+) -> Result<String, Failure> {
+    let (actor, user) = (acting.actor(), acting.user());
     let day = chrono::DateTime::from_timestamp(now, 0)
         .unwrap_or_default()
         .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9"))
         .format("%Y%m%d")
         .to_string();
-    let mut tx = db.begin().await?;
     let seq: i64 = sqlx::query(
         "INSERT INTO order_counters (day, last) VALUES ($1, 1) \
          ON CONFLICT (day) DO UPDATE SET last = order_counters.last + 1 RETURNING last",
     )
     .bind(&day)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut **tx)
     .await?
     .try_get("last")?;
     let order_id = format!("INK{day}{seq:04}");
@@ -587,7 +638,7 @@ pub async fn place_order(
         OrderStatus::Pending
     };
     let a = applicant;
-    let inserted = sqlx::query(
+    sqlx::query(
         "INSERT INTO certificate_applications (id, order_id, org_id, user_id, idempotency_key, \
          status, organisation, postal_code, country, prefecture, city, street, building, \
          family_name, given_name, family_name_romaji, given_name_romaji, department, phone, email, \
@@ -621,27 +672,11 @@ pub async fn place_order(
     .bind(kind.as_str())
     .bind(kind.replaces())
     .bind(status.as_str())
-    .execute(&mut *tx)
-    .await;
-    if let Err(e) = inserted {
-        let unique = e
-            .as_database_error()
-            .is_some_and(|d| d.kind() == sqlx::error::ErrorKind::UniqueViolation);
-        drop(tx);
-        if !unique {
-            return Err(e.into());
-        }
-        // A concurrent request with the same key won, or another application is open.
-        if let Some(existing) = order_by_key(db, &user.id, idempotency_key).await? {
-            return Ok((existing, false));
-        }
-        return Err(Failure::Conflict(vec![FieldError::new(
-            "order",
-            "error.application_open",
-        )]));
-    }
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| unique_violation(e, FieldError::new("order", "error.application_open")))?;
     book(
-        &mut tx,
+        tx,
         now,
         &user.org_id,
         &order_id,
@@ -651,7 +686,7 @@ pub async fn place_order(
     )
     .await?;
     audit::append(
-        &mut tx,
+        tx,
         now,
         &audit::Event {
             org_id: Some(&user.org_id),
@@ -687,12 +722,8 @@ pub async fn place_order(
         address: &a.email,
         lang: user.language,
     };
-    mail::send(&mut tx, now, &to, &notice).await?;
-    tx.commit().await?;
-    let order = order_by_key(db, &user.id, idempotency_key)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the order just placed is missing"))?;
-    Ok((order, true))
+    mail::send(tx, now, &to, &notice).await?;
+    Ok(order_id)
 }
 
 async fn order_by_key(db: &Db, user_id: &str, key: &str) -> Result<Option<Order>, Failure> {
@@ -1291,13 +1322,16 @@ async fn active_certificate(db: &Db, user: &User, serial: &str) -> Result<(i64, 
 }
 
 /// The applicant data of the order certificate `serial` was issued from.
-pub async fn applicant_of(db: &Db, serial: &str) -> Result<Applicant, Failure> {
+pub(crate) async fn applicant_of(
+    conn: &mut AnyConnection,
+    serial: &str,
+) -> Result<Applicant, Failure> {
     let row = sqlx::query(&format!(
         "SELECT {ORDER_COLUMNS} FROM certificate_applications WHERE order_id = \
          (SELECT order_id FROM certificates WHERE serial = $1)"
     ))
     .bind(serial)
-    .fetch_optional(&db.pool)
+    .fetch_optional(&mut *conn)
     .await?
     .ok_or(Failure::NotFound)?;
     Ok(Order::from_row(&row)?.applicant)

@@ -17,7 +17,7 @@ use sqlx::Row;
 use crate::accounts::User;
 use crate::acting::Acting;
 use crate::audit;
-use crate::certificates::{self, CertStatus, Check, OrderKind};
+use crate::certificates::{self, CertStatus, Check};
 use crate::db::Db;
 use crate::error::{unique_violation, Failure, FieldError};
 use crate::mail::{self, Addressee, Mail};
@@ -561,34 +561,23 @@ pub async fn reset(
         serde_json::json!({ "user": user.id, "revoked": revoked }),
     )
     .await?;
-    // Someone who may no longer hold a certificate gets no re-issue.
-    let reissue = current.filter(|_| certificates::may_apply(user).is_ok());
-    if reissue.is_none() {
-        // A re-issue's order mails the reset itself, with the order's number.
-        let notice = Mail::PinReset {
-            name: &user.display_name,
-            reissue_order: None,
-        };
-        mail::send(&mut tx, now, &Addressee::user(user), &notice).await?;
-    }
-    tx.commit().await?;
-    let reissue_order = match reissue {
+    // Someone who may no longer hold a certificate gets no re-issue; the re-issue's order, in
+    // the same transaction, mails the reset itself with the order's number.
+    let reissue_order = match current.filter(|_| certificates::may_apply(user).is_ok()) {
         Some(serial) => {
-            let applicant = certificates::applicant_of(db, &serial).await?;
-            let key = format!("reissue-{serial}");
-            let (order, _) = certificates::place_order(
-                db,
-                now,
-                acting,
-                &applicant,
-                &key[..key.len().min(64)],
-                &OrderKind::Reissue(serial),
-            )
-            .await?;
-            Some(order.order_id)
+            let applicant = certificates::applicant_of(&mut tx, &serial).await?;
+            Some(certificates::place_reissue(&mut tx, now, acting, &applicant, &serial).await?)
         }
-        None => None,
+        None => {
+            let notice = Mail::PinReset {
+                name: &user.display_name,
+                reissue_order: None,
+            };
+            mail::send(&mut tx, now, &Addressee::user(user), &notice).await?;
+            None
+        }
     };
+    tx.commit().await?;
     Ok(ResetOutcome {
         revoked,
         reissue_order,

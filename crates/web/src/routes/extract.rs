@@ -261,6 +261,27 @@ fn json_failure(rejection: &JsonRejection) -> Failure {
     }
 }
 
+/// The session a logged-in form is checked against ([`PageSession`] left it in the request) and
+/// the language of its error page.
+async fn form_session(parts: &mut Parts, state: &AppState) -> Result<(Session, Lang), Response> {
+    let session = match parts.extensions.get::<Session>().cloned() {
+        Some(session) => session,
+        None => {
+            PageSession::from_request_parts(parts, state)
+                .await
+                .map_err(IntoResponse::into_response)?
+                .0
+        }
+    };
+    let lang = page_lang(&parts.headers, Some(&session));
+    Ok((session, lang))
+}
+
+/// The error page of a form whose token did not match.
+fn csrf_refused(state: &AppState, session: &Session, lang: Lang) -> Response {
+    crate::routes::pages::error_page(state, Some(session), lang, &Failure::Csrf)
+}
+
 /// A logged-in page's form (`application/x-www-form-urlencoded`) whose hidden `csrf` field
 /// matched the session's token: every state-changing form of a logged-in page takes one, after
 /// [`PageSession`]. A wrong or missing token answers the error page (403); an unreadable form
@@ -273,21 +294,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
-        let session = match parts.extensions.get::<Session>().cloned() {
-            Some(session) => session,
-            None => {
-                PageSession::from_request_parts(&mut parts, state)
-                    .await
-                    .map_err(IntoResponse::into_response)?
-                    .0
-            }
-        };
-        let lang = page_lang(&parts.headers, Some(&session));
+        let (session, lang) = form_session(&mut parts, state).await?;
         let bytes = form_body(Request::from_parts(parts, body), state).await?;
         if !same_token(&csrf_field(&bytes), &session.csrf_token) {
-            let page =
-                crate::routes::pages::error_page(state, Some(&session), lang, &Failure::Csrf);
-            return Err(page);
+            return Err(csrf_refused(state, &session, lang));
         }
         serde_urlencoded::from_bytes(&bytes)
             .map(CsrfForm)
@@ -307,16 +317,7 @@ impl FromRequest<AppState> for CsrfMultipart {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
-        let session = match parts.extensions.get::<Session>().cloned() {
-            Some(session) => session,
-            None => {
-                PageSession::from_request_parts(&mut parts, state)
-                    .await
-                    .map_err(IntoResponse::into_response)?
-                    .0
-            }
-        };
-        let lang = page_lang(&parts.headers, Some(&session));
+        let (session, lang) = form_session(&mut parts, state).await?;
         let mut multipart = Multipart::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|e| unreadable_form(StatusCode::BAD_REQUEST, &e.body_text()))?;
@@ -326,9 +327,7 @@ impl FromRequest<AppState> for CsrfMultipart {
             Err(e) => return Err(unreadable_form(e.status(), &e.body_text())),
         };
         if !token.is_some_and(|t| same_token(&t, &session.csrf_token)) {
-            let page =
-                crate::routes::pages::error_page(state, Some(&session), lang, &Failure::Csrf);
-            return Err(page);
+            return Err(csrf_refused(state, &session, lang));
         }
         Ok(CsrfMultipart(multipart))
     }
