@@ -1,7 +1,8 @@
 //! Inkan's CA in the database, end to end: an identity-check approval killed (SIGKILL) after the
 //! CA issued and recorded the certificate but before the transaction committed leaves the order
-//! pending in the queue and the CA without the certificate; another process on the database
-//! approves it again and issues exactly one.
+//! pending and the CA without the certificate; two processes with their own data folders share
+//! the CA through PostgreSQL alone (issuing, OCSP, revocation, CRLs); `inkan ca import` moves a
+//! CA folder into the database once.
 
 use std::time::{Duration, Instant};
 
@@ -221,4 +222,48 @@ fn two_processes_share_the_ca_through_postgresql_alone() {
         ocsp_status(&service.app.base, &pem_b, &issuer),
         x509_ocsp::CertStatus::Good(_)
     ));
+}
+
+/// `inkan ca import` moves a CA folder into the service's database once; the service then
+/// serves that CA with no folder configured, and a second import is refused.
+#[test]
+fn inkan_ca_import_moves_a_folder_into_the_database_once() {
+    use crate::support::{ok, run_ok, text};
+    let Some(db) = crate::serve::TestDb::new(Backend::Postgres) else {
+        return;
+    };
+    let folder = tempfile::tempdir().expect("tempdir");
+    let ca_dir = folder.path().join("ca");
+    let dir = ca_dir.to_str().expect("utf-8");
+    ok(crate::support::inkan(&[
+        "ca",
+        "init",
+        "--dir",
+        dir,
+        "--org",
+        "Import KK",
+        "--base-url",
+        "http://127.0.0.1:9",
+    ]));
+    let key = std::fs::read_to_string(ca_dir.join("master.key")).expect("master key");
+    let imported = run_ok(
+        db.command(&["ca", "import", "--dir", dir])
+            .env("INKAN_MASTER_KEY", key.trim()),
+    );
+    assert!(text(&imported).contains("Import KK"), "{}", text(&imported));
+    let again = db
+        .command(&["ca", "import", "--dir", dir])
+        .env("INKAN_MASTER_KEY", key.trim())
+        .output()
+        .expect("runs");
+    assert!(!again.status.success(), "imported once: {}", text(&again));
+
+    let mut cmd = db.command(&["serve"]);
+    cmd.env("INKAN_MASTER_KEY", key.trim());
+    let app = TestApp::start(db, cmd);
+    let (status, served) = app.get("/root.crt");
+    assert_eq!(status, 200);
+    let pem = std::fs::read_to_string(ca_dir.join("root.pem")).expect("root.pem");
+    let (_, root) = der::pem::decode_vec(pem.as_bytes()).expect("PEM");
+    assert_eq!(served, root, "the folder's CA, from the database");
 }
