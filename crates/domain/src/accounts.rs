@@ -337,19 +337,13 @@ pub async fn initialise(
     }))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OrgKind {
-    Customer,
-    /// The instance operator's own organisation: its users hold the operator role.
-    Operator,
-}
-
-impl OrgKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            OrgKind::Customer => "customer",
-            OrgKind::Operator => "operator",
-        }
+crate::db::stored_text! {
+    /// What an organisation is.
+    pub enum OrgKind("organisation kind") {
+        /// A company using the service.
+        Customer = "customer",
+        /// The instance operator's own organisation: its users hold the operator role.
+        Operator = "operator",
     }
 }
 
@@ -637,7 +631,8 @@ pub async fn create_operator(
         password: None,
     };
     let mut tx = db.begin().await?;
-    let existing = sqlx::query("SELECT id FROM organisations WHERE kind = 'operator'")
+    let existing = sqlx::query("SELECT id FROM organisations WHERE kind = $1")
+        .bind(OrgKind::Operator.as_str())
         .fetch_optional(&mut *tx)
         .await?;
     let created = match existing {
@@ -691,8 +686,9 @@ pub async fn list_organisations(db: &Db) -> Result<Vec<OrgSummary>, Failure> {
     let rows = sqlx::query(
         "SELECT o.id, o.name, o.created_at, \
          (SELECT COUNT(*) FROM users u WHERE u.org_id = o.id) AS users \
-         FROM organisations o WHERE o.kind = 'customer' ORDER BY o.created_at, o.name",
+         FROM organisations o WHERE o.kind = $1 ORDER BY o.created_at, o.name",
     )
+    .bind(OrgKind::Customer.as_str())
     .fetch_all(&db.pool)
     .await?;
     rows.iter()
@@ -907,8 +903,9 @@ pub async fn verify_password_blocking(password: String, stored: String) -> bool 
 /// The name of the organisation that initialised the instance, if any.
 pub async fn first_organisation(db: &Db) -> anyhow::Result<Option<String>> {
     let row = sqlx::query(
-        "SELECT name FROM organisations WHERE kind = 'customer' ORDER BY created_at, name LIMIT 1",
+        "SELECT name FROM organisations WHERE kind = $1 ORDER BY created_at, name LIMIT 1",
     )
+    .bind(OrgKind::Customer.as_str())
     .fetch_optional(&db.pool)
     .await?;
     Ok(row.map(|r| r.try_get("name")).transpose()?)

@@ -192,8 +192,13 @@ impl Ca {
         for label in labels {
             own_keys.insert(label.clone(), sealed_key(&db.pool, &label).await?);
         }
-        let own_records =
-            records_where(&db.pool, "kind IN ('IssuingCa', 'Tsa', 'OcspResponder')").await?;
+        let own_kinds = [CertKind::IssuingCa, CertKind::Tsa, CertKind::OcspResponder]
+            .map(kind_text)
+            .into_iter()
+            .map(|k| k.map(|k| format!("'{k}'")))
+            .collect::<anyhow::Result<Vec<_>>>()?
+            .join(", ");
+        let own_records = records_where(&db.pool, &format!("kind IN ({own_kinds})")).await?;
         Self::assemble(settings, material, master, own_keys, own_records).map(Some)
     }
 
