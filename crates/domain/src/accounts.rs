@@ -718,6 +718,35 @@ pub async fn list_users(db: &Db, org_id: &str) -> Result<Vec<User>, Failure> {
 }
 
 /// A user of `org_id`; another organisation's user is not found.
+/// The active user with `email`: of `prefer_org` when there is one, else of another
+/// organisation on the instance (the same address may exist in several: more than one outside
+/// `prefer_org` is ambiguous, and refused). `None`: nobody here has that address.
+pub async fn find_by_email(
+    db: &Db,
+    prefer_org: &str,
+    email: &Email,
+) -> Result<Option<User>, Failure> {
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE email = $1 AND active = $2 ORDER BY created_at"
+    ))
+    .bind(email.as_str())
+    .bind(true)
+    .fetch_all(&db.pool)
+    .await?;
+    let users = rows
+        .iter()
+        .map(User::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    if let Some(own) = users.iter().find(|u| u.org_id == prefer_org) {
+        return Ok(Some(own.clone()));
+    }
+    match users.as_slice() {
+        [] => Ok(None),
+        [one] => Ok(Some(one.clone())),
+        _ => Err(Failure::invalid("email", "error.email_ambiguous")),
+    }
+}
+
 pub async fn get_user(db: &Db, org_id: &str, id: &str) -> Result<User, Failure> {
     let row = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND org_id = $2"

@@ -17,6 +17,7 @@ pub mod ca_store;
 pub mod certificates;
 pub mod clock;
 pub mod config;
+pub mod contracts;
 pub mod db;
 pub mod email;
 pub mod error;

@@ -1,10 +1,12 @@
 //! The domain's in-process tests, one binary, each against a fresh SQLite file and a fresh
-//! PostgreSQL database (`support`): whom a request acts for (`acting`), the CA in the database (`ca`), the job runner
+//! PostgreSQL database (`support`): whom a request acts for (`acting`), the CA in the database (`ca`), contract drafts (`contracts`), the job
+//! runner
 //! (`jobs`)
 //! and mail delivery as a job (`email`).
 
 mod acting;
 mod ca;
+mod contracts;
 mod email;
 mod jobs;
 mod support;

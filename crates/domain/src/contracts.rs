@@ -1,0 +1,545 @@
+//! Contracts: a document manager's draft (title, documents, parties in steps, fields), sent to
+//! its parties in turn, signed or approved by each, and completed. This module owns the
+//! `contracts`, `contract_parties` and `contract_events` tables: the draft and its parties, who
+//! may see a contract, and its own history. Sending, signing and completion arrive with the
+//! rest of the contracts issue.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::accounts::{self, new_id, Email, Role, User};
+use crate::audit;
+use crate::db::{flag, stored, stored_text, Db};
+use crate::error::{Failure, FieldError};
+use crate::permissions::{allows, require, Action};
+
+stored_text! {
+    /// Where a contract is.
+    pub enum ContractStatus("contract status") {
+        /// Being prepared; nothing is sent.
+        Draft = "draft",
+        /// With its parties, step by step.
+        Sent = "sent",
+        /// Every party signed or approved.
+        Completed = "completed",
+        /// A party declined; the contract stopped.
+        Declined = "declined",
+        /// The sender cancelled it.
+        Cancelled = "cancelled",
+        /// Not completed before its expiry.
+        Expired = "expired",
+    }
+}
+
+stored_text! {
+    /// What a party does.
+    pub enum PartyRole("party role") {
+        /// Signs (with a certificate or a simple signature).
+        Signer = "signer",
+        /// Approves before the next step starts.
+        Approver = "approver",
+        /// Only receives the result.
+        CopyRecipient = "copy_recipient",
+    }
+}
+
+stored_text! {
+    /// How a signer signs.
+    pub enum SignatureKind("signature kind") {
+        /// 当事者型: the party's own certificate (and PIN, and seal).
+        Certificate = "certificate",
+        /// 立会人型: Inkan signs with the organisation's platform certificate, recording who the
+        /// party is and how they were authenticated.
+        Simple = "simple",
+    }
+}
+
+stored_text! {
+    /// Where a party is.
+    pub enum PartyStatus("party status") {
+        /// Not their turn yet.
+        Waiting = "waiting",
+        /// Their link was sent.
+        Notified = "notified",
+        /// They opened the document.
+        Opened = "opened",
+        Signed = "signed",
+        Approved = "approved",
+        Declined = "declined",
+    }
+}
+
+/// Days before the first automatic reminder, and the reminders at most (the defaults).
+pub const REMINDER_DAYS: i64 = 3;
+pub const MAX_REMINDERS: i64 = 5;
+/// A sent contract expires after this many days unless the sender chose otherwise.
+pub const EXPIRY_DAYS: i64 = 30;
+/// Parties of one contract, at most.
+pub const MAX_PARTIES: i64 = 50;
+
+/// A contract as its sender and the organisation's administrators see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Contract {
+    pub id: String,
+    pub title: String,
+    pub status: ContractStatus,
+    /// The user who created it (its sender).
+    pub created_by: String,
+    pub created_at: i64,
+    pub sent_at: Option<i64>,
+    pub completed_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub reminder_days: i64,
+    pub max_reminders: i64,
+    pub allow_forwarding: bool,
+    pub parties: Vec<Party>,
+    #[serde(skip)]
+    pub org_id: String,
+}
+
+/// A party of a contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct Party {
+    pub id: String,
+    /// The order in which the sender listed them.
+    pub position: i64,
+    /// Parties of one step act in parallel; steps follow each other.
+    pub step: i64,
+    pub role: PartyRole,
+    /// For signers.
+    pub signature_kind: Option<SignatureKind>,
+    /// A user of this organisation or of another organisation on the instance; `None` for an
+    /// outside party (name and email only).
+    pub user_id: Option<String>,
+    pub name: String,
+    pub email: String,
+    pub status: PartyStatus,
+}
+
+/// A new party as the sender describes it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct NewParty {
+    /// `signer`, `approver` or `copy_recipient`.
+    pub role: String,
+    /// 1 or more; parties of one step act in parallel.
+    pub step: i64,
+    /// For signers: `certificate` or `simple`.
+    pub signature_kind: Option<String>,
+    /// A user of the instance (any organisation), by email; or an outside party.
+    pub email: String,
+    /// The name shown on the contract (for a user, their display name when empty).
+    pub name: String,
+}
+
+/// Who may see a contract: its sender, and their organisation's administrators (read-only).
+pub fn may_read(user: &User, contract: &Contract) -> bool {
+    user.org_id == contract.org_id
+        && (contract.created_by == user.id || allows(user.roles, Action::ManageUsers))
+}
+
+/// Who may change it: its sender, while they still manage contracts.
+fn may_change(user: &User, contract: &Contract) -> Result<(), Failure> {
+    require(user.roles, Action::ManageContracts)?;
+    if user.org_id != contract.org_id {
+        return Err(Failure::NotFound);
+    }
+    if contract.created_by != user.id {
+        return Err(Failure::Forbidden);
+    }
+    Ok(())
+}
+
+fn check_title(title: &str) -> Result<String, Failure> {
+    let title = title.trim();
+    if title.is_empty() {
+        Err(Failure::invalid("title", "error.required"))
+    } else if title.chars().count() > 200 || title.chars().any(char::is_control) {
+        Err(Failure::invalid("title", "error.too_long"))
+    } else {
+        Ok(title.to_owned())
+    }
+}
+
+/// A document manager starts a draft.
+pub async fn create_draft(
+    db: &Db,
+    now: i64,
+    sender: &User,
+    title: &str,
+) -> Result<Contract, Failure> {
+    require(sender.roles, Action::ManageContracts)?;
+    let title = check_title(title)?;
+    let id = new_id()?;
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO contracts (id, org_id, title, status, created_by, created_at, updated_at, \
+         reminder_days, max_reminders, allow_forwarding) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, $7, $8, $9)",
+    )
+    .bind(&id)
+    .bind(&sender.org_id)
+    .bind(&title)
+    .bind(ContractStatus::Draft.as_str())
+    .bind(&sender.id)
+    .bind(now)
+    .bind(REMINDER_DAYS)
+    .bind(MAX_REMINDERS)
+    .bind(false)
+    .execute(&mut *tx)
+    .await?;
+    record(
+        &mut tx,
+        now,
+        &id,
+        sender,
+        "contract.created",
+        serde_json::json!({ "title": title }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, sender, &id).await
+}
+
+/// The contract `id` as `user` may see it; another organisation's, or one `user` may not read,
+/// is not found.
+pub async fn get(db: &Db, user: &User, id: &str) -> Result<Contract, Failure> {
+    let contract = load(db, id).await?.ok_or(Failure::NotFound)?;
+    if !may_read(user, &contract) {
+        return Err(Failure::NotFound);
+    }
+    Ok(contract)
+}
+
+/// The contracts `user` may see, newest first: their own, or the organisation's for an
+/// administrator.
+pub async fn list(db: &Db, user: &User) -> Result<Vec<Contract>, Failure> {
+    let all = allows(user.roles, Action::ManageUsers);
+    if !all && !allows(user.roles, Action::ManageContracts) {
+        return Err(Failure::Forbidden);
+    }
+    let rows = sqlx::query(&format!(
+        "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE org_id = $1 \
+         AND ($2 OR created_by = $3) ORDER BY created_at DESC, id"
+    ))
+    .bind(&user.org_id)
+    .bind(all)
+    .bind(&user.id)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut contracts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut c = contract_from_row(row)?;
+        c.parties = parties(db, &c.id).await?;
+        contracts.push(c);
+    }
+    Ok(contracts)
+}
+
+/// Adds a party to a draft. A user of the instance is found by email (their own organisation
+/// first); anyone else is an outside party by name and email. Outside parties and transaction
+/// agents sign with simple signatures only; approvers and copy recipients sign nothing.
+pub async fn add_party(
+    db: &Db,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+    new: &NewParty,
+) -> Result<Party, Failure> {
+    let contract = get(db, sender, contract_id).await?;
+    may_change(sender, &contract)?;
+    if contract.status != ContractStatus::Draft {
+        return Err(Failure::Conflict(vec![FieldError::new(
+            "contract",
+            "error.contract_not_draft",
+        )]));
+    }
+    let mut errors = Vec::new();
+    let role = PartyRole::parse(new.role.trim())
+        .map_err(|_| errors.push(FieldError::new("role", "error.party_role")))
+        .ok();
+    if new.step < 1 || new.step > MAX_PARTIES {
+        errors.push(FieldError::new("step", "error.party_step"));
+    }
+    let email = Email::parse(&new.email)
+        .map_err(|_| errors.push(FieldError::new("email", "error.email_invalid")))
+        .ok();
+    let kind = match (role, new.signature_kind.as_deref().map(str::trim)) {
+        (Some(PartyRole::Signer), Some(k)) => SignatureKind::parse(k)
+            .map_err(|_| errors.push(FieldError::new("signature_kind", "error.signature_kind")))
+            .ok(),
+        (Some(PartyRole::Signer), None) => {
+            errors.push(FieldError::new("signature_kind", "error.required"));
+            None
+        }
+        (_, Some(k)) if !k.is_empty() => {
+            errors.push(FieldError::new(
+                "signature_kind",
+                "error.signature_kind_unused",
+            ));
+            None
+        }
+        _ => None,
+    };
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    let (Some(role), Some(email)) = (role, email) else {
+        return Err(Failure::Invalid(errors));
+    };
+    let user = accounts::find_by_email(db, &sender.org_id, &email).await?;
+    // 当事者型 needs the party's own certificate: a signer of the instance. Whether they hold a
+    // valid one is checked when the contract is sent.
+    if kind == Some(SignatureKind::Certificate) {
+        match &user {
+            None => {
+                return Err(Failure::invalid(
+                    "signature_kind",
+                    "error.outside_party_simple_only",
+                ))
+            }
+            Some(u) if u.roles.has(Role::TransactionAgent) && !u.roles.has(Role::Signer) => {
+                return Err(Failure::invalid(
+                    "signature_kind",
+                    "error.agent_simple_only",
+                ))
+            }
+            Some(u) if !u.roles.has(Role::Signer) => {
+                return Err(Failure::invalid("signature_kind", "error.not_a_signer"))
+            }
+            Some(_) => {}
+        }
+    }
+    let name = match (new.name.trim(), &user) {
+        ("", Some(u)) => u.display_name.clone(),
+        ("", None) => return Err(Failure::invalid("name", "error.required")),
+        (n, _) if n.chars().count() > 100 || n.chars().any(char::is_control) => {
+            return Err(Failure::invalid("name", "error.too_long"))
+        }
+        (n, _) => n.to_owned(),
+    };
+    let id = new_id()?;
+    let mut tx = db.begin().await?;
+    let position: i64 = sqlx::query(
+        "SELECT COALESCE(MAX(position), 0) + 1 AS next FROM contract_parties WHERE contract_id = $1",
+    )
+    .bind(contract_id)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("next")?;
+    if position > MAX_PARTIES {
+        return Err(Failure::invalid("email", "error.too_many_parties"));
+    }
+    sqlx::query(
+        "INSERT INTO contract_parties (id, contract_id, position, step, role, signature_kind, \
+         user_id, name, email, status, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+    )
+    .bind(&id)
+    .bind(contract_id)
+    .bind(position)
+    .bind(new.step)
+    .bind(role.as_str())
+    .bind(kind.map(SignatureKind::as_str))
+    .bind(user.as_ref().map(|u| u.id.clone()))
+    .bind(&name)
+    .bind(email.as_str())
+    .bind(PartyStatus::Waiting.as_str())
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    record(
+        &mut tx,
+        now,
+        contract_id,
+        sender,
+        "contract.party_added",
+        serde_json::json!({
+            "party": id, "role": role.as_str(), "step": new.step,
+            "signature_kind": kind.map(SignatureKind::as_str), "email": email.as_str(),
+            "user": user.as_ref().map(|u| u.id.clone()),
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    parties(db, contract_id)
+        .await?
+        .into_iter()
+        .find(|p| p.id == id)
+        .ok_or_else(|| Failure::Internal(anyhow::anyhow!("the party just added is missing")))
+}
+
+/// One event of a contract's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    pub seq: i64,
+    pub at: i64,
+    pub kind: String,
+    pub actor_name: String,
+    pub actor_email: String,
+    pub detail: serde_json::Value,
+}
+
+/// The history of a contract `user` may see, oldest first.
+pub async fn events(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Event>, Failure> {
+    get(db, user, contract_id).await?;
+    let rows = sqlx::query(
+        "SELECT seq, at, kind, actor_name, actor_email, detail FROM contract_events \
+         WHERE contract_id = $1 ORDER BY seq",
+    )
+    .bind(contract_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let detail: String = r.try_get("detail")?;
+            Ok(Event {
+                seq: r.try_get("seq")?,
+                at: r.try_get("at")?,
+                kind: r.try_get("kind")?,
+                actor_name: r.try_get("actor_name")?,
+                actor_email: r.try_get("actor_email")?,
+                detail: serde_json::from_str(&detail)
+                    .map_err(|e| Failure::Internal(anyhow::anyhow!("an event's detail: {e}")))?,
+            })
+        })
+        .collect()
+}
+
+/// Appends to the contract's history and to the audit log, on the caller's transaction (the
+/// identity as it is at this moment: a later rename does not rewrite the history).
+async fn record(
+    tx: &mut Transaction<'static, Any>,
+    now: i64,
+    contract_id: &str,
+    actor: &User,
+    kind: &str,
+    detail: serde_json::Value,
+) -> Result<(), Failure> {
+    let seq: i64 = sqlx::query(
+        "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM contract_events WHERE contract_id = $1",
+    )
+    .bind(contract_id)
+    .fetch_one(&mut **tx)
+    .await?
+    .try_get("next")?;
+    sqlx::query(
+        "INSERT INTO contract_events (id, contract_id, seq, at, kind, actor_user_id, actor_name, \
+         actor_email, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    )
+    .bind(new_id()?)
+    .bind(contract_id)
+    .bind(seq)
+    .bind(now)
+    .bind(kind)
+    .bind(&actor.id)
+    .bind(&actor.display_name)
+    .bind(&actor.email)
+    .bind(detail.to_string())
+    .execute(&mut **tx)
+    .await?;
+    let mut audited = detail;
+    audited["contract"] = serde_json::Value::String(contract_id.to_owned());
+    audit::append(
+        tx,
+        now,
+        &audit::Event {
+            org_id: Some(&actor.org_id),
+            actor: Some(&actor.id),
+            action: kind,
+            detail: audited,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+const CONTRACT_COLUMNS: &str = "id, org_id, title, status, created_by, created_at, sent_at, \
+     completed_at, expires_at, reminder_days, max_reminders, allow_forwarding";
+
+fn contract_from_row(r: &AnyRow) -> Result<Contract, sqlx::Error> {
+    Ok(Contract {
+        id: r.try_get("id")?,
+        org_id: r.try_get("org_id")?,
+        title: r.try_get("title")?,
+        status: stored(r, "status", ContractStatus::parse)?,
+        created_by: r.try_get("created_by")?,
+        created_at: r.try_get("created_at")?,
+        sent_at: r.try_get("sent_at")?,
+        completed_at: r.try_get("completed_at")?,
+        expires_at: r.try_get("expires_at")?,
+        reminder_days: r.try_get("reminder_days")?,
+        max_reminders: r.try_get("max_reminders")?,
+        allow_forwarding: flag(r, "allow_forwarding")?,
+        parties: Vec::new(),
+    })
+}
+
+async fn load(db: &Db, id: &str) -> Result<Option<Contract>, Failure> {
+    let row = sqlx::query(&format!(
+        "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let mut contract = contract_from_row(&row)?;
+    contract.parties = parties(db, id).await?;
+    Ok(Some(contract))
+}
+
+async fn parties(db: &Db, contract_id: &str) -> Result<Vec<Party>, Failure> {
+    let rows = sqlx::query(
+        "SELECT id, position, step, role, signature_kind, user_id, name, email, status \
+         FROM contract_parties WHERE contract_id = $1 ORDER BY step, position",
+    )
+    .bind(contract_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let kind: Option<String> = r.try_get("signature_kind")?;
+            Ok(Party {
+                id: r.try_get("id")?,
+                position: r.try_get("position")?,
+                step: r.try_get("step")?,
+                role: stored(r, "role", PartyRole::parse)?,
+                signature_kind: kind
+                    .as_deref()
+                    .map(SignatureKind::parse)
+                    .transpose()
+                    .map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+                user_id: r.try_get("user_id")?,
+                name: r.try_get("name")?,
+                email: r.try_get("email")?,
+                status: stored(r, "status", PartyStatus::parse)?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Failure::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_status_and_kind_reads_back_what_it_stores() {
+        for s in ContractStatus::ALL {
+            assert_eq!(ContractStatus::parse(s.as_str()).ok(), Some(*s));
+        }
+        for s in PartyStatus::ALL {
+            assert_eq!(PartyStatus::parse(s.as_str()).ok(), Some(*s));
+        }
+        for r in PartyRole::ALL {
+            assert_eq!(PartyRole::parse(r.as_str()).ok(), Some(*r));
+        }
+        for k in SignatureKind::ALL {
+            assert_eq!(SignatureKind::parse(k.as_str()).ok(), Some(*k));
+        }
+        assert!(ContractStatus::parse("Draft").is_err());
+    }
+}
