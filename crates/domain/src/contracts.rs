@@ -247,6 +247,7 @@ pub async fn add_party(
     contract_id: &str,
     new: &NewParty,
 ) -> Result<Party, Failure> {
+    require(sender.roles, Action::ManageContracts)?;
     let contract = get(db, sender, contract_id).await?;
     may_change(sender, &contract)?;
     if contract.status != ContractStatus::Draft {

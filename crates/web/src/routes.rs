@@ -13,6 +13,7 @@ pub mod api;
 pub mod ca;
 pub mod cert_pages;
 pub mod certificates;
+pub mod contracts;
 pub mod extract;
 pub mod health;
 pub mod pages;
@@ -28,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .merge(health::router())
         .merge(api::router())
         .merge(certificates::router())
+        .merge(contracts::router())
         .merge(seals::router())
         .merge(pages::router())
         .merge(cert_pages::router())

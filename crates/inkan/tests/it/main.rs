@@ -4,7 +4,7 @@
 //! processes (`jobs`), accounts, login and sessions through the JSON API (`accounts`, on the
 //! `service` client), the forms' CSRF checks (`forms`), the role × endpoint
 //! permission matrix and the OpenAPI document's coverage (`matrix`), the certificate lifecycle
-//! (`lifecycle`), the signing PIN (`pin`), seal images and the seal on signatures (`seals`), the
+//! (`lifecycle`), contract drafts through the API (`contracts`), the signing PIN (`pin`), seal images and the seal on signatures (`seals`), the
 //! web UI in headless Chromium (`ui`, `ui_pin`, on the `browser` harness) and schemathesis
 //! against the live API (`schemathesis`).
 
@@ -12,6 +12,7 @@ mod accounts;
 mod browser;
 mod ca_db;
 mod cli;
+mod contracts;
 mod email;
 mod forms;
 mod jobs;

@@ -75,6 +75,11 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("POST",   "/api/identity-checks/INK000/reject",  Body::Decision, [403, 403, 403, 403, 403, 403, 404, 403, 401]),
     ("GET",    "/api/billing",             Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 401]),
     ("GET",    "/api/billing.csv",         Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 401]),
+    ("POST",   "/api/contracts",           Body::NewContract, [403, 403, 201, 201, 403, 403, 403, 403, 401]),
+    ("GET",    "/api/contracts",           Body::None,      [200, 200, 200, 200, 403, 403, 403, 200, 401]),
+    ("GET",    "/api/contracts/none",      Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 401]),
+    ("POST",   "/api/contracts/none/parties", Body::NewParty, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
+    ("GET",    "/api/contracts/none/events", Body::None,    [404, 404, 404, 404, 404, 404, 404, 404, 401]),
     ("GET",    "/api/me/pin",              Body::None,      [403, 200, 403, 200, 200, 403, 403, 403, 401]),
     ("PUT",    "/api/me/pin",              Body::Pin,       [403, 200, 403, 200, 200, 403, 403, 403, 401]),
     ("GET",    "/api/users/{target}/pin",  Body::None,      [200, 200, 403, 403, 403, 403, 403, 404, 401]),
@@ -147,6 +152,10 @@ enum Body {
     SealSaveForm,
     /// A seal action's form (CSRF token only).
     SealActionForm,
+    /// `{"title": …}`.
+    NewContract,
+    /// An outside party who signs with a simple signature.
+    NewParty,
 }
 
 fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &str) -> u16 {
@@ -154,6 +163,10 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
     let json_body = match body {
         Body::None => None,
         Body::Profile => Some(json!({ "display_name": format!("名前 {n}") })),
+        Body::NewContract => Some(json!({ "title": format!("契約書 {n}") })),
+        Body::NewParty => Some(
+            json!({ "role": "signer", "step": 1, "signature_kind": "simple", "email": "guest@example.com", "name": "Guest" }),
+        ),
         Body::WrongPass => Some(
             json!({ "current_password": "not-it-123", "new_password": "Another123", "new_password_confirmation": "Another123" }),
         ),
@@ -358,6 +371,7 @@ fn the_openapi_document_lists_every_api_route() {
         "api.rs",
         "health.rs",
         "certificates.rs",
+        "contracts.rs",
         "pins.rs",
         "seals.rs",
     ] {
@@ -417,7 +431,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 54"), "{output}");
+    assert!(output.contains("Tested: 59"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

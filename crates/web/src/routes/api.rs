@@ -59,6 +59,9 @@ pub fn router() -> Router<AppState> {
         crate::routes::certificates::approve, crate::routes::certificates::reject,
         crate::routes::certificates::billing, crate::routes::certificates::billing_csv,
         crate::routes::certificates::sign,
+        crate::routes::contracts::create, crate::routes::contracts::list,
+        crate::routes::contracts::one, crate::routes::contracts::add_party,
+        crate::routes::contracts::events,
         crate::routes::pins::own_status, crate::routes::pins::own_set,
         crate::routes::pins::user_unlock, crate::routes::pins::user_reset,
         crate::routes::seals::upload, crate::routes::seals::discard,
@@ -76,6 +79,7 @@ pub fn router() -> Router<AppState> {
         (name = "certificates", description = "Signing certificates: application, order, identity check, billing"),
         (name = "pin", description = "The signing PIN: set, change, unlock, reset"),
         (name = "seals", description = "Seal images (印影) stamped on visible signatures: upload, preview, save, default, delete"),
+        (name = "contracts", description = "Contracts: drafts, parties, history (sending and signing follow)"),
         (name = "health", description = "Liveness for load balancers"),
     )
 )]

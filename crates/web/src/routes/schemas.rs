@@ -154,3 +154,78 @@ pub struct ResetOutcome {
     /// The free re-issue's order, issued once the user sets a new PIN.
     reissue_order: Option<String>,
 }
+
+/// A contract.
+#[derive(Debug, ToSchema)]
+pub struct Contract {
+    id: String,
+    title: String,
+    /// `draft`, `sent`, `completed`, `declined`, `cancelled` or `expired`.
+    status: String,
+    /// The user who created it (its sender).
+    created_by: String,
+    /// Unix seconds.
+    created_at: i64,
+    sent_at: Option<i64>,
+    completed_at: Option<i64>,
+    expires_at: Option<i64>,
+    /// Days before the first automatic reminder.
+    reminder_days: i64,
+    /// Automatic reminders at most.
+    max_reminders: i64,
+    /// Whether a party may forward their place to someone else.
+    allow_forwarding: bool,
+    /// In step order.
+    parties: Vec<Party>,
+}
+
+/// A party of a contract.
+#[derive(Debug, ToSchema)]
+pub struct Party {
+    id: String,
+    /// The order in which the sender named them.
+    position: i64,
+    /// Parties of one step act in parallel; steps follow each other.
+    step: i64,
+    /// `signer`, `approver` or `copy_recipient`.
+    role: String,
+    /// Signers: `certificate` (当事者型) or `simple` (立会人型).
+    signature_kind: Option<String>,
+    /// A user of the instance, or none for an outside party.
+    user_id: Option<String>,
+    name: String,
+    email: String,
+    /// `waiting`, `notified`, `opened`, `signed`, `approved` or `declined`.
+    status: String,
+}
+
+/// A party to name.
+#[derive(Debug, ToSchema)]
+#[schema(as = NewParty)]
+pub struct NewPartyBody {
+    /// `signer`, `approver` or `copy_recipient`.
+    role: String,
+    /// 1 to 50; parties of one step act in parallel.
+    step: i64,
+    /// Signers only: `certificate` (a signer of the instance) or `simple`.
+    signature_kind: Option<String>,
+    /// A user of the instance is found by it (the caller's organisation first); anyone else is
+    /// an outside party.
+    email: String,
+    /// The name shown on the contract; a user's display name when empty.
+    name: String,
+}
+
+/// One event of a contract's history.
+#[derive(Debug, ToSchema)]
+pub struct ContractEvent {
+    seq: i64,
+    /// Unix seconds.
+    at: i64,
+    /// e.g. `contract.created`, `contract.party_added`.
+    kind: String,
+    /// Who acted, as they were named then.
+    actor_name: String,
+    actor_email: String,
+    detail: serde_json::Value,
+}
