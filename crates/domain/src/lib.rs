@@ -5,8 +5,9 @@
 //! checks, issuance, renewal), `pins` (the signing PIN), `seals` (seal images), `signing`
 //! (signing a PDF with a signer's key), `audit` (the hash-chained log), `mail` (what each mail
 //! says: templates per kind and language), `email` (the outbox), `jobs` (the runner of side
-//! effects), `ca_folder` (the CA on disk, keys the CA holds); `config`, `db`, `clock`, `i18n`
-//! and `error` serve them all.
+//! effects), `ca_folder` (the CA on disk, keys the CA holds), `storage` (document bytes,
+//! content-addressed in a folder or an object store); `config`, `db`, `clock`, `i18n` and
+//! `error` serve them all.
 
 pub mod accounts;
 pub mod acting;
@@ -28,4 +29,5 @@ pub mod permissions;
 pub mod pins;
 pub mod seals;
 pub mod signing;
+pub mod storage;
 pub mod testing;
