@@ -13,6 +13,7 @@ use crate::audit;
 use crate::db::{flag, stored, stored_text, Db};
 use crate::error::{Failure, FieldError};
 use crate::permissions::{allows, require, Action};
+use crate::storage::{DocumentStore, StorageError};
 
 stored_text! {
     /// Where a contract is.
@@ -369,6 +370,197 @@ pub async fn add_party(
         .into_iter()
         .find(|p| p.id == id)
         .ok_or_else(|| Failure::Internal(anyhow::anyhow!("the party just added is missing")))
+}
+
+/// A document of a contract, up to this size.
+pub const MAX_DOCUMENT_BYTES: u64 = 50 * 1024 * 1024;
+/// Documents of one contract, at most.
+pub const MAX_DOCUMENTS: i64 = 20;
+
+/// A document of a contract.
+#[derive(Debug, Clone, Serialize)]
+pub struct Document {
+    pub id: String,
+    pub position: i64,
+    /// The name shown (the file name without `.pdf`).
+    pub name: String,
+    /// The SHA-256 (hex) of the PDF as uploaded.
+    pub original_sha256: String,
+    pub original_size: i64,
+    pub pages: i64,
+}
+
+/// Adds a PDF to a draft: streamed into the document store (at most [`MAX_DOCUMENT_BYTES`],
+/// never held whole), then checked by its content with pdf-sign — not a PDF, encrypted or
+/// unreadable is refused with the reason, and nothing is kept.
+pub async fn add_document(
+    db: &Db,
+    store: &DocumentStore,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+    file_name: &str,
+    body: impl tokio::io::AsyncRead + Unpin,
+) -> Result<Document, Failure> {
+    require(sender.roles, Action::ManageContracts)?;
+    let contract = get(db, sender, contract_id).await?;
+    may_change(sender, &contract)?;
+    if contract.status != ContractStatus::Draft {
+        return Err(Failure::Conflict(vec![FieldError::new(
+            "contract",
+            "error.contract_not_draft",
+        )]));
+    }
+    let name = document_name(file_name)?;
+    let stored = match store.put(body, MAX_DOCUMENT_BYTES).await {
+        Ok(stored) => stored,
+        Err(StorageError::TooLarge { .. }) => return Err(Failure::TooLarge),
+        Err(StorageError::Read(e)) => return Err(Failure::Malformed(e.to_string())),
+        Err(e) => return Err(Failure::Internal(e.into())),
+    };
+    let pages = match page_count(store, &stored.sha256).await {
+        Ok(pages) => pages,
+        Err(refused) => {
+            forget_unused(db, store, &stored.sha256).await?;
+            return Err(refused);
+        }
+    };
+    let id = new_id()?;
+    let mut tx = db.begin().await?;
+    let position: i64 = sqlx::query(
+        "SELECT COALESCE(MAX(position), 0) + 1 AS next FROM contract_documents \
+         WHERE contract_id = $1",
+    )
+    .bind(contract_id)
+    .fetch_one(&mut *tx)
+    .await?
+    .try_get("next")?;
+    if position > MAX_DOCUMENTS {
+        return Err(Failure::invalid("file", "error.too_many_documents"));
+    }
+    sqlx::query(
+        "INSERT INTO contract_documents (id, contract_id, position, name, original_sha256, \
+         original_size, pages, current_sha256, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $5, $8)",
+    )
+    .bind(&id)
+    .bind(contract_id)
+    .bind(position)
+    .bind(&name)
+    .bind(&stored.sha256)
+    .bind(stored.size as i64)
+    .bind(pages)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    record(
+        &mut tx,
+        now,
+        contract_id,
+        sender,
+        "contract.document_added",
+        serde_json::json!({
+            "document": id, "name": name, "sha256": stored.sha256, "size": stored.size,
+            "pages": pages,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Document {
+        id,
+        position,
+        name,
+        original_sha256: stored.sha256,
+        original_size: stored.size as i64,
+        pages,
+    })
+}
+
+/// The name a document is shown by: the file name without its directory and `.pdf`.
+fn document_name(file_name: &str) -> Result<String, Failure> {
+    let base = file_name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .trim();
+    let base = base
+        .strip_suffix(".pdf")
+        .or_else(|| base.strip_suffix(".PDF"))
+        .unwrap_or(base)
+        .trim();
+    if base.is_empty() {
+        Err(Failure::invalid("name", "error.required"))
+    } else if base.chars().count() > 200 || base.chars().any(char::is_control) {
+        Err(Failure::invalid("name", "error.too_long"))
+    } else {
+        Ok(base.to_owned())
+    }
+}
+
+/// The pages of a stored PDF, read by pdf-sign without loading it whole; a file pdf-sign cannot
+/// read is refused with its reason.
+async fn page_count(store: &DocumentStore, sha256: &str) -> Result<i64, Failure> {
+    let source = store
+        .source(sha256)
+        .await
+        .map_err(|e| Failure::Internal(e.into()))?;
+    tokio::task::spawn_blocking(move || {
+        let document =
+            pdf_sign::Document::open(source).map_err(|e| Failure::UnreadablePdf(e.to_string()))?;
+        let pages = document
+            .page_count()
+            .map_err(|e| Failure::UnreadablePdf(e.to_string()))?;
+        if pages == 0 {
+            return Err(Failure::UnreadablePdf("the PDF has no pages".into()));
+        }
+        Ok(pages as i64)
+    })
+    .await
+    .map_err(|e| Failure::Internal(e.into()))?
+}
+
+/// Deletes stored bytes that no document refers to (a refused upload).
+async fn forget_unused(db: &Db, store: &DocumentStore, sha256: &str) -> Result<(), Failure> {
+    let used: i64 = sqlx::query(
+        "SELECT COUNT(*) AS n FROM contract_documents \
+         WHERE original_sha256 = $1 OR current_sha256 = $1",
+    )
+    .bind(sha256)
+    .fetch_one(&db.pool)
+    .await?
+    .try_get("n")?;
+    if used == 0 {
+        store
+            .delete(sha256)
+            .await
+            .map_err(|e| Failure::Internal(e.into()))?;
+    }
+    Ok(())
+}
+
+/// The documents of a contract `user` may see, in order.
+pub async fn documents(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Document>, Failure> {
+    get(db, user, contract_id).await?;
+    let rows = sqlx::query(
+        "SELECT id, position, name, original_sha256, original_size, pages \
+         FROM contract_documents WHERE contract_id = $1 ORDER BY position",
+    )
+    .bind(contract_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Document {
+                id: r.try_get("id")?,
+                position: r.try_get("position")?,
+                name: r.try_get("name")?,
+                original_sha256: r.try_get("original_sha256")?,
+                original_size: r.try_get("original_size")?,
+                pages: r.try_get("pages")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Failure::from)
 }
 
 /// One event of a contract's history.

@@ -213,6 +213,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.signature_kind", "電子証明書(当事者型)か立会人型を選んでください", "Choose certificate or simple signature"),
     ("error.signature_kind_unused", "署名方法は署名者にのみ指定します", "Only signers have a signature kind"),
     ("error.too_long", "文字数が多すぎます", "Too long"),
+    ("error.too_many_documents", "書類は 20 件までです", "A contract has at most 20 documents"),
     ("error.too_many_parties", "当事者は 50 人までです", "A contract has at most 50 parties"),
     ("error.unauthenticated", "ログインしてください", "Please log in"),
     ("error.validation", "入力内容を確認してください", "Please check the highlighted fields"),

@@ -102,12 +102,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let documents = domain::storage::DocumentStore::local(config.data_dir.join("documents"))
+        .context("opening the document store")?;
     let state = AppState {
         db,
         config: Arc::new(config),
         clock,
         pages: Arc::new(web::view::Pages::new()?),
         ca,
+        documents: Arc::new(documents),
     };
     let app = router(state, Some(ca_routes));
     tracing::info!(%addr, "listening");

@@ -20,6 +20,8 @@ pub struct AppState {
     /// Inkan's CA (in the database): issues certificates on approval, answers OCSP, CRLs and
     /// timestamps, and keeps the signing PINs' vault.
     pub ca: Arc<domain::ca_store::Ca>,
+    /// Document bytes (contracts' PDFs).
+    pub documents: Arc<domain::storage::DocumentStore>,
 }
 
 impl AppState {

@@ -1,5 +1,6 @@
-//! The contracts' JSON API end to end (drafts and parties so far): a document manager drafts a
-//! contract and names a user of the organisation, an outside party and an approver; the
+//! The contracts' JSON API end to end (drafts, parties and documents so far): a document manager
+//! drafts a contract, names a user of the organisation, an outside party and an approver, and
+//! adds a PDF (refusals: not a PDF, encrypted, 60 MB); the
 //! organisation's administrator reads it and its history; refusals name their fields.
 
 use serde_json::json;
@@ -96,12 +97,131 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
         admin.get("/api/contracts").body.as_array().map(Vec::len),
         Some(1)
     );
+    // Documents: a PDF streamed in and checked by its content; anything else refused.
+    let documents = format!("/api/contracts/{id}/documents");
+    let pdf = crate::support::minimal_pdf("業務委託契約書");
+    let a = manager.raw(
+        "POST",
+        &format!("{documents}?name=契約書.pdf"),
+        Some(&pdf),
+        Some("application/pdf"),
+    );
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    assert_eq!(
+        (&a.body["name"], &a.body["pages"]),
+        (&json!("契約書"), &json!(1))
+    );
+    assert_eq!(a.body["original_size"], json!(pdf.len()));
+    let sha = a.body["original_sha256"]
+        .as_str()
+        .expect("sha256")
+        .to_owned();
+    let stored = service
+        .app
+        .db
+        .dir
+        .path()
+        .join(format!("data/documents/sha256/{}/{sha}", &sha[..2]));
+    assert_eq!(std::fs::read(&stored).expect("stored by its digest"), pdf);
+    let not_pdf = manager.raw(
+        "POST",
+        &format!("{documents}?name=memo.txt"),
+        Some(b"just some text, not a PDF at all"),
+        Some("application/pdf"),
+    );
+    assert_eq!(
+        (not_pdf.status, not_pdf.code()),
+        (400, "pdf"),
+        "{:?}",
+        not_pdf.body
+    );
+    let text = String::from_utf8_lossy(&pdf).replace(
+        "/Root 1 0 R",
+        "/Root 1 0 R /Encrypt << /Filter /Standard /V 1 /R 2 >>",
+    );
+    let encrypted = manager.raw(
+        "POST",
+        &format!("{documents}?name=locked.pdf"),
+        Some(text.as_bytes()),
+        Some("application/pdf"),
+    );
+    assert_eq!(encrypted.status, 400, "{:?}", encrypted.body);
+    assert!(
+        encrypted.body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("encrypted"),
+        "{:?}",
+        encrypted.body
+    );
+    // 60 MB declared: refused before a byte of the body is read.
+    let status = declared_upload(
+        &service.app.base,
+        &format!("{documents}?name=huge.pdf"),
+        &manager,
+        60 * 1024 * 1024,
+    );
+    assert_eq!(status, 413);
+    let listed = admin.get(&documents);
+    assert_eq!(
+        listed.body.as_array().map(Vec::len),
+        Some(1),
+        "{:?}",
+        listed.body
+    );
+    // Only the accepted PDF is kept in the store.
+    let kept = walk(&service.app.db.dir.path().join("data/documents/sha256"));
+    assert_eq!(kept, 1, "refused uploads leave nothing");
+
     // The administrator does not change it.
     let a = admin.post(
         &parties,
         json!({ "role": "copy_recipient", "step": 4, "email": "a@example.com", "name": "A" }),
     );
     assert_eq!(a.status, 403);
+}
+
+/// Sends only the headers of an upload declaring `length` bytes, and reads the status line the
+/// server answers with before any body byte is sent.
+fn declared_upload(base: &str, path: &str, api: &crate::service::Api, length: usize) -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let address = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {address}\r\nCookie: {}\r\nX-CSRF-Token: {}\r\n\
+         Content-Type: application/pdf\r\nContent-Length: {length}\r\n\r\n",
+        api.cookie.as_deref().expect("cookie"),
+        api.csrf.as_deref().expect("csrf"),
+    );
+    stream.write_all(request.as_bytes()).expect("headers");
+    let mut status = String::new();
+    BufReader::new(stream)
+        .read_line(&mut status)
+        .expect("status line");
+    status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{status}"))
+}
+
+/// Files below `dir`, at any depth.
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| {
+                if e.path().is_dir() {
+                    walk(&e.path())
+                } else {
+                    1
+                }
+            })
+            .sum()
+    })
 }
 
 #[test]

@@ -2,18 +2,21 @@
 //! sender and the organisation's administrators read it and its history. Documents, fields,
 //! sending and signing arrive with the rest of the contracts issue.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures_util::TryStreamExt;
 use serde::Deserialize;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::error::{ApiError, HttpFailure};
 use crate::routes::extract::{ApiJson, ApiSession};
-use crate::routes::schemas::{Contract, ContractEvent, NewPartyBody, Party};
+use crate::routes::schemas::{Contract, ContractDocument, ContractEvent, NewPartyBody, Party};
 use domain::contracts::{self, NewParty};
+use domain::error::Failure;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,6 +24,15 @@ pub fn router() -> Router<AppState> {
         .route("/api/contracts/{contract}", get(one))
         .route("/api/contracts/{contract}/parties", post(add_party))
         .route("/api/contracts/{contract}/events", get(events))
+        // The document store stops reading at its own limit (50 MB).
+        .merge(
+            Router::new()
+                .route(
+                    "/api/contracts/{contract}/documents",
+                    get(documents).post(add_document),
+                )
+                .layer(DefaultBodyLimit::disable()),
+        )
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -108,6 +120,82 @@ pub async fn add_party(
     let now = state.clock.now();
     let party = contracts::add_party(&state.db, now, &session.user, &id, &new).await?;
     Ok((StatusCode::CREATED, Json(party)))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct DocumentName {
+    /// The file name (shown without `.pdf`).
+    pub name: Option<String>,
+}
+
+/// Adds a PDF to a draft (its sender): the request body is the PDF (`application/pdf`), at most
+/// 50 MB; it is checked by its content — not a PDF, encrypted or unreadable is refused.
+#[utoipa::path(post, path = "/api/contracts/{contract}/documents", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id"), DocumentName),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The PDF (sent as application/pdf or application/octet-stream)"),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "The document", body = ContractDocument),
+        (status = 400, description = "Not a PDF, encrypted or unreadable (the message says why), or no name", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        (status = 409, description = "The contract was sent already", body = ApiError),
+        (status = 413, description = "Larger than 50 MB", body = ApiError),
+    ))]
+pub async fn add_document(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+    Query(query): Query<DocumentName>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<contracts::Document>), HttpFailure> {
+    // A declared length over the limit is refused before a byte of the body is read.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > contracts::MAX_DOCUMENT_BYTES) {
+        return Err(Failure::TooLarge.into());
+    }
+    let stream = body
+        .into_data_stream()
+        .map_err(|e| std::io::Error::other(e.to_string()));
+    let reader = tokio_util::io::StreamReader::new(stream);
+    let name = query.name.unwrap_or_default();
+    let now = state.clock.now();
+    let document = contracts::add_document(
+        &state.db,
+        &state.documents,
+        now,
+        &session.user,
+        &id,
+        &name,
+        reader,
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(document)))
+}
+
+/// The documents of a contract, in order.
+#[utoipa::path(get, path = "/api/contracts/{contract}/documents", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The documents", body = Vec<ContractDocument>),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "The password must be changed first", body = ApiError),
+        (status = 404, description = "No such contract the caller may see", body = ApiError),
+    ))]
+pub async fn documents(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<contracts::Document>>, HttpFailure> {
+    Ok(Json(
+        contracts::documents(&state.db, &session.user, &id).await?,
+    ))
 }
 
 /// The contract's history, oldest first.

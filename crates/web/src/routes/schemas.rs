@@ -229,3 +229,16 @@ pub struct ContractEvent {
     actor_email: String,
     detail: serde_json::Value,
 }
+
+/// A document of a contract.
+#[derive(Debug, ToSchema)]
+pub struct ContractDocument {
+    id: String,
+    position: i64,
+    /// The name shown (the file name without `.pdf`).
+    name: String,
+    /// The SHA-256 (hex) of the PDF as uploaded.
+    original_sha256: String,
+    original_size: i64,
+    pages: i64,
+}
