@@ -2,16 +2,13 @@
 //! caller's organisation for an administrator, and the refusals (not an administrator, another
 //! organisation's user, an unknown id), then a resource's own rule applied with `admit`.
 
-use domain::accounts::{self, Email, NewAccount, OrgName, User};
+use domain::accounts::User;
 use domain::acting::{Acting, Whom};
 use domain::error::Failure;
 use domain::{pins, seals};
 
 use crate::on_both_databases;
-use crate::support::{Backend, TestDb};
-
-const NOW: i64 = 1_800_000_000;
-const LOGIN: &str = "http://127.0.0.1/login";
+use crate::support::{Backend, Instance, TestDb, FIXTURE_NOW as NOW};
 
 /// The first organisation's administrator, its signer, its transaction agent, and another
 /// organisation's signer.
@@ -22,56 +19,20 @@ struct People {
     stranger: User,
 }
 
-async fn account(t: &TestDb, admin: &User, email: &str, roles: &[&str]) -> User {
-    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-    let account = NewAccount::parse("Someone", email, &roles, None, None).expect("account");
-    accounts::create_user(&t.db, NOW, admin, &account, LOGIN)
-        .await
-        .expect("created")
-        .user
-}
-
 async fn people(t: &TestDb) -> People {
-    let org = OrgName::parse("Acting Test").expect("org");
-    let email = Email::parse("admin@acting.example").expect("email");
-    let init = accounts::initialise(&t.db, NOW, &org, &email, LOGIN)
-        .await
-        .expect("initialise")
-        .expect("a fresh instance");
-    let admin = accounts::get_user(&t.db, &init.org_id, &init.admin_id)
-        .await
-        .expect("admin");
-    let signer = account(t, &admin, "signer@acting.example", &["signer"]).await;
-    let agent = account(t, &admin, "agent@acting.example", &["transaction_agent"]).await;
-    let operator = accounts::create_operator(
-        &t.db,
-        NOW,
-        &Email::parse("op@acting.example").expect("email"),
-        LOGIN,
-    )
-    .await
-    .expect("operator")
-    .user;
-    let other_org = OrgName::parse("Other Org").expect("org");
-    let other_admin = NewAccount::parse(
-        "Other Admin",
-        "admin@other.example",
-        &["administrator".to_owned()],
-        None,
-        None,
-    )
-    .expect("account");
-    let other =
-        accounts::create_organisation(&t.db, NOW, &operator, &other_org, &other_admin, LOGIN)
-            .await
-            .expect("organisation")
-            .user;
-    let stranger = account(t, &other, "signer@other.example", &["signer"]).await;
+    let instance = Instance::new(t, "Acting Test", "acting.example").await;
+    let admin = instance.admin.clone();
     People {
+        signer: Instance::user(t, &admin, "signer@acting.example", &["signer"]).await,
+        agent: Instance::user(t, &admin, "agent@acting.example", &["transaction_agent"]).await,
+        stranger: Instance::user(
+            t,
+            &instance.other_admin,
+            "signer@other.example",
+            &["signer"],
+        )
+        .await,
         admin,
-        signer,
-        agent,
-        stranger,
     }
 }
 

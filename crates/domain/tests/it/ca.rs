@@ -256,41 +256,14 @@ async fn a_ca_folder_is_imported_with_its_revocations_and_crl_numbers(backend: B
 
 /// A signer of a fresh instance with a pending application, and the operator who checks it.
 async fn pending_order(t: &TestDb) -> (domain::accounts::User, domain::accounts::User, String) {
-    use domain::accounts::{self, NewAccount, OrgName};
     use domain::acting::Acting;
     use domain::certificates::{self, ApplicantForm, OrderKind};
 
-    let login = "http://127.0.0.1/login";
-    let org = OrgName::parse("Order Test").expect("org");
-    let email = domain::accounts::Email::parse("admin@order.example").expect("email");
-    let init = accounts::initialise(&t.db, NOW, &org, &email, login)
-        .await
-        .expect("initialise")
-        .expect("fresh");
-    let admin = accounts::get_user(&t.db, &init.org_id, &init.admin_id)
-        .await
-        .expect("admin");
-    let account = NewAccount::parse(
-        "Signer",
-        "signer@order.example",
-        &["signer".to_owned()],
-        None,
-        None,
-    )
-    .expect("account");
-    let signer = accounts::create_user(&t.db, NOW, &admin, &account, login)
-        .await
-        .expect("signer")
-        .user;
-    let operator = accounts::create_operator(
-        &t.db,
-        NOW,
-        &domain::accounts::Email::parse("op@order.example").expect("email"),
-        login,
-    )
-    .await
-    .expect("operator")
-    .user;
+    let instance = crate::support::Instance::new(t, "Order Test", "order.example").await;
+    let signer =
+        crate::support::Instance::user(t, &instance.admin, "signer@order.example", &["signer"])
+            .await;
+    let operator = instance.operator;
     let form = ApplicantForm {
         organisation: "株式会社印鑑".into(),
         postal_code: "100-0005".into(),

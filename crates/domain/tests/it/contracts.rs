@@ -3,15 +3,12 @@
 //! outside parties by name and email — with the rules on who signs how; who sees a contract; and
 //! the contract's own history.
 
-use domain::accounts::{self, Email, NewAccount, OrgName, User};
+use domain::accounts::User;
 use domain::contracts::{self, ContractStatus, NewParty, PartyRole, PartyStatus, SignatureKind};
 use domain::error::{Failure, FieldError};
 
 use crate::on_both_databases;
-use crate::support::{Backend, TestDb};
-
-const NOW: i64 = 1_800_000_000;
-const LOGIN: &str = "http://127.0.0.1/login";
+use crate::support::{Backend, Instance, TestDb, FIXTURE_NOW as NOW};
 
 struct People {
     admin: User,
@@ -22,65 +19,26 @@ struct People {
     stranger_signer: User,
 }
 
-async fn account(t: &TestDb, admin: &User, email: &str, roles: &[&str]) -> User {
-    let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
-    let account = NewAccount::parse("Someone", email, &roles, None, None).expect("account");
-    accounts::create_user(&t.db, NOW, admin, &account, LOGIN)
-        .await
-        .expect("created")
-        .user
-}
-
 async fn people(t: &TestDb) -> People {
-    let org = OrgName::parse("Contract Test").expect("org");
-    let email = Email::parse("admin@contract.example").expect("email");
-    let init = accounts::initialise(&t.db, NOW, &org, &email, LOGIN)
-        .await
-        .expect("initialise")
-        .expect("fresh");
-    let admin = accounts::get_user(&t.db, &init.org_id, &init.admin_id)
-        .await
-        .expect("admin");
-    let manager = account(t, &admin, "dm@contract.example", &["document_manager"]).await;
-    let other_manager = account(t, &admin, "dm2@contract.example", &["document_manager"]).await;
-    let signer = account(t, &admin, "signer@contract.example", &["signer"]).await;
-    let agent = account(t, &admin, "agent@contract.example", &["transaction_agent"]).await;
-    let operator = accounts::create_operator(
-        &t.db,
-        NOW,
-        &Email::parse("op@contract.example").expect("email"),
-        LOGIN,
-    )
-    .await
-    .expect("operator")
-    .user;
-    let other_admin = NewAccount::parse(
-        "Other Admin",
-        "admin@other.example",
-        &["administrator".to_owned()],
-        None,
-        None,
-    )
-    .expect("account");
-    let other = accounts::create_organisation(
-        &t.db,
-        NOW,
-        &operator,
-        &OrgName::parse("Other KK").expect("org"),
-        &other_admin,
-        LOGIN,
-    )
-    .await
-    .expect("organisation")
-    .user;
-    let stranger_signer = account(t, &other, "signer@other.example", &["signer"]).await;
+    let instance = Instance::new(t, "Contract Test", "contract.example").await;
+    let admin = instance.admin.clone();
+    let user = |email: &'static str, roles: &'static [&'static str]| {
+        let admin = admin.clone();
+        async move { Instance::user(t, &admin, email, roles).await }
+    };
     People {
+        manager: user("dm@contract.example", &["document_manager"]).await,
+        other_manager: user("dm2@contract.example", &["document_manager"]).await,
+        signer: user("signer@contract.example", &["signer"]).await,
+        agent: user("agent@contract.example", &["transaction_agent"]).await,
+        stranger_signer: Instance::user(
+            t,
+            &instance.other_admin,
+            "signer@other.example",
+            &["signer"],
+        )
+        .await,
         admin,
-        manager,
-        other_manager,
-        signer,
-        agent,
-        stranger_signer,
     }
 }
 

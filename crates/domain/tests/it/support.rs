@@ -251,3 +251,85 @@ impl TestClock {
         self.clock.now()
     }
 }
+
+/// When the fixtures say things happened (Unix seconds).
+pub const FIXTURE_NOW: i64 = 1_800_000_000;
+const FIXTURE_LOGIN: &str = "http://127.0.0.1/login";
+
+/// A fresh instance: its first organisation's administrator, an instance operator, and another
+/// organisation's administrator.
+pub struct Instance {
+    pub admin: domain::accounts::User,
+    pub operator: domain::accounts::User,
+    pub other_admin: domain::accounts::User,
+}
+
+impl Instance {
+    /// Initialises the instance with the organisation `org` (administrator `admin@<domain>`).
+    pub async fn new(t: &TestDb, org: &str, domain_name: &str) -> Self {
+        use domain::accounts::{self, Email, NewAccount, OrgName};
+        let email = Email::parse(&format!("admin@{domain_name}")).expect("email");
+        let init = accounts::initialise(
+            &t.db,
+            FIXTURE_NOW,
+            &OrgName::parse(org).expect("org"),
+            &email,
+            FIXTURE_LOGIN,
+        )
+        .await
+        .expect("initialise")
+        .expect("a fresh instance");
+        let admin = accounts::get_user(&t.db, &init.org_id, &init.admin_id)
+            .await
+            .expect("admin");
+        let operator = accounts::create_operator(
+            &t.db,
+            FIXTURE_NOW,
+            &Email::parse(&format!("op@{domain_name}")).expect("email"),
+            FIXTURE_LOGIN,
+        )
+        .await
+        .expect("operator")
+        .user;
+        let other = NewAccount::parse(
+            "Other Admin",
+            "admin@other.example",
+            &["administrator".to_owned()],
+            None,
+            None,
+        )
+        .expect("account");
+        let other_admin = accounts::create_organisation(
+            &t.db,
+            FIXTURE_NOW,
+            &operator,
+            &OrgName::parse("Other KK").expect("org"),
+            &other,
+            FIXTURE_LOGIN,
+        )
+        .await
+        .expect("organisation")
+        .user;
+        Self {
+            admin,
+            operator,
+            other_admin,
+        }
+    }
+
+    /// A user created by `admin` (named "Someone") with `roles`.
+    pub async fn user(
+        t: &TestDb,
+        admin: &domain::accounts::User,
+        email: &str,
+        roles: &[&str],
+    ) -> domain::accounts::User {
+        let roles: Vec<String> = roles.iter().map(|r| (*r).to_owned()).collect();
+        let account = domain::accounts::NewAccount::parse("Someone", email, &roles, None, None)
+            .expect("account");
+        domain::accounts::create_user(&t.db, FIXTURE_NOW, admin, &account, FIXTURE_LOGIN)
+            .await
+            .expect("created")
+            .user
+    }
+}
