@@ -563,6 +563,231 @@ pub async fn documents(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Do
         .map_err(Failure::from)
 }
 
+stored_text! {
+    /// What a field holds.
+    pub enum FieldKind("field kind") {
+        /// The party's signature (a signer's), with their seal for a certificate signature.
+        Signature = "signature",
+        /// The date the party signed, filled when they sign.
+        DateSigned = "date_signed",
+        /// Text the party types.
+        Text = "text",
+        /// A box the party ticks.
+        Checkbox = "checkbox",
+        /// The party's name, filled when they sign.
+        Name = "name",
+    }
+}
+
+/// A field on a document, filled by one party. Coordinates are PDF points in the page's default
+/// user space (the origin at the lower left).
+#[derive(Debug, Clone, Serialize)]
+pub struct Field {
+    pub id: String,
+    pub document_id: String,
+    pub party_id: String,
+    pub kind: FieldKind,
+    /// From 1.
+    pub page: i64,
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    pub label: String,
+}
+
+/// A field as the sender places it on the rendered page.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct NewField {
+    pub document: String,
+    pub party: String,
+    /// `signature`, `date_signed`, `text`, `checkbox` or `name`.
+    pub kind: String,
+    /// From 1.
+    pub page: i64,
+    pub x: f64,
+    pub y: f64,
+    pub width: f64,
+    pub height: f64,
+    /// Shown to the party (e.g. 「住所」); up to 100 characters.
+    pub label: String,
+}
+
+/// The smallest field, in points (a signature needs room for its seal).
+const MIN_FIELD: f64 = 8.0;
+const MIN_SIGNATURE: (f64, f64) = (36.0, 18.0);
+
+/// Places a field on a draft's document for one of its parties: a signature for a signer;
+/// dates, text, checkboxes and names for signers and approvers; nothing for copy recipients.
+/// The rectangle must lie on the page (its crop box).
+pub async fn add_field(
+    db: &Db,
+    store: &DocumentStore,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+    new: &NewField,
+) -> Result<Field, Failure> {
+    require(sender.roles, Action::ManageContracts)?;
+    let contract = get(db, sender, contract_id).await?;
+    may_change(sender, &contract)?;
+    if contract.status != ContractStatus::Draft {
+        return Err(Failure::Conflict(vec![FieldError::new(
+            "contract",
+            "error.contract_not_draft",
+        )]));
+    }
+    let mut errors = Vec::new();
+    let kind = FieldKind::parse(new.kind.trim())
+        .map_err(|_| errors.push(FieldError::new("kind", "error.field_kind")))
+        .ok();
+    let party = contract.parties.iter().find(|p| p.id == new.party);
+    match (party, kind) {
+        (None, _) => errors.push(FieldError::new("party", "error.field_party")),
+        (Some(p), Some(FieldKind::Signature)) if p.role != PartyRole::Signer => {
+            errors.push(FieldError::new("party", "error.field_party_role"))
+        }
+        (Some(p), _) if p.role == PartyRole::CopyRecipient => {
+            errors.push(FieldError::new("party", "error.field_party_role"))
+        }
+        _ => {}
+    }
+    let label = new.label.trim();
+    if label.chars().count() > 100 || label.chars().any(char::is_control) {
+        errors.push(FieldError::new("label", "error.too_long"));
+    }
+    let (min_w, min_h) = if kind == Some(FieldKind::Signature) {
+        MIN_SIGNATURE
+    } else {
+        (MIN_FIELD, MIN_FIELD)
+    };
+    let numbers = [new.x, new.y, new.width, new.height];
+    if numbers.iter().any(|n| !n.is_finite()) || new.width < min_w || new.height < min_h {
+        errors.push(FieldError::new("width", "error.field_too_small"));
+    }
+    let document = documents(db, sender, contract_id)
+        .await?
+        .into_iter()
+        .find(|d| d.id == new.document);
+    match &document {
+        None => errors.push(FieldError::new("document", "error.field_document")),
+        Some(d) if new.page < 1 || new.page > d.pages => {
+            errors.push(FieldError::new("page", "error.field_page"))
+        }
+        Some(d) if errors.is_empty() => {
+            let [llx, lly, urx, ury] = page_box(store, &d.original_sha256, new.page).await?;
+            let inside = new.x >= llx
+                && new.y >= lly
+                && new.x + new.width <= urx
+                && new.y + new.height <= ury;
+            if !inside {
+                errors.push(FieldError::new("x", "error.field_outside_page"));
+            }
+        }
+        Some(_) => {}
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    let (Some(kind), Some(party), Some(document)) = (kind, party, document) else {
+        return Err(Failure::Invalid(errors));
+    };
+    let field = Field {
+        id: new_id()?,
+        document_id: document.id,
+        party_id: party.id.clone(),
+        kind,
+        page: new.page,
+        x: new.x,
+        y: new.y,
+        width: new.width,
+        height: new.height,
+        label: label.to_owned(),
+    };
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "INSERT INTO contract_fields (id, contract_id, document_id, party_id, kind, page, x, y, \
+         width, height, label, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(&field.id)
+    .bind(contract_id)
+    .bind(&field.document_id)
+    .bind(&field.party_id)
+    .bind(kind.as_str())
+    .bind(field.page)
+    .bind(field.x)
+    .bind(field.y)
+    .bind(field.width)
+    .bind(field.height)
+    .bind(&field.label)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    record(
+        &mut tx,
+        now,
+        contract_id,
+        sender,
+        "contract.field_added",
+        serde_json::json!({
+            "field": field.id, "document": field.document_id, "party": field.party_id,
+            "kind": kind.as_str(), "page": field.page,
+            "rect": [field.x, field.y, field.width, field.height],
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(field)
+}
+
+/// The fields of a contract `user` may see.
+pub async fn fields(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Field>, Failure> {
+    get(db, user, contract_id).await?;
+    let rows = sqlx::query(
+        "SELECT f.id, f.document_id, f.party_id, f.kind, f.page, f.x, f.y, f.width, f.height, \
+         f.label FROM contract_fields f JOIN contract_documents d ON d.id = f.document_id \
+         WHERE f.contract_id = $1 ORDER BY d.position, f.page, f.created_at, f.id",
+    )
+    .bind(contract_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Field {
+                id: r.try_get("id")?,
+                document_id: r.try_get("document_id")?,
+                party_id: r.try_get("party_id")?,
+                kind: stored(r, "kind", FieldKind::parse)?,
+                page: r.try_get("page")?,
+                x: r.try_get("x")?,
+                y: r.try_get("y")?,
+                width: r.try_get("width")?,
+                height: r.try_get("height")?,
+                label: r.try_get("label")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Failure::from)
+}
+
+/// The visible area of page `page` (from 1) of a stored PDF.
+async fn page_box(store: &DocumentStore, sha256: &str, page: i64) -> Result<[f64; 4], Failure> {
+    let source = store
+        .source(sha256)
+        .await
+        .map_err(|e| Failure::Internal(e.into()))?;
+    tokio::task::spawn_blocking(move || {
+        let document =
+            pdf_sign::Document::open(source).map_err(|e| Failure::UnreadablePdf(e.to_string()))?;
+        document
+            .page_box(usize::try_from(page - 1).unwrap_or(usize::MAX))
+            .map_err(|e| Failure::UnreadablePdf(e.to_string()))
+    })
+    .await
+    .map_err(|e| Failure::Internal(e.into()))?
+}
+
 /// One event of a contract's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {

@@ -889,6 +889,58 @@ impl<S: Source> Document<S> {
         Ok(self.page_refs()?.len())
     }
 
+    /// The visible area of page `index` (from 0) in default user space, as `[llx, lly, urx, ury]`:
+    /// its CropBox clipped to its MediaBox (both inherited from the page tree), or the MediaBox.
+    pub fn page_box(&self, index: usize) -> Result<[f64; 4]> {
+        let page = self.page(index)?;
+        let media = self
+            .inherited(page, "MediaBox")?
+            .ok_or_else(|| PdfError::Damaged(format!("page {} has no MediaBox", index + 1)))?;
+        let media = self.rectangle(&media)?;
+        let crop = match self.inherited(page, "CropBox")? {
+            Some(c) => self.rectangle(&c).ok(),
+            None => None,
+        };
+        Ok(match crop {
+            Some(c) => {
+                let clipped = [
+                    c[0].max(media[0]),
+                    c[1].max(media[1]),
+                    c[2].min(media[2]),
+                    c[3].min(media[3]),
+                ];
+                if clipped[0] < clipped[2] && clipped[1] < clipped[3] {
+                    clipped
+                } else {
+                    media
+                }
+            }
+            None => media,
+        })
+    }
+
+    /// A PDF rectangle (four numbers, any two opposite corners), normalised.
+    fn rectangle(&self, obj: &Object) -> Result<[f64; 4]> {
+        let resolved = self.resolve(obj)?;
+        let items = resolved
+            .as_array()
+            .filter(|a| a.len() == 4)
+            .ok_or_else(|| PdfError::Damaged("a page box is not four numbers".into()))?;
+        let mut n = [0.0; 4];
+        for (slot, item) in n.iter_mut().zip(items) {
+            *slot = self
+                .resolve(item)?
+                .as_number()
+                .ok_or_else(|| PdfError::Damaged("a page box is not four numbers".into()))?;
+        }
+        Ok([
+            n[0].min(n[2]),
+            n[1].min(n[3]),
+            n[0].max(n[2]),
+            n[1].max(n[3]),
+        ])
+    }
+
     /// A page attribute, inherited from the page tree where the page does not set it.
     pub fn inherited(&self, page: ObjRef, key: &str) -> Result<Option<Object>> {
         let mut node = page;
@@ -1095,5 +1147,52 @@ fn paeth(a: u8, b: u8, c: u8) -> u8 {
         b
     } else {
         c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A PDF of `objects` (numbered from 1, the first the catalogue) with a classic xref.
+    fn pdf(objects: &[&str]) -> Vec<u8> {
+        let mut out = b"%PDF-1.7\n".to_vec();
+        let mut offsets = Vec::new();
+        for (i, body) in objects.iter().enumerate() {
+            offsets.push(out.len());
+            out.extend_from_slice(format!("{} 0 obj\n{body}\nendobj\n", i + 1).as_bytes());
+        }
+        let xref = out.len();
+        out.extend_from_slice(
+            format!("xref\n0 {}\n0000000000 65535 f \n", objects.len() + 1).as_bytes(),
+        );
+        for o in offsets {
+            out.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+        }
+        out.extend_from_slice(
+            format!(
+                "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+                objects.len() + 1
+            )
+            .as_bytes(),
+        );
+        out
+    }
+
+    #[test]
+    fn page_boxes_are_inherited_clipped_by_the_crop_box_and_normalised() {
+        let doc = Document::open(pdf(&[
+            "<< /Type /Catalog /Pages 2 0 R >>",
+            "<< /Type /Pages /Kids [3 0 R 4 0 R] /Count 2 /MediaBox [0 0 595 842] >>",
+            // Inherits the A4 MediaBox.
+            "<< /Type /Page /Parent 2 0 R >>",
+            // Its own box, corners given the other way round, and a crop box beyond it.
+            "<< /Type /Page /Parent 2 0 R /MediaBox [612 792 0 0] /CropBox [10 20 700 5 0 R] >>",
+            "780",
+        ]))
+        .expect("opens");
+        assert_eq!(doc.page_box(0).expect("page 1"), [0.0, 0.0, 595.0, 842.0]);
+        assert_eq!(doc.page_box(1).expect("page 2"), [10.0, 20.0, 612.0, 780.0]);
+        assert!(doc.page_box(2).is_err(), "no third page");
     }
 }

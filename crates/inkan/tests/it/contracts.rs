@@ -1,6 +1,6 @@
 //! The contracts' JSON API end to end (drafts, parties and documents so far): a document manager
 //! drafts a contract, names a user of the organisation, an outside party and an approver, and
-//! adds a PDF (refusals: not a PDF, encrypted, 60 MB); the
+//! adds a PDF (refusals: not a PDF, encrypted, 60 MB) and places fields on it; the
 //! organisation's administrator reads it and its history; refusals name their fields.
 
 use serde_json::json;
@@ -172,6 +172,48 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
     // Only the accepted PDF is kept in the store.
     let kept = walk(&service.app.db.dir.path().join("data/documents/sha256"));
     assert_eq!(kept, 1, "refused uploads leave nothing");
+
+    // Fields on the rendered page: each checked against the page and the party.
+    let document = listed.body[0]["id"].as_str().expect("document").to_owned();
+    let contract = admin.get(&format!("/api/contracts/{id}"));
+    let party_ids: Vec<String> = contract.body["parties"]
+        .as_array()
+        .expect("parties")
+        .iter()
+        .map(|p| p["id"].as_str().expect("id").to_owned())
+        .collect();
+    let fields = format!("/api/contracts/{id}/fields");
+    let field = |kind: &str, party: &str, page: i64, x: f64| {
+        json!({ "document": document, "party": party, "kind": kind, "page": page,
+                "x": x, "y": 100, "width": 150, "height": 60, "label": "署名" })
+    };
+    let a = manager.post(&fields, field("signature", &party_ids[0], 1, 72.0));
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    assert_eq!(
+        (&a.body["kind"], &a.body["page"]),
+        (&json!("signature"), &json!(1))
+    );
+    let a = manager.post(&fields, field("date_signed", &party_ids[2], 1, 300.0));
+    assert_eq!(a.status, 201, "an approver's date: {:?}", a.body);
+    // Outside the page (595 points wide), a page it does not have, a signature for the approver.
+    let a = manager.post(&fields, field("signature", &party_ids[0], 1, 500.0));
+    assert_eq!(
+        (a.status, a.field("x")),
+        (400, "field_outside_page"),
+        "{:?}",
+        a.body
+    );
+    let a = manager.post(&fields, field("signature", &party_ids[0], 2, 72.0));
+    assert_eq!((a.status, a.field("page")), (400, "field_page"));
+    let a = manager.post(&fields, field("signature", &party_ids[2], 1, 72.0));
+    assert_eq!((a.status, a.field("party")), (400, "field_party_role"));
+    let placed = admin.get(&fields);
+    assert_eq!(
+        placed.body.as_array().map(Vec::len),
+        Some(2),
+        "{:?}",
+        placed.body
+    );
 
     // The administrator does not change it.
     let a = admin.post(

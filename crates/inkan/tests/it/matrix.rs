@@ -82,6 +82,8 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("GET",    "/api/contracts/none/events", Body::None,    [404, 404, 404, 404, 404, 404, 404, 404, 401]),
     ("POST",   "/api/contracts/none/documents", Body::Pdf,  [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("GET",    "/api/contracts/none/documents", Body::None, [404, 404, 404, 404, 404, 404, 404, 404, 401]),
+    ("POST",   "/api/contracts/none/fields", Body::NewField, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
+    ("GET",    "/api/contracts/none/fields", Body::None,    [404, 404, 404, 404, 404, 404, 404, 404, 401]),
     ("GET",    "/api/me/pin",              Body::None,      [403, 200, 403, 200, 200, 403, 403, 403, 401]),
     ("PUT",    "/api/me/pin",              Body::Pin,       [403, 200, 403, 200, 200, 403, 403, 403, 401]),
     ("GET",    "/api/users/{target}/pin",  Body::None,      [200, 200, 403, 403, 403, 403, 403, 404, 401]),
@@ -158,6 +160,8 @@ enum Body {
     NewContract,
     /// An outside party who signs with a simple signature.
     NewParty,
+    /// A signature field on a document and party that do not exist.
+    NewField,
 }
 
 fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &str) -> u16 {
@@ -166,6 +170,9 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
         Body::None => None,
         Body::Profile => Some(json!({ "display_name": format!("名前 {n}") })),
         Body::NewContract => Some(json!({ "title": format!("契約書 {n}") })),
+        Body::NewField => Some(
+            json!({ "document": "none", "party": "none", "kind": "signature", "page": 1, "x": 50, "y": 50, "width": 120, "height": 60 }),
+        ),
         Body::NewParty => Some(
             json!({ "role": "signer", "step": 1, "signature_kind": "simple", "email": "guest@example.com", "name": "Guest" }),
         ),
@@ -433,7 +440,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 61"), "{output}");
+    assert!(output.contains("Tested: 63"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

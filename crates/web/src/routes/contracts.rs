@@ -14,7 +14,9 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::error::{ApiError, HttpFailure};
 use crate::routes::extract::{ApiJson, ApiSession};
-use crate::routes::schemas::{Contract, ContractDocument, ContractEvent, NewPartyBody, Party};
+use crate::routes::schemas::{
+    Contract, ContractDocument, ContractEvent, ContractField, NewFieldBody, NewPartyBody, Party,
+};
 use domain::contracts::{self, NewParty};
 use domain::error::Failure;
 
@@ -24,6 +26,10 @@ pub fn router() -> Router<AppState> {
         .route("/api/contracts/{contract}", get(one))
         .route("/api/contracts/{contract}/parties", post(add_party))
         .route("/api/contracts/{contract}/events", get(events))
+        .route(
+            "/api/contracts/{contract}/fields",
+            get(fields).post(add_field),
+        )
         // The document store stops reading at its own limit (50 MB).
         .merge(
             Router::new()
@@ -195,6 +201,54 @@ pub async fn documents(
 ) -> Result<Json<Vec<contracts::Document>>, HttpFailure> {
     Ok(Json(
         contracts::documents(&state.db, &session.user, &id).await?,
+    ))
+}
+
+/// Places a field on a draft's document for one of its parties (its sender): a signature for a
+/// signer; dates, text, checkboxes and names for signers and approvers. The rectangle (PDF
+/// points, origin at the page's lower left) must lie on the page.
+#[utoipa::path(post, path = "/api/contracts/{contract}/fields", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id")),
+    request_body = NewFieldBody,
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "The field", body = ContractField),
+        (status = 400, description = "Field problems (every one named): kind, party, document, page, outside the page, too small", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        (status = 409, description = "The contract was sent already", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn add_field(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(new): ApiJson<contracts::NewField>,
+) -> Result<(StatusCode, Json<contracts::Field>), HttpFailure> {
+    let now = state.clock.now();
+    let field =
+        contracts::add_field(&state.db, &state.documents, now, &session.user, &id, &new).await?;
+    Ok((StatusCode::CREATED, Json(field)))
+}
+
+/// The fields of a contract.
+#[utoipa::path(get, path = "/api/contracts/{contract}/fields", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The fields, by document and page", body = Vec<ContractField>),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "The password must be changed first", body = ApiError),
+        (status = 404, description = "No such contract the caller may see", body = ApiError),
+    ))]
+pub async fn fields(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<contracts::Field>>, HttpFailure> {
+    Ok(Json(
+        contracts::fields(&state.db, &session.user, &id).await?,
     ))
 }
 

@@ -242,3 +242,43 @@ pub struct ContractDocument {
     original_size: i64,
     pages: i64,
 }
+
+/// A field on a contract's document, filled by one party.
+#[derive(Debug, ToSchema)]
+pub struct ContractField {
+    id: String,
+    document_id: String,
+    party_id: String,
+    /// `signature`, `date_signed`, `text`, `checkbox` or `name`.
+    kind: String,
+    /// From 1.
+    page: i64,
+    /// PDF points from the page's lower left corner.
+    x: f64,
+    y: f64,
+    width: f64,
+    height: f64,
+    label: String,
+}
+
+/// A field to place.
+#[derive(Debug, ToSchema)]
+#[schema(as = NewField)]
+pub struct NewFieldBody {
+    /// The document's id.
+    document: String,
+    /// The party's id.
+    party: String,
+    /// `signature` (signers), `date_signed`, `text`, `checkbox` or `name`.
+    kind: String,
+    /// From 1.
+    page: i64,
+    /// PDF points from the page's lower left corner; the field must lie on the page.
+    x: f64,
+    y: f64,
+    /// At least 36 × 18 for a signature, 8 × 8 otherwise.
+    width: f64,
+    height: f64,
+    /// Up to 100 characters.
+    label: String,
+}
