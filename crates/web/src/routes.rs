@@ -13,6 +13,7 @@ pub mod api;
 pub mod ca;
 pub mod cert_pages;
 pub mod certificates;
+pub mod contract_pages;
 pub mod contracts;
 pub mod extract;
 pub mod health;
@@ -30,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .merge(api::router())
         .merge(certificates::router())
         .merge(contracts::router())
+        .merge(contract_pages::router())
         .merge(seals::router())
         .merge(pages::router())
         .merge(cert_pages::router())

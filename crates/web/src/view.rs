@@ -56,6 +56,11 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("sign.html", include_str!("../templates/sign.html")),
     ("pin.html", include_str!("../templates/pin.html")),
     ("seals.html", include_str!("../templates/seals.html")),
+    (
+        "contracts.html",
+        include_str!("../templates/contracts.html"),
+    ),
+    ("contract.html", include_str!("../templates/contract.html")),
 ];
 
 pub const STYLESHEET: &str = include_str!("../templates/app.css");

@@ -84,6 +84,9 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("GET",    "/api/contracts/none/documents", Body::None, [404, 404, 404, 404, 404, 404, 404, 404, 401]),
     ("POST",   "/api/contracts/none/fields", Body::NewField, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("GET",    "/api/contracts/none/fields", Body::None,    [404, 404, 404, 404, 404, 404, 404, 404, 401]),
+    ("GET",    "/contracts",               Body::None,      [200, 200, 200, 200, 403, 403, 403, 200, 303]),
+    ("POST",   "/contracts",               Body::ContractForm, [403, 403, 303, 303, 403, 403, 403, 403, 303]),
+    ("GET",    "/contracts/none",          Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 303]),
     ("GET",    "/api/me/pin",              Body::None,      [403, 200, 403, 200, 200, 403, 403, 403, 401]),
     ("PUT",    "/api/me/pin",              Body::Pin,       [403, 200, 403, 200, 200, 403, 403, 403, 401]),
     ("GET",    "/api/users/{target}/pin",  Body::None,      [200, 200, 403, 403, 403, 403, 403, 404, 401]),
@@ -162,6 +165,8 @@ enum Body {
     NewParty,
     /// A signature field on a document and party that do not exist.
     NewField,
+    /// The contracts page's new-draft form.
+    ContractForm,
 }
 
 fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &str) -> u16 {
@@ -206,6 +211,7 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
         )),
         Body::SealSaveForm => Some(format!("csrf={csrf}&draft=none&name=Seal{n}")),
         Body::SealActionForm => Some(format!("csrf={csrf}")),
+        Body::ContractForm => Some(format!("csrf={csrf}&title=Contract{n}")),
         Body::NewOrgForm => Some(format!(
             "csrf={csrf}&name=FormOrg{n}&admin_name=Admin&admin_email=formorg{n}%40example.jp"
         )),

@@ -135,6 +135,9 @@ pub(crate) fn frame(session: &Session, lang: Lang, flash: Option<&str>) -> Value
     if allows(roles, Action::ManageUsers) {
         menu.push(("/billing", "menu.billing"));
     }
+    if allows(roles, Action::ManageContracts) || allows(roles, Action::ManageUsers) {
+        menu.push(("/contracts", "menu.contracts"));
+    }
     if allows(roles, Action::ManageOrganisations) {
         menu.push(("/organisations", "menu.organisations"));
     }
