@@ -5,7 +5,7 @@
 //! `service` client), the forms' CSRF checks (`forms`), the role × endpoint
 //! permission matrix and the OpenAPI document's coverage (`matrix`), the certificate lifecycle
 //! (`lifecycle`), contract drafts through the API (`contracts`), the signing PIN (`pin`), seal images and the seal on signatures (`seals`), the
-//! web UI in headless Chromium (`ui`, `ui_pin`, on the `browser` harness) and schemathesis
+//! web UI in headless Chromium (`ui`, `ui_pin`, `ui_contracts`, on the `browser` harness) and schemathesis
 //! against the live API (`schemathesis`).
 
 mod accounts;
@@ -26,4 +26,5 @@ mod serve;
 mod service;
 mod support;
 mod ui;
+mod ui_contracts;
 mod ui_pin;
