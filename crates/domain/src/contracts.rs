@@ -788,6 +788,181 @@ async fn page_box(store: &DocumentStore, sha256: &str, page: i64) -> Result<[f64
     .map_err(|e| Failure::Internal(e.into()))?
 }
 
+/// A draft the sender may still change: theirs, not sent.
+async fn changeable_draft(db: &Db, sender: &User, contract_id: &str) -> Result<Contract, Failure> {
+    require(sender.roles, Action::ManageContracts)?;
+    let contract = get(db, sender, contract_id).await?;
+    may_change(sender, &contract)?;
+    if contract.status != ContractStatus::Draft {
+        return Err(Failure::Conflict(vec![FieldError::new(
+            "contract",
+            "error.contract_not_draft",
+        )]));
+    }
+    Ok(contract)
+}
+
+/// Removes a party from a draft, with the fields placed for them.
+pub async fn remove_party(
+    db: &Db,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+    party_id: &str,
+) -> Result<(), Failure> {
+    let contract = changeable_draft(db, sender, contract_id).await?;
+    let party = contract
+        .parties
+        .iter()
+        .find(|p| p.id == party_id)
+        .ok_or(Failure::NotFound)?;
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM contract_fields WHERE party_id = $1 AND contract_id = $2")
+        .bind(party_id)
+        .bind(contract_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM contract_parties WHERE id = $1 AND contract_id = $2")
+        .bind(party_id)
+        .bind(contract_id)
+        .execute(&mut *tx)
+        .await?;
+    record(
+        &mut tx,
+        now,
+        contract_id,
+        sender,
+        "contract.party_removed",
+        serde_json::json!({ "party": party_id, "email": party.email }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Removes a document from a draft, with its fields; its bytes go when no document refers to
+/// them any more.
+pub async fn remove_document(
+    db: &Db,
+    store: &DocumentStore,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+    document_id: &str,
+) -> Result<(), Failure> {
+    changeable_draft(db, sender, contract_id).await?;
+    let document = documents(db, sender, contract_id)
+        .await?
+        .into_iter()
+        .find(|d| d.id == document_id)
+        .ok_or(Failure::NotFound)?;
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM contract_fields WHERE document_id = $1 AND contract_id = $2")
+        .bind(document_id)
+        .bind(contract_id)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM contract_documents WHERE id = $1 AND contract_id = $2")
+        .bind(document_id)
+        .bind(contract_id)
+        .execute(&mut *tx)
+        .await?;
+    record(
+        &mut tx,
+        now,
+        contract_id,
+        sender,
+        "contract.document_removed",
+        serde_json::json!({ "document": document_id, "name": document.name,
+                            "sha256": document.original_sha256 }),
+    )
+    .await?;
+    tx.commit().await?;
+    forget_unused(db, store, &document.original_sha256).await
+}
+
+/// Removes a field from a draft.
+pub async fn remove_field(
+    db: &Db,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+    field_id: &str,
+) -> Result<(), Failure> {
+    changeable_draft(db, sender, contract_id).await?;
+    let mut tx = db.begin().await?;
+    let removed = sqlx::query("DELETE FROM contract_fields WHERE id = $1 AND contract_id = $2")
+        .bind(field_id)
+        .bind(contract_id)
+        .execute(&mut *tx)
+        .await?;
+    if removed.rows_affected() == 0 {
+        return Err(Failure::NotFound);
+    }
+    record(
+        &mut tx,
+        now,
+        contract_id,
+        sender,
+        "contract.field_removed",
+        serde_json::json!({ "field": field_id }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The sender cancels a draft or a contract in progress, giving a reason; a completed,
+/// declined, expired or already cancelled contract stays as it is.
+pub async fn cancel(
+    db: &Db,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+    reason: &str,
+) -> Result<Contract, Failure> {
+    require(sender.roles, Action::ManageContracts)?;
+    let contract = get(db, sender, contract_id).await?;
+    may_change(sender, &contract)?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(Failure::invalid("reason", "error.required"));
+    }
+    if reason.chars().count() > 1000 {
+        return Err(Failure::invalid("reason", "error.too_long"));
+    }
+    let mut tx = db.begin().await?;
+    let cancelled = sqlx::query(
+        "UPDATE contracts SET status = $2, end_reason = $3, updated_at = $4 \
+         WHERE id = $1 AND status IN ($5, $6)",
+    )
+    .bind(contract_id)
+    .bind(ContractStatus::Cancelled.as_str())
+    .bind(reason)
+    .bind(now)
+    .bind(ContractStatus::Draft.as_str())
+    .bind(ContractStatus::Sent.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if cancelled.rows_affected() == 0 {
+        return Err(Failure::Conflict(vec![FieldError::new(
+            "contract",
+            "error.contract_closed",
+        )]));
+    }
+    record(
+        &mut tx,
+        now,
+        contract_id,
+        sender,
+        "contract.cancelled",
+        serde_json::json!({ "reason": reason, "was": contract.status.as_str() }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, sender, contract_id).await
+}
+
 /// One event of a contract's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct Event {

@@ -215,12 +215,69 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
         placed.body
     );
 
+    // A field, a document and a party removed from the draft (fields go with them).
+    let field_id = placed
+        .body
+        .as_array()
+        .and_then(|all| all.iter().find(|f| f["kind"] == json!("signature")))
+        .and_then(|f| f["id"].as_str())
+        .expect("the signature field")
+        .to_owned();
+    assert_eq!(manager.delete(&format!("{fields}/{field_id}")).status, 204);
+    assert_eq!(manager.delete(&format!("{fields}/{field_id}")).status, 404);
+    assert_eq!(admin.get(&fields).body.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        manager
+            .delete(&format!("{parties}/{}", party_ids[2]))
+            .status,
+        204,
+        "the approver, with their date field"
+    );
+    assert_eq!(admin.get(&fields).body.as_array().map(Vec::len), Some(0));
+    assert_eq!(
+        manager.delete(&format!("{documents}/{document}")).status,
+        204
+    );
+    assert_eq!(
+        walk(&service.app.db.dir.path().join("data/documents/sha256")),
+        0,
+        "its bytes go with the last document referring to them"
+    );
+
     // The administrator does not change it.
     let a = admin.post(
         &parties,
         json!({ "role": "copy_recipient", "step": 4, "email": "a@example.com", "name": "A" }),
     );
     assert_eq!(a.status, 403);
+    // Cancelled by its sender with a reason; then nothing changes it any more.
+    let cancel = format!("/api/contracts/{id}/cancel");
+    let a = manager.post(&cancel, json!({ "reason": " " }));
+    assert_eq!((a.status, a.field("reason")), (400, "required"));
+    let a = manager.post(&cancel, json!({ "reason": "条件変更のため" }));
+    assert_eq!(
+        (a.status, &a.body["status"]),
+        (200, &json!("cancelled")),
+        "{:?}",
+        a.body
+    );
+    assert_eq!(
+        manager.post(&cancel, json!({ "reason": "again" })).status,
+        409
+    );
+    let late = json!({ "role": "signer", "step": 1, "signature_kind": "simple", "email": "late@example.com", "name": "Late" });
+    assert_eq!(manager.post(&parties, late).status, 409);
+    let events = admin.get(&format!("/api/contracts/{id}/events"));
+    let last = events
+        .body
+        .as_array()
+        .and_then(|e| e.last())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        (&last["kind"], &last["detail"]["reason"]),
+        (&json!("contract.cancelled"), &json!("条件変更のため"))
+    );
 }
 
 /// Sends only the headers of an upload declaring `length` bytes, and reads the status line the

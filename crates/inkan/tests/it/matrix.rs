@@ -84,6 +84,10 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("GET",    "/api/contracts/none/documents", Body::None, [404, 404, 404, 404, 404, 404, 404, 404, 401]),
     ("POST",   "/api/contracts/none/fields", Body::NewField, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("GET",    "/api/contracts/none/fields", Body::None,    [404, 404, 404, 404, 404, 404, 404, 404, 401]),
+    ("POST",   "/api/contracts/none/cancel", Body::Cancel,  [403, 403, 404, 404, 403, 403, 403, 403, 401]),
+    ("DELETE", "/api/contracts/none/parties/none", Body::None, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
+    ("DELETE", "/api/contracts/none/documents/none", Body::None, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
+    ("DELETE", "/api/contracts/none/fields/none", Body::None, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("GET",    "/contracts",               Body::None,      [200, 200, 200, 200, 403, 403, 403, 200, 303]),
     ("POST",   "/contracts",               Body::ContractForm, [403, 403, 303, 303, 403, 403, 403, 403, 303]),
     ("GET",    "/contracts/none",          Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 303]),
@@ -167,6 +171,8 @@ enum Body {
     NewField,
     /// The contracts page's new-draft form.
     ContractForm,
+    /// `{"reason": …}`.
+    Cancel,
 }
 
 fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &str) -> u16 {
@@ -175,6 +181,7 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
         Body::None => None,
         Body::Profile => Some(json!({ "display_name": format!("名前 {n}") })),
         Body::NewContract => Some(json!({ "title": format!("契約書 {n}") })),
+        Body::Cancel => Some(json!({ "reason": "条件変更のため" })),
         Body::NewField => Some(
             json!({ "document": "none", "party": "none", "kind": "signature", "page": 1, "x": 50, "y": 50, "width": 120, "height": 60 }),
         ),
@@ -446,7 +453,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 63"), "{output}");
+    assert!(output.contains("Tested: 67"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures_util::TryStreamExt;
 use serde::Deserialize;
@@ -29,6 +29,19 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/contracts/{contract}/fields",
             get(fields).post(add_field),
+        )
+        .route("/api/contracts/{contract}/cancel", post(cancel))
+        .route(
+            "/api/contracts/{contract}/parties/{party}",
+            delete(remove_party),
+        )
+        .route(
+            "/api/contracts/{contract}/documents/{document}",
+            delete(remove_document),
+        )
+        .route(
+            "/api/contracts/{contract}/fields/{field}",
+            delete(remove_field),
         )
         // The document store stops reading at its own limit (50 MB).
         .merge(
@@ -250,6 +263,123 @@ pub async fn fields(
     Ok(Json(
         contracts::fields(&state.db, &session.user, &id).await?,
     ))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct Cancellation {
+    /// Why (1 to 1000 characters); recorded in the history.
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Cancels a draft or a contract in progress (its sender), with a reason.
+#[utoipa::path(post, path = "/api/contracts/{contract}/cancel", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id")),
+    request_body = Cancellation,
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Cancelled", body = Contract),
+        (status = 400, description = "No reason, or too long", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        (status = 409, description = "Completed, declined, expired or cancelled already", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn cancel(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Cancellation>,
+) -> Result<Json<contracts::Contract>, HttpFailure> {
+    let now = state.clock.now();
+    let contract = contracts::cancel(&state.db, now, &session.user, &id, &body.reason).await?;
+    Ok(Json(contract))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PartyPath {
+    contract: String,
+    party: String,
+}
+
+/// Removes a party from a draft, with their fields (its sender).
+#[utoipa::path(delete, path = "/api/contracts/{contract}/parties/{party}", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id"),
+        ("party" = String, Path, description = "The party's id")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such contract or party", body = ApiError),
+        (status = 409, description = "The contract was sent already", body = ApiError),
+    ))]
+pub async fn remove_party(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(PartyPath { contract, party }): Path<PartyPath>,
+) -> Result<StatusCode, HttpFailure> {
+    let now = state.clock.now();
+    contracts::remove_party(&state.db, now, &session.user, &contract, &party).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct DocumentPath {
+    contract: String,
+    document: String,
+}
+
+/// Removes a document from a draft, with its fields (its sender).
+#[utoipa::path(delete, path = "/api/contracts/{contract}/documents/{document}", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id"),
+        ("document" = String, Path, description = "The document's id")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such contract or document", body = ApiError),
+        (status = 409, description = "The contract was sent already", body = ApiError),
+    ))]
+pub async fn remove_document(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(DocumentPath { contract, document }): Path<DocumentPath>,
+) -> Result<StatusCode, HttpFailure> {
+    let now = state.clock.now();
+    let (db, store) = (&state.db, &state.documents);
+    contracts::remove_document(db, store, now, &session.user, &contract, &document).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct FieldPath {
+    contract: String,
+    field: String,
+}
+
+/// Removes a field from a draft (its sender).
+#[utoipa::path(delete, path = "/api/contracts/{contract}/fields/{field}", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id"),
+        ("field" = String, Path, description = "The field's id")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such contract or field", body = ApiError),
+        (status = 409, description = "The contract was sent already", body = ApiError),
+    ))]
+pub async fn remove_field(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(FieldPath { contract, field }): Path<FieldPath>,
+) -> Result<StatusCode, HttpFailure> {
+    let now = state.clock.now();
+    contracts::remove_field(&state.db, now, &session.user, &contract, &field).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The contract's history, oldest first.
