@@ -168,7 +168,10 @@ fn first_login_password_change_and_user_creation(backend: Backend, name: &str) {
     browser.fill("#new_password_confirmation", "Bunsho2026x");
     browser.submit("#password-form");
     assert_eq!(browser.text("#home-roles"), "文書管理者+署名者");
-    assert_eq!(browser.texts("nav.side a"), ["ホーム", "署名する", "設定"]);
+    assert_eq!(
+        browser.texts("nav.side a"),
+        ["ホーム", "契約", "署名する", "設定"]
+    );
     browser.screenshot("new-user-home");
     // No user management for a document manager.
     browser.goto(&format!("{base}/users"));
