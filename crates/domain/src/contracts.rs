@@ -13,7 +13,7 @@ use crate::audit;
 use crate::db::{flag, stored, stored_text, Db};
 use crate::error::{Failure, FieldError};
 use crate::permissions::{allows, require, Action};
-use crate::storage::{DocumentStore, StorageError};
+use crate::storage::{DocumentStore, Download, StorageError};
 
 stored_text! {
     /// Where a contract is.
@@ -786,6 +786,35 @@ async fn page_box(store: &DocumentStore, sha256: &str, page: i64) -> Result<[f64
     })
     .await
     .map_err(|e| Failure::Internal(e.into()))?
+}
+
+/// A document's PDF as it stands now (the original before sending, the signed one later),
+/// streamed from the store, with its name for the download.
+pub async fn document_pdf(
+    db: &Db,
+    store: &DocumentStore,
+    user: &User,
+    contract_id: &str,
+    document_id: &str,
+) -> Result<(String, Download), Failure> {
+    get(db, user, contract_id).await?;
+    let row = sqlx::query(
+        "SELECT name, current_sha256 FROM contract_documents WHERE id = $1 AND contract_id = $2",
+    )
+    .bind(document_id)
+    .bind(contract_id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Failure::NotFound)?;
+    let name: String = row.try_get("name")?;
+    let sha256: String = row.try_get("current_sha256")?;
+    let download = store.get(&sha256).await.map_err(|e| match e {
+        StorageError::NotFound => Failure::Internal(anyhow::anyhow!(
+            "the stored bytes of document {document_id} ({sha256}) are missing"
+        )),
+        other => Failure::Internal(other.into()),
+    })?;
+    Ok((name, download))
 }
 
 /// A draft the sender may still change: theirs, not sent.

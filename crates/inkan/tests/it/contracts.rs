@@ -215,6 +215,14 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
         placed.body
     );
 
+    // The PDF comes back as it was stored, streamed, for the sender and the administrator.
+    for api in [&mut manager, &mut admin] {
+        let got = api.get(&format!("{documents}/{document}/pdf"));
+        assert_eq!(got.status, 200);
+        assert_eq!(got.header("content-type"), Some("application/pdf"));
+        assert_eq!(got.bytes, pdf);
+    }
+
     // A field, a document and a party removed from the draft (fields go with them).
     let field_id = placed
         .body

@@ -5,6 +5,7 @@
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures_util::TryStreamExt;
@@ -42,6 +43,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/api/contracts/{contract}/fields/{field}",
             delete(remove_field),
+        )
+        .route(
+            "/api/contracts/{contract}/documents/{document}/pdf",
+            get(document_pdf),
         )
         // The document store stops reading at its own limit (50 MB).
         .merge(
@@ -380,6 +385,52 @@ pub async fn remove_field(
     let now = state.clock.now();
     contracts::remove_field(&state.db, now, &session.user, &contract, &field).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A document's PDF as it stands (streamed, never loaded whole).
+#[utoipa::path(get, path = "/api/contracts/{contract}/documents/{document}/pdf", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id"),
+        ("document" = String, Path, description = "The document's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "The password must be changed first", body = ApiError),
+        (status = 404, description = "No such contract or document the caller may see", body = ApiError),
+    ))]
+pub async fn document_pdf(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(DocumentPath { contract, document }): Path<DocumentPath>,
+) -> Result<Response, HttpFailure> {
+    let (db, store) = (&state.db, &state.documents);
+    let (name, download) =
+        contracts::document_pdf(db, store, &session.user, &contract, &document).await?;
+    let encoded: String = name
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    let body = Body::from_stream(
+        download
+            .bytes
+            .map_err(|e| std::io::Error::other(e.to_string())),
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/pdf".to_owned()),
+            (header::CONTENT_LENGTH, download.size.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"document.pdf\"; filename*=UTF-8''{encoded}.pdf"),
+            ),
+            (header::CACHE_CONTROL, "private, no-cache".to_owned()),
+        ],
+        body,
+    )
+        .into_response())
 }
 
 /// The contract's history, oldest first.
