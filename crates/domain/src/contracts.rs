@@ -817,6 +817,87 @@ pub async fn document_pdf(
     Ok((name, download))
 }
 
+/// What the sender may set on a draft besides its parties and documents; absent fields stay.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Options {
+    pub title: Option<String>,
+    /// Days before the first automatic reminder, and between reminders: 1 to 30.
+    pub reminder_days: Option<i64>,
+    /// Automatic reminders at most: 0 (none) to 5.
+    pub max_reminders: Option<i64>,
+    /// Whether a party may forward their place to someone else (recorded in the history).
+    pub allow_forwarding: Option<bool>,
+}
+
+/// Changes a draft's title, reminders or forwarding; every problem is reported at once.
+pub async fn set_options(
+    db: &Db,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+    options: &Options,
+) -> Result<Contract, Failure> {
+    let contract = changeable_draft(db, sender, contract_id).await?;
+    let mut errors = Vec::new();
+    let title = match options.title.as_deref().map(check_title) {
+        Some(Ok(t)) => t,
+        Some(Err(f)) => {
+            errors.extend_from_slice(f.fields());
+            contract.title.clone()
+        }
+        None => contract.title.clone(),
+    };
+    let reminder_days = options.reminder_days.unwrap_or(contract.reminder_days);
+    if !(1..=30).contains(&reminder_days) {
+        errors.push(FieldError::new("reminder_days", "error.reminder_days"));
+    }
+    let max_reminders = options.max_reminders.unwrap_or(contract.max_reminders);
+    if !(0..=MAX_REMINDERS).contains(&max_reminders) {
+        errors.push(FieldError::new("max_reminders", "error.max_reminders"));
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    let forwarding = options
+        .allow_forwarding
+        .unwrap_or(contract.allow_forwarding);
+    let mut tx = db.begin().await?;
+    let updated = sqlx::query(
+        "UPDATE contracts SET title = $2, reminder_days = $3, max_reminders = $4, \
+         allow_forwarding = $5, updated_at = $6 WHERE id = $1 AND status = $7",
+    )
+    .bind(contract_id)
+    .bind(&title)
+    .bind(reminder_days)
+    .bind(max_reminders)
+    .bind(forwarding)
+    .bind(now)
+    .bind(ContractStatus::Draft.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Err(Failure::Conflict(vec![FieldError::new(
+            "contract",
+            "error.contract_not_draft",
+        )]));
+    }
+    record(
+        &mut tx,
+        now,
+        contract_id,
+        sender,
+        "contract.options_changed",
+        serde_json::json!({
+            "title": title, "reminder_days": reminder_days, "max_reminders": max_reminders,
+            "allow_forwarding": forwarding,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    get(db, sender, contract_id).await
+}
+
 /// A draft the sender may still change: theirs, not sent.
 async fn changeable_draft(db: &Db, sender: &User, contract_id: &str) -> Result<Contract, Failure> {
     require(sender.roles, Action::ManageContracts)?;

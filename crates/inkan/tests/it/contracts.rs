@@ -215,6 +215,32 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
         placed.body
     );
 
+    // Options: every problem named at once; then changed and in the history.
+    let contract_path = format!("/api/contracts/{id}");
+    let a = manager.patch(
+        &contract_path,
+        json!({ "reminder_days": 0, "max_reminders": 9 }),
+    );
+    assert_eq!(a.status, 400, "{:?}", a.body);
+    assert_eq!(
+        (a.field("reminder_days"), a.field("max_reminders")),
+        ("reminder_days", "max_reminders")
+    );
+    let a = manager.patch(
+        &contract_path,
+        json!({ "reminder_days": 7, "max_reminders": 2, "allow_forwarding": true }),
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(
+        (
+            &a.body["reminder_days"],
+            &a.body["max_reminders"],
+            &a.body["allow_forwarding"],
+            &a.body["title"]
+        ),
+        (&json!(7), &json!(2), &json!(true), &json!("業務委託契約書"))
+    );
+
     // The PDF comes back as it was stored, streamed, for the sender and the administrator.
     for api in [&mut manager, &mut admin] {
         let got = api.get(&format!("{documents}/{document}/pdf"));

@@ -85,6 +85,7 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("POST",   "/api/contracts/none/fields", Body::NewField, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("GET",    "/api/contracts/none/fields", Body::None,    [404, 404, 404, 404, 404, 404, 404, 404, 401]),
     ("POST",   "/api/contracts/none/cancel", Body::Cancel,  [403, 403, 404, 404, 403, 403, 403, 403, 401]),
+    ("PATCH",  "/api/contracts/none",      Body::Options,   [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("DELETE", "/api/contracts/none/parties/none", Body::None, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("DELETE", "/api/contracts/none/documents/none", Body::None, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("DELETE", "/api/contracts/none/fields/none", Body::None, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
@@ -174,6 +175,8 @@ enum Body {
     ContractForm,
     /// `{"reason": …}`.
     Cancel,
+    /// `{"reminder_days": …}`.
+    Options,
 }
 
 fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &str) -> u16 {
@@ -183,6 +186,7 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
         Body::Profile => Some(json!({ "display_name": format!("名前 {n}") })),
         Body::NewContract => Some(json!({ "title": format!("契約書 {n}") })),
         Body::Cancel => Some(json!({ "reason": "条件変更のため" })),
+        Body::Options => Some(json!({ "reminder_days": 5 })),
         Body::NewField => Some(
             json!({ "document": "none", "party": "none", "kind": "signature", "page": 1, "x": 50, "y": 50, "width": 120, "height": 60 }),
         ),
@@ -454,7 +458,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 68"), "{output}");
+    assert!(output.contains("Tested: 69"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

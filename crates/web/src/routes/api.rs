@@ -66,6 +66,7 @@ pub fn router() -> Router<AppState> {
         crate::routes::contracts::fields, crate::routes::contracts::cancel,
         crate::routes::contracts::remove_party, crate::routes::contracts::remove_document,
         crate::routes::contracts::remove_field, crate::routes::contracts::document_pdf,
+        crate::routes::contracts::set_options,
         crate::routes::pins::own_status, crate::routes::pins::own_set,
         crate::routes::pins::user_unlock, crate::routes::pins::user_reset,
         crate::routes::seals::upload, crate::routes::seals::discard,

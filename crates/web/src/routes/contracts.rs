@@ -16,7 +16,8 @@ use crate::app::AppState;
 use crate::error::{ApiError, HttpFailure};
 use crate::routes::extract::{ApiJson, ApiSession};
 use crate::routes::schemas::{
-    Contract, ContractDocument, ContractEvent, ContractField, NewFieldBody, NewPartyBody, Party,
+    Contract, ContractDocument, ContractEvent, ContractField, ContractOptions, NewFieldBody,
+    NewPartyBody, Party,
 };
 use domain::contracts::{self, NewParty};
 use domain::error::Failure;
@@ -24,7 +25,7 @@ use domain::error::Failure;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/contracts", get(list).post(create))
-        .route("/api/contracts/{contract}", get(one))
+        .route("/api/contracts/{contract}", get(one).patch(set_options))
         .route("/api/contracts/{contract}/parties", post(add_party))
         .route("/api/contracts/{contract}/events", get(events))
         .route(
@@ -431,6 +432,31 @@ pub async fn document_pdf(
         body,
     )
         .into_response())
+}
+
+/// Changes a draft's title, reminders or forwarding (its sender); absent fields stay.
+#[utoipa::path(patch, path = "/api/contracts/{contract}", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id")),
+    request_body = ContractOptions,
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The draft", body = Contract),
+        (status = 400, description = "Field problems (every one named)", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        (status = 409, description = "The contract was sent already", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn set_options(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+    ApiJson(options): ApiJson<contracts::Options>,
+) -> Result<Json<contracts::Contract>, HttpFailure> {
+    let now = state.clock.now();
+    let contract = contracts::set_options(&state.db, now, &session.user, &id, &options).await?;
+    Ok(Json(contract))
 }
 
 /// The contract's history, oldest first.

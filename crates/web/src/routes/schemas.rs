@@ -282,3 +282,16 @@ pub struct NewFieldBody {
     /// Up to 100 characters.
     label: String,
 }
+
+/// A draft's options; absent fields stay as they are.
+#[derive(Debug, ToSchema)]
+pub struct ContractOptions {
+    /// 1 to 200 characters.
+    title: Option<String>,
+    /// Days before the first automatic reminder, and between reminders: 1 to 30.
+    reminder_days: Option<i64>,
+    /// Automatic reminders at most: 0 to 5.
+    max_reminders: Option<i64>,
+    /// Whether a party may forward their place to someone else.
+    allow_forwarding: Option<bool>,
+}
