@@ -248,15 +248,7 @@ pub async fn add_party(
     contract_id: &str,
     new: &NewParty,
 ) -> Result<Party, Failure> {
-    require(sender.roles, Action::ManageContracts)?;
-    let contract = get(db, sender, contract_id).await?;
-    may_change(sender, &contract)?;
-    if contract.status != ContractStatus::Draft {
-        return Err(Failure::Conflict(vec![FieldError::new(
-            "contract",
-            "error.contract_not_draft",
-        )]));
-    }
+    changeable_draft(db, sender, contract_id).await?;
     let mut errors = Vec::new();
     let role = PartyRole::parse(new.role.trim())
         .map_err(|_| errors.push(FieldError::new("role", "error.party_role")))
@@ -323,13 +315,7 @@ pub async fn add_party(
     };
     let id = new_id()?;
     let mut tx = db.begin().await?;
-    let position: i64 = sqlx::query(
-        "SELECT COALESCE(MAX(position), 0) + 1 AS next FROM contract_parties WHERE contract_id = $1",
-    )
-    .bind(contract_id)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("next")?;
+    let position = next_number(&mut tx, Numbered::Parties, contract_id).await?;
     if position > MAX_PARTIES {
         return Err(Failure::invalid("email", "error.too_many_parties"));
     }
@@ -402,15 +388,7 @@ pub async fn add_document(
     file_name: &str,
     body: impl tokio::io::AsyncRead + Unpin,
 ) -> Result<Document, Failure> {
-    require(sender.roles, Action::ManageContracts)?;
-    let contract = get(db, sender, contract_id).await?;
-    may_change(sender, &contract)?;
-    if contract.status != ContractStatus::Draft {
-        return Err(Failure::Conflict(vec![FieldError::new(
-            "contract",
-            "error.contract_not_draft",
-        )]));
-    }
+    changeable_draft(db, sender, contract_id).await?;
     let name = document_name(file_name)?;
     let stored = match store.put(body, MAX_DOCUMENT_BYTES).await {
         Ok(stored) => stored,
@@ -427,14 +405,7 @@ pub async fn add_document(
     };
     let id = new_id()?;
     let mut tx = db.begin().await?;
-    let position: i64 = sqlx::query(
-        "SELECT COALESCE(MAX(position), 0) + 1 AS next FROM contract_documents \
-         WHERE contract_id = $1",
-    )
-    .bind(contract_id)
-    .fetch_one(&mut *tx)
-    .await?
-    .try_get("next")?;
+    let position = next_number(&mut tx, Numbered::Documents, contract_id).await?;
     if position > MAX_DOCUMENTS {
         return Err(Failure::invalid("file", "error.too_many_documents"));
     }
@@ -629,15 +600,7 @@ pub async fn add_field(
     contract_id: &str,
     new: &NewField,
 ) -> Result<Field, Failure> {
-    require(sender.roles, Action::ManageContracts)?;
-    let contract = get(db, sender, contract_id).await?;
-    may_change(sender, &contract)?;
-    if contract.status != ContractStatus::Draft {
-        return Err(Failure::Conflict(vec![FieldError::new(
-            "contract",
-            "error.contract_not_draft",
-        )]));
-    }
+    let contract = changeable_draft(db, sender, contract_id).await?;
     let mut errors = Vec::new();
     let kind = FieldKind::parse(new.kind.trim())
         .map_err(|_| errors.push(FieldError::new("kind", "error.field_kind")))
@@ -898,11 +861,18 @@ pub async fn set_options(
     get(db, sender, contract_id).await
 }
 
-/// A draft the sender may still change: theirs, not sent.
-async fn changeable_draft(db: &Db, sender: &User, contract_id: &str) -> Result<Contract, Failure> {
+/// A contract `sender` may change: a document manager's own (refused before it is looked up
+/// when the caller manages no contracts).
+async fn sender_contract(db: &Db, sender: &User, contract_id: &str) -> Result<Contract, Failure> {
     require(sender.roles, Action::ManageContracts)?;
     let contract = get(db, sender, contract_id).await?;
     may_change(sender, &contract)?;
+    Ok(contract)
+}
+
+/// A draft the sender may still change: theirs, not sent.
+async fn changeable_draft(db: &Db, sender: &User, contract_id: &str) -> Result<Contract, Failure> {
+    let contract = sender_contract(db, sender, contract_id).await?;
     if contract.status != ContractStatus::Draft {
         return Err(Failure::Conflict(vec![FieldError::new(
             "contract",
@@ -1031,9 +1001,7 @@ pub async fn cancel(
     contract_id: &str,
     reason: &str,
 ) -> Result<Contract, Failure> {
-    require(sender.roles, Action::ManageContracts)?;
-    let contract = get(db, sender, contract_id).await?;
-    may_change(sender, &contract)?;
+    let contract = sender_contract(db, sender, contract_id).await?;
     let reason = reason.trim();
     if reason.is_empty() {
         return Err(Failure::invalid("reason", "error.required"));
@@ -1120,13 +1088,7 @@ async fn record(
     kind: &str,
     detail: serde_json::Value,
 ) -> Result<(), Failure> {
-    let seq: i64 = sqlx::query(
-        "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM contract_events WHERE contract_id = $1",
-    )
-    .bind(contract_id)
-    .fetch_one(&mut **tx)
-    .await?
-    .try_get("next")?;
+    let seq = next_number(tx, Numbered::Events, contract_id).await?;
     sqlx::query(
         "INSERT INTO contract_events (id, contract_id, seq, at, kind, actor_user_id, actor_name, \
          actor_email, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -1156,6 +1118,40 @@ async fn record(
     )
     .await?;
     Ok(())
+}
+
+/// What a contract numbers 1, 2, 3… in its own rows.
+#[derive(Debug, Clone, Copy)]
+enum Numbered {
+    Parties,
+    Documents,
+    Events,
+}
+
+/// The next number of `what` in the contract (its rows' unique index catches a race).
+async fn next_number(
+    tx: &mut Transaction<'static, Any>,
+    what: Numbered,
+    contract_id: &str,
+) -> Result<i64, Failure> {
+    let sql = match what {
+        Numbered::Parties => {
+            "SELECT COALESCE(MAX(position), 0) + 1 AS next FROM contract_parties \
+             WHERE contract_id = $1"
+        }
+        Numbered::Documents => {
+            "SELECT COALESCE(MAX(position), 0) + 1 AS next FROM contract_documents \
+             WHERE contract_id = $1"
+        }
+        Numbered::Events => {
+            "SELECT COALESCE(MAX(seq), 0) + 1 AS next FROM contract_events WHERE contract_id = $1"
+        }
+    };
+    Ok(sqlx::query(sql)
+        .bind(contract_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("next")?)
 }
 
 const CONTRACT_COLUMNS: &str = "id, org_id, title, status, created_by, created_at, sent_at, \
