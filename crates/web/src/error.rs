@@ -210,3 +210,41 @@ impl IntoResponse for HttpFailure {
         response
     }
 }
+
+/// 401, 403 and 404 for the sender's changes to a contract (`/api/contracts/{contract}/…`).
+#[derive(Debug)]
+pub struct AsSender;
+
+impl utoipa::IntoResponses for AsSender {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        refusals(&[
+            NOT_LOGGED_IN,
+            (
+                "403",
+                "Not a document manager, not the sender, or CSRF token wrong",
+            ),
+            (
+                "404",
+                "No such contract the caller may see, or no such item of it",
+            ),
+        ])
+    }
+}
+
+/// 401, 403 and 404 for reading a contract (its sender, or an administrator of its
+/// organisation).
+#[derive(Debug)]
+pub struct AsReader;
+
+impl utoipa::IntoResponses for AsReader {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        refusals(&[
+            NOT_LOGGED_IN,
+            ("403", "The password must be changed first"),
+            (
+                "404",
+                "No such contract the caller may see, or no such item of it",
+            ),
+        ])
+    }
+}

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
-use crate::error::{ApiError, HttpFailure};
+use crate::error::{ApiError, AsReader, AsSender, HttpFailure};
 use crate::routes::extract::{ApiJson, ApiSession};
 use crate::routes::schemas::{
     Contract, ContractDocument, ContractEvent, ContractField, ContractOptions, NewFieldBody,
@@ -109,9 +109,7 @@ pub async fn list(
     security(("session" = [])),
     responses(
         (status = 200, description = "The contract", body = Contract),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "The password must be changed first", body = ApiError),
-        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        AsReader,
     ))]
 pub async fn one(
     State(state): State<AppState>,
@@ -130,9 +128,7 @@ pub async fn one(
     responses(
         (status = 201, description = "The party", body = Party),
         (status = 400, description = "Field problems (every one named), or who signs how", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        AsSender,
         (status = 409, description = "The contract was sent already", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
     ))]
@@ -162,9 +158,7 @@ pub struct DocumentName {
     responses(
         (status = 201, description = "The document", body = ContractDocument),
         (status = 400, description = "Not a PDF, encrypted or unreadable (the message says why), or no name", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        AsSender,
         (status = 409, description = "The contract was sent already", body = ApiError),
         (status = 413, description = "Larger than 50 MB", body = ApiError),
     ))]
@@ -209,9 +203,7 @@ pub async fn add_document(
     security(("session" = [])),
     responses(
         (status = 200, description = "The documents", body = Vec<ContractDocument>),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "The password must be changed first", body = ApiError),
-        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        AsReader,
     ))]
 pub async fn documents(
     State(state): State<AppState>,
@@ -233,9 +225,7 @@ pub async fn documents(
     responses(
         (status = 201, description = "The field", body = ContractField),
         (status = 400, description = "Field problems (every one named): kind, party, document, page, outside the page, too small", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        AsSender,
         (status = 409, description = "The contract was sent already", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
     ))]
@@ -257,9 +247,7 @@ pub async fn add_field(
     security(("session" = [])),
     responses(
         (status = 200, description = "The fields, by document and page", body = Vec<ContractField>),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "The password must be changed first", body = ApiError),
-        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        AsReader,
     ))]
 pub async fn fields(
     State(state): State<AppState>,
@@ -286,9 +274,7 @@ pub struct Cancellation {
     responses(
         (status = 200, description = "Cancelled", body = Contract),
         (status = 400, description = "No reason, or too long", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        AsSender,
         (status = 409, description = "Completed, declined, expired or cancelled already", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
     ))]
@@ -316,9 +302,7 @@ pub struct PartyPath {
     security(("session" = [], "csrf" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such contract or party", body = ApiError),
+        AsSender,
         (status = 409, description = "The contract was sent already", body = ApiError),
     ))]
 pub async fn remove_party(
@@ -344,9 +328,7 @@ pub struct DocumentPath {
     security(("session" = [], "csrf" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such contract or document", body = ApiError),
+        AsSender,
         (status = 409, description = "The contract was sent already", body = ApiError),
     ))]
 pub async fn remove_document(
@@ -373,9 +355,7 @@ pub struct FieldPath {
     security(("session" = [], "csrf" = [])),
     responses(
         (status = 204, description = "Removed"),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such contract or field", body = ApiError),
+        AsSender,
         (status = 409, description = "The contract was sent already", body = ApiError),
     ))]
 pub async fn remove_field(
@@ -395,9 +375,7 @@ pub async fn remove_field(
     security(("session" = [])),
     responses(
         (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "The password must be changed first", body = ApiError),
-        (status = 404, description = "No such contract or document the caller may see", body = ApiError),
+        AsReader,
     ))]
 pub async fn document_pdf(
     State(state): State<AppState>,
@@ -442,9 +420,7 @@ pub async fn document_pdf(
     responses(
         (status = 200, description = "The draft", body = Contract),
         (status = 400, description = "Field problems (every one named)", body = ApiError),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Not a document manager, not the sender, or CSRF token wrong", body = ApiError),
-        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        AsSender,
         (status = 409, description = "The contract was sent already", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
     ))]
@@ -465,9 +441,7 @@ pub async fn set_options(
     security(("session" = [])),
     responses(
         (status = 200, description = "The events", body = Vec<ContractEvent>),
-        (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "The password must be changed first", body = ApiError),
-        (status = 404, description = "No such contract the caller may see", body = ApiError),
+        AsReader,
     ))]
 pub async fn events(
     State(state): State<AppState>,
