@@ -4,20 +4,13 @@
 //! the CA through PostgreSQL alone (issuing, OCSP, revocation, CRLs); `inkan ca import` moves a
 //! CA folder into the database once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
 use crate::serve::{Backend, TestApp};
 use crate::service::{applicant_form, Api, Service};
-
-fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < within, "{what} within {within:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+use crate::support::wait_until;
 
 fn an_approval_killed_before_it_commits_leaves_the_order_pending(backend: Backend) {
     let hold = tempfile::tempdir().expect("tempdir");
@@ -63,13 +56,7 @@ fn an_approval_killed_before_it_commits_leaves_the_order_pending(backend: Backen
     // Nothing of it committed: no certificate at the CA, none for the signer, the order queued.
     assert_eq!(service.app.db.count(signer_certs), 0);
     assert_eq!(service.app.db.count("SELECT COUNT(*) FROM certificates"), 0);
-    let shared = service.app.db.share();
-    let mut cmd = shared.command(&["serve"]);
-    cmd.env("INKAN_SMTP_HOST", "127.0.0.1")
-        .env("INKAN_SMTP_PORT", service.smtp_port.to_string())
-        .env("INKAN_SMTP_TLS", "none")
-        .env("INKAN_BASE_URL", "https://sign.example.jp");
-    let second = TestApp::start(shared, cmd);
+    let second = service.start_another(&[]);
     let mut op = Api::new(&second.base);
     assert_eq!(op.login("op@inkan.example", "Operator2026").status, 200);
     let queue = op.get("/api/identity-checks");
@@ -149,13 +136,7 @@ fn two_processes_share_the_ca_through_postgresql_alone() {
     let Some(service) = Service::start(Backend::Postgres) else {
         return;
     };
-    let shared = service.app.db.share();
-    let mut cmd = shared.command(&["serve"]);
-    cmd.env("INKAN_SMTP_HOST", "127.0.0.1")
-        .env("INKAN_SMTP_PORT", service.smtp_port.to_string())
-        .env("INKAN_SMTP_TLS", "none")
-        .env("INKAN_BASE_URL", "https://sign.example.jp");
-    let other = TestApp::start(shared, cmd);
+    let other = service.start_another(&[]);
     assert_ne!(
         service.app.db.dir.path(),
         other.db.dir.path(),

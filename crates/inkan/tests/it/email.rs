@@ -111,6 +111,16 @@ impl Drop for SmtpSink {
 /// `inkan serve` with a fresh database, delivering by plain SMTP to 127.0.0.1:`port`.
 pub fn serve_with_smtp(backend: Backend, port: u16, env: &[(&str, &str)]) -> Option<TestApp> {
     let db = TestDb::new(backend)?;
+    let mut cmd = smtp_serve_command(&db, port);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Some(TestApp::start(db, cmd))
+}
+
+/// `inkan serve` on `db` mailing through the SMTP sink on `port` (every process of a test's
+/// service is configured alike).
+pub fn smtp_serve_command(db: &TestDb, port: u16) -> std::process::Command {
     let mut cmd = db.command(&["serve"]);
     cmd.env("INKAN_SMTP_HOST", "127.0.0.1")
         .env("INKAN_SMTP_PORT", port.to_string())
@@ -119,10 +129,7 @@ pub fn serve_with_smtp(backend: Backend, port: u16, env: &[(&str, &str)]) -> Opt
         .env("INKAN_MAIL_RETRY_SECONDS", "1")
         .env("INKAN_INITIAL_ADMIN_EMAIL", "kanri@example.jp")
         .env("INKAN_BASE_URL", "https://sign.example.jp");
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    Some(TestApp::start(db, cmd))
+    cmd
 }
 
 /// The temporary password the server printed at its first start.

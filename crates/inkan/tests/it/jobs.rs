@@ -7,12 +7,13 @@
 //! `start <pid>` to a log file, blocks until a release file exists, then writes `finish <pid>`.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use sqlx::Row;
 
 use crate::serve::{Backend, TestApp, TestDb};
 use crate::service::set_clock;
+use crate::support::wait_until;
 
 /// (status, attempts, last_error) of the job.
 fn job_row(db: &TestDb, id: &'static str) -> (String, i64, Option<String>) {
@@ -37,14 +38,6 @@ fn log_lines(log: &Path) -> Vec<(String, u32)> {
             (what.to_owned(), pid.parse().expect("a pid"))
         })
         .collect()
-}
-
-fn wait_until(within: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < within, "{what} within {within:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn a_job_running_in_a_killed_process_is_taken_over_and_finished_once(backend: Backend) {

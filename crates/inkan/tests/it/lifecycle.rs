@@ -633,19 +633,7 @@ fn renewal_reminder_is_sent_once_by_two_servers_then_renewal_and_change_take_ove
     let Some(service) = Service::start_with(Backend::Postgres, &env) else {
         return;
     };
-    let start_second = || {
-        let db = service.app.db.share();
-        let mut cmd = db.command(&["serve"]);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.env("INKAN_SMTP_HOST", "127.0.0.1")
-            .env("INKAN_SMTP_PORT", service.smtp_port.to_string())
-            .env("INKAN_SMTP_TLS", "none")
-            .env("INKAN_MAIL_RETRY_SECONDS", "1")
-            .env("INKAN_BASE_URL", "https://sign.example.jp");
-        crate::serve::TestApp::start(db, cmd)
-    };
+    let start_second = || service.start_another(&env);
     let second = start_second();
     let mut admin = service.admin();
     let (_, mut signer) = service.user(&mut admin, "yamada@example.jp", &["signer"], "Yamada2026x");

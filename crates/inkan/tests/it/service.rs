@@ -220,6 +220,17 @@ impl Service {
         })
     }
 
+    /// Another `inkan serve` process on this service's database, with a data folder of its own,
+    /// configured like the first (and `env`).
+    pub fn start_another(&self, env: &[(&str, &str)]) -> TestApp {
+        let db = self.app.db.share();
+        let mut cmd = crate::email::smtp_serve_command(&db, self.smtp_port);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        TestApp::start(db, cmd)
+    }
+
     pub fn api(&self) -> Api {
         Api::new(&self.app.base)
     }

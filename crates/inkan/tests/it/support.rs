@@ -118,3 +118,12 @@ pub fn pdf_from_objects(objects: &[String]) -> Vec<u8> {
     );
     pdf
 }
+
+/// Waits until `done`, failing the test with `what` after `within`.
+pub fn wait_until(within: std::time::Duration, what: &str, mut done: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(started.elapsed() < within, "{what} within {within:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
