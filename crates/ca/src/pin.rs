@@ -126,6 +126,7 @@ pub struct Recipient([u8; X25519_LEN]);
 pub struct PinVault {
     hash_secret: Zeroizing<[u8; 32]>,
     kek_secret: Zeroizing<[u8; 32]>,
+    grant_secret: Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for PinVault {
@@ -140,6 +141,7 @@ impl PinVault {
         Ok(PinVault {
             hash_secret: hkdf(b"inkan signing pin v1", master.bytes(), b"pin hash")?,
             kek_secret: hkdf(b"inkan signing pin v1", master.bytes(), b"pin key")?,
+            grant_secret: hkdf(b"inkan signing pin v1", master.bytes(), b"pin grant")?,
         })
     }
 
@@ -234,6 +236,44 @@ impl PinVault {
             .map_err(|_| crypto("wrapping key"))?;
         self.seal_private(new_pin, seed.as_ref(), &unlocked.public.0)
     }
+}
+
+impl PinVault {
+    /// A grant: `unlocked`'s wrapping key sealed under the master key for one `purpose` (a
+    /// signature's id), so that the job carrying out a signature the signer asked for with
+    /// their PIN can open the key after a crash or on another process, without the PIN. The
+    /// caller keeps it only until that signature is done.
+    pub fn grant(&self, unlocked: &UnlockedPin, purpose: &str) -> Result<Vec<u8>> {
+        let seed: Curve25519SeedBin = unlocked
+            .private
+            .as_be_bytes()
+            .map_err(|_| crypto("wrapping key"))?;
+        let mut plain = unlocked.public.0.to_vec();
+        plain.extend_from_slice(seed.as_ref());
+        seal_with(&self.grant_secret, &grant_aad(purpose), &plain)
+    }
+
+    /// The wrapping key a [`PinVault::grant`] for `purpose` holds.
+    pub fn open_grant(&self, grant: &[u8], purpose: &str) -> Result<UnlockedPin> {
+        let plain = open_with(&self.grant_secret, &grant_aad(purpose), grant)
+            .filter(|p| p.len() == 2 * X25519_LEN)
+            .ok_or_else(|| crypto("not a grant for this purpose and master key"))?;
+        let (public, seed) = plain.split_at(X25519_LEN);
+        let private =
+            PrivateKey::from_private_key(&X25519, seed).map_err(|_| crypto("grant: bad key"))?;
+        let mut recipient = [0u8; X25519_LEN];
+        recipient.copy_from_slice(public);
+        Ok(UnlockedPin {
+            private,
+            public: Recipient(recipient),
+        })
+    }
+}
+
+fn grant_aad(purpose: &str) -> Vec<u8> {
+    let mut aad = b"INKG1".to_vec();
+    aad.extend_from_slice(purpose.as_bytes());
+    aad
 }
 
 fn lock_aad(public: &[u8]) -> Vec<u8> {
@@ -400,6 +440,32 @@ mod tests {
             bad[i] ^= 1;
             assert!(u.open(&bad).is_err(), "byte {i}");
         }
+    }
+
+    #[test]
+    fn a_grant_opens_the_envelopes_for_its_purpose_only_and_under_its_master_key() {
+        let v = vault();
+        let lock = v.create("abcd1234").expect("create");
+        let pkcs8 = generate_pkcs8(KeyAlgorithm::EcdsaP256).expect("key");
+        let envelope = seal_to(
+            &lock.recipient().expect("r"),
+            KeyAlgorithm::EcdsaP256,
+            &pkcs8,
+        )
+        .expect("seal");
+        let unlocked = v.unlock(&lock, "abcd1234").expect("unlock");
+        let grant = v.grant(&unlocked, "signature-1").expect("grant");
+        let opened = v.open_grant(&grant, "signature-1").expect("open grant");
+        assert_eq!(opened.recipient(), unlocked.recipient());
+        opened
+            .open(&envelope)
+            .expect("the grant opens the envelope");
+        assert!(v.open_grant(&grant, "signature-2").is_err());
+        let other = PinVault::new(&MasterKey::from_bytes(&[8; 32]).expect("mk")).expect("v");
+        assert!(other.open_grant(&grant, "signature-1").is_err());
+        let mut bad = grant.clone();
+        bad[20] ^= 1;
+        assert!(v.open_grant(&bad, "signature-1").is_err());
     }
 
     #[test]

@@ -103,6 +103,26 @@ pub fn jst(seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Unix seconds as the date in Japan, `YYYY年MM月DD日` (a contract's date-signed field).
+pub fn jst_date(seconds: i64) -> String {
+    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| t.with_timezone(&jst).format("%Y年%m月%d日").to_string())
+        .unwrap_or_default()
+}
+
+/// Unix seconds as `YYYY-MM-DD HH:MM:SS JST`, to the second (the certificate of completion).
+pub fn jst_seconds(seconds: i64) -> String {
+    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| {
+            t.with_timezone(&jst)
+                .format("%Y-%m-%d %H:%M:%S JST")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,5 +148,7 @@ mod tests {
     #[test]
     fn times_are_shown_in_japan_time() {
         assert_eq!(jst(0), "1970-01-01 09:00");
+        assert_eq!(jst_date(0), "1970年01月01日");
+        assert_eq!(jst_seconds(59), "1970-01-01 09:00:59 JST");
     }
 }

@@ -113,6 +113,9 @@ pub struct Config {
     /// `scheduler_seconds`, `INKAN_SCHEDULER_SECONDS`: how often each process looks for due
     /// scheduled work (renewal reminders); 1 to 3600, default 60.
     pub scheduler_seconds: u64,
+    /// `webhook_retry_seconds`, `INKAN_WEBHOOK_RETRY_SECONDS`: the first retry delay after a
+    /// failed webhook delivery; each further failure doubles it, up to an hour, for 24 hours.
+    pub webhook_retry_seconds: u64,
 }
 
 impl Default for Config {
@@ -135,6 +138,7 @@ impl Default for Config {
             mail_from: "Inkan <noreply@localhost>".into(),
             mail_retry_seconds: 30,
             scheduler_seconds: 60,
+            webhook_retry_seconds: 30,
         }
     }
 }
@@ -160,6 +164,7 @@ struct FileConfig {
     mail_from: Option<String>,
     mail_retry_seconds: Option<u64>,
     scheduler_seconds: Option<u64>,
+    webhook_retry_seconds: Option<u64>,
 }
 
 /// A configuration problem, naming where the bad value came from.
@@ -263,6 +268,10 @@ impl Config {
             self.scheduler_seconds =
                 check_retry(v).map_err(|m| value_error(origin("scheduler_seconds"), m))?;
         }
+        if let Some(v) = f.webhook_retry_seconds {
+            self.webhook_retry_seconds =
+                check_retry(v).map_err(|m| value_error(origin("webhook_retry_seconds"), m))?;
+        }
         Ok(())
     }
 
@@ -344,6 +353,14 @@ impl Config {
             self.scheduler_seconds =
                 parsed.map_err(|m| value_error(origin("INKAN_SCHEDULER_SECONDS"), m))?;
         }
+        if let Some(v) = get("INKAN_WEBHOOK_RETRY_SECONDS") {
+            let parsed = v
+                .parse()
+                .map_err(|_| format!("'{v}' is not a number of seconds"))
+                .and_then(check_retry);
+            self.webhook_retry_seconds =
+                parsed.map_err(|m| value_error(origin("INKAN_WEBHOOK_RETRY_SECONDS"), m))?;
+        }
         Ok(())
     }
 
@@ -414,8 +431,12 @@ impl Config {
             ),
         };
         out.push_str(&format!(
-            "mail_from = \"{}\"\nmail_retry_seconds = {}\nscheduler_seconds = {}\n",
-            self.mail_from, self.mail_retry_seconds, self.scheduler_seconds
+            "mail_from = \"{}\"\nmail_retry_seconds = {}\nscheduler_seconds = {}\n\
+             webhook_retry_seconds = {}\n",
+            self.mail_from,
+            self.mail_retry_seconds,
+            self.scheduler_seconds,
+            self.webhook_retry_seconds
         ));
         out
     }
@@ -602,6 +623,8 @@ mod tests {
             ("INKAN_SMTP_PORT", "smtp"),
             ("INKAN_MAIL_FROM", "not an address"),
             ("INKAN_MAIL_RETRY_SECONDS", "0"),
+            ("INKAN_WEBHOOK_RETRY_SECONDS", "0"),
+            ("INKAN_WEBHOOK_RETRY_SECONDS", "soon"),
         ] {
             let e = Config::load_from(None, &env(&[(key, value)])).expect_err(key);
             assert!(e.to_string().contains(key), "{e}");

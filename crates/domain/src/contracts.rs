@@ -1,8 +1,14 @@
 //! Contracts: a document manager's draft (title, documents, parties in steps, fields), sent to
-//! its parties in turn, signed or approved by each, and completed. This module owns the
-//! `contracts`, `contract_parties` and `contract_events` tables: the draft and its parties, who
-//! may see a contract, and its own history. Sending, signing and completion arrive with the
-//! rest of the contracts issue.
+//! its parties in turn, signed or approved by each, and completed. This module owns the draft
+//! and its parties, who may see a contract, and its own history; [`flow`] sends it and runs the
+//! parties' turns, [`signature`] carries out their signatures, [`completion`] completes it.
+
+pub mod completion;
+pub mod desk;
+pub mod flow;
+pub mod signature;
+
+pub use desk::Desk;
 
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -91,12 +97,39 @@ pub struct Contract {
     pub sent_at: Option<i64>,
     pub completed_at: Option<i64>,
     pub expires_at: Option<i64>,
+    /// Days from sending to expiry.
+    pub expiry_days: i64,
     pub reminder_days: i64,
     pub max_reminders: i64,
     pub allow_forwarding: bool,
+    /// Why it was declined or cancelled.
+    pub end_reason: Option<String>,
     pub parties: Vec<Party>,
     #[serde(skip)]
     pub org_id: String,
+}
+
+impl Contract {
+    /// A contract with only its id, for rows that need a few columns.
+    fn empty(id: &str) -> Self {
+        Self {
+            id: id.to_owned(),
+            title: String::new(),
+            status: ContractStatus::Draft,
+            created_by: String::new(),
+            created_at: 0,
+            sent_at: None,
+            completed_at: None,
+            expires_at: None,
+            expiry_days: EXPIRY_DAYS,
+            reminder_days: REMINDER_DAYS,
+            max_reminders: MAX_REMINDERS,
+            allow_forwarding: false,
+            end_reason: None,
+            parties: Vec::new(),
+            org_id: String::new(),
+        }
+    }
 }
 
 /// A party of a contract.
@@ -194,7 +227,7 @@ pub async fn create_draft(
         &mut tx,
         now,
         &id,
-        sender,
+        &Actor::user(sender),
         "contract.created",
         serde_json::json!({ "title": title }),
     )
@@ -341,7 +374,7 @@ pub async fn add_party(
         &mut tx,
         now,
         contract_id,
-        sender,
+        &Actor::user(sender),
         "contract.party_added",
         serde_json::json!({
             "party": id, "role": role.as_str(), "step": new.step,
@@ -428,7 +461,7 @@ pub async fn add_document(
         &mut tx,
         now,
         contract_id,
-        sender,
+        &Actor::user(sender),
         "contract.document_added",
         serde_json::json!({
             "document": id, "name": name, "sha256": stored.sha256, "size": stored.size,
@@ -494,7 +527,7 @@ async fn page_count(store: &DocumentStore, sha256: &str) -> Result<i64, Failure>
 async fn forget_unused(db: &Db, store: &DocumentStore, sha256: &str) -> Result<(), Failure> {
     let used: i64 = sqlx::query(
         "SELECT COUNT(*) AS n FROM contract_documents \
-         WHERE original_sha256 = $1 OR current_sha256 = $1",
+         WHERE original_sha256 = $1 OR current_sha256 = $1 OR prepared_sha256 = $1",
     )
     .bind(sha256)
     .fetch_one(&db.pool)
@@ -512,6 +545,11 @@ async fn forget_unused(db: &Db, store: &DocumentStore, sha256: &str) -> Result<(
 /// The documents of a contract `user` may see, in order.
 pub async fn documents(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Document>, Failure> {
     get(db, user, contract_id).await?;
+    document_rows(db, contract_id).await
+}
+
+/// The documents of a contract, in order.
+async fn document_rows(db: &Db, contract_id: &str) -> Result<Vec<Document>, Failure> {
     let rows = sqlx::query(
         "SELECT id, position, name, original_sha256, original_size, pages \
          FROM contract_documents WHERE contract_id = $1 ORDER BY position",
@@ -565,6 +603,8 @@ pub struct Field {
     pub width: f64,
     pub height: f64,
     pub label: String,
+    /// What the party filled in (after they signed).
+    pub value: Option<String>,
 }
 
 /// A field as the sender places it on the rendered page.
@@ -589,9 +629,9 @@ pub struct NewField {
 const MIN_FIELD: f64 = 8.0;
 const MIN_SIGNATURE: (f64, f64) = (36.0, 18.0);
 
-/// Places a field on a draft's document for one of its parties: a signature for a signer;
-/// dates, text, checkboxes and names for signers and approvers; nothing for copy recipients.
-/// The rectangle must lie on the page (its crop box).
+/// Places a field on a draft's document for one of its signers: their signature (one per
+/// document), the date they sign, text they type, a box they tick, their name. The rectangle
+/// must lie on the page (its crop box).
 pub async fn add_field(
     db: &Db,
     store: &DocumentStore,
@@ -608,10 +648,9 @@ pub async fn add_field(
     let party = contract.parties.iter().find(|p| p.id == new.party);
     match (party, kind) {
         (None, _) => errors.push(FieldError::new("party", "error.field_party")),
-        (Some(p), Some(FieldKind::Signature)) if p.role != PartyRole::Signer => {
-            errors.push(FieldError::new("party", "error.field_party_role"))
-        }
-        (Some(p), _) if p.role == PartyRole::CopyRecipient => {
+        // Fields are filled in the update that carries the party's signature: approvers and
+        // copy recipients, who sign nothing, fill none.
+        (Some(p), _) if p.role != PartyRole::Signer => {
             errors.push(FieldError::new("party", "error.field_party_role"))
         }
         _ => {}
@@ -633,6 +672,16 @@ pub async fn add_field(
         .await?
         .into_iter()
         .find(|d| d.id == new.document);
+    if kind == Some(FieldKind::Signature) {
+        let placed = field_rows(db, contract_id).await?.into_iter().any(|f| {
+            f.kind == FieldKind::Signature
+                && f.party_id == new.party
+                && f.document_id == new.document
+        });
+        if placed {
+            errors.push(FieldError::new("kind", "error.signature_field_placed"));
+        }
+    }
     match &document {
         None => errors.push(FieldError::new("document", "error.field_document")),
         Some(d) if new.page < 1 || new.page > d.pages => {
@@ -667,6 +716,7 @@ pub async fn add_field(
         width: new.width,
         height: new.height,
         label: label.to_owned(),
+        value: None,
     };
     let mut tx = db.begin().await?;
     sqlx::query(
@@ -691,7 +741,7 @@ pub async fn add_field(
         &mut tx,
         now,
         contract_id,
-        sender,
+        &Actor::user(sender),
         "contract.field_added",
         serde_json::json!({
             "field": field.id, "document": field.document_id, "party": field.party_id,
@@ -707,9 +757,14 @@ pub async fn add_field(
 /// The fields of a contract `user` may see.
 pub async fn fields(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Field>, Failure> {
     get(db, user, contract_id).await?;
+    field_rows(db, contract_id).await
+}
+
+/// The fields of a contract, by document and page.
+async fn field_rows(db: &Db, contract_id: &str) -> Result<Vec<Field>, Failure> {
     let rows = sqlx::query(
         "SELECT f.id, f.document_id, f.party_id, f.kind, f.page, f.x, f.y, f.width, f.height, \
-         f.label FROM contract_fields f JOIN contract_documents d ON d.id = f.document_id \
+         f.label, f.value FROM contract_fields f JOIN contract_documents d ON d.id = f.document_id \
          WHERE f.contract_id = $1 ORDER BY d.position, f.page, f.created_at, f.id",
     )
     .bind(contract_id)
@@ -728,6 +783,7 @@ pub async fn fields(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Field
                 width: r.try_get("width")?,
                 height: r.try_get("height")?,
                 label: r.try_get("label")?,
+                value: r.try_get("value")?,
             })
         })
         .collect::<Result<_, sqlx::Error>>()
@@ -761,6 +817,51 @@ pub async fn document_pdf(
     document_id: &str,
 ) -> Result<(String, Download), Failure> {
     get(db, user, contract_id).await?;
+    current_pdf(db, store, contract_id, document_id).await
+}
+
+/// The certificate of completion of a completed contract `user` may see.
+pub async fn certificate_pdf(
+    db: &Db,
+    store: &DocumentStore,
+    user: &User,
+    contract_id: &str,
+) -> Result<Download, Failure> {
+    get(db, user, contract_id).await?;
+    stored_certificate(db, store, contract_id).await
+}
+
+/// The certificate of completion's bytes; a contract not completed has none.
+async fn stored_certificate(
+    db: &Db,
+    store: &DocumentStore,
+    contract_id: &str,
+) -> Result<Download, Failure> {
+    let sha256: Option<String> =
+        sqlx::query("SELECT completion_sha256 FROM contracts WHERE id = $1")
+            .bind(contract_id)
+            .fetch_one(&db.pool)
+            .await?
+            .try_get("completion_sha256")?;
+    let sha256 = sha256.ok_or_else(|| {
+        Failure::Conflict(vec![FieldError::new(
+            "contract",
+            "error.contract_not_completed",
+        )])
+    })?;
+    store
+        .get(&sha256)
+        .await
+        .map_err(|e| Failure::Internal(e.into()))
+}
+
+/// A document's PDF as it stands now, with its name.
+async fn current_pdf(
+    db: &Db,
+    store: &DocumentStore,
+    contract_id: &str,
+    document_id: &str,
+) -> Result<(String, Download), Failure> {
     let row = sqlx::query(
         "SELECT name, current_sha256 FROM contract_documents WHERE id = $1 AND contract_id = $2",
     )
@@ -791,6 +892,8 @@ pub struct Options {
     pub max_reminders: Option<i64>,
     /// Whether a party may forward their place to someone else (recorded in the history).
     pub allow_forwarding: Option<bool>,
+    /// Days from sending to expiry: 1 to 365.
+    pub expiry_days: Option<i64>,
 }
 
 /// Changes a draft's title, reminders or forwarding; every problem is reported at once.
@@ -819,6 +922,10 @@ pub async fn set_options(
     if !(0..=MAX_REMINDERS).contains(&max_reminders) {
         errors.push(FieldError::new("max_reminders", "error.max_reminders"));
     }
+    let expiry_days = options.expiry_days.unwrap_or(contract.expiry_days);
+    if !(1..=365).contains(&expiry_days) {
+        errors.push(FieldError::new("expiry_days", "error.expiry_days"));
+    }
     if !errors.is_empty() {
         return Err(Failure::Invalid(errors));
     }
@@ -828,7 +935,7 @@ pub async fn set_options(
     let mut tx = db.begin().await?;
     let updated = sqlx::query(
         "UPDATE contracts SET title = $2, reminder_days = $3, max_reminders = $4, \
-         allow_forwarding = $5, updated_at = $6 WHERE id = $1 AND status = $7",
+         allow_forwarding = $5, updated_at = $6, expiry_days = $8 WHERE id = $1 AND status = $7",
     )
     .bind(contract_id)
     .bind(&title)
@@ -837,6 +944,7 @@ pub async fn set_options(
     .bind(forwarding)
     .bind(now)
     .bind(ContractStatus::Draft.as_str())
+    .bind(expiry_days)
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
@@ -849,11 +957,11 @@ pub async fn set_options(
         &mut tx,
         now,
         contract_id,
-        sender,
+        &Actor::user(sender),
         "contract.options_changed",
         serde_json::json!({
             "title": title, "reminder_days": reminder_days, "max_reminders": max_reminders,
-            "allow_forwarding": forwarding,
+            "allow_forwarding": forwarding, "expiry_days": expiry_days,
         }),
     )
     .await?;
@@ -911,7 +1019,7 @@ pub async fn remove_party(
         &mut tx,
         now,
         contract_id,
-        sender,
+        &Actor::user(sender),
         "contract.party_removed",
         serde_json::json!({ "party": party_id, "email": party.email }),
     )
@@ -951,7 +1059,7 @@ pub async fn remove_document(
         &mut tx,
         now,
         contract_id,
-        sender,
+        &Actor::user(sender),
         "contract.document_removed",
         serde_json::json!({ "document": document_id, "name": document.name,
                             "sha256": document.original_sha256 }),
@@ -983,62 +1091,13 @@ pub async fn remove_field(
         &mut tx,
         now,
         contract_id,
-        sender,
+        &Actor::user(sender),
         "contract.field_removed",
         serde_json::json!({ "field": field_id }),
     )
     .await?;
     tx.commit().await?;
     Ok(())
-}
-
-/// The sender cancels a draft or a contract in progress, giving a reason; a completed,
-/// declined, expired or already cancelled contract stays as it is.
-pub async fn cancel(
-    db: &Db,
-    now: i64,
-    sender: &User,
-    contract_id: &str,
-    reason: &str,
-) -> Result<Contract, Failure> {
-    let contract = sender_contract(db, sender, contract_id).await?;
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(Failure::invalid("reason", "error.required"));
-    }
-    if reason.chars().count() > 1000 {
-        return Err(Failure::invalid("reason", "error.too_long"));
-    }
-    let mut tx = db.begin().await?;
-    let cancelled = sqlx::query(
-        "UPDATE contracts SET status = $2, end_reason = $3, updated_at = $4 \
-         WHERE id = $1 AND status IN ($5, $6)",
-    )
-    .bind(contract_id)
-    .bind(ContractStatus::Cancelled.as_str())
-    .bind(reason)
-    .bind(now)
-    .bind(ContractStatus::Draft.as_str())
-    .bind(ContractStatus::Sent.as_str())
-    .execute(&mut *tx)
-    .await?;
-    if cancelled.rows_affected() == 0 {
-        return Err(Failure::Conflict(vec![FieldError::new(
-            "contract",
-            "error.contract_closed",
-        )]));
-    }
-    record(
-        &mut tx,
-        now,
-        contract_id,
-        sender,
-        "contract.cancelled",
-        serde_json::json!({ "reason": reason, "was": contract.status.as_str() }),
-    )
-    .await?;
-    tx.commit().await?;
-    get(db, sender, contract_id).await
 }
 
 /// One event of a contract's history.
@@ -1049,15 +1108,23 @@ pub struct Event {
     pub kind: String,
     pub actor_name: String,
     pub actor_email: String,
+    /// The IP address and user agent the action came from, when it came from a request.
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
     pub detail: serde_json::Value,
 }
 
 /// The history of a contract `user` may see, oldest first.
 pub async fn events(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Event>, Failure> {
     get(db, user, contract_id).await?;
+    history(db, contract_id).await
+}
+
+/// The history of a contract, oldest first.
+pub(crate) async fn history(db: &Db, contract_id: &str) -> Result<Vec<Event>, Failure> {
     let rows = sqlx::query(
-        "SELECT seq, at, kind, actor_name, actor_email, detail FROM contract_events \
-         WHERE contract_id = $1 ORDER BY seq",
+        "SELECT seq, at, kind, actor_name, actor_email, address, user_agent, detail \
+         FROM contract_events WHERE contract_id = $1 ORDER BY seq",
     )
     .bind(contract_id)
     .fetch_all(&db.pool)
@@ -1071,6 +1138,8 @@ pub async fn events(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Event
                 kind: r.try_get("kind")?,
                 actor_name: r.try_get("actor_name")?,
                 actor_email: r.try_get("actor_email")?,
+                address: r.try_get("address")?,
+                user_agent: r.try_get("user_agent")?,
                 detail: serde_json::from_str(&detail)
                     .map_err(|e| Failure::Internal(anyhow::anyhow!("an event's detail: {e}")))?,
             })
@@ -1078,46 +1147,151 @@ pub async fn events(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Event
         .collect()
 }
 
-/// Appends to the contract's history and to the audit log, on the caller's transaction (the
-/// identity as it is at this moment: a later rename does not rewrite the history).
-async fn record(
+/// Where a request came from, for the contract's history and the certificate of completion.
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize)]
+pub struct Via {
+    pub address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Who did something to a contract, as its history keeps them: the identity as it is at that
+/// moment (a later rename does not rewrite the history).
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub user_id: Option<String>,
+    pub party_id: Option<String>,
+    /// The organisation the audit log files the event under (the contract's).
+    pub org_id: String,
+    pub name: String,
+    pub email: String,
+    pub via: Via,
+}
+
+impl Actor {
+    /// A user of the instance (the sender, an administrator).
+    pub fn user(user: &User) -> Self {
+        Self {
+            user_id: Some(user.id.clone()),
+            party_id: None,
+            org_id: user.org_id.clone(),
+            name: user.display_name.clone(),
+            email: user.email.clone(),
+            via: Via::default(),
+        }
+    }
+
+    /// A party of `contract` (with the account they act from, if any).
+    pub fn party(contract: &Contract, party: &Party) -> Self {
+        Self {
+            user_id: party.user_id.clone(),
+            party_id: Some(party.id.clone()),
+            org_id: contract.org_id.clone(),
+            name: party.name.clone(),
+            email: party.email.clone(),
+            via: Via::default(),
+        }
+    }
+
+    /// Inkan itself (a job: completion, expiry).
+    pub fn system(contract: &Contract) -> Self {
+        Self {
+            user_id: None,
+            party_id: None,
+            org_id: contract.org_id.clone(),
+            name: "Inkan".into(),
+            email: String::new(),
+            via: Via::default(),
+        }
+    }
+
+    pub fn via(mut self, via: &Via) -> Self {
+        self.via = via.clone();
+        self
+    }
+
+    /// The audit log's actor: a user id, `party:<id>` or `system`.
+    fn audit_actor(&self) -> String {
+        match (&self.user_id, &self.party_id) {
+            (Some(user), _) => user.clone(),
+            (None, Some(party)) => format!("party:{party}"),
+            (None, None) => "system".into(),
+        }
+    }
+}
+
+/// Appends to the contract's history and to the audit log, on the caller's transaction.
+pub(crate) async fn record(
     tx: &mut Transaction<'static, Any>,
     now: i64,
     contract_id: &str,
-    actor: &User,
+    actor: &Actor,
     kind: &str,
     detail: serde_json::Value,
 ) -> Result<(), Failure> {
+    // One writer of a contract's history at a time: the contract's row lock (PostgreSQL; SQLite
+    // holds its write lock already), so concurrent requests never number two events alike.
+    sqlx::query("UPDATE contracts SET updated_at = updated_at WHERE id = $1")
+        .bind(contract_id)
+        .execute(&mut **tx)
+        .await?;
     let seq = next_number(tx, Numbered::Events, contract_id).await?;
     sqlx::query(
-        "INSERT INTO contract_events (id, contract_id, seq, at, kind, actor_user_id, actor_name, \
-         actor_email, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO contract_events (id, contract_id, seq, at, kind, actor_user_id, \
+         actor_party_id, actor_name, actor_email, address, user_agent, detail) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
     )
     .bind(new_id()?)
     .bind(contract_id)
     .bind(seq)
     .bind(now)
     .bind(kind)
-    .bind(&actor.id)
-    .bind(&actor.display_name)
+    .bind(actor.user_id.clone())
+    .bind(actor.party_id.clone())
+    .bind(&actor.name)
     .bind(&actor.email)
+    .bind(actor.via.address.clone())
+    .bind(actor.via.user_agent.clone())
     .bind(detail.to_string())
     .execute(&mut **tx)
     .await?;
+    if let Some(event) = webhook_event(kind) {
+        let data = serde_json::json!({
+            "contract": contract_id,
+            "actor": { "name": actor.name, "email": actor.email, "party": actor.party_id },
+            "detail": detail,
+        });
+        crate::webhooks::emit(tx, now, &actor.org_id, event, data).await?;
+    }
     let mut audited = detail;
     audited["contract"] = serde_json::Value::String(contract_id.to_owned());
+    let who = actor.audit_actor();
     audit::append(
         tx,
         now,
         &audit::Event {
             org_id: Some(&actor.org_id),
-            actor: Some(&actor.id),
+            actor: Some(&who),
             action: kind,
             detail: audited,
         },
     )
     .await?;
     Ok(())
+}
+
+/// The webhook event of a history event, for the organisation's subscribed endpoints.
+fn webhook_event(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "contract.sent" => "contract.sent",
+        "party.opened" => "contract.opened",
+        "party.signed" => "contract.signed",
+        "party.approved" => "contract.approved",
+        "party.declined" => "contract.declined",
+        "contract.cancelled" => "contract.cancelled",
+        "contract.expired" => "contract.expired",
+        "contract.completed" => "contract.completed",
+        _ => return None,
+    })
 }
 
 /// What a contract numbers 1, 2, 3… in its own rows.
@@ -1155,7 +1329,8 @@ async fn next_number(
 }
 
 const CONTRACT_COLUMNS: &str = "id, org_id, title, status, created_by, created_at, sent_at, \
-     completed_at, expires_at, reminder_days, max_reminders, allow_forwarding";
+     completed_at, expires_at, expiry_days, reminder_days, max_reminders, allow_forwarding, \
+     end_reason";
 
 fn contract_from_row(r: &AnyRow) -> Result<Contract, sqlx::Error> {
     Ok(Contract {
@@ -1168,6 +1343,8 @@ fn contract_from_row(r: &AnyRow) -> Result<Contract, sqlx::Error> {
         sent_at: r.try_get("sent_at")?,
         completed_at: r.try_get("completed_at")?,
         expires_at: r.try_get("expires_at")?,
+        expiry_days: r.try_get("expiry_days")?,
+        end_reason: r.try_get("end_reason")?,
         reminder_days: r.try_get("reminder_days")?,
         max_reminders: r.try_get("max_reminders")?,
         allow_forwarding: flag(r, "allow_forwarding")?,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, Message};
+use lettre::message::{Attachment as MailAttachment, Mailbox, Message, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use sqlx::{Acquire, Any, Row};
@@ -31,6 +31,15 @@ pub struct Outgoing<'a> {
     pub to: &'a Email,
     pub subject: &'a str,
     pub body_text: &'a str,
+    /// Files from the document store, attached as PDFs.
+    pub attachments: &'a [Attachment],
+}
+
+/// A file a mail carries: its bytes in the document store, and the name it is attached under.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attachment {
+    pub sha256: String,
+    pub name: String,
 }
 
 /// Queues a plain-text mail to `address` in `tx` (sent only if the transaction commits).
@@ -41,6 +50,7 @@ pub async fn enqueue_text(
     address: &str,
     subject: &str,
     body: &str,
+    attachments: &[Attachment],
 ) -> anyhow::Result<String> {
     let to = Email::parse(address).map_err(anyhow::Error::msg)?;
     enqueue(
@@ -51,6 +61,7 @@ pub async fn enqueue_text(
             to: &to,
             subject,
             body_text: body,
+            attachments,
         },
     )
     .await
@@ -66,8 +77,8 @@ where
     let id = new_id()?;
     let mut tx = conn.begin().await.context("queueing an email")?;
     sqlx::query(
-        "INSERT INTO outbox (id, org_id, to_addr, subject, body_text, created_at, attempts) \
-         VALUES ($1, $2, $3, $4, $5, $6, 0)",
+        "INSERT INTO outbox (id, org_id, to_addr, subject, body_text, created_at, attempts, \
+         attachments) VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
     )
     .bind(&id)
     .bind(mail.org_id)
@@ -75,6 +86,11 @@ where
     .bind(mail.subject)
     .bind(mail.body_text)
     .bind(now)
+    .bind(if mail.attachments.is_empty() {
+        None
+    } else {
+        Some(serde_json::to_string(mail.attachments)?)
+    })
     .execute(&mut *tx)
     .await
     .context("queueing an email")?;
@@ -96,6 +112,8 @@ pub struct Mailer {
     from: Mailbox,
     transport: Transport,
     retry_seconds: i64,
+    /// Where attachments are read from.
+    store: Option<std::sync::Arc<crate::storage::DocumentStore>>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -150,7 +168,41 @@ impl Mailer {
             from,
             transport,
             retry_seconds: config.mail_retry_seconds as i64,
+            store: None,
         })
+    }
+
+    /// Reads attachments from `store`.
+    pub fn with_store(mut self, store: std::sync::Arc<crate::storage::DocumentStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The attachments' bytes (a mail carries at most a few MB: the sender decides).
+    async fn attachments(&self, mail: &Queued) -> Result<Vec<(String, Vec<u8>)>, Failure> {
+        let mut files = Vec::new();
+        if mail.attachments.is_empty() {
+            return Ok(files);
+        }
+        let store = self.store.as_ref().ok_or_else(|| Failure {
+            message: "this process has no document store to read attachments from".into(),
+            permanent: false,
+        })?;
+        for a in &mail.attachments {
+            let mut download = store.get(&a.sha256).await.map_err(|e| Failure {
+                message: format!("reading the attachment {}: {e}", a.name),
+                permanent: false,
+            })?;
+            let mut bytes = Vec::with_capacity(usize::try_from(download.size).unwrap_or(0));
+            while let Some(chunk) = futures_util::StreamExt::next(&mut download.bytes).await {
+                bytes.extend_from_slice(&chunk.map_err(|e| Failure {
+                    message: format!("reading the attachment {}: {e}", a.name),
+                    permanent: false,
+                })?);
+            }
+            files.push((a.name.clone(), bytes));
+        }
+        Ok(files)
     }
 
     /// The delay before the attempt after `failures` failed ones: from `mail_retry_seconds`,
@@ -159,7 +211,7 @@ impl Mailer {
         jobs::backoff(self.retry_seconds, failures)
     }
 
-    fn build(&self, mail: &Queued) -> Result<Message, Failure> {
+    fn build(&self, mail: &Queued, files: Vec<(String, Vec<u8>)>) -> Result<Message, Failure> {
         let permanent = |message: String| Failure {
             message,
             permanent: true,
@@ -168,20 +220,33 @@ impl Mailer {
             .to_addr
             .parse()
             .map_err(|e| permanent(format!("bad recipient '{}': {e}", mail.to_addr)))?;
-        Message::builder()
+        let builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(mail.subject.clone())
             // The outbox id makes the Message-ID stable across retries, so a receiver can
             // discard a duplicate if a lease ever ran out mid-delivery.
-            .message_id(Some(format!("<{}@{}>", mail.id, self.from.email.domain())))
-            .header(ContentType::TEXT_PLAIN)
-            .body(mail.body_text.clone())
-            .map_err(|e| permanent(format!("cannot build the message: {e}")))
+            .message_id(Some(format!("<{}@{}>", mail.id, self.from.email.domain())));
+        let built = if files.is_empty() {
+            builder
+                .header(ContentType::TEXT_PLAIN)
+                .body(mail.body_text.clone())
+        } else {
+            let pdf = ContentType::parse("application/pdf")
+                .map_err(|e| permanent(format!("the PDF content type: {e}")))?;
+            let mut parts =
+                MultiPart::mixed().singlepart(SinglePart::plain(mail.body_text.clone()));
+            for (name, bytes) in files {
+                parts = parts.singlepart(MailAttachment::new(name).body(bytes, pdf.clone()));
+            }
+            builder.multipart(parts)
+        };
+        built.map_err(|e| permanent(format!("cannot build the message: {e}")))
     }
 
     async fn deliver(&self, mail: &Queued) -> Result<(), Failure> {
-        let message = self.build(mail)?;
+        let files = self.attachments(mail).await?;
+        let message = self.build(mail, files)?;
         match &self.transport {
             Transport::Files(dir) => {
                 write_eml(dir, mail, &message.formatted()).map_err(|e| Failure {
@@ -217,6 +282,7 @@ struct Queued {
     subject: String,
     body_text: String,
     created_at: i64,
+    attachments: Vec<Attachment>,
 }
 
 /// Delivers the queued message `outbox_id` (what a [`Kind::Email`] job does) and records the
@@ -230,7 +296,8 @@ pub async fn deliver_queued(
     outbox_id: &str,
 ) -> anyhow::Result<()> {
     let row = sqlx::query(
-        "SELECT id, to_addr, subject, body_text, created_at, sent_at FROM outbox WHERE id = $1",
+        "SELECT id, to_addr, subject, body_text, created_at, sent_at, attachments FROM outbox \
+         WHERE id = $1",
     )
     .bind(outbox_id)
     .fetch_optional(&db.pool)
@@ -246,6 +313,11 @@ pub async fn deliver_queued(
         subject: row.try_get("subject")?,
         body_text: row.try_get("body_text")?,
         created_at: row.try_get("created_at")?,
+        attachments: match row.try_get::<Option<String>, _>("attachments")? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| Permanent(format!("the attachments of email {outbox_id}: {e}")))?,
+            None => Vec::new(),
+        },
     };
     match mailer.deliver(&mail).await {
         Ok(()) => {
@@ -305,13 +377,17 @@ mod tests {
     fn japanese_subject_and_body_are_encoded_for_transport() {
         let m = mailer(30);
         let message = m
-            .build(&Queued {
-                id: "abc".into(),
-                to_addr: "user@example.com".into(),
-                subject: "アカウント発行のお知らせ".into(),
-                body_text: "仮パスワード: Xy3".into(),
-                created_at: 0,
-            })
+            .build(
+                &Queued {
+                    id: "abc".into(),
+                    to_addr: "user@example.com".into(),
+                    subject: "アカウント発行のお知らせ".into(),
+                    body_text: "仮パスワード: Xy3".into(),
+                    created_at: 0,
+                    attachments: Vec::new(),
+                },
+                Vec::new(),
+            )
             .unwrap_or_else(|f| panic!("{}", f.message));
         let raw = String::from_utf8(message.formatted()).expect("ASCII");
         assert!(raw.is_ascii(), "{raw}");

@@ -139,6 +139,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("common.save", "保存する", "Save"),
     ("common.saved", "保存しました", "Saved"),
     ("contract.actor", "操作者", "By"),
+    ("contract.cancel", "取り消す", "Cancel"),
     ("contract.document", "書類", "Document"),
     ("contract.documents", "書類", "Documents"),
     ("contract.event", "操作", "Event"),
@@ -149,11 +150,13 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("contract.outside", "社外", "outside"),
     ("contract.pages", "ページ数", "Pages"),
     ("contract.party", "当事者", "Party"),
+    ("contract.remind", "リマインドを送る", "Send a reminder"),
     ("contract.role", "役割", "Role"),
+    ("contract.send", "送信する", "Send"),
     ("contract.signature_kind", "署名方法", "Signature"),
     ("contract.status.cancelled", "取消", "Cancelled"),
     ("contract.status.completed", "締結済み", "Completed"),
-    ("contract.status.declined", "拒否", "Declined"),
+    ("contract.status.declined", "却下", "Declined"),
     ("contract.status.draft", "下書き", "Draft"),
     ("contract.status.expired", "期限切れ", "Expired"),
     ("contract.status.sent", "送信済み(署名待ち)", "Sent (in progress)"),
@@ -175,20 +178,33 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.certificate_expired", "電子証明書の有効期限が切れているため署名できません。更新してください", "Your certificate has expired; renew it to sign"),
     ("error.certificate_pending", "電子証明書は本人確認待ちのため、まだ署名できません", "Your certificate is waiting for the identity check; you cannot sign yet"),
     ("error.certificate_revoked", "電子証明書が失効しているため署名できません", "Your certificate has been revoked; you cannot sign with it"),
-    ("error.contract_closed", "この契約は締結・拒否・期限切れ・取消のいずれかで、取り消せません", "The contract is already completed, declined, expired or cancelled"),
+    ("error.code_expired", "確認コードの有効期限が切れたか、使えなくなりました。新しいコードを送信してください", "The code has expired or no longer works; ask for a new one"),
+    ("error.code_not_needed", "この当事者は Inkan のアカウントでログインして確認します", "This party logs in with their Inkan account instead"),
+    ("error.code_used_up", "確認コードを 5 回誤ったため、このコードは使えなくなりました。新しいコードを送信してください", "Five wrong codes: this code no longer works; ask for a new one"),
+    ("error.code_wrong", "確認コードが正しくありません", "The code is wrong"),
+    ("error.contract_closed", "この契約は締結・却下・期限切れ・取消のいずれかで、もう進みません", "The contract is already completed, declined, expired or cancelled"),
+    ("error.contract_completed", "この契約は締結済みです", "The contract is already completed"),
+    ("error.contract_no_documents", "契約書の PDF を追加してください", "Add at least one PDF"),
+    ("error.contract_no_signers", "署名者か承認者を 1 人以上指定してください", "Name at least one signer or approver"),
+    ("error.contract_not_completed", "この契約はまだ締結されていません", "The contract is not completed yet"),
     ("error.contract_not_draft", "送信済みの契約は変更できません", "The contract has been sent and can no longer be changed"),
+    ("error.contract_not_sent", "この契約は進行中ではありません", "The contract is not in progress"),
     ("error.control_characters", "使用できない文字が含まれています", "Contains characters that are not allowed"),
     ("error.country", "国は 2 文字の国コード(JP など)で入力してください", "Use a two-letter country code such as JP"),
     ("error.csrf", "フォームの有効期限が切れました。もう一度お試しください", "The form has expired; please try again"),
     ("error.email_ambiguous", "このメールアドレスの利用者が複数の組織にいます。自組織の利用者か、社外の当事者として指定してください", "Users of several organisations have this email address"),
     ("error.email_invalid", "メールアドレスの形式が正しくありません", "This is not a valid email address"),
     ("error.email_taken", "このメールアドレスは既に登録されています", "This email address is already registered"),
+    ("error.expiry_days", "有効期限は送信から 1〜365 日で指定してください", "Expiry: 1 to 365 days after sending"),
+    ("error.field_checkbox", "チェックボックスの値は true か false です", "A checkbox takes true or false"),
     ("error.field_document", "この契約の書類を選んでください", "Choose a document of this contract"),
     ("error.field_kind", "署名・日付・テキスト・チェックボックス・氏名のいずれかを選んでください", "Choose signature, date, text, checkbox or name"),
+    ("error.field_not_yours", "あなたの入力欄ではありません", "That field is not yours"),
     ("error.field_outside_page", "入力欄がページからはみ出しています", "The field lies outside the page"),
     ("error.field_page", "その書類にないページです", "The document has no such page"),
     ("error.field_party", "この契約の当事者を選んでください", "Choose a party of this contract"),
-    ("error.field_party_role", "署名欄は署名者に、その他の欄は署名者か承認者に割り当てます", "Signature fields are for signers; other fields for signers and approvers"),
+    ("error.field_party_role", "入力欄は署名者に割り当てます(承認者と写しの受取人は入力しません)", "Fields are for signers (approvers and copy recipients fill none)"),
+    ("error.field_required", "すべての入力欄に入力してください", "Fill in every field"),
     ("error.field_too_small", "入力欄が小さすぎます", "The field is too small"),
     ("error.forbidden", "この操作を行う権限がありません", "You are not allowed to do this"),
     ("error.idempotency_key", "申込みキーが正しくありません。画面を開き直してください", "The order key is missing or malformed; reload the page"),
@@ -203,13 +219,17 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.no_ca", "認証局が設定されていません(ca_dir)", "No certificate authority is configured (ca_dir)"),
     ("error.no_certificate", "電子証明書がありません。プロフィールから申請してください", "You have no certificate; apply for one from your profile"),
     ("error.not_a_signer", "電子証明書による署名は署名者のみ指定できます", "Only a signer can sign with a certificate"),
+    ("error.not_an_approver", "承認は承認者のみ行えます", "Only an approver can approve"),
     ("error.not_found", "見つかりません", "Not found"),
     ("error.not_pending", "この申請は既に処理されています", "This application has already been decided"),
+    ("error.not_your_turn", "まだあなたの順番ではありません。前の順番の方の署名・承認をお待ちください", "It is not your turn yet; the parties before you have not finished"),
     ("error.org_name_invalid", "組織名は 1〜200 文字で入力してください", "An organisation name must be 1 to 200 characters"),
     ("error.org_name_taken", "この組織名は既に使われています", "This organisation name is already taken"),
     ("error.outside_party_simple_only", "社外の当事者は立会人型の署名のみ指定できます", "Outside parties sign with a simple signature only"),
+    ("error.party_already_acted", "この契約への対応は完了しています", "You have already acted on this contract"),
     ("error.party_role", "署名者・承認者・写しの受取人のいずれかを選んでください", "Choose signer, approver or copy recipient"),
     ("error.party_step", "順番は 1 から 50 までで指定してください", "The step must be from 1 to 50"),
+    ("error.party_without_certificate", "電子証明書で署名する当事者に、有効な電子証明書がありません", "A party who signs with a certificate has no valid certificate"),
     ("error.password_change_required", "続けるには新しいパスワードを設定してください", "Set a new password to continue"),
     ("error.password_mismatch", "確認用パスワードが一致しません", "The confirmation does not match the password"),
     ("error.password_same", "現在のパスワードとは異なるパスワードを設定してください", "Choose a password different from the current one"),
@@ -247,22 +267,41 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.seal_too_many_pixels", "画像の画素数が多すぎます(一辺 4096 ピクセル、合計 1600 万ピクセルまで)", "The image has too many pixels (at most 4096 on a side and 16 megapixels in all)"),
     ("error.seal_unknown", "選んだ印影が見つかりません", "The chosen seal was not found"),
     ("error.seal_unsupported_image", "この画像は対応していない方式で保存されているため読み込めません", "The image uses a feature that cannot be read"),
+    ("error.signature_field_placed", "この当事者の署名欄はこの書類に配置済みです", "This party already has a signature field on this document"),
+    ("error.signature_in_progress", "署名の処理中です。しばらくお待ちください", "Your signature is being made; please wait"),
     ("error.signature_kind", "電子証明書(当事者型)か立会人型を選んでください", "Choose certificate or simple signature"),
     ("error.signature_kind_unused", "署名方法は署名者にのみ指定します", "Only signers have a signature kind"),
+    ("error.signer_without_field", "署名欄のない署名者がいます。各署名者の署名欄を配置してください", "Every signer needs a signature field"),
     ("error.too_long", "文字数が多すぎます", "Too long"),
     ("error.too_many_documents", "書類は 20 件までです", "A contract has at most 20 documents"),
     ("error.too_many_parties", "当事者は 50 人までです", "A contract has at most 50 parties"),
+    ("error.too_many_webhooks", "Webhook の送信先は 20 件までです。不要な送信先を削除してください", "An organisation has at most 20 webhook endpoints; delete one to add another"),
     ("error.unauthenticated", "ログインしてください", "Please log in"),
     ("error.validation", "入力内容を確認してください", "Please check the highlighted fields"),
+    ("error.webhook_events", "イベントは contract.sent・contract.opened・contract.signed・contract.approved・contract.declined・contract.cancelled・contract.expired・contract.completed から選んでください", "Choose events among contract.sent, contract.opened, contract.signed, contract.approved, contract.declined, contract.cancelled, contract.expired and contract.completed"),
+    ("error.webhook_url", "URL は http:// か https:// で始まり、ホスト名を含む形式で入力してください(ユーザー名・パスワードは含められません)", "Use an http:// or https:// URL with a host name (and no user name or password)"),
     ("event.contract.cancelled", "契約を取消", "Contract cancelled"),
+    ("event.contract.completed", "締結", "Completed"),
     ("event.contract.created", "契約を作成", "Contract created"),
     ("event.contract.document_added", "書類を追加", "Document added"),
     ("event.contract.document_removed", "書類を削除", "Document removed"),
+    ("event.contract.expired", "有効期限切れ", "Expired"),
     ("event.contract.field_added", "入力欄を配置", "Field placed"),
     ("event.contract.field_removed", "入力欄を削除", "Field removed"),
     ("event.contract.options_changed", "設定を変更", "Options changed"),
     ("event.contract.party_added", "当事者を追加", "Party added"),
     ("event.contract.party_removed", "当事者を削除", "Party removed"),
+    ("event.contract.reminded", "リマインドを送信", "Reminder sent"),
+    ("event.contract.sent", "送信", "Sent"),
+    ("event.party.approved", "承認", "Approved"),
+    ("event.party.code_confirmed", "確認コードで本人確認", "Code confirmed"),
+    ("event.party.code_sent", "確認コードを送信", "Code sent"),
+    ("event.party.code_wrong", "確認コードの誤り", "Wrong code"),
+    ("event.party.declined", "却下", "Declined"),
+    ("event.party.opened", "閲覧", "Opened"),
+    ("event.party.signature_failed", "署名に失敗", "Signature failed"),
+    ("event.party.signature_requested", "署名を依頼", "Signature asked for"),
+    ("event.party.signed", "署名", "Signed"),
     ("form.expired", "フォームの有効期限が切れました。もう一度入力してください", "The form expired; please fill it in again"),
     ("home.title", "ホーム", "Home"),
     ("home.welcome", "ようこそ", "Welcome"),
@@ -290,13 +329,35 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("orgs.new", "組織を作成", "Create an organisation"),
     ("orgs.title", "組織管理", "Organisations"),
     ("orgs.users", "ユーザー数", "Users"),
+    ("party.approve", "承認する", "Approve"),
+    ("party.auth.email_code", "メール認証コード", "One-time code by email"),
+    ("party.auth.login", "ログイン", "Login"),
+    ("party.auth.login+pin", "ログイン + 署名PIN", "Login + signing PIN"),
+    ("party.certificate", "合意締結証明書 (PDF)", "Certificate of completion (PDF)"),
+    ("party.code", "確認コード(6 桁)", "Code (6 digits)"),
+    ("party.code_sent", "メールを送信しました", "Sent; check your mail"),
+    ("party.confirm_code", "確認する", "Confirm"),
+    ("party.decline", "却下する", "Decline"),
+    ("party.expires", "有効期限", "Valid until"),
+    ("party.field", "入力欄", "Field"),
     ("party.kind.certificate", "電子証明書(当事者型)", "Certificate (当事者型)"),
     ("party.kind.simple", "立会人型", "Simple (立会人型)"),
+    ("party.pages", "{n} ページ", "{n} pages"),
+    ("party.pin", "署名PIN", "Signing PIN"),
+    ("party.pin_hint", "署名PINを設定していない場合は空欄のままにしてください", "Leave empty if you have not set a signing PIN"),
+    ("party.reason", "理由", "Reason"),
     ("party.role.approver", "承認者", "Approver"),
     ("party.role.copy_recipient", "写しの受取人", "Copy recipient"),
     ("party.role.signer", "署名者", "Signer"),
+    ("party.send_code", "確認コードを送信", "Send me a code"),
+    ("party.sign", "署名する", "Sign"),
+    ("party.stage.closed", "この契約は終了しています", "This contract has ended"),
+    ("party.stage.code", "本人確認のため、このメールアドレスに確認コードを送信します", "To confirm it is you, we send a code to your email address"),
+    ("party.stage.completed", "契約は締結されました。署名済みの書類と合意締結証明書をダウンロードできます", "The contract is complete; download the signed documents and the certificate of completion"),
+    ("party.stage.done", "対応ありがとうございました。他の当事者の対応が終わると、締結のお知らせをお送りします", "Thank you. When the other parties have acted, you will be mailed the result"),
+    ("party.stage.login", "この契約には Inkan のアカウントでログインして対応します", "Log in with your Inkan account to act on this contract"),
     ("party.status.approved", "承認済み", "Approved"),
-    ("party.status.declined", "拒否", "Declined"),
+    ("party.status.declined", "却下", "Declined"),
     ("party.status.notified", "通知済み", "Notified"),
     ("party.status.opened", "閲覧済み", "Opened"),
     ("party.status.signed", "署名済み", "Signed"),
@@ -416,6 +477,36 @@ mod tests {
         for (key, ja, en) in TEXTS {
             assert!(!ja.is_empty() && !en.is_empty(), "{key}");
         }
+    }
+
+    /// Every `"error.…"` key the domain and the web crate name has its texts.
+    #[test]
+    fn every_error_key_in_the_source_is_translated() {
+        let crates = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut missing = Vec::new();
+        let mut stack = vec![crates.join("domain/src"), crates.join("web/src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("source folder") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("source file");
+                for (i, _) in text.match_indices("\"error.") {
+                    let rest = &text[i + 1..];
+                    let end = rest
+                        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '.'))
+                        .unwrap_or(rest.len());
+                    let key = &rest[..end];
+                    let whole = !key.ends_with('.') && !key.ends_with(".html");
+                    if whole && rest[end..].starts_with('"') && !known(key) {
+                        missing.push(format!("{}: {key}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "untranslated keys: {missing:#?}");
     }
 
     #[test]

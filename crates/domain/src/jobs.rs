@@ -46,6 +46,16 @@ crate::db::stored_text! {
         RenewalNotices = "renewal_notices",
         /// Walks the whole audit chain when the last whole walk is an hour old.
         AuditWalk = "audit_walk",
+        /// Carries out a party's signature on a contract (payload: `{"signature": …}`).
+        ContractSignature = "contract_signature",
+        /// Completes a contract every party signed or approved (payload: `{"contract": …}`).
+        ContractCompletion = "contract_completion",
+        /// Sends the due contract reminders, expires overdue contracts and completes any a
+        /// lost completion job left behind.
+        ContractTimers = "contract_timers",
+        /// POSTs one webhook delivery to its endpoint (payload: `{"delivery": …}`), retrying
+        /// for 24 hours (see [`crate::webhooks`]).
+        WebhookDelivery = "webhook_delivery",
         /// Tests only: run by the service only with `INKAN_TEST_JOBS=1` (see [`work`]), and by
         /// the test's own handlers in the domain tests.
         Test = "test",
@@ -249,9 +259,9 @@ impl<H: Handler> Runner<H> {
     }
 
     /// Runs jobs until the process stops.
-    pub async fn run(self) {
+    pub async fn run(self: Arc<Self>) {
         tracing::info!(runner = ?self, "job runner started");
-        let runner = Arc::new(self);
+        let runner = self;
         let slots = Arc::new(tokio::sync::Semaphore::new(runner.concurrency));
         loop {
             let Ok(slot) = slots.clone().acquire_owned().await else {
@@ -300,6 +310,24 @@ impl<H: Handler> Runner<H> {
         Ok(ran)
     }
 
+    /// Claims the job `id` if it is due and of our kinds, and runs it to its end: a caller that
+    /// just enqueued it runs it at once instead of waiting for a runner to poll (should this
+    /// process die meanwhile, the lease runs out and any runner takes it over). `false` when
+    /// it was not due (another runner holds it, or it is done).
+    pub async fn run_now(&self, id: &str) -> anyhow::Result<bool> {
+        match self.claim_where(Some(id)).await? {
+            Some(claimed) => {
+                self.run_claimed(claimed).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn claim(&self) -> anyhow::Result<Option<Claimed>> {
+        self.claim_where(None).await
+    }
+
     /// Takes the next due job of our kinds: pending and due, or running with its lease run out
     /// (its process died). One statement, so two runners never hold the same job: on
     /// PostgreSQL, `FOR UPDATE SKIP LOCKED` lets concurrent runners take different rows instead
@@ -308,7 +336,7 @@ impl<H: Handler> Runner<H> {
     /// subquery again for each row it scans (a semi-join), and with `SKIP LOCKED` skipping the
     /// rows this very statement just took, one claim would take every due job; a scalar
     /// subquery runs once.
-    async fn claim(&self) -> anyhow::Result<Option<Claimed>> {
+    async fn claim_where(&self, only: Option<&str>) -> anyhow::Result<Option<Claimed>> {
         if self.kinds.is_empty() {
             return Ok(None);
         }
@@ -316,7 +344,7 @@ impl<H: Handler> Runner<H> {
         // The process id tells an operator reading the table which process holds a job.
         let owner = format!("{}-{}", std::process::id(), new_id()?);
         let kinds = (0..self.kinds.len())
-            .map(|i| format!("${}", i + 4))
+            .map(|i| format!("${}", i + 5))
             .collect::<Vec<_>>()
             .join(", ");
         let skip_locked = match self.db.backend {
@@ -324,8 +352,10 @@ impl<H: Handler> Runner<H> {
             Backend::Sqlite => "",
         };
         let (pending, running) = (Status::Pending.as_str(), Status::Running.as_str());
+        // A job named by `run_now` is due before its `run_at` (the caller enqueued it with a
+        // grace period, so that the runners leave it to the caller unless the caller dies).
         let due = format!(
-            "attempts < max_attempts AND ((status = '{pending}' AND run_at <= $3) \
+            "attempts < max_attempts AND ((status = '{pending}' AND (run_at <= $3 OR id = $4)) \
              OR (status = '{running}' AND lease_until < $3))"
         );
         let sql = format!(
@@ -333,6 +363,7 @@ impl<H: Handler> Runner<H> {
              attempts = attempts + 1, \
              last_error = CASE WHEN status = '{running}' THEN '{LEASE_LOST}' ELSE last_error END \
              WHERE id = (SELECT id FROM jobs WHERE kind IN ({kinds}) AND {due} \
+                 AND ($4 = '' OR id = $4) \
                  ORDER BY run_at, created_at LIMIT 1{skip_locked}) \
              AND {due} \
              RETURNING id, kind, payload, attempts, max_attempts"
@@ -340,7 +371,8 @@ impl<H: Handler> Runner<H> {
         let mut query = sqlx::query(&sql)
             .bind(&owner)
             .bind(now + self.lease_seconds)
-            .bind(now);
+            .bind(now)
+            .bind(only.unwrap_or_default());
         for kind in &self.kinds {
             query = query.bind(kind.as_str());
         }

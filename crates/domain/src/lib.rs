@@ -6,8 +6,9 @@
 //! (signing a PDF with a signer's key), `audit` (the hash-chained log), `mail` (what each mail
 //! says: templates per kind and language), `email` (the outbox), `jobs` (the runner of side
 //! effects), `ca_folder` (the CA on disk, keys the CA holds), `storage` (document bytes,
-//! content-addressed in a folder or an object store); `config`, `db`, `clock`, `i18n` and
-//! `error` serve them all.
+//! content-addressed in a folder or an object store), `webhooks` (endpoints for contract
+//! events and their signed, retried deliveries); `config`, `db`, `clock`, `i18n` and `error`
+//! serve them all.
 
 pub mod accounts;
 pub mod acting;
@@ -31,3 +32,4 @@ pub mod seals;
 pub mod signing;
 pub mod storage;
 pub mod testing;
+pub mod webhooks;

@@ -75,6 +75,20 @@ kinds! {
     PinLocked => "pin_locked",
     /// 「署名PINリセットのお知らせ」
     PinReset => "pin_reset",
+    /// 「署名依頼」: a party's turn, with their personal link.
+    ContractRequest => "contract_request",
+    /// 「署名依頼（再送）」: a reminder, with a new link.
+    ContractReminder => "contract_reminder",
+    /// 「確認コード」: an outside party's one-time code.
+    ContractCode => "contract_code",
+    /// 「契約が却下されました」: to the sender, with the reason.
+    ContractDeclined => "contract_declined",
+    /// 「契約が取り消されました」: to the parties already asked.
+    ContractCancelled => "contract_cancelled",
+    /// 「契約の有効期限が切れました」: to the sender.
+    ContractExpired => "contract_expired",
+    /// 「契約締結のお知らせ」: to every party and the sender, with the signed PDFs.
+    ContractCompleted => "contract_completed",
 }
 
 /// A mail and the values its template shows. Times are Unix seconds (shown in Japan time).
@@ -162,6 +176,67 @@ pub enum Mail<'a> {
         name: &'a str,
         reissue_order: Option<&'a str>,
     },
+    /// 「署名依頼」: what to sign or approve, from whom, until when, and the personal link.
+    ContractRequest {
+        name: &'a str,
+        sender: &'a str,
+        organisation: &'a str,
+        title: &'a str,
+        /// `signer` or `approver`.
+        role: &'a str,
+        link: &'a str,
+        expires_at: i64,
+        /// Whether the link asks for a one-time code sent to this address first.
+        code: bool,
+    },
+    /// 「署名依頼（再送）」: the same, again, with a new link (the earlier ones still work).
+    ContractReminder {
+        name: &'a str,
+        sender: &'a str,
+        organisation: &'a str,
+        title: &'a str,
+        role: &'a str,
+        link: &'a str,
+        expires_at: i64,
+        code: bool,
+    },
+    /// 「確認コード」: the one-time code and how long it is valid.
+    ContractCode {
+        name: &'a str,
+        title: &'a str,
+        code: &'a str,
+        minutes: i64,
+    },
+    /// 「契約が却下されました」: who declined and why.
+    ContractDeclined {
+        name: &'a str,
+        title: &'a str,
+        party: &'a str,
+        reason: &'a str,
+    },
+    /// 「契約が取り消されました」: by whom and why.
+    ContractCancelled {
+        name: &'a str,
+        title: &'a str,
+        sender: &'a str,
+        reason: &'a str,
+    },
+    /// 「契約の有効期限が切れました」: which parties had not acted.
+    ContractExpired {
+        name: &'a str,
+        title: &'a str,
+        expired_at: i64,
+        pending: &'a str,
+    },
+    /// 「契約締結のお知らせ」: the signed documents are attached, or downloadable until a date.
+    ContractCompleted {
+        name: &'a str,
+        title: &'a str,
+        organisation: &'a str,
+        attached: bool,
+        link: &'a str,
+        link_expires_at: i64,
+    },
 }
 
 fn expose<S: Serializer>(secret: &&Secret<String>, s: S) -> Result<S::Ok, S::Error> {
@@ -192,6 +267,13 @@ impl Mail<'_> {
             Mail::PinChanged { .. } => Kind::PinChanged,
             Mail::PinLocked { .. } => Kind::PinLocked,
             Mail::PinReset { .. } => Kind::PinReset,
+            Mail::ContractRequest { .. } => Kind::ContractRequest,
+            Mail::ContractReminder { .. } => Kind::ContractReminder,
+            Mail::ContractCode { .. } => Kind::ContractCode,
+            Mail::ContractDeclined { .. } => Kind::ContractDeclined,
+            Mail::ContractCancelled { .. } => Kind::ContractCancelled,
+            Mail::ContractExpired { .. } => Kind::ContractExpired,
+            Mail::ContractCompleted { .. } => Kind::ContractCompleted,
         }
     }
 
@@ -279,8 +361,19 @@ pub async fn send(
     to: &Addressee<'_>,
     mail: &Mail<'_>,
 ) -> anyhow::Result<String> {
+    send_with(tx, now, to, mail, &[]).await
+}
+
+/// [`send`], carrying `attachments` from the document store.
+pub async fn send_with(
+    tx: &mut Transaction<'static, Any>,
+    now: i64,
+    to: &Addressee<'_>,
+    mail: &Mail<'_>,
+    attachments: &[email::Attachment],
+) -> anyhow::Result<String> {
     let Rendered { subject, body } = mail.render(to.lang)?;
-    email::enqueue_text(tx, now, to.org_id, to.address, &subject, &body).await
+    email::enqueue_text(tx, now, to.org_id, to.address, &subject, &body, attachments).await
 }
 
 /// The language of the user `user_id`, for mail about them sent to another address (an
@@ -384,6 +477,58 @@ mod tests {
                 name: "山田 太郎",
                 reissue_order: Some("INK20260401-0003"),
             },
+            Mail::ContractRequest {
+                name: "取引 次郎",
+                sender: "文書 管理子",
+                organisation: "株式会社印鑑テスト",
+                title: "業務委託契約書",
+                role: "signer",
+                link: "https://sign.example.jp/sign/0123456789abcdef",
+                expires_at: T + 30 * 86400,
+                code: true,
+            },
+            Mail::ContractReminder {
+                name: "承認 三郎",
+                sender: "文書 管理子",
+                organisation: "株式会社印鑑テスト",
+                title: "業務委託契約書",
+                role: "approver",
+                link: "https://sign.example.jp/sign/fedcba9876543210",
+                expires_at: T + 30 * 86400,
+                code: false,
+            },
+            Mail::ContractCode {
+                name: "取引 次郎",
+                title: "業務委託契約書",
+                code: "042917",
+                minutes: 10,
+            },
+            Mail::ContractDeclined {
+                name: "文書 管理子",
+                title: "業務委託契約書",
+                party: "取引 次郎 <jiro@example.com>",
+                reason: "報酬額が合意内容と異なります",
+            },
+            Mail::ContractCancelled {
+                name: "取引 次郎",
+                title: "業務委託契約書",
+                sender: "文書 管理子",
+                reason: "条件を見直して再送します",
+            },
+            Mail::ContractExpired {
+                name: "文書 管理子",
+                title: "業務委託契約書",
+                expired_at: T + 30 * 86400,
+                pending: "取引 次郎 <jiro@example.com>",
+            },
+            Mail::ContractCompleted {
+                name: "取引 次郎",
+                title: "業務委託契約書",
+                organisation: "株式会社印鑑テスト",
+                attached: true,
+                link: "https://sign.example.jp/sign/0123456789abcdef",
+                link_expires_at: T + 60 * 86400,
+            },
         ]
     }
 
@@ -415,6 +560,24 @@ mod tests {
             Mail::PinReset {
                 name: "佐藤 一郎",
                 reissue_order: None,
+            },
+            Mail::ContractRequest {
+                name: "署名 花子",
+                sender: "文書 管理子",
+                organisation: "株式会社印鑑テスト",
+                title: "業務委託契約書",
+                role: "approver",
+                link: "https://sign.example.jp/sign/0123456789abcdef",
+                expires_at: T + 30 * 86400,
+                code: false,
+            },
+            Mail::ContractCompleted {
+                name: "取引 次郎",
+                title: "業務委託契約書",
+                organisation: "株式会社印鑑テスト",
+                attached: false,
+                link: "https://sign.example.jp/sign/0123456789abcdef",
+                link_expires_at: T + 60 * 86400,
             },
         ]
     }
@@ -540,7 +703,12 @@ mod tests {
             (Kind::PinLocked, "署名PINロックのお知らせ"),
             (Kind::PinReset, "署名PINリセットのお知らせ"),
         ];
-        for mail in samples().iter().chain(&other_branches()) {
+        // The contract mails' subjects carry the contract's title (not in the manual).
+        for mail in samples()
+            .iter()
+            .chain(&other_branches())
+            .filter(|m| !m.kind().name().starts_with("contract_"))
+        {
             let (_, subject) = want
                 .iter()
                 .find(|(k, _)| *k == mail.kind())

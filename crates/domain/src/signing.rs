@@ -38,10 +38,21 @@ pub fn parse_level(s: &str) -> Result<Level, Failure> {
 /// trip to ourselves): the TSA from memory, OCSP answers and CRLs from the database as they
 /// are now. Called from the blocking thread that signs, so it waits on the runtime `handle`.
 #[derive(Debug)]
-struct InProcessCa {
+pub(crate) struct InProcessCa {
     ca: Arc<Ca>,
     db: Db,
     handle: tokio::runtime::Handle,
+}
+
+impl InProcessCa {
+    /// Answering from `ca` and `db`; made on the runtime, used from a blocking thread.
+    pub(crate) fn new(ca: Arc<Ca>, db: Db) -> Self {
+        Self {
+            ca,
+            db,
+            handle: tokio::runtime::Handle::current(),
+        }
+    }
 }
 
 fn ca_error(e: impl std::fmt::Display) -> PdfError {
@@ -180,11 +191,7 @@ pub async fn sign(
     let staged = ca
         .stage(&mut *db.pool.acquire().await?, &[], &held_label)
         .await?;
-    let transports = InProcessCa {
-        ca: ca.clone(),
-        db: db.clone(),
-        handle: tokio::runtime::Handle::current(),
-    };
+    let transports = InProcessCa::new(ca.clone(), db.clone());
     let name = user.display_name.clone();
     let input_hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pdf));
     let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Failure> {
@@ -208,6 +215,7 @@ pub async fn sign(
             field_name: None,
             signing_time: None,
             seal_png: request.placement.as_ref().map(|_| seal_png),
+            fill: Vec::new(),
         };
         let mut signed = Vec::new();
         let services = pdf_sign::Services {

@@ -654,6 +654,7 @@ fn sign_with(args: &SignArgs, signer: &dyn pdf_sign::Signer) -> anyhow::Result<(
         hash: args.hash.as_deref().map(HashAlgorithm::parse).transpose()?,
         field_name: args.field.clone(),
         signing_time: None,
+        fill: Vec::new(),
     };
     let src = FileSource::open(&args.input)
         .with_context(|| format!("cannot open {}", args.input.display()))?;

@@ -90,9 +90,24 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     }
     let ca_routes =
         web::routes::ca::router(web::routes::ca::CaSource::Database(ca.clone(), db.clone()));
-    let mailer = email::Mailer::from_config(&config)?;
-    let work = jobs::work::Work::new(db.clone(), clock.clone(), mailer).with_test_jobs_from_env();
-    tokio::spawn(jobs::Runner::new(db.clone(), clock.clone(), work).run());
+    let documents = Arc::new(
+        domain::storage::DocumentStore::local(config.data_dir.join("documents"))
+            .context("opening the document store")?,
+    );
+    let desk = Arc::new(domain::contracts::Desk::new(
+        db.clone(),
+        ca.clone(),
+        documents.clone(),
+        &config.base_url(),
+        &config.mail_from,
+    ));
+    let mailer = email::Mailer::from_config(&config)?.with_store(documents.clone());
+    let work = jobs::work::Work::new(db.clone(), clock.clone(), mailer)
+        .with_test_jobs_from_env()
+        .with_webhook_retry_seconds(config.webhook_retry_seconds as i64)
+        .with_contracts(desk.clone());
+    let runner = Arc::new(jobs::Runner::new(db.clone(), clock.clone(), work));
+    tokio::spawn(runner.clone().run());
     tokio::spawn(jobs::work::run_scheduler(
         db.clone(),
         clock.clone(),
@@ -102,15 +117,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    let documents = domain::storage::DocumentStore::local(config.data_dir.join("documents"))
-        .context("opening the document store")?;
     let state = AppState {
         db,
         config: Arc::new(config),
         clock,
         pages: Arc::new(web::view::Pages::new()?),
         ca,
-        documents: Arc::new(documents),
+        documents,
+        desk,
+        jobs: runner,
     };
     let app = router(state, Some(ca_routes));
     tracing::info!(%addr, "listening");

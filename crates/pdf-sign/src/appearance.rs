@@ -140,6 +140,195 @@ pub fn render(spec: &AppearanceSpec) -> Result<Appearance, AppearanceError> {
     Ok(Appearance { content, images })
 }
 
+/// What a form field's appearance shows.
+#[derive(Debug, Clone, Copy)]
+pub enum FieldLook<'a> {
+    /// An empty field: a light box with the field's label in grey.
+    Empty { label: &'a str },
+    /// A filled text field: its value in dark text inside the box (several lines for a
+    /// multi-line field).
+    Value { lines: &'a [String] },
+    /// A checkbox: a square at the left of the rectangle, ticked or not, with the label in grey
+    /// beside it when there is room.
+    Checkbox { checked: bool, label: &'a str },
+}
+
+/// Light blue-grey frame and a paler fill: visible on screen and in print, without hiding
+/// anything drawn under the field.
+const FRAME_RGB: [f64; 3] = [0.55, 0.6, 0.7];
+const FILL_RGB: [f64; 3] = [0.95, 0.96, 1.0];
+/// Labels are grey, so an empty field never reads as filled in.
+const LABEL_RGB: [u8; 3] = [0x70, 0x70, 0x70];
+/// Labels are set at most this large; below the minimum they are left out (the tooltip keeps
+/// them).
+const LABEL_MAX_PT: f64 = 10.0;
+const LABEL_MIN_PT: f64 = 4.0;
+/// A filled-in value is set at most this large.
+const VALUE_MAX_PT: f64 = 12.0;
+
+/// The border and background colours drawn by [`render_field`], for a widget's /MK entry.
+pub fn field_colours() -> ([f64; 3], [f64; 3]) {
+    (FRAME_RGB, FILL_RGB)
+}
+
+/// Builds the appearance of a form field of `width` × `height` points (the box as the viewer
+/// shows it). An empty field's label that cannot be set at a readable size is left out; a value
+/// that does not fit is refused with [`AppearanceError::TooSmall`].
+pub fn render_field(
+    width: f64,
+    height: f64,
+    look: FieldLook<'_>,
+) -> Result<Appearance, AppearanceError> {
+    if !(width.is_finite() && height.is_finite()) || width < MIN_SIDE_PT || height < MIN_SIDE_PT {
+        return Err(AppearanceError::TooSmall);
+    }
+    let mut content = Vec::new();
+    let mut images = Vec::new();
+    let pad = (width.min(height) * 0.1).min(3.0);
+    match look {
+        FieldLook::Empty { label } => {
+            draw_box(&mut content, 0.0, 0.0, width, height, true);
+            let label = clean_line(label);
+            if !label.is_empty() {
+                let style = TextStyle {
+                    max_pt: LABEL_MAX_PT,
+                    min_pt: LABEL_MIN_PT,
+                    rgb: LABEL_RGB,
+                };
+                if let Ok(text) =
+                    rasterise_text_with(&[label], width - 2.0 * pad, height - 2.0 * pad, style)
+                {
+                    place_text(&mut content, &mut images, text, pad, height)?;
+                }
+            }
+        }
+        FieldLook::Value { lines } => {
+            draw_box(&mut content, 0.0, 0.0, width, height, false);
+            let lines: Vec<String> = lines.iter().map(|l| clean_line(l)).collect();
+            if lines.iter().any(|l| !l.is_empty()) {
+                let style = TextStyle {
+                    max_pt: VALUE_MAX_PT,
+                    min_pt: MIN_FONT_PT,
+                    rgb: TEXT_RGB,
+                };
+                let text =
+                    rasterise_text_with(&lines, width - 2.0 * pad, height - 2.0 * pad, style)?;
+                place_text(&mut content, &mut images, text, pad, height)?;
+            }
+        }
+        FieldLook::Checkbox { checked, label } => {
+            let side = width.min(height);
+            let y = (height - side) / 2.0;
+            draw_box(&mut content, 0.0, y, side, side, true);
+            if checked {
+                draw_tick(&mut content, 0.0, y, side);
+            }
+            let label = clean_line(label);
+            let gap = pad.max(3.0);
+            let room = width - side - gap - pad;
+            if !label.is_empty() && room > 0.0 {
+                let style = TextStyle {
+                    max_pt: LABEL_MAX_PT,
+                    // A label beside a box is only worth drawing when it is readable.
+                    min_pt: 6.0,
+                    rgb: LABEL_RGB,
+                };
+                if let Ok(text) = rasterise_text_with(&[label], room, height - 2.0 * pad, style) {
+                    place_text(&mut content, &mut images, text, side + gap, height)?;
+                }
+            }
+        }
+    }
+    Ok(Appearance { content, images })
+}
+
+/// One line of text set at `size_pt` (smaller when it would be wider than `max_width`), drawn
+/// at the origin; returns the appearance with its width and height in points.
+pub fn render_line(
+    text: &str,
+    size_pt: f64,
+    max_width: f64,
+    rgb: [u8; 3],
+) -> Result<(Appearance, f64, f64), AppearanceError> {
+    let line = clean_line(text);
+    if line.is_empty() {
+        return Err(AppearanceError::TooSmall);
+    }
+    let style = TextStyle {
+        max_pt: size_pt,
+        min_pt: MIN_FONT_PT.min(size_pt),
+        rgb,
+    };
+    let raster = rasterise_text_with(&[line], max_width, f64::from(u16::MAX), style)?;
+    let w = f64::from(raster.width) / TEXT_PX_PER_PT;
+    let h = f64::from(raster.height) / TEXT_PX_PER_PT;
+    let mut content = Vec::new();
+    draw_image(&mut content, 0, 0.0, 0.0, w, h);
+    Ok((
+        Appearance {
+            content,
+            images: vec![raster.into_image()?],
+        },
+        w,
+        h,
+    ))
+}
+
+/// Draws rasterised text left-aligned at `x`, centred vertically in a box `height` high.
+fn place_text(
+    content: &mut Vec<u8>,
+    images: &mut Vec<Image>,
+    text: Raster,
+    x: f64,
+    height: f64,
+) -> Result<(), AppearanceError> {
+    let dw = f64::from(text.width) / TEXT_PX_PER_PT;
+    let dh = f64::from(text.height) / TEXT_PX_PER_PT;
+    draw_image(content, images.len(), x, (height - dh) / 2.0, dw, dh);
+    images.push(text.into_image()?);
+    Ok(())
+}
+
+/// A rectangle with a thin frame, filled with the pale background when `fill`.
+fn draw_box(content: &mut Vec<u8>, x: f64, y: f64, w: f64, h: f64, fill: bool) {
+    let lw = 0.75f64.min(w / 4.0).min(h / 4.0);
+    let rgb = |c: [f64; 3]| format!("{} {} {}", fmt_num(c[0]), fmt_num(c[1]), fmt_num(c[2]));
+    let mut ops = String::from("q\n");
+    if fill {
+        ops.push_str(&format!(
+            "{} rg\n{} {} {} {} re\nf\n",
+            rgb(FILL_RGB),
+            fmt_num(x),
+            fmt_num(y),
+            fmt_num(w),
+            fmt_num(h)
+        ));
+    }
+    ops.push_str(&format!(
+        "{} RG\n{} w\n{} {} {} {} re\nS\nQ\n",
+        rgb(FRAME_RGB),
+        fmt_num(lw),
+        fmt_num(x + lw / 2.0),
+        fmt_num(y + lw / 2.0),
+        fmt_num(w - lw),
+        fmt_num(h - lw)
+    ));
+    content.extend_from_slice(ops.as_bytes());
+}
+
+/// A tick mark drawn as a path (no font needed) in a square of `side` points at (x, y).
+fn draw_tick(content: &mut Vec<u8>, x: f64, y: f64, side: f64) {
+    let p = |fx: f64, fy: f64| format!("{} {}", fmt_num(x + side * fx), fmt_num(y + side * fy));
+    let ops = format!(
+        "q\n0.1 0.1 0.1 RG\n{} w\n1 J\n1 j\n{} m\n{} l\n{} l\nS\nQ\n",
+        fmt_num((side * 0.12).max(0.5)),
+        p(0.2, 0.52),
+        p(0.42, 0.28),
+        p(0.8, 0.76)
+    );
+    content.extend_from_slice(ops.as_bytes());
+}
+
 /// Appends `q w 0 0 h x y cm /ImN Do Q`.
 fn draw_image(content: &mut Vec<u8>, index: usize, x: f64, y: f64, w: f64, h: f64) {
     let ops = format!(
@@ -308,6 +497,33 @@ fn layout_line(font: &FontRef<'_>, line: &str, out: &mut Vec<(GlyphId, f64)>) ->
 /// Rasterises the lines into an anti-aliased coverage image that fits in
 /// `area_w` × `area_h` points at [`TEXT_PX_PER_PT`] pixels per point.
 fn rasterise_text(lines: &[String], area_w: f64, area_h: f64) -> Result<Raster, AppearanceError> {
+    rasterise_text_with(
+        lines,
+        area_w,
+        area_h,
+        TextStyle {
+            max_pt: MAX_FONT_PT,
+            min_pt: MIN_FONT_PT,
+            rgb: TEXT_RGB,
+        },
+    )
+}
+
+/// The size limits and colour of rasterised text.
+#[derive(Debug, Clone, Copy)]
+struct TextStyle {
+    max_pt: f64,
+    min_pt: f64,
+    rgb: [u8; 3],
+}
+
+/// [`rasterise_text`] with a size range and colour of its own.
+fn rasterise_text_with(
+    lines: &[String],
+    area_w: f64,
+    area_h: f64,
+    style: TextStyle,
+) -> Result<Raster, AppearanceError> {
     let font = font()?;
     let upem = f64::from(
         font.units_per_em()
@@ -331,11 +547,11 @@ fn rasterise_text(lines: &[String], area_w: f64, area_h: f64) -> Result<Raster, 
 
     // Leave one raster pixel of slack so that rounding up stays inside the area.
     let slack = 1.0 / TEXT_PX_PER_PT;
-    let mut size = MAX_FONT_PT.min((area_h - slack) / block_h_em);
+    let mut size = style.max_pt.min((area_h - slack) / block_h_em);
     if max_w_em > 0.0 {
         size = size.min((area_w - slack) / max_w_em);
     }
-    if !size.is_finite() || size < MIN_FONT_PT {
+    if !size.is_finite() || size < style.min_pt {
         return Err(AppearanceError::TooSmall);
     }
 
@@ -374,7 +590,7 @@ fn rasterise_text(lines: &[String], area_w: f64, area_h: f64) -> Result<Raster, 
         .iter()
         .map(|&c| (c.clamp(0.0, 1.0) * 255.0).round() as u8)
         .collect();
-    let rgb = TEXT_RGB.repeat(wu * hu);
+    let rgb = style.rgb.repeat(wu * hu);
     Ok(Raster {
         width,
         height,
@@ -801,6 +1017,80 @@ mod tests {
         let app = render(&spec(100.0, 40.0, None, &["", "  \t"])).expect("render");
         assert!(app.content.is_empty());
         assert!(app.images.is_empty());
+    }
+
+    #[test]
+    fn empty_field_shows_a_frame_and_its_label() {
+        let app = render_field(
+            200.0,
+            40.0,
+            FieldLook::Empty {
+                label: "署名: 山田 太郎",
+            },
+        )
+        .expect("render");
+        let text = String::from_utf8(app.content.clone()).expect("ASCII");
+        assert!(text.contains(" re\nf\n"), "background: {text}");
+        assert!(text.contains(" re\nS\n"), "frame: {text}");
+        assert_eq!(app.images.len(), 1, "the label");
+        let label = &app.images[0];
+        let rgb = inflate(&label.rgb_flate);
+        assert!(rgb.chunks(3).all(|c| c == LABEL_RGB));
+        // Set at the label size, not stretched to the box.
+        assert!(f64::from(label.height) / TEXT_PX_PER_PT <= LABEL_MAX_PT * 1.5);
+    }
+
+    #[test]
+    fn a_label_too_long_for_its_box_is_left_out_but_a_value_is_refused() {
+        let long = "署名: 山田 太郎 ".repeat(20);
+        let app = render_field(40.0, 12.0, FieldLook::Empty { label: &long }).expect("render");
+        assert!(app.images.is_empty());
+        assert!(!app.content.is_empty(), "the frame is still drawn");
+        let lines = vec![long.clone()];
+        assert!(matches!(
+            render_field(40.0, 12.0, FieldLook::Value { lines: &lines }),
+            Err(AppearanceError::TooSmall)
+        ));
+    }
+
+    #[test]
+    fn checkbox_states_differ_by_the_tick_only() {
+        let on = render_field(
+            150.0,
+            16.0,
+            FieldLook::Checkbox {
+                checked: true,
+                label: "同意する",
+            },
+        )
+        .expect("on");
+        let off = render_field(
+            150.0,
+            16.0,
+            FieldLook::Checkbox {
+                checked: false,
+                label: "同意する",
+            },
+        )
+        .expect("off");
+        assert_eq!(on.images.len(), 1);
+        assert_eq!(off.images.len(), 1);
+        assert!(on.content.len() > off.content.len());
+        assert!(on
+            .content
+            .starts_with(&off.content[..off.content.len() / 3]));
+    }
+
+    #[test]
+    fn a_line_is_set_at_its_size_and_shrinks_to_fit() {
+        let (app, w, h) =
+            render_line("Inkan 契約ID C-2026-000123", 8.0, 1000.0, [0x66; 3]).expect("line");
+        assert_eq!(app.images.len(), 1);
+        assert!(h > 7.0 && h < 12.0, "{h}");
+        let (_, narrow_w, narrow_h) =
+            render_line("Inkan 契約ID C-2026-000123", 8.0, w / 2.0, [0x66; 3]).expect("line");
+        assert!(narrow_w <= w / 2.0 + 1e-6 && narrow_h < h);
+        assert!(render_line("  ", 8.0, 100.0, [0; 3]).is_err());
     }
 
     #[test]

@@ -893,15 +893,26 @@ impl<S: Source> Document<S> {
     /// its CropBox clipped to its MediaBox (both inherited from the page tree), or the MediaBox.
     pub fn page_box(&self, index: usize) -> Result<[f64; 4]> {
         let page = self.page(index)?;
-        let media = self
-            .inherited(page, "MediaBox")?
-            .ok_or_else(|| PdfError::Damaged(format!("page {} has no MediaBox", index + 1)))?;
+        self.visible_box(page)?
+            .ok_or_else(|| PdfError::Damaged(format!("page {} has no MediaBox", index + 1)))
+    }
+
+    /// [`Document::page_box`] of the page dictionary `page`.
+    pub fn page_box_of(&self, page: ObjRef) -> Result<[f64; 4]> {
+        self.visible_box(page)?
+            .ok_or_else(|| PdfError::Damaged("a page has no MediaBox".into()))
+    }
+
+    fn visible_box(&self, page: ObjRef) -> Result<Option<[f64; 4]>> {
+        let Some(media) = self.inherited(page, "MediaBox")? else {
+            return Ok(None);
+        };
         let media = self.rectangle(&media)?;
         let crop = match self.inherited(page, "CropBox")? {
             Some(c) => self.rectangle(&c).ok(),
             None => None,
         };
-        Ok(match crop {
+        Ok(Some(match crop {
             Some(c) => {
                 let clipped = [
                     c[0].max(media[0]),
@@ -916,7 +927,7 @@ impl<S: Source> Document<S> {
                 }
             }
             None => media,
-        })
+        }))
     }
 
     /// A PDF rectangle (four numbers, any two opposite corners), normalised.

@@ -7,9 +7,10 @@ use std::io::{self, Write};
 use aws_lc_rs::digest;
 use chrono::{DateTime, FixedOffset, Utc};
 
-use crate::appearance::{self, AppearanceSpec};
+use crate::appearance::{self, Appearance, AppearanceSpec};
 use crate::document::{Document, XrefKind};
 use crate::error::{PdfError, Result};
+use crate::form::FieldFill;
 use crate::keys::{HashAlgorithm, Signer};
 use crate::ltv::{self, TsaTransport};
 use crate::object::{
@@ -97,6 +98,8 @@ pub struct SignOptions {
     pub hash: Option<HashAlgorithm>,
     /// Fill this existing empty signature field, or create a field of this name.
     pub field_name: Option<String>,
+    /// Text and checkbox fields to fill in the same incremental update as the signature.
+    pub fill: Vec<FieldFill>,
     /// The claimed signing time (/M); now when not given.
     pub signing_time: Option<DateTime<FixedOffset>>,
 }
@@ -226,7 +229,41 @@ fn update<S: Source, W: Write>(
     kind: &ContentsKind,
     opts: &SignOptions,
 ) -> Result<SignReport> {
-    let doc = Document::open(src)?;
+    let (doc, rewritten) = open_for_update(src)?;
+    let mut report = sign_document(&doc, out, kind, opts)?;
+    report.rewritten = rewritten;
+    Ok(report)
+}
+
+/// The file an incremental update is appended to: the input as it is, or a clean rewrite of a
+/// damaged or hybrid-reference input that carries no signature yet.
+pub(crate) enum Base<S> {
+    Input(S),
+    Rewritten(Vec<u8>),
+}
+
+impl<S: Source> Source for Base<S> {
+    fn len(&self) -> u64 {
+        match self {
+            Base::Input(s) => s.len(),
+            Base::Rewritten(v) => Source::len(v),
+        }
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Base::Input(s) => s.read_at(offset, buf),
+            Base::Rewritten(v) => v.read_at(offset, buf),
+        }
+    }
+}
+
+/// Opens `src` for one more incremental update. A damaged file without signatures is rewritten
+/// whole first, and so is a hybrid-reference one (strict validators such as pyHanko refuse
+/// signatures in hybrid files); the reason comes back with the document. A damaged signed file
+/// is refused, since rewriting it would break its signatures.
+pub(crate) fn open_for_update<S: Source>(src: S) -> Result<(Document<Base<S>>, Option<String>)> {
+    let doc = Document::open(Base::Input(src))?;
     if doc.size() > u32::MAX - 1024 {
         return Err(PdfError::Damaged(
             "the file uses object numbers up to the largest possible; no new object fits".into(),
@@ -243,24 +280,20 @@ fn update<S: Source, W: Write>(
     if doc.repaired {
         repair::check_complete(&doc)?;
     }
-    // A hybrid-reference file is rewritten too while that breaks nothing: strict validators
-    // (pyHanko) refuse signatures in hybrid files.
     if doc.repaired || hybrid && !signed {
         let reason = match &doc.damage {
             Some(d) => format!("its cross-reference data was damaged ({d})"),
             None => "it uses hybrid cross-references, which strict validators refuse".into(),
         };
-        let fixed = Document::open(repair::rewrite(&doc)?)?;
+        let fixed = Document::open(Base::Rewritten(repair::rewrite(&doc)?))?;
         if fixed.repaired {
             return Err(PdfError::Damaged(
                 "the repaired file still does not read cleanly".into(),
             ));
         }
-        let mut report = sign_document(&fixed, out, kind, opts)?;
-        report.rewritten = Some(reason);
-        return Ok(report);
+        return Ok((fixed, Some(reason)));
     }
-    sign_document(&doc, out, kind, opts)
+    Ok((doc, None))
 }
 
 /// Lays out an update after the input: the bytes to append, and where each object starts in
@@ -284,17 +317,26 @@ fn layout<S: Source>(doc: &Document<S>, up: &Update) -> Result<(Vec<u8>, BTreeMa
     Ok((body, positions))
 }
 
-/// Writes the input unchanged followed by the update (one with nothing to sign in it).
+/// Writes the input unchanged followed by the update (one with nothing to sign in it); returns
+/// the length written.
 pub(crate) fn append_update<S: Source, W: Write>(
     doc: &Document<S>,
     mut out: W,
     up: &Update,
-) -> Result<()> {
+) -> Result<u64> {
     let (body, _) = layout(doc, up)?;
+    copy_input(doc.source(), &mut out)?;
+    out.write_all(&body)?;
+    out.flush()?;
+    Ok(doc.len() + body.len() as u64)
+}
+
+/// Copies the whole source to `out`.
+pub(crate) fn copy_input<S: Source, W: Write>(src: &S, out: &mut W) -> Result<()> {
     let mut buf = vec![0u8; 1 << 16];
     let mut at = 0u64;
-    while at < doc.len() {
-        let n = doc.source().read_at(at, &mut buf)?;
+    while at < src.len() {
+        let n = src.read_at(at, &mut buf)?;
         if n == 0 {
             return Err(PdfError::Io(io::Error::new(
                 io::ErrorKind::UnexpectedEof,
@@ -304,8 +346,6 @@ pub(crate) fn append_update<S: Source, W: Write>(
         out.write_all(&buf[..n])?;
         at += n as u64;
     }
-    out.write_all(&body)?;
-    out.flush()?;
     Ok(())
 }
 
@@ -336,18 +376,20 @@ impl Update {
 }
 
 /// Field information gathered from the AcroForm.
-struct FormState {
+pub(crate) struct FormState {
     /// The AcroForm dictionary (possibly new) and where it lives.
-    acroform: Dict,
+    pub(crate) acroform: Dict,
     acroform_ref: Option<ObjRef>,
-    fields: Vec<ObjRef>,
+    /// The top-level fields.
+    pub(crate) fields: Vec<ObjRef>,
     fields_ref: Option<ObjRef>,
+    fields_changed: bool,
     names: Vec<String>,
     signed_count: usize,
-    docmdp: Option<i64>,
+    pub(crate) docmdp: Option<i64>,
 }
 
-fn read_form<S: Source>(doc: &Document<S>, catalog: &Dict) -> Result<FormState> {
+pub(crate) fn read_form<S: Source>(doc: &Document<S>, catalog: &Dict) -> Result<FormState> {
     let (acroform, acroform_ref) = match catalog.get("AcroForm") {
         Some(Object::Ref(r)) => match doc.get(*r)? {
             Object::Dict(d) => (d, Some(*r)),
@@ -386,10 +428,45 @@ fn read_form<S: Source>(doc: &Document<S>, catalog: &Dict) -> Result<FormState> 
         acroform_ref,
         fields,
         fields_ref,
+        fields_changed: false,
         names,
         signed_count,
         docmdp,
     })
+}
+
+impl FormState {
+    /// Adds new top-level fields (written by the caller) to /Fields.
+    pub(crate) fn add_fields(&mut self, refs: &[ObjRef]) {
+        self.fields.extend_from_slice(refs);
+        self.fields_changed = true;
+    }
+
+    /// Writes the form into the update: /Fields when fields were added (in its own object when
+    /// it has one) and the AcroForm dictionary (a new one is linked from the catalogue). Returns
+    /// whether the catalogue changed.
+    pub(crate) fn write(&mut self, up: &mut Update, catalog: &mut Dict) -> bool {
+        if self.fields_changed {
+            let fields = Object::Array(self.fields.iter().map(|r| Object::Ref(*r)).collect());
+            match self.fields_ref {
+                Some(r) => up.put(r, &fields),
+                None => self.acroform.set("Fields", fields),
+            }
+        }
+        match self.acroform_ref {
+            Some(r) => {
+                up.put(r, &Object::Dict(self.acroform.clone()));
+                false
+            }
+            None => {
+                let r = up.alloc();
+                up.put(r, &Object::Dict(self.acroform.clone()));
+                self.acroform_ref = Some(r);
+                catalog.set("AcroForm", r);
+                true
+            }
+        }
+    }
 }
 
 /// The P of the document's certification signature, if it has one.
@@ -514,22 +591,13 @@ fn sign_document<S: Source, W: Write>(
     };
     field.set("V", sig_ref);
 
-    // Appearance: always a form XObject (empty for an invisible signature), as PDF/A wants.
-    let (w, h) = ((rect[2] - rect[0]).abs(), (rect[3] - rect[1]).abs());
-    let ap_ref = up.alloc();
-    let mut ap = Dict::new();
-    ap.set("Type", Object::name("XObject"));
-    ap.set("Subtype", Object::name("Form"));
-    ap.set(
-        "BBox",
-        Object::Array(vec![
-            0i64.into(),
-            0i64.into(),
-            Object::Real(w),
-            Object::Real(h),
-        ]),
-    );
-    let content = if w > 0.0 && h > 0.0 {
+    // Appearance: always a form XObject (empty for an invisible signature), as PDF/A wants. A
+    // widget turned with its page (/MK /R, as prepared fields on rotated pages are) gets an
+    // appearance drawn upright for the reader and turned back by its /Matrix.
+    let turn = widget_rotation(&field);
+    let (rw, rh) = ((rect[2] - rect[0]).abs(), (rect[3] - rect[1]).abs());
+    let (w, h) = if turn % 180 == 0 { (rw, rh) } else { (rh, rw) };
+    let rendered = if w > 0.0 && h > 0.0 {
         let lines = opts.appearance_text.clone().unwrap_or_else(|| {
             vec![
                 opts.name.clone().unwrap_or_else(|| match kind {
@@ -539,34 +607,20 @@ fn sign_document<S: Source, W: Write>(
                 now.format("%Y-%m-%d %H:%M %:z").to_string(),
             ]
         });
-        let rendered = appearance::render(&AppearanceSpec {
+        appearance::render(&AppearanceSpec {
             width: w,
             height: h,
             seal_png: opts.seal_png.as_deref(),
             lines,
         })
-        .map_err(|e| PdfError::Appearance(e.to_string()))?;
-        let mut xobjects = Dict::new();
-        for (i, img) in rendered.images.iter().enumerate() {
-            let img_ref = up.alloc();
-            let mut idict = image_dict(img.width, img.height, "DeviceRGB");
-            if let Some(alpha) = &img.alpha_flate {
-                let mask_ref = up.alloc();
-                let mdict = image_dict(img.width, img.height, "DeviceGray");
-                up.put_stream(mask_ref, &mdict, alpha);
-                idict.set("SMask", mask_ref);
-            }
-            up.put_stream(img_ref, &idict, &img.rgb_flate);
-            xobjects.set(&format!("Im{i}"), img_ref);
-        }
-        let mut res = Dict::new();
-        res.set("XObject", xobjects);
-        ap.set("Resources", res);
-        rendered.content
+        .map_err(|e| PdfError::Appearance(e.to_string()))?
     } else {
-        Vec::new()
+        Appearance {
+            content: Vec::new(),
+            images: Vec::new(),
+        }
     };
-    up.put_stream(ap_ref, &ap, &content);
+    let ap_ref = put_form_xobject(&mut up, w, h, turn, &rendered);
     let mut apd = Dict::new();
     apd.set("N", ap_ref);
     field.set("AP", apd);
@@ -575,30 +629,21 @@ fn sign_document<S: Source, W: Write>(
     }
     up.put(field_ref, &Object::Dict(field));
 
+    // The fields filled in with this signature, in the same update.
+    crate::form::apply_fills(doc, &mut up, &form.fields, &opts.fill)?;
+
     // A new field joins the page's /Annots and the form's /Fields.
     let is_new = !form.fields.contains(&field_ref);
     if is_new {
         let page = widget_page.ok_or_else(|| PdfError::Damaged("no page for the widget".into()))?;
-        add_annotation(doc, &mut up, page, field_ref)?;
-        form.fields.push(field_ref);
-        let fields = Object::Array(form.fields.iter().map(|r| Object::Ref(*r)).collect());
-        match form.fields_ref {
-            Some(r) => up.put(r, &fields),
-            None => form.acroform.set("Fields", fields),
+        let mut page_dict = doc.get_dict(page)?;
+        if append_annots(doc, &mut up, &mut page_dict, &[field_ref])? {
+            up.put(page, &Object::Dict(page_dict));
         }
+        form.add_fields(&[field_ref]);
     }
     form.acroform.set("SigFlags", 3i64);
-
-    let mut catalog_changed = false;
-    match form.acroform_ref {
-        Some(r) => up.put(r, &Object::Dict(form.acroform.clone())),
-        None => {
-            let r = up.alloc();
-            up.put(r, &Object::Dict(form.acroform.clone()));
-            catalog.set("AcroForm", r);
-            catalog_changed = true;
-        }
-    }
+    let mut catalog_changed = form.write(&mut up, &mut catalog);
 
     // The signature dictionary, with placeholders for /ByteRange and /Contents.
     let mut sig = Dict::new();
@@ -724,6 +769,92 @@ fn image_dict(width: u32, height: u32, color_space: &str) -> Dict {
     d
 }
 
+/// Writes a rendered appearance as a form XObject of `w` × `h` points (as the reader sees it)
+/// with its images, and returns its reference. `turn` (0, 90, 180 or 270) is the widget's
+/// rotation (/MK /R): the /Matrix turns the upright drawing onto the page.
+pub(crate) fn put_form_xobject(
+    up: &mut Update,
+    w: f64,
+    h: f64,
+    turn: i64,
+    rendered: &Appearance,
+) -> ObjRef {
+    let ap_ref = up.alloc();
+    let mut ap = Dict::new();
+    ap.set("Type", Object::name("XObject"));
+    ap.set("Subtype", Object::name("Form"));
+    ap.set(
+        "BBox",
+        Object::Array(vec![
+            0i64.into(),
+            0i64.into(),
+            Object::Real(w),
+            Object::Real(h),
+        ]),
+    );
+    if turn != 0 {
+        let [a, b, c, d] = rotation(turn);
+        ap.set(
+            "Matrix",
+            vec![
+                a.into(),
+                b.into(),
+                c.into(),
+                d.into(),
+                0i64.into(),
+                0i64.into(),
+            ],
+        );
+    }
+    if !rendered.images.is_empty() {
+        let mut xobjects = Dict::new();
+        for (i, img) in rendered.images.iter().enumerate() {
+            let img_ref = up.alloc();
+            let mut idict = image_dict(img.width, img.height, "DeviceRGB");
+            if let Some(alpha) = &img.alpha_flate {
+                let mask_ref = up.alloc();
+                let mdict = image_dict(img.width, img.height, "DeviceGray");
+                up.put_stream(mask_ref, &mdict, alpha);
+                idict.set("SMask", mask_ref);
+            }
+            up.put_stream(img_ref, &idict, &img.rgb_flate);
+            xobjects.set(&format!("Im{i}"), img_ref);
+        }
+        let mut res = Dict::new();
+        res.set("XObject", xobjects);
+        ap.set("Resources", res);
+    }
+    up.put_stream(ap_ref, &ap, &rendered.content);
+    ap_ref
+}
+
+/// The linear part `[a b c d]` of the matrix that maps what the reader sees onto default user
+/// space for a page shown turned clockwise by `turn` degrees (/Rotate).
+pub(crate) fn rotation(turn: i64) -> [i64; 4] {
+    match turn {
+        90 => [0, 1, -1, 0],
+        180 => [-1, 0, 0, -1],
+        270 => [0, -1, 1, 0],
+        _ => [1, 0, 0, 1],
+    }
+}
+
+/// A /Rotate or /MK /R value as 0, 90, 180 or 270 (anything else counts as 0).
+pub(crate) fn quarter_turns(value: Option<&Object>) -> i64 {
+    match value.and_then(Object::as_int) {
+        Some(r) if r % 90 == 0 => r.rem_euclid(360),
+        _ => 0,
+    }
+}
+
+/// The rotation a widget's appearance is drawn with (/MK /R).
+pub(crate) fn widget_rotation(widget: &Dict) -> i64 {
+    match widget.get("MK") {
+        Some(Object::Dict(mk)) => quarter_turns(mk.get("R")),
+        _ => 0,
+    }
+}
+
 fn copy_hashing<S: Source, W: Write>(
     src: &S,
     out: &mut W,
@@ -765,7 +896,7 @@ fn find_in(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 
-fn rect_of(a: &[Object]) -> Option<[f64; 4]> {
+pub(crate) fn rect_of(a: &[Object]) -> Option<[f64; 4]> {
     if a.len() != 4 {
         return None;
     }
@@ -810,34 +941,36 @@ fn find_field<S: Source>(
     Ok(None)
 }
 
-/// Adds `annot` to the page's /Annots, updating whichever object holds that array.
-fn add_annotation<S: Source>(
+/// Adds `annots` to a page's /Annots: an array object of its own is updated in place; an array
+/// in the page dictionary is extended there, and then `true` says the caller must write
+/// `page_dict` (so that several changes to one page go into one object).
+pub(crate) fn append_annots<S: Source>(
     doc: &Document<S>,
     up: &mut Update,
-    page: ObjRef,
-    annot: ObjRef,
-) -> Result<()> {
-    let mut page_dict = doc.get_dict(page)?;
+    page_dict: &mut Dict,
+    annots: &[ObjRef],
+) -> Result<bool> {
+    let added = annots.iter().map(|r| Object::Ref(*r));
     match page_dict.get("Annots").cloned() {
         Some(Object::Ref(r)) => {
             let mut arr = match doc.get(r)? {
                 Object::Array(a) => a,
                 _ => Vec::new(),
             };
-            arr.push(Object::Ref(annot));
+            arr.extend(added);
             up.put(r, &Object::Array(arr));
+            Ok(false)
         }
         Some(Object::Array(mut a)) => {
-            a.push(Object::Ref(annot));
+            a.extend(added);
             page_dict.set("Annots", a);
-            up.put(page, &Object::Dict(page_dict));
+            Ok(true)
         }
         _ => {
-            page_dict.set("Annots", vec![Object::Ref(annot)]);
-            up.put(page, &Object::Dict(page_dict));
+            page_dict.set("Annots", added.collect::<Vec<_>>());
+            Ok(true)
         }
     }
-    Ok(())
 }
 
 /// Writes the update's cross-reference section and trailer, in the same form as the file's last

@@ -918,6 +918,17 @@ fn classify_change<S: Source, T: Source>(
             "an empty signature field was signed".into(),
         ));
     }
+    // Form filling: a text, button or choice field (or one of its widgets) takes a value, an
+    // appearance state and appearance streams; nothing else of it may change. Appearance streams
+    // that already existed cannot be rewritten (any changed stream is refused above), so a fill
+    // shows only through new streams the field now points at.
+    let ft = inherited_field_type(new, nd)?;
+    if matches!(ft.as_deref(), Some(b"Tx" | b"Btn" | b"Ch"))
+        && inherited_field_type(old, od)? == ft
+        && only(&["V", "AS", "AP"])
+    {
+        return Ok(Change::Allowed("a form field was filled in".into()));
+    }
     if od.name("Type") == Some(b"Page") {
         if only(&["Annots"]) {
             let oa = resolve_array(old, od.get("Annots"))?;
@@ -975,6 +986,21 @@ fn check_acroform<S: Source>(new: &Document<S>, od: &Dict, nd: &Dict) -> Change 
     } else {
         Change::Disallowed("form fields other than signatures were added or removed".into())
     }
+}
+
+/// A field's /FT, from its own dictionary or its parents'.
+fn inherited_field_type<S: Source>(doc: &Document<S>, d: &Dict) -> Result<Option<Vec<u8>>> {
+    let mut current = d.clone();
+    for _ in 0..32 {
+        if let Some(ft) = current.name("FT") {
+            return Ok(Some(ft.to_vec()));
+        }
+        match current.get("Parent").and_then(Object::as_ref) {
+            Some(p) => current = doc.get_dict(p)?,
+            None => return Ok(None),
+        }
+    }
+    Ok(None)
 }
 
 fn has_area(d: &Dict) -> bool {

@@ -22,6 +22,11 @@ pub struct AppState {
     pub ca: Arc<domain::ca_store::Ca>,
     /// Document bytes (contracts' PDFs).
     pub documents: Arc<domain::storage::DocumentStore>,
+    /// Contracts past their draft: sending, the parties' turns, signatures, completion.
+    pub desk: Arc<domain::contracts::Desk>,
+    /// The job runner, for a request that runs the job it just enqueued at once (a party's
+    /// signature).
+    pub jobs: Arc<domain::jobs::Runner<domain::jobs::work::Work>>,
 }
 
 impl AppState {

@@ -1,9 +1,9 @@
 //! The HTTP routes, one module per surface, each exporting `fn router() -> Router<AppState>`,
 //! merged here: `health` (`/healthz`), `ca` (the CA's public endpoints), `api` (the JSON API under `/api`, with its OpenAPI
 //! document), `certificates` (the certificate lifecycle's API), `pins` (the signing PIN's API),
-//! `seals` (the seal images' API), `pages`, `cert_pages`, `pin_pages` and `seal_pages` (the
-//! server-rendered web UI). `extract` holds the shared extractors; `schemas` documents the domain types the API
-//! answers with.
+//! `seals` (the seal images' API), `webhooks` (the webhook endpoints' API), `pages`,
+//! `cert_pages`, `pin_pages` and `seal_pages` (the server-rendered web UI). `extract` holds the
+//! shared extractors; `schemas` documents the domain types the API answers with.
 
 use axum::Router;
 
@@ -18,11 +18,14 @@ pub mod contracts;
 pub mod extract;
 pub mod health;
 pub mod pages;
+pub mod party;
+pub mod party_pages;
 pub mod pin_pages;
 pub mod pins;
 pub mod schemas;
 pub mod seal_pages;
 pub mod seals;
+pub mod webhooks;
 
 /// Every route of the service (the CA's endpoints are added by `app` when configured).
 pub fn router() -> Router<AppState> {
@@ -32,10 +35,13 @@ pub fn router() -> Router<AppState> {
         .merge(certificates::router())
         .merge(contracts::router())
         .merge(contract_pages::router())
+        .merge(party::router())
+        .merge(party_pages::router())
         .merge(seals::router())
         .merge(pages::router())
         .merge(cert_pages::router())
         .merge(pins::router())
         .merge(pin_pages::router())
         .merge(seal_pages::router())
+        .merge(webhooks::router())
 }

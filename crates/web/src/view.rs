@@ -61,6 +61,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/contracts.html"),
     ),
     ("contract.html", include_str!("../templates/contract.html")),
+    ("party.html", include_str!("../templates/party.html")),
 ];
 
 pub const STYLESHEET: &str = include_str!("../templates/app.css");

@@ -5,6 +5,7 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -12,8 +13,10 @@ use serde::Deserialize;
 
 use super::{backoff, enqueue, Handler, Job, Kind, NewJob, DEFAULT_RETRY_SECONDS};
 use crate::clock::Clock;
+use crate::contracts::{completion, flow, signature, Desk};
 use crate::db::Db;
 use crate::email::{self, Mailer};
+use crate::webhooks;
 
 /// The sweep's period.
 const SWEEP_SECONDS: i64 = 600;
@@ -29,6 +32,10 @@ pub struct Work {
     clock: Clock,
     mailer: Mailer,
     test_jobs: bool,
+    /// What the contract kinds need; a process without it leaves them to one with it.
+    desk: Option<Arc<Desk>>,
+    /// The first retry delay of a webhook delivery (`webhook_retry_seconds`).
+    webhook_retry_seconds: i64,
 }
 
 impl Work {
@@ -38,7 +45,27 @@ impl Work {
             clock,
             mailer,
             test_jobs: false,
+            desk: None,
+            webhook_retry_seconds: DEFAULT_RETRY_SECONDS,
         }
+    }
+
+    /// The first retry delay of webhook deliveries (`webhook_retry_seconds`; 30 s unless set).
+    pub fn with_webhook_retry_seconds(mut self, seconds: i64) -> Self {
+        self.webhook_retry_seconds = seconds.max(1);
+        self
+    }
+
+    /// Also runs the contract kinds (signatures, completion, reminders and expiry).
+    pub fn with_contracts(mut self, desk: Arc<Desk>) -> Self {
+        self.desk = Some(desk);
+        self
+    }
+
+    fn desk(&self) -> anyhow::Result<&Desk> {
+        self.desk
+            .as_deref()
+            .ok_or_else(|| anyhow::anyhow!("this runner has no contract desk"))
     }
 
     /// Also runs [`Kind::Test`] jobs: with `INKAN_TEST_JOBS=1` (tests only), see [`test_job`].
@@ -56,18 +83,41 @@ struct EmailPayload {
     outbox_id: String,
 }
 
+#[derive(Deserialize)]
+struct SignaturePayload {
+    signature: String,
+}
+
+#[derive(Deserialize)]
+struct ContractPayload {
+    contract: String,
+}
+
+#[derive(Deserialize)]
+struct WebhookPayload {
+    delivery: String,
+}
+
 impl Handler for Work {
     fn kinds(&self) -> Vec<Kind> {
         Kind::ALL
             .iter()
             .copied()
             .filter(|k| *k != Kind::Test || self.test_jobs)
+            .filter(|k| {
+                self.desk.is_some()
+                    || !matches!(
+                        k,
+                        Kind::ContractSignature | Kind::ContractCompletion | Kind::ContractTimers
+                    )
+            })
             .collect()
     }
 
     fn backoff(&self, job: &Job) -> i64 {
         match job.kind {
             Kind::Email => self.mailer.backoff(job.attempt),
+            Kind::WebhookDelivery => webhooks::retry_delay(self.webhook_retry_seconds, job.attempt),
             _ => backoff(DEFAULT_RETRY_SECONDS, job.attempt),
         }
     }
@@ -104,6 +154,27 @@ impl Handler for Work {
                     .await
                     .context("walking the audit chain")?;
                 Ok(())
+            }
+            Kind::ContractSignature => {
+                let p: SignaturePayload = job.payload()?;
+                let last = job.attempt >= job.max_attempts;
+                signature::carry_out(self.desk()?, &self.clock, &p.signature, last).await
+            }
+            Kind::ContractCompletion => {
+                let p: ContractPayload = job.payload()?;
+                completion::complete(self.desk()?, &self.clock, &p.contract).await
+            }
+            Kind::ContractTimers => {
+                let (reminded, expired, completing) = flow::timers(self.desk()?, now).await?;
+                if reminded + expired + completing > 0 {
+                    tracing::info!(reminded, expired, completing, "contract timers");
+                }
+                Ok(())
+            }
+            Kind::WebhookDelivery => {
+                let p: WebhookPayload = job.payload()?;
+                let retry_seconds = self.webhook_retry_seconds;
+                webhooks::deliver(&self.db, now, &p.delivery, job.attempt, retry_seconds).await
             }
             Kind::Test if self.test_jobs => test_job(job).await,
             Kind::Test => Err(super::Permanent("test jobs are not enabled".into()).into()),
@@ -146,12 +217,13 @@ async fn test_job(job: &Job) -> anyhow::Result<()> {
 
 /// The periodic kinds and their periods in seconds: the sweep every ten minutes, the rest every
 /// `every` (`scheduler_seconds`).
-fn periodic(every: i64) -> [(Kind, i64); 3] {
+fn periodic(every: i64) -> [(Kind, i64); 4] {
     let every = every.max(1);
     [
         (Kind::Sweep, SWEEP_SECONDS),
         (Kind::RenewalNotices, every),
         (Kind::AuditWalk, every),
+        (Kind::ContractTimers, every),
     ]
 }
 
@@ -192,7 +264,8 @@ mod tests {
             [
                 (Kind::Sweep, 600),
                 (Kind::RenewalNotices, 60),
-                (Kind::AuditWalk, 60)
+                (Kind::AuditWalk, 60),
+                (Kind::ContractTimers, 60)
             ]
         );
         assert_eq!(periodic(0)[1].1, 1);

@@ -24,6 +24,7 @@ async fn queue(tx: &mut sqlx::Transaction<'static, sqlx::Any>, now: i64, subject
             to: &to,
             subject,
             body_text: "仮パスワード: Xy3",
+            attachments: &[],
         },
     )
     .await

@@ -193,10 +193,11 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
         (&a.body["kind"], &a.body["page"]),
         (&json!("signature"), &json!(1))
     );
-    let a = manager.post(&fields, field("date_signed", &party_ids[2], 1, 300.0));
-    assert_eq!(a.status, 201, "an approver's date: {:?}", a.body);
-    // Outside the page (595 points wide), a page it does not have, a signature for the approver.
-    let a = manager.post(&fields, field("signature", &party_ids[0], 1, 500.0));
+    let a = manager.post(&fields, field("date_signed", &party_ids[1], 1, 300.0));
+    assert_eq!(a.status, 201, "the outside signer's date: {:?}", a.body);
+    // Outside the page (595 points wide), a page it does not have, a second signature of one
+    // party on one document, a field for the approver (approvers fill nothing).
+    let a = manager.post(&fields, field("text", &party_ids[0], 1, 500.0));
     assert_eq!(
         (a.status, a.field("x")),
         (400, "field_outside_page"),
@@ -205,7 +206,11 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
     );
     let a = manager.post(&fields, field("signature", &party_ids[0], 2, 72.0));
     assert_eq!((a.status, a.field("page")), (400, "field_page"));
+    let a = manager.post(&fields, field("signature", &party_ids[0], 1, 300.0));
+    assert_eq!((a.status, a.field("kind")), (400, "signature_field_placed"));
     let a = manager.post(&fields, field("signature", &party_ids[2], 1, 72.0));
+    assert_eq!((a.status, a.field("party")), (400, "field_party_role"));
+    let a = manager.post(&fields, field("date_signed", &party_ids[2], 1, 72.0));
     assert_eq!((a.status, a.field("party")), (400, "field_party_role"));
     let placed = admin.get(&fields);
     assert_eq!(
@@ -262,10 +267,10 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
     assert_eq!(admin.get(&fields).body.as_array().map(Vec::len), Some(1));
     assert_eq!(
         manager
-            .delete(&format!("{parties}/{}", party_ids[2]))
+            .delete(&format!("{parties}/{}", party_ids[1]))
             .status,
         204,
-        "the approver, with their date field"
+        "the outside signer, with their date field"
     );
     assert_eq!(admin.get(&fields).body.as_array().map(Vec::len), Some(0));
     assert_eq!(

@@ -5,13 +5,15 @@
 //! `service` client), the forms' CSRF checks (`forms`), the role × endpoint
 //! permission matrix and the OpenAPI document's coverage (`matrix`), the certificate lifecycle
 //! (`lifecycle`), contract drafts through the API (`contracts`), the signing PIN (`pin`), seal images and the seal on signatures (`seals`), the
-//! web UI in headless Chromium (`ui`, `ui_pin`, `ui_contracts`, on the `browser` harness) and schemathesis
-//! against the live API (`schemathesis`).
+//! web UI in headless Chromium (`ui`, `ui_pin`, `ui_contracts`, on the `browser` harness),
+//! webhooks delivered to a receiver on loopback (`webhooks`) and schemathesis against the live
+//! API (`schemathesis`).
 
 mod accounts;
 mod browser;
 mod ca_db;
 mod cli;
+mod contract_flow;
 mod contracts;
 mod email;
 mod forms;
@@ -28,3 +30,4 @@ mod support;
 mod ui;
 mod ui_contracts;
 mod ui_pin;
+mod webhooks;

@@ -90,6 +90,18 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("DELETE", "/api/contracts/none/documents/none", Body::None, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("DELETE", "/api/contracts/none/fields/none", Body::None, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("GET",    "/api/contracts/none/documents/none/pdf", Body::None, [404, 404, 404, 404, 404, 404, 404, 404, 401]),
+    ("POST",   "/api/contracts/none/send", Body::None,      [403, 403, 404, 404, 403, 403, 403, 403, 401]),
+    ("POST",   "/api/contracts/none/remind", Body::None,    [403, 403, 404, 404, 403, 403, 403, 403, 401]),
+    ("GET",    "/api/contracts/none/certificate", Body::None, [404, 404, 404, 404, 404, 404, 404, 404, 401]),
+    ("GET",    "/api/party/none",          Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST",   "/api/party/none/code",     Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST",   "/api/party/none/code/confirm", Body::Code,  [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST",   "/api/party/none/sign",     Body::Sign,      [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST",   "/api/party/none/approve",  Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST",   "/api/party/none/decline",  Body::Cancel,    [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET",    "/api/party/none/certificate", Body::None,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET",    "/api/party/none/documents/none/pdf", Body::None, [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET",    "/sign/none",               Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET",    "/contracts",               Body::None,      [200, 200, 200, 200, 403, 403, 403, 200, 303]),
     ("POST",   "/contracts",               Body::ContractForm, [403, 403, 303, 303, 403, 403, 403, 403, 303]),
     ("GET",    "/contracts/none",          Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 303]),
@@ -129,6 +141,11 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("POST",   "/seals",                   Body::SealSaveForm, [403, 404, 403, 404, 404, 400, 403, 403, 303]),
     ("POST",   "/seals/none/default",      Body::SealActionForm, [403, 404, 403, 404, 404, 400, 403, 403, 303]),
     ("POST",   "/seals/none/delete",       Body::SealActionForm, [403, 404, 403, 404, 404, 400, 403, 403, 303]),
+    ("GET",    "/api/webhooks",            Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 401]),
+    ("POST",   "/api/webhooks",            Body::NewWebhook, [201, 201, 403, 403, 403, 403, 403, 201, 401]),
+    ("DELETE", "/api/webhooks/none",       Body::None,      [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/api/webhooks/none/deliveries", Body::None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("POST",   "/api/webhooks/none/test",  Body::None,      [404, 404, 403, 403, 403, 403, 403, 404, 401]),
     ("DELETE", "/api/session",             Body::None,      [204, 204, 204, 204, 204, 204, 204, 204, 401]),
 ];
 
@@ -177,6 +194,14 @@ enum Body {
     Cancel,
     /// `{"reminder_days": …}`.
     Options,
+    /// `{"code": "000000"}`.
+    Code,
+    /// A signature naming a field that is not the caller's.
+    Sign,
+    /// `{}`.
+    Empty,
+    /// A webhook endpoint on loopback (nothing is ever sent to it: no event happens).
+    NewWebhook,
 }
 
 fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &str) -> u16 {
@@ -187,6 +212,12 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
         Body::NewContract => Some(json!({ "title": format!("契約書 {n}") })),
         Body::Cancel => Some(json!({ "reason": "条件変更のため" })),
         Body::Options => Some(json!({ "reminder_days": 5 })),
+        Body::Code => Some(json!({ "code": "000000" })),
+        Body::Empty => Some(json!({})),
+        Body::NewWebhook => {
+            Some(json!({ "url": "http://127.0.0.1:9/matrix", "events": ["contract.completed"] }))
+        }
+        Body::Sign => Some(json!({ "fields": { "none": "x" } })),
         Body::NewField => Some(
             json!({ "document": "none", "party": "none", "kind": "signature", "page": 1, "x": 50, "y": 50, "width": 120, "height": 60 }),
         ),
@@ -366,6 +397,160 @@ fn every_endpoint_answers_every_role_as_the_readme_says(backend: Backend) {
     );
 }
 
+/// The parties' endpoints with a real outside party's link, called as every role, as another
+/// organisation's administrator, anonymously (the link alone), and as the outside party with
+/// the session their one-time code gave them (the last column). Only the party reaches the
+/// documents and the actions (which then refuse what this party may not do); anyone with the
+/// link sees where it leads and may have a code mailed to the party.
+#[rustfmt::skip]
+const PARTY_MATRIX: &[(&str, &str, Body, [u16; 10])] = &[
+    //                                                 A    A+S  DM   DM+S S    T    Op   X    anon party
+    ("GET",  "/api/party/{token}",                 Body::None,   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET",  "/sign/{token}",                      Body::None,   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    ("GET",  "/api/party/{token}/documents/{document}/pdf", Body::None, [403, 403, 403, 403, 403, 403, 403, 403, 403, 200]),
+    ("POST", "/api/party/{token}/sign",            Body::Sign,   [403, 403, 403, 403, 403, 403, 403, 403, 403, 400]),
+    ("POST", "/api/party/{token}/approve",         Body::None,   [403, 403, 403, 403, 403, 403, 403, 403, 403, 400]),
+    ("POST", "/api/party/{token}/decline",         Body::Empty,  [403, 403, 403, 403, 403, 403, 403, 403, 403, 400]),
+    ("GET",  "/api/party/{token}/certificate",     Body::None,   [403, 403, 403, 403, 403, 403, 403, 403, 403, 409]),
+    ("POST", "/api/party/{token}/code/confirm",    Body::Code,   [400, 400, 400, 400, 400, 400, 400, 400, 400, 400]),
+];
+
+fn the_party_endpoints_answer_only_the_party(backend: Backend) {
+    let Some(service) = Service::start(backend) else {
+        return;
+    };
+    let mut admin = service.admin();
+    let mut callers: Vec<Api> = vec![admin.clone()];
+    let mut manager = None;
+    for (i, roles) in [
+        &["administrator", "signer"][..],
+        &["document_manager"],
+        &["document_manager", "signer"],
+        &["signer"],
+        &["transaction_agent"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (_, api) = service.user(
+            &mut admin,
+            &format!("role{i}@example.jp"),
+            roles,
+            "Role2026pass",
+        );
+        if i == 1 {
+            manager = Some(api.clone());
+        }
+        callers.push(api);
+    }
+    let mut operator = service.operator();
+    let other = service.other_org_admin(&mut operator);
+    callers.push(operator);
+    callers.push(other);
+    callers.push(service.api());
+    let mut manager = manager.expect("the document manager");
+
+    // A contract sent to an outside party (a simple signature, nothing else to fill).
+    let id = manager
+        .post("/api/contracts", json!({ "title": "Matrix" }))
+        .body["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let pdf = crate::support::minimal_pdf("matrix");
+    let document = manager
+        .raw(
+            "POST",
+            &format!("/api/contracts/{id}/documents?name=m.pdf"),
+            Some(&pdf),
+            Some("application/pdf"),
+        )
+        .body["id"]
+        .as_str()
+        .expect("document")
+        .to_owned();
+    let party = manager.post(
+        &format!("/api/contracts/{id}/parties"),
+        json!({ "role": "signer", "step": 1, "signature_kind": "simple", "email": "guest@example.com", "name": "Guest" }),
+    );
+    let party = party.body["id"].as_str().expect("party").to_owned();
+    let field = manager.post(
+        &format!("/api/contracts/{id}/fields"),
+        json!({ "document": document, "party": party, "kind": "signature", "page": 1, "x": 50, "y": 50, "width": 120, "height": 60 }),
+    );
+    assert_eq!(field.status, 201, "{:?}", field.body);
+    let sent = manager.post(&format!("/api/contracts/{id}/send"), json!({}));
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    let mail = service.mail_to("guest@example.com", "【署名依頼】Matrix（Inkan）");
+    let body = mail["body"].as_str().expect("body");
+    let token = body
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("https://sign.example.jp/sign/"))
+        .expect("the link")
+        .to_owned();
+    let mut guest = service.api();
+    assert_eq!(
+        guest
+            .post(&format!("/api/party/{token}/code"), json!({}))
+            .status,
+        204
+    );
+    let code = crate::service::labelled(
+        service.mail_to("guest@example.com", "【確認コード】Matrix")["body"]
+            .as_str()
+            .expect("body"),
+        "確認コード:",
+    );
+    let a = guest.post(
+        &format!("/api/party/{token}/code/confirm"),
+        json!({ "code": code }),
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    guest.headers = vec![(
+        "X-Inkan-Party".into(),
+        a.body["session"].as_str().expect("session").to_owned(),
+    )];
+    callers.push(guest);
+
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for (column, api) in callers.iter_mut().enumerate() {
+        for (method, path, body, expected) in PARTY_MATRIX {
+            n += 1;
+            let path = path
+                .replace("{token}", &token)
+                .replace("{document}", &document);
+            let got = call(api, method, &path, *body, n, "");
+            if got != expected[column] {
+                let who = CALLERS.get(column).copied().unwrap_or("the outside party");
+                failures.push(format!(
+                    "{method} {path} as {who}: expected {}, got {got}",
+                    expected[column]
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // Nothing above changed the party's turn.
+    let contract = manager.get(&format!("/api/contracts/{id}")).body;
+    assert_eq!(contract["parties"][0]["status"], "opened", "{contract}");
+}
+
+#[test]
+fn the_party_endpoints_answer_only_the_party_on_sqlite() {
+    the_party_endpoints_answer_only_the_party(Backend::Sqlite);
+}
+
+#[test]
+fn the_party_endpoints_answer_only_the_party_on_postgres() {
+    the_party_endpoints_answer_only_the_party(Backend::Postgres);
+}
+
 #[test]
 fn every_endpoint_answers_every_role_as_the_readme_says_on_sqlite() {
     every_endpoint_answers_every_role_as_the_readme_says(Backend::Sqlite);
@@ -399,8 +584,10 @@ fn the_openapi_document_lists_every_api_route() {
         "health.rs",
         "certificates.rs",
         "contracts.rs",
+        "party.rs",
         "pins.rs",
         "seals.rs",
+        "webhooks.rs",
     ] {
         let source = std::fs::read_to_string(dir.join(file)).expect("route source");
         // `.route("/path", get(a).post(b))`, possibly over several lines.
@@ -458,7 +645,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 69"), "{output}");
+    assert!(output.contains("Tested: 85"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

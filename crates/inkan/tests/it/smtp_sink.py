@@ -4,12 +4,14 @@
                                          to DIR as N.eml and N.json; prints "ready" once listening
     python smtp_sink.py parse FILE.eml   print the message's JSON summary
 
-The JSON summary (to, subject, body) is decoded by Python's email package, independently of the
+The JSON summary (to, subject, body, and each attachment's file name, type, size and SHA-256)
+is decoded by Python's email package, independently of the
 code that encoded the message.
 """
 
 import email
 import email.policy
+import hashlib
 import json
 import pathlib
 import sys
@@ -26,6 +28,15 @@ def summary(raw: bytes) -> dict:
         "message_id": str(msg["Message-ID"]),
         "content_type": msg.get_content_type(),
         "body": body.get_content() if body is not None else None,
+        "attachments": [
+            {
+                "filename": part.get_filename(),
+                "content_type": part.get_content_type(),
+                "size": len(part.get_content()),
+                "sha256": hashlib.sha256(part.get_content()).hexdigest(),
+            }
+            for part in msg.iter_attachments()
+        ],
     }
 
 

@@ -1,7 +1,9 @@
 //! The contract screens in headless Chromium (minimal so far): a document manager opens 契約
 //! from the menu, is told a title is required, creates a draft and lands on its page; parties and
 //! a document named through the API appear there with the history; the administrator reads it.
-//! Screens are saved under `target/screenshots/ui_contracts/`.
+//! Then the sender sends it from its page, and an outside party signs on the page their mail
+//! links to (one-time code, the document, the signature); the sender's page shows it completed
+//! with its downloads. Screens are saved under `target/screenshots/ui_contracts/`.
 
 use serde_json::json;
 
@@ -97,4 +99,77 @@ fn ui_a_document_manager_drafts_a_contract() {
     browser.click("#contracts a");
     browser.wait_for("#contract-title");
     assert_eq!(browser.text("#contract-title"), "業務委託契約書");
+
+    // Signature fields (through the API for now), then the sender sends from the page.
+    let contract = manager.get(&format!("/api/contracts/{id}")).body;
+    let document = manager.get(&format!("/api/contracts/{id}/documents")).body[0]["id"]
+        .as_str()
+        .expect("document")
+        .to_owned();
+    let a = manager.delete(&format!(
+        "/api/contracts/{id}/parties/{}",
+        contract["parties"][0]["id"].as_str().expect("party")
+    ));
+    assert_eq!(
+        a.status, 204,
+        "the certificate signer has no certificate here"
+    );
+    let a = manager.post(
+        &format!("/api/contracts/{id}/fields"),
+        json!({ "document": document, "party": contract["parties"][1]["id"], "kind": "signature",
+                "page": 1, "x": 60, "y": 60, "width": 180, "height": 70 }),
+    );
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    browser.click("#logout");
+    browser.wait_for("#login-form");
+    login("bunsho@example.jp", "Bunsho2026x");
+    browser.goto(&format!("{base}/contracts/{id}"));
+    browser.wait_for("#send");
+    browser.screenshot("before-send");
+    browser.click("#send");
+    browser.wait_for("#remind");
+    assert_eq!(browser.text("#contract-status"), "送信済み(署名待ち)");
+    browser.screenshot("sent");
+
+    // The outside party opens their link, confirms the code from their mail, and signs.
+    browser.click("#logout");
+    browser.wait_for("#login-form");
+    let mail = service.mail_to("guest@example.com", "【署名依頼】業務委託契約書（Inkan）");
+    let link = mail["body"]
+        .as_str()
+        .expect("body")
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("https://sign.example.jp"))
+        .expect("the link")
+        .to_owned();
+    browser.goto(&format!("{base}{link}"));
+    browser.wait_for("#send-code");
+    browser.screenshot("party-code");
+    browser.click("#send-code");
+    browser.wait_for("#code-sent");
+    let code = crate::service::labelled(
+        service.mail_to("guest@example.com", "【確認コード】業務委託契約書")["body"]
+            .as_str()
+            .expect("body"),
+        "確認コード:",
+    );
+    browser.fill("#code", &code);
+    browser.submit("#code-form");
+    browser.wait_for("#sign-form");
+    assert!(browser.text("#documents").contains("contract.pdf"));
+    browser.screenshot("party-act");
+    browser.submit("#sign-form");
+    browser.wait_for("#stage-done, #stage-completed");
+    browser.screenshot("party-signed");
+
+    // The sender's page: completed, with the signed document and the certificate.
+    login("bunsho@example.jp", "Bunsho2026x");
+    // Completion is a job: the page shows it once done.
+    crate::support::wait_until(std::time::Duration::from_secs(60), "completion", || {
+        browser.goto(&format!("{base}/contracts/{id}"));
+        browser.wait_for("#contract-status");
+        browser.exists("#certificate")
+    });
+    assert_eq!(browser.text("#contract-status"), "締結済み");
+    browser.screenshot("completed");
 }

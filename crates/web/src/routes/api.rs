@@ -66,7 +66,12 @@ pub fn router() -> Router<AppState> {
         crate::routes::contracts::fields, crate::routes::contracts::cancel,
         crate::routes::contracts::remove_party, crate::routes::contracts::remove_document,
         crate::routes::contracts::remove_field, crate::routes::contracts::document_pdf,
-        crate::routes::contracts::set_options,
+        crate::routes::contracts::set_options, crate::routes::contracts::send,
+        crate::routes::contracts::remind, crate::routes::contracts::certificate,
+        crate::routes::party::view, crate::routes::party::send_code,
+        crate::routes::party::confirm_code, crate::routes::party::sign,
+        crate::routes::party::approve, crate::routes::party::decline,
+        crate::routes::party::document, crate::routes::party::certificate,
         crate::routes::pins::own_status, crate::routes::pins::own_set,
         crate::routes::pins::user_unlock, crate::routes::pins::user_reset,
         crate::routes::seals::upload, crate::routes::seals::discard,
@@ -74,6 +79,9 @@ pub fn router() -> Router<AppState> {
         crate::routes::seals::list, crate::routes::seals::save, crate::routes::seals::remove,
         crate::routes::seals::image, crate::routes::seals::original,
         crate::routes::seals::make_default,
+        crate::routes::webhooks::create, crate::routes::webhooks::list,
+        crate::routes::webhooks::remove, crate::routes::webhooks::deliveries,
+        crate::routes::webhooks::test,
     ),
     modifiers(&Security, &MirrorForUsers),
     tags(
@@ -84,7 +92,9 @@ pub fn router() -> Router<AppState> {
         (name = "certificates", description = "Signing certificates: application, order, identity check, billing"),
         (name = "pin", description = "The signing PIN: set, change, unlock, reset"),
         (name = "seals", description = "Seal images (印影) stamped on visible signatures: upload, preview, save, default, delete"),
-        (name = "contracts", description = "Contracts: drafts, parties, history (sending and signing follow)"),
+        (name = "contracts", description = "Contracts for their senders: drafts, documents, parties, fields, sending, reminders, cancelling, history, downloads"),
+        (name = "parties", description = "A contract's parties through their personal links: one-time codes, documents, signing, approving, declining"),
+        (name = "webhooks", description = "Webhook endpoints for contract events, their delivery logs and test pings (administrators)"),
         (name = "health", description = "Liveness for load balancers"),
     )
 )]
@@ -105,6 +115,10 @@ impl utoipa::Modify for Security {
         components.add_security_scheme(
             "csrf",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-CSRF-Token"))),
+        );
+        components.add_security_scheme(
+            "party",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Inkan-Party"))),
         );
     }
 }

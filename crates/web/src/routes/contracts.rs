@@ -1,6 +1,7 @@
-//! The contracts' JSON API: a document manager drafts a contract and names its parties; the
-//! sender and the organisation's administrators read it and its history. Documents, fields,
-//! sending and signing arrive with the rest of the contracts issue.
+//! The contracts' JSON API for their senders: a document manager drafts a contract (documents,
+//! parties, fields, options), sends it, reminds, cancels, and downloads the signed documents and
+//! the certificate of completion; the organisation's administrators read every contract. The
+//! parties' own API (through their personal links) is [`super::party`].
 
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
@@ -14,12 +15,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::app::AppState;
 use crate::error::{ApiError, AsReader, AsSender, HttpFailure};
-use crate::routes::extract::{ApiJson, ApiSession};
+use crate::routes::extract::{ApiJson, ApiSession, RequestVia};
 use crate::routes::schemas::{
     Contract, ContractDocument, ContractEvent, ContractField, ContractOptions, NewFieldBody,
     NewPartyBody, Party,
 };
-use domain::contracts::{self, NewParty};
+use domain::contracts::{self, flow, NewParty};
 use domain::error::Failure;
 
 pub fn router() -> Router<AppState> {
@@ -33,6 +34,9 @@ pub fn router() -> Router<AppState> {
             get(fields).post(add_field),
         )
         .route("/api/contracts/{contract}/cancel", post(cancel))
+        .route("/api/contracts/{contract}/send", post(send))
+        .route("/api/contracts/{contract}/remind", post(remind))
+        .route("/api/contracts/{contract}/certificate", get(certificate))
         .route(
             "/api/contracts/{contract}/parties/{party}",
             delete(remove_party),
@@ -281,12 +285,85 @@ pub struct Cancellation {
 pub async fn cancel(
     State(state): State<AppState>,
     ApiSession(session): ApiSession,
+    RequestVia(via): RequestVia,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<Cancellation>,
 ) -> Result<Json<contracts::Contract>, HttpFailure> {
     let now = state.clock.now();
-    let contract = contracts::cancel(&state.db, now, &session.user, &id, &body.reason).await?;
+    let contract = flow::cancel(&state.desk, now, &session.user, &via, &id, &body.reason).await?;
     Ok(Json(contract))
+}
+
+/// Sends a draft (its sender): every field and the contract ID are written into the
+/// documents, and the parties of the first step are mailed their links. Every problem that
+/// stops it is named at once.
+#[utoipa::path(post, path = "/api/contracts/{contract}/send", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Sent", body = Contract),
+        (status = 400, description = "A document pdf-sign cannot prepare", body = ApiError),
+        AsSender,
+        (status = 409, description = "Not a draft, or not complete: no document, no party who \
+            signs or approves, a signer without a signature field, a certificate signer without \
+            a valid certificate", body = ApiError),
+    ))]
+pub async fn send(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    RequestVia(via): RequestVia,
+    Path(id): Path<String>,
+) -> Result<Json<contracts::Contract>, HttpFailure> {
+    let now = state.clock.now();
+    Ok(Json(
+        flow::send(&state.desk, now, &session.user, &via, &id).await?,
+    ))
+}
+
+#[derive(Debug, serde::Serialize, ToSchema)]
+pub struct Reminded {
+    /// How many parties were mailed a new link.
+    pub reminded: usize,
+}
+
+/// Reminds the parties whose turn it is (its sender): each is mailed a new link.
+#[utoipa::path(post, path = "/api/contracts/{contract}/remind", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "Reminded", body = Reminded),
+        AsSender,
+        (status = 409, description = "The contract is not in progress", body = ApiError),
+    ))]
+pub async fn remind(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    RequestVia(via): RequestVia,
+    Path(id): Path<String>,
+) -> Result<Json<Reminded>, HttpFailure> {
+    let now = state.clock.now();
+    let reminded = flow::remind(&state.desk, now, &session.user, &via, &id).await?;
+    Ok(Json(Reminded { reminded }))
+}
+
+/// The certificate of completion (PDF, signed by the organisation's platform certificate) of
+/// a completed contract.
+#[utoipa::path(get, path = "/api/contracts/{contract}/certificate", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id")),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The certificate of completion", content_type = "application/pdf"),
+        AsReader,
+        (status = 409, description = "Not completed", body = ApiError),
+    ))]
+pub async fn certificate(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(id): Path<String>,
+) -> Result<Response, HttpFailure> {
+    let download =
+        contracts::certificate_pdf(&state.db, &state.documents, &session.user, &id).await?;
+    Ok(pdf_response("certificate-of-completion", download))
 }
 
 #[derive(Debug, Deserialize)]
@@ -385,6 +462,11 @@ pub async fn document_pdf(
     let (db, store) = (&state.db, &state.documents);
     let (name, download) =
         contracts::document_pdf(db, store, &session.user, &contract, &document).await?;
+    Ok(pdf_response(&name, download))
+}
+
+/// A stored PDF as a download named `name`.pdf, streamed.
+pub fn pdf_response(name: &str, download: domain::storage::Download) -> Response {
     let encoded: String = name
         .bytes()
         .map(|b| match b {
@@ -397,7 +479,7 @@ pub async fn document_pdf(
             .bytes
             .map_err(|e| std::io::Error::other(e.to_string())),
     );
-    Ok((
+    (
         [
             (header::CONTENT_TYPE, "application/pdf".to_owned()),
             (header::CONTENT_LENGTH, download.size.to_string()),
@@ -409,7 +491,7 @@ pub async fn document_pdf(
         ],
         body,
     )
-        .into_response())
+        .into_response()
 }
 
 /// Changes a draft's title, reminders or forwarding (its sender); absent fields stay.

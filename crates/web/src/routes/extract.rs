@@ -78,6 +78,61 @@ impl FromRequestParts<AppState> for ClientAddr {
     }
 }
 
+/// Where a request came from, for a contract's history: the client's address and user agent.
+#[derive(Debug, Clone)]
+pub struct RequestVia(pub domain::contracts::Via);
+
+impl FromRequestParts<AppState> for RequestVia {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let ClientAddr(client) = ClientAddr::from_request_parts(parts, state).await?;
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(500).collect());
+        Ok(RequestVia(domain::contracts::Via {
+            address: Some(client.address),
+            user_agent,
+        }))
+    }
+}
+
+/// The outside party's session header, and its cookie.
+pub const PARTY_HEADER: &str = "x-inkan-party";
+pub const PARTY_COOKIE: &str = "inkan_party";
+
+/// Who opened a party's link: the logged-in user (their session counts on a state-changing
+/// request only with its CSRF header) and an outside party's session (the `x-inkan-party`
+/// header or the `inkan_party` cookie).
+#[derive(Debug, Clone)]
+pub struct PartyVisitor(pub domain::contracts::flow::Visitor);
+
+impl FromRequestParts<AppState> for PartyVisitor {
+    type Rejection = HttpFailure;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, HttpFailure> {
+        let user = session_of(parts, state)
+            .await?
+            .filter(|s| csrf_ok(parts, s) && !s.user.must_change_password)
+            .map(|s| s.user);
+        let session = parts
+            .headers
+            .get(PARTY_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| cookie(&parts.headers, PARTY_COOKIE))
+            .map(str::to_owned);
+        Ok(PartyVisitor(domain::contracts::flow::Visitor {
+            user,
+            session,
+        }))
+    }
+}
+
 async fn session_of(parts: &Parts, state: &AppState) -> Result<Option<Session>, Failure> {
     match cookie(&parts.headers, SESSION_COOKIE) {
         Some(token) => auth::session(&state.db, state.clock.now(), token).await,

@@ -79,6 +79,18 @@ const FLASH: &[&str] = &[
 #[derive(Debug, Deserialize)]
 pub(crate) struct Flash {
     msg: Option<String>,
+    /// Where to go after logging in (a party's link): a path on this service only.
+    next: Option<String>,
+}
+
+/// `next` if it is a path on this service (`/…`, never `//host` or a scheme), else `None`.
+pub(crate) fn local_path(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.contains('\\')
+            && !n.chars().any(char::is_control)
+    })
 }
 
 impl Flash {
@@ -305,6 +317,8 @@ struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    next: Option<String>,
 }
 
 async fn login_page(
@@ -327,7 +341,11 @@ async fn login_page(
         StatusCode::OK,
         "login.html",
         lang,
-        context! { csrf => csrf, flash => flash.key().map(|k| i18n::t(lang, k)) },
+        context! {
+            csrf => csrf,
+            flash => flash.key().map(|k| i18n::t(lang, k)),
+            next => local_path(flash.next.as_deref()),
+        },
     );
     with_form_cookie(&state, set, page)
 }
@@ -346,7 +364,7 @@ async fn login_submit(
             let to = if done.session.user.must_change_password {
                 "/password"
             } else {
-                "/"
+                local_path(form.next.as_deref()).unwrap_or("/")
             };
             (
                 AppendHeaders([(
@@ -379,7 +397,12 @@ async fn login_submit(
                 f.status(),
                 "login.html",
                 lang,
-                context! { csrf => csrf, email => form.email.trim(), ..errors },
+                context! {
+                    csrf => csrf,
+                    email => form.email.trim(),
+                    next => local_path(form.next.as_deref()),
+                    ..errors
+                },
             );
             with_form_cookie(&state, set, page)
         }
@@ -487,7 +510,11 @@ async fn reset_page(
         StatusCode::OK,
         "reset_request.html",
         lang,
-        context! { csrf => csrf, flash => flash.key().map(|k| i18n::t(lang, k)) },
+        context! {
+            csrf => csrf,
+            flash => flash.key().map(|k| i18n::t(lang, k)),
+            next => local_path(flash.next.as_deref()),
+        },
     );
     with_form_cookie(&state, set, page)
 }

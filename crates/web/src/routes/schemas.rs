@@ -169,12 +169,16 @@ pub struct Contract {
     sent_at: Option<i64>,
     completed_at: Option<i64>,
     expires_at: Option<i64>,
+    /// Days from sending to expiry.
+    expiry_days: i64,
     /// Days before the first automatic reminder.
     reminder_days: i64,
     /// Automatic reminders at most.
     max_reminders: i64,
     /// Whether a party may forward their place to someone else.
     allow_forwarding: bool,
+    /// Why it was declined or cancelled.
+    end_reason: Option<String>,
     /// In step order.
     parties: Vec<Party>,
 }
@@ -227,6 +231,9 @@ pub struct ContractEvent {
     /// Who acted, as they were named then.
     actor_name: String,
     actor_email: String,
+    /// The IP address and user agent of the request, when a request caused it.
+    address: Option<String>,
+    user_agent: Option<String>,
     detail: serde_json::Value,
 }
 
@@ -259,6 +266,8 @@ pub struct ContractField {
     width: f64,
     height: f64,
     label: String,
+    /// What the party filled in, once they signed.
+    value: Option<String>,
 }
 
 /// A field to place.
@@ -294,4 +303,138 @@ pub struct ContractOptions {
     max_reminders: Option<i64>,
     /// Whether a party may forward their place to someone else.
     allow_forwarding: Option<bool>,
+    /// Days from sending to expiry: 1 to 365.
+    expiry_days: Option<i64>,
+}
+
+/// A contract as a party sees it through their personal link.
+#[derive(Debug, ToSchema)]
+pub struct PartyView {
+    contract_id: String,
+    title: String,
+    /// The contract's status.
+    status: String,
+    /// The sender's name.
+    sender: String,
+    /// The sender's organisation.
+    organisation: String,
+    expires_at: Option<i64>,
+    /// The party the link is for.
+    party: Party,
+    /// `login` (log in as the party's user first), `code` (confirm the one-time code first),
+    /// `not_your_turn`, `act` (sign, approve or decline), `signing`, `done`, `completed`
+    /// (documents and certificate downloadable) or `closed` (declined, cancelled, expired).
+    stage: String,
+    /// Once the party is authenticated and it is (or was) their turn.
+    documents: Vec<ContractDocument>,
+    /// The party's own fields.
+    fields: Vec<ContractField>,
+    /// Why the party's last signature failed (they may sign again).
+    failed: Option<String>,
+    allow_forwarding: bool,
+}
+
+/// A one-time code to confirm.
+#[derive(Debug, ToSchema)]
+pub struct CodeBody {
+    /// The six digits from the mail.
+    code: String,
+}
+
+/// An outside party's session after the code: send it as the `x-inkan-party` header (the
+/// browser also keeps it as the `inkan_party` cookie).
+#[derive(Debug, ToSchema)]
+pub struct PartySession {
+    session: String,
+}
+
+/// A party's signature.
+#[derive(Debug, ToSchema)]
+pub struct SignBody {
+    /// Text fields' values (strings) and checkboxes (booleans) by field id; every text field
+    /// of the party must be filled.
+    fields: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Certificate signers: the seal to stamp (their default when absent).
+    seal: Option<String>,
+    /// Certificate signers with a signing PIN.
+    pin: Option<String>,
+}
+
+/// Where a signature is.
+#[derive(Debug, ToSchema)]
+pub struct SignatureOutcome {
+    signature: String,
+    /// `pending` (retried: see `error`), `done` or `failed` (sign again).
+    status: String,
+    error: Option<String>,
+}
+
+/// A reason (declining, cancelling): 1 to 1000 characters.
+#[derive(Debug, ToSchema)]
+pub struct ReasonBody {
+    reason: String,
+}
+
+/// A webhook endpoint to register.
+#[derive(Debug, ToSchema)]
+#[schema(as = NewWebhookEndpoint)]
+pub struct NewWebhookEndpoint {
+    /// Where deliveries are POSTed: an `http://` or `https://` URL with a host (ASCII, no user
+    /// name or password), at most 2000 characters.
+    url: String,
+    /// At least one of `contract.sent`, `contract.opened`, `contract.signed`,
+    /// `contract.approved`, `contract.declined`, `contract.cancelled`, `contract.expired`,
+    /// `contract.completed`.
+    events: Vec<String>,
+    /// Shown in the list; at most 200 characters.
+    description: Option<String>,
+}
+
+/// A webhook endpoint (never with its secret).
+#[derive(Debug, ToSchema)]
+pub struct WebhookEndpoint {
+    id: String,
+    url: String,
+    description: Option<String>,
+    /// The events it receives, in a fixed order.
+    events: Vec<String>,
+    /// Unix seconds.
+    created_at: i64,
+}
+
+/// A webhook endpoint just registered, with its signing secret (shown only this once).
+#[derive(Debug, ToSchema)]
+pub struct CreatedWebhookEndpoint {
+    id: String,
+    url: String,
+    description: Option<String>,
+    events: Vec<String>,
+    /// Unix seconds.
+    created_at: i64,
+    /// `whsec_` and 64 hex digits: the HMAC-SHA256 key (these ASCII characters) of each
+    /// delivery's `Inkan-Webhook-Signature: v1=<hex HMAC of "<Inkan-Webhook-Timestamp>.<body>">`.
+    secret: String,
+}
+
+/// One delivery of an event to an endpoint. The POSTed body is
+/// `{"id": <this id>, "type": <event>, "created_at": <Unix seconds>, "data": {…}}`.
+#[derive(Debug, ToSchema)]
+pub struct WebhookDelivery {
+    id: String,
+    /// A contract event, or `ping` (an administrator's test).
+    event: String,
+    /// `pending` (another attempt is due), `delivered` (answered 2xx) or `failed` (24 hours of
+    /// failed attempts, or the endpoint was deleted).
+    status: String,
+    attempts: i64,
+    /// The HTTP status of the last attempt; none before the first or after a transport error.
+    last_status_code: Option<i64>,
+    /// What went wrong at the last attempt (at most 500 characters).
+    last_error: Option<String>,
+    /// Unix seconds.
+    created_at: i64,
+    last_attempt_at: Option<i64>,
+    /// When a pending delivery is tried again (about).
+    next_attempt_at: Option<i64>,
+    delivered_at: Option<i64>,
 }

@@ -1,0 +1,58 @@
+//! The page a party opens from their mail (`/sign/{token}`): what the link leads to now — log
+//! in, confirm the one-time code, not yet your turn, the documents with the party's fields and
+//! the sign / approve / decline actions, or the finished contract's downloads. Minimal here
+//! (the contract screens issue renders the pages and places the fields on them); its actions
+//! call the parties' JSON API ([`super::party`]).
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use minijinja::context;
+
+use crate::app::AppState;
+use crate::routes::extract::{cookie, page_lang, RequestVia, PARTY_COOKIE};
+use crate::routes::pages::{error_page, render};
+use domain::auth::{self, SESSION_COOKIE};
+use domain::contracts::flow::{self, Visitor};
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/sign/{token}", get(page))
+}
+
+async fn page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RequestVia(via): RequestVia,
+    Path(token): Path<String>,
+) -> Response {
+    let now = state.clock.now();
+    let session = match cookie(&headers, SESSION_COOKIE) {
+        Some(t) => auth::session(&state.db, now, t).await.ok().flatten(),
+        None => None,
+    };
+    let lang = page_lang(&headers, session.as_ref());
+    let visitor = Visitor {
+        user: session
+            .as_ref()
+            .filter(|s| !s.user.must_change_password)
+            .map(|s| s.user.clone()),
+        session: cookie(&headers, PARTY_COOKIE).map(str::to_owned),
+    };
+    match flow::view(&state.desk, now, &token, &visitor, &via).await {
+        Ok(view) => render(
+            &state,
+            StatusCode::OK,
+            "party.html",
+            lang,
+            context! {
+                view => view,
+                token => token,
+                me => visitor.user.as_ref().map(|u| context! { display_name => u.display_name }),
+                csrf => session.as_ref().map(|s| s.csrf_token.clone()),
+            },
+        ),
+        Err(f) => error_page(&state, session.as_ref(), lang, &f),
+    }
+}
