@@ -316,36 +316,10 @@ pub async fn add_party(
         return Err(Failure::Invalid(errors));
     };
     let user = accounts::find_by_email(db, &sender.org_id, &email).await?;
-    // 当事者型 needs the party's own certificate: a signer of the instance. Whether they hold a
-    // valid one is checked when the contract is sent.
     if kind == Some(SignatureKind::Certificate) {
-        match &user {
-            None => {
-                return Err(Failure::invalid(
-                    "signature_kind",
-                    "error.outside_party_simple_only",
-                ))
-            }
-            Some(u) if u.roles.has(Role::TransactionAgent) && !u.roles.has(Role::Signer) => {
-                return Err(Failure::invalid(
-                    "signature_kind",
-                    "error.agent_simple_only",
-                ))
-            }
-            Some(u) if !u.roles.has(Role::Signer) => {
-                return Err(Failure::invalid("signature_kind", "error.not_a_signer"))
-            }
-            Some(_) => {}
-        }
+        may_sign_with_certificate(user.as_ref())?;
     }
-    let name = match (new.name.trim(), &user) {
-        ("", Some(u)) => u.display_name.clone(),
-        ("", None) => return Err(Failure::invalid("name", "error.required")),
-        (n, _) if n.chars().count() > 100 || n.chars().any(char::is_control) => {
-            return Err(Failure::invalid("name", "error.too_long"))
-        }
-        (n, _) => n.to_owned(),
-    };
+    let name = party_name(&new.name, user.as_ref())?;
     let id = new_id()?;
     let mut tx = db.begin().await?;
     let position = next_number(&mut tx, Numbered::Parties, contract_id).await?;
@@ -389,6 +363,36 @@ pub async fn add_party(
         .into_iter()
         .find(|p| p.id == id)
         .ok_or_else(|| Failure::Internal(anyhow::anyhow!("the party just added is missing")))
+}
+
+/// 当事者型 needs the party's own certificate: a signer of the instance (whether they hold a
+/// valid one is checked when the contract is sent).
+fn may_sign_with_certificate(user: Option<&User>) -> Result<(), Failure> {
+    match user {
+        None => Err(Failure::invalid(
+            "signature_kind",
+            "error.outside_party_simple_only",
+        )),
+        Some(u) if u.roles.has(Role::TransactionAgent) && !u.roles.has(Role::Signer) => Err(
+            Failure::invalid("signature_kind", "error.agent_simple_only"),
+        ),
+        Some(u) if !u.roles.has(Role::Signer) => {
+            Err(Failure::invalid("signature_kind", "error.not_a_signer"))
+        }
+        Some(_) => Ok(()),
+    }
+}
+
+/// The name a party is shown by: as given, or the user's display name when left empty.
+fn party_name(given: &str, user: Option<&User>) -> Result<String, Failure> {
+    match (given.trim(), user) {
+        ("", Some(u)) => Ok(u.display_name.clone()),
+        ("", None) => Err(Failure::invalid("name", "error.required")),
+        (n, _) if n.chars().count() > 100 || n.chars().any(char::is_control) => {
+            Err(Failure::invalid("name", "error.too_long"))
+        }
+        (n, _) => Ok(n.to_owned()),
+    }
 }
 
 /// A document of a contract, up to this size.

@@ -967,6 +967,114 @@ pub async fn approve(
     Ok(())
 }
 
+/// Who a party forwards their place to.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct Forward {
+    pub email: String,
+    /// For an outside person; a user's display name when empty.
+    pub name: String,
+    /// Why (optional), kept in the history.
+    pub reason: String,
+}
+
+/// A party forwards their place to someone else, when the sender allowed it: the place (its
+/// step, role, fields) passes to them and they are mailed a link; the forwarding party's links
+/// stop working. A certificate signature passes only to a signer of the instance (who must hold
+/// a valid certificate); recorded in the history with both identities.
+pub async fn forward(
+    desk: &Desk,
+    now: i64,
+    token: &str,
+    visitor: &Visitor,
+    to: &Forward,
+    via: &Via,
+) -> Result<(), Failure> {
+    let access = access(&desk.db, now, token, visitor).await?;
+    access.may_act()?;
+    if !access.contract.allow_forwarding {
+        return Err(Failure::Forbidden);
+    }
+    if super::signature::pending(&desk.db, &access.party.id)
+        .await?
+        .0
+    {
+        return Err(closed("error.signature_in_progress"));
+    }
+    let email = accounts::Email::parse(&to.email)
+        .map_err(|_| Failure::invalid("email", "error.email_invalid"))?;
+    if email.as_str().eq_ignore_ascii_case(&access.party.email) {
+        return Err(Failure::invalid("email", "error.forward_to_self"));
+    }
+    let user = accounts::find_by_email(&desk.db, &access.contract.org_id, &email).await?;
+    if access.party.signature_kind == Some(SignatureKind::Certificate) {
+        super::may_sign_with_certificate(user.as_ref())?;
+        let holds = match &user {
+            Some(u) => crate::signing::signing_certificate(&desk.db, now, u)
+                .await
+                .is_ok(),
+            None => false,
+        };
+        if !holds {
+            return Err(Failure::invalid("email", "error.party_without_certificate"));
+        }
+    }
+    let name = super::party_name(&to.name, user.as_ref())?;
+    let reason = to.reason.trim();
+    if reason.chars().count() > MAX_REASON {
+        return Err(Failure::invalid("reason", "error.too_long"));
+    }
+    let mut tx = desk.db.begin().await?;
+    let moved = sqlx::query(
+        "UPDATE contract_parties SET user_id = $2, name = $3, email = $4, status = $5, \
+         opened_at = NULL, code_hash = NULL, code_expires_at = NULL, code_tries = 0, \
+         session_hash = NULL, session_expires_at = NULL, reminders_sent = 0 \
+         WHERE id = $1 AND status IN ($6, $7)",
+    )
+    .bind(&access.party.id)
+    .bind(user.as_ref().map(|u| u.id.clone()))
+    .bind(&name)
+    .bind(email.as_str())
+    .bind(PartyStatus::Waiting.as_str())
+    .bind(PartyStatus::Notified.as_str())
+    .bind(PartyStatus::Opened.as_str())
+    .execute(&mut *tx)
+    .await?;
+    if moved.rows_affected() == 0 {
+        return Err(closed("error.party_already_acted"));
+    }
+    sqlx::query("DELETE FROM contract_links WHERE party_id = $1")
+        .bind(&access.party.id)
+        .execute(&mut *tx)
+        .await?;
+    record(
+        &mut tx,
+        now,
+        &access.contract.id,
+        &Actor::party(&access.contract, &access.party).via(via),
+        "party.forwarded",
+        serde_json::json!({
+            "party": access.party.id,
+            "from": { "name": access.party.name, "email": access.party.email },
+            "to": { "name": name, "email": email.as_str(),
+                    "user": user.as_ref().map(|u| u.id.clone()) },
+            "reason": reason,
+        }),
+    )
+    .await?;
+    ask(
+        &mut tx,
+        desk,
+        now,
+        &access.contract.id,
+        &access.party.id,
+        false,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
 /// Moves the party from their turn to `status`, only if they are still in their turn (a
 /// concurrent action of theirs loses).
 pub(crate) async fn act(

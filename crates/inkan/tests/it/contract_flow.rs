@@ -711,6 +711,17 @@ fn outside_contract(
     title: &str,
     email: &str,
 ) -> (String, String) {
+    outside_contract_with(service, manager, title, email, json!({}))
+}
+
+/// [`outside_contract`] with the draft's `options` set before sending.
+fn outside_contract_with(
+    service: &Service,
+    manager: &mut Api,
+    title: &str,
+    email: &str,
+    options: Value,
+) -> (String, String) {
     let id = manager
         .post("/api/contracts", json!({ "title": title }))
         .body["id"]
@@ -738,6 +749,8 @@ fn outside_contract(
                 "x": 50, "y": 50, "width": 120, "height": 60 }),
     );
     assert_eq!(a.status, 201, "{:?}", a.body);
+    let a = manager.patch(&format!("/api/contracts/{id}"), options);
+    assert_eq!(a.status, 200, "{:?}", a.body);
     let sent = manager.post(&format!("/api/contracts/{id}/send"), json!({}));
     assert_eq!(sent.status, 200, "{:?}", sent.body);
     let token = link_token(service, email, &format!("【署名依頼】{title}（Inkan）"));
@@ -904,6 +917,66 @@ fn refusals_reminders_and_expiry(backend: Backend) {
         guest.get(&format!("/api/party/{again}")).body["stage"],
         "act"
     );
+
+    // Forwarding: refused unless the sender allowed it; then the place passes to someone else,
+    // the first person's links stop working, and the history names both.
+    let a = guest.post(
+        &format!("/api/party/{token1}/forward"),
+        json!({ "email": "deputy@example.com", "name": "代理 次郎" }),
+    );
+    assert_eq!(a.status, 403, "{:?}", a.body);
+    let (id4, token4) = outside_contract_with(
+        &service,
+        &mut manager,
+        "転送テスト",
+        "four@example.com",
+        json!({ "allow_forwarding": true }),
+    );
+    let mut guest4 = service.api();
+    code_session(
+        &service,
+        &mut guest4,
+        &token4,
+        "four@example.com",
+        "転送テスト",
+    );
+    let a = guest4.post(
+        &format!("/api/party/{token4}/forward"),
+        json!({ "email": "four@example.com" }),
+    );
+    assert_eq!((a.status, a.field("email")), (400, "forward_to_self"));
+    let a = guest4.post(
+        &format!("/api/party/{token4}/forward"),
+        json!({ "email": "deputy@example.com", "name": "代理 次郎", "reason": "担当替え" }),
+    );
+    assert_eq!(a.status, 204, "{:?}", a.body);
+    assert_eq!(guest4.get(&format!("/api/party/{token4}")).status, 404);
+    let token5 = link_token(
+        &service,
+        "deputy@example.com",
+        "【署名依頼】転送テスト（Inkan）",
+    );
+    let mut deputy = service.api();
+    code_session(
+        &service,
+        &mut deputy,
+        &token5,
+        "deputy@example.com",
+        "転送テスト",
+    );
+    let a = deputy.post(&format!("/api/party/{token5}/sign"), json!({}));
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let contract = wait_for_status(&mut manager, &id4, "completed");
+    assert_eq!(contract["parties"][0]["email"], "deputy@example.com");
+    let events = manager.get(&format!("/api/contracts/{id4}/events")).body;
+    let forwarded = events
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|e| e["kind"] == "party.forwarded")
+        .expect("the forwarding in the history");
+    assert_eq!(forwarded["detail"]["from"]["email"], "four@example.com");
+    assert_eq!(forwarded["detail"]["to"]["email"], "deputy@example.com");
 
     // Cancelled by the sender: the asked party is mailed, and signing is refused.
     let a = manager.post(

@@ -99,6 +99,7 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("POST",   "/api/party/none/sign",     Body::Sign,      [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("POST",   "/api/party/none/approve",  Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("POST",   "/api/party/none/decline",  Body::Cancel,    [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("POST",   "/api/party/none/forward",  Body::Forward,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET",    "/api/party/none/certificate", Body::None,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET",    "/api/party/none/documents/none/pdf", Body::None, [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET",    "/sign/none",               Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 404]),
@@ -200,6 +201,8 @@ enum Body {
     Sign,
     /// `{}`.
     Empty,
+    /// `{"email": …}` of someone else.
+    Forward,
     /// A webhook endpoint on loopback (nothing is ever sent to it: no event happens).
     NewWebhook,
 }
@@ -214,6 +217,7 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
         Body::Options => Some(json!({ "reminder_days": 5 })),
         Body::Code => Some(json!({ "code": "000000" })),
         Body::Empty => Some(json!({})),
+        Body::Forward => Some(json!({ "email": "someone@example.com", "name": "Someone" })),
         Body::NewWebhook => {
             Some(json!({ "url": "http://127.0.0.1:9/matrix", "events": ["contract.completed"] }))
         }
@@ -411,6 +415,8 @@ const PARTY_MATRIX: &[(&str, &str, Body, [u16; 10])] = &[
     ("POST", "/api/party/{token}/sign",            Body::Sign,   [403, 403, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("POST", "/api/party/{token}/approve",         Body::None,   [403, 403, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("POST", "/api/party/{token}/decline",         Body::Empty,  [403, 403, 403, 403, 403, 403, 403, 403, 403, 400]),
+    // The sender did not allow forwarding.
+    ("POST", "/api/party/{token}/forward",         Body::Forward, [403, 403, 403, 403, 403, 403, 403, 403, 403, 403]),
     ("GET",  "/api/party/{token}/certificate",     Body::None,   [403, 403, 403, 403, 403, 403, 403, 403, 403, 409]),
     ("POST", "/api/party/{token}/code/confirm",    Body::Code,   [400, 400, 400, 400, 400, 400, 400, 400, 400, 400]),
 ];
@@ -645,7 +651,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 85"), "{output}");
+    assert!(output.contains("Tested: 86"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

@@ -71,6 +71,7 @@ pub fn router() -> Router<AppState> {
         crate::routes::party::view, crate::routes::party::send_code,
         crate::routes::party::confirm_code, crate::routes::party::sign,
         crate::routes::party::approve, crate::routes::party::decline,
+        crate::routes::party::forward,
         crate::routes::party::document, crate::routes::party::certificate,
         crate::routes::pins::own_status, crate::routes::pins::own_set,
         crate::routes::pins::user_unlock, crate::routes::pins::user_reset,

@@ -16,7 +16,7 @@ use crate::error::{ApiError, HttpFailure};
 use crate::routes::contracts::pdf_response;
 use crate::routes::extract::{set_cookie, ApiJson, PartyVisitor, RequestVia, PARTY_COOKIE};
 use crate::routes::schemas::{
-    CodeBody, PartySession, PartyView, ReasonBody, SignBody, SignatureOutcome,
+    CodeBody, ForwardBody, PartySession, PartyView, ReasonBody, SignBody, SignatureOutcome,
 };
 use domain::contracts::flow;
 use domain::contracts::signature::{self, SignatureStatus};
@@ -29,6 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/party/{token}/sign", post(sign))
         .route("/api/party/{token}/approve", post(approve))
         .route("/api/party/{token}/decline", post(decline))
+        .route("/api/party/{token}/forward", post(forward))
         .route("/api/party/{token}/certificate", get(certificate))
         .route("/api/party/{token}/documents/{document}/pdf", get(document))
 }
@@ -199,6 +200,33 @@ pub async fn decline(
 ) -> Result<StatusCode, HttpFailure> {
     let now = state.clock.now();
     flow::decline(&state.desk, now, &token, &visitor, &body.reason, &via).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Forwards the party's place to someone else (when the sender allowed it): they are mailed a
+/// link, and this party's links stop working.
+#[utoipa::path(post, path = "/api/party/{token}/forward", tag = "parties",
+    params(("token" = String, Path, description = "The token of the party's link")),
+    request_body = ForwardBody,
+    security(("session" = [], "csrf" = []), ("party" = [])),
+    responses(
+        (status = 204, description = "Forwarded"),
+        (status = 400, description = "No or a bad email, oneself, a name too long; a certificate signature to someone who is not a signer with a valid certificate", body = ApiError),
+        (status = 401, description = "A user party who is not logged in", body = ApiError),
+        (status = 403, description = "Not this party, forwarding not allowed, or CSRF token wrong", body = ApiError),
+        (status = 404, description = "No such link, or it has lapsed", body = ApiError),
+        (status = 409, description = "Not their turn yet, done already, a signature in progress, or the contract is not in progress", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn forward(
+    State(state): State<AppState>,
+    PartyVisitor(visitor): PartyVisitor,
+    RequestVia(via): RequestVia,
+    Path(token): Path<String>,
+    ApiJson(body): ApiJson<flow::Forward>,
+) -> Result<StatusCode, HttpFailure> {
+    let now = state.clock.now();
+    flow::forward(&state.desk, now, &token, &visitor, &body, &via).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

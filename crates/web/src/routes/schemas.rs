@@ -438,3 +438,14 @@ pub struct WebhookDelivery {
     next_attempt_at: Option<i64>,
     delivered_at: Option<i64>,
 }
+
+/// Whom a party forwards their place to.
+#[derive(Debug, ToSchema)]
+pub struct ForwardBody {
+    /// A user of the instance is found by it; anyone else is an outside person.
+    email: String,
+    /// For an outside person (a user's display name when empty).
+    name: Option<String>,
+    /// Why (optional, at most 1000 characters); kept in the history.
+    reason: Option<String>,
+}
