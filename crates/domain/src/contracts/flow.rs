@@ -1143,18 +1143,15 @@ pub async fn decline(
         access.authentication,
     )
     .await?;
-    let stopped = sqlx::query(
-        "UPDATE contracts SET status = $2, end_reason = $3, updated_at = $4 \
-         WHERE id = $1 AND status = $5",
+    if !end(
+        &mut tx,
+        now,
+        &access.contract.id,
+        ContractStatus::Declined,
+        Some(reason),
     )
-    .bind(&access.contract.id)
-    .bind(ContractStatus::Declined.as_str())
-    .bind(reason)
-    .bind(now)
-    .bind(ContractStatus::Sent.as_str())
-    .execute(&mut *tx)
-    .await?;
-    if stopped.rows_affected() == 0 {
+    .await?
+    {
         return Err(closed("error.contract_closed"));
     }
     record(
@@ -1185,6 +1182,36 @@ pub async fn decline(
     Ok(())
 }
 
+/// Ends a contract that has not ended (a draft, or one in progress: a draft can only be
+/// cancelled) as `status`, with the reason; `false` when it had ended already (one conditional
+/// update, so of two racing ends one wins).
+async fn end(
+    tx: &mut Transaction<'static, Any>,
+    now: i64,
+    contract_id: &str,
+    status: ContractStatus,
+    reason: Option<&str>,
+) -> Result<bool, Failure> {
+    let from_draft = if status == ContractStatus::Cancelled {
+        ContractStatus::Draft
+    } else {
+        ContractStatus::Sent
+    };
+    let ended = sqlx::query(
+        "UPDATE contracts SET status = $2, end_reason = COALESCE($3, end_reason), \
+         updated_at = $4 WHERE id = $1 AND status IN ($5, $6)",
+    )
+    .bind(contract_id)
+    .bind(status.as_str())
+    .bind(reason)
+    .bind(now)
+    .bind(from_draft.as_str())
+    .bind(ContractStatus::Sent.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(ended.rows_affected() == 1)
+}
+
 /// The sender cancels a draft or a contract in progress, giving a reason; the parties already
 /// asked are told, and their links stop working.
 pub async fn cancel(
@@ -1198,19 +1225,15 @@ pub async fn cancel(
     let contract = sender_contract(&desk.db, sender, contract_id).await?;
     let reason = check_reason(reason)?;
     let mut tx = desk.db.begin().await?;
-    let cancelled = sqlx::query(
-        "UPDATE contracts SET status = $2, end_reason = $3, updated_at = $4 \
-         WHERE id = $1 AND status IN ($5, $6)",
+    if !end(
+        &mut tx,
+        now,
+        contract_id,
+        ContractStatus::Cancelled,
+        Some(reason),
     )
-    .bind(contract_id)
-    .bind(ContractStatus::Cancelled.as_str())
-    .bind(reason)
-    .bind(now)
-    .bind(ContractStatus::Draft.as_str())
-    .bind(ContractStatus::Sent.as_str())
-    .execute(&mut *tx)
-    .await?;
-    if cancelled.rows_affected() == 0 {
+    .await?
+    {
         return Err(closed("error.contract_closed"));
     }
     record(
@@ -1383,17 +1406,8 @@ async fn expire(desk: &Desk, now: i64, contract_id: &str) -> anyhow::Result<bool
         return Ok(false);
     };
     let mut tx = desk.db.begin().await?;
-    let expired = sqlx::query(
-        "UPDATE contracts SET status = $2, updated_at = $3 WHERE id = $1 AND status = $4 \
-         AND expires_at <= $3",
-    )
-    .bind(contract_id)
-    .bind(ContractStatus::Expired.as_str())
-    .bind(now)
-    .bind(ContractStatus::Sent.as_str())
-    .execute(&mut *tx)
-    .await?;
-    if expired.rows_affected() == 0 {
+    let overdue = contract.expires_at.is_some_and(|t| t <= now);
+    if !overdue || !end(&mut tx, now, contract_id, ContractStatus::Expired, None).await? {
         return Ok(false);
     }
     let pending: Vec<String> = contract

@@ -636,10 +636,12 @@ struct Signing {
 }
 
 impl Signing {
-    /// The lines beside the seal: a certificate signature shows the signer's name and the time
-    /// (pdf-sign's default); a simple one also says who Inkan signed for and how they proved it.
+    /// The lines beside the seal, times in Japan time: a certificate signature shows the
+    /// signer's name and the time; a simple one also says who Inkan signed for and how they
+    /// proved it.
     fn lines(&self, party: &super::Party, order: &Order) -> Option<Vec<String>> {
-        self.simple.then(|| {
+        let at = format!("{} JST", crate::clock::jst(order.asked_at));
+        Some(if self.simple {
             vec![
                 party.name.clone(),
                 party.email.clone(),
@@ -648,8 +650,10 @@ impl Signing {
                     authentication_label(&order.authentication),
                     "Inkan"
                 ),
-                crate::clock::jst(order.asked_at),
+                at,
             ]
+        } else {
+            vec![party.name.clone(), at]
         })
     }
 
