@@ -195,6 +195,16 @@ fn contract_from_sending_to_completion(backend: Backend) {
     );
     assert_eq!((a.status, a.field("x")), (400, "field_outside_page"));
 
+    // The organisation's administrator subscribes a receiver to every contract event.
+    let receiver = crate::webhooks::Receiver::start(&[200]);
+    let a = admin.post(
+        "/api/webhooks",
+        json!({ "url": receiver.url, "events": ["contract.sent", "contract.opened",
+                "contract.signed", "contract.approved", "contract.declined",
+                "contract.cancelled", "contract.expired", "contract.completed"] }),
+    );
+    assert_eq!(a.status, 201, "{:?}", a.body);
+
     let sent = manager.post(&format!("/api/contracts/{id}/send"), json!({}));
     assert_eq!(sent.status, 200, "{:?}", sent.body);
     assert_eq!(sent.body["status"], "sent");
@@ -438,6 +448,42 @@ fn contract_from_sending_to_completion(backend: Backend) {
     );
     let a = later.get(&format!("/api/party/{token_done}/certificate"));
     assert_eq!(a.status, 403);
+
+    // The webhook receiver heard every step: sent, each opening and signature, the approval,
+    // the completion — each about this contract.
+    crate::support::wait_until(
+        std::time::Duration::from_secs(30),
+        "the completion's webhook",
+        || {
+            receiver
+                .received()
+                .iter()
+                .any(|r| r.body.contains("\"contract.completed\""))
+        },
+    );
+    let mut types: Vec<String> = receiver
+        .received()
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_str(&r.body).expect("JSON");
+            assert_eq!(body["data"]["contract"], json!(id), "{body}");
+            body["type"].as_str().expect("type").to_owned()
+        })
+        .collect();
+    types.sort();
+    let count = |t: &str| types.iter().filter(|x| *x == t).count();
+    assert_eq!(
+        (
+            count("contract.sent"),
+            count("contract.signed"),
+            count("contract.approved"),
+            count("contract.completed")
+        ),
+        (1, 4, 1, 1),
+        "{types:?}"
+    );
+    // Opened: the parties who viewed their link before acting (the others acted through the API).
+    assert!(count("contract.opened") >= 2, "{types:?}");
 
     // A completed contract refuses cancelling and signing.
     let a = manager.post(

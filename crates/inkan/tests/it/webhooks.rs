@@ -19,13 +19,13 @@ use crate::support::wait_until;
 
 /// One request the receiver took: its headers (names in lower case) and body.
 #[derive(Debug, Clone)]
-struct Received {
-    headers: Vec<(String, String)>,
-    body: String,
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Received {
-    fn header(&self, name: &str) -> &str {
+    pub fn header(&self, name: &str) -> &str {
         self.headers
             .iter()
             .find(|(n, _)| n == name)
@@ -36,13 +36,13 @@ impl Received {
 
 /// An HTTP receiver on 127.0.0.1 answering the requests with `statuses` in turn (the last one
 /// again after them), one connection per request.
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl Receiver {
-    fn start(statuses: &[u16]) -> Self {
+    pub fn start(statuses: &[u16]) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let url = format!(
             "http://{}/inkan/events",
@@ -72,7 +72,7 @@ impl Receiver {
         Self { url, received }
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         self.received.lock().expect("lock").clone()
     }
 }
