@@ -1449,3 +1449,76 @@ async fn expire(desk: &Desk, now: i64, contract_id: &str) -> anyhow::Result<bool
     tx.commit().await?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn access(
+        status: ContractStatus,
+        party: PartyStatus,
+        user: bool,
+        authenticated: bool,
+    ) -> Access {
+        let mut contract = Contract::empty("c");
+        contract.status = status;
+        Access {
+            contract,
+            party: Party {
+                id: "p".into(),
+                position: 1,
+                step: 2,
+                role: PartyRole::Signer,
+                signature_kind: Some(SignatureKind::Simple),
+                user_id: user.then(|| "u".to_owned()),
+                name: "N".into(),
+                email: "n@example.jp".into(),
+                status: party,
+            },
+            authenticated,
+            authentication: if user { "login" } else { "email_code" },
+        }
+    }
+
+    fn refusal(a: &Access) -> Option<&'static str> {
+        a.may_act().err().map(|f| f.key())
+    }
+
+    /// Whatever link a party holds, the server decides what it leads to: out of turn "not yet
+    /// your turn", never the signing form; a closed contract nothing; a stranger no further than
+    /// logging in or the code.
+    #[test]
+    fn a_link_leads_only_where_the_party_and_the_contract_stand() {
+        let waiting = access(ContractStatus::Sent, PartyStatus::Waiting, false, true);
+        assert_eq!(waiting.stage(false), Stage::NotYourTurn);
+        assert_eq!(refusal(&waiting), Some("error.not_your_turn"));
+        let turn = access(ContractStatus::Sent, PartyStatus::Opened, false, true);
+        assert_eq!(turn.stage(false), Stage::Act);
+        assert_eq!(turn.stage(true), Stage::Signing);
+        assert_eq!(refusal(&turn), None);
+        let stranger = access(ContractStatus::Sent, PartyStatus::Opened, false, false);
+        assert_eq!(stranger.stage(false), Stage::Code);
+        assert_eq!(refusal(&stranger), Some("error.forbidden"));
+        let logged_out = access(ContractStatus::Sent, PartyStatus::Notified, true, false);
+        assert_eq!(logged_out.stage(false), Stage::Login);
+        assert_eq!(refusal(&logged_out), Some("error.unauthenticated"));
+        let done = access(ContractStatus::Sent, PartyStatus::Signed, false, true);
+        assert_eq!(done.stage(false), Stage::Done);
+        assert_eq!(refusal(&done), Some("error.party_already_acted"));
+        for status in [
+            ContractStatus::Declined,
+            ContractStatus::Cancelled,
+            ContractStatus::Expired,
+        ] {
+            let closed = access(status, PartyStatus::Opened, false, true);
+            assert_eq!(closed.stage(false), Stage::Closed);
+            assert_eq!(refusal(&closed), Some("error.contract_closed"));
+        }
+        let completed = access(ContractStatus::Completed, PartyStatus::Signed, false, true);
+        assert_eq!(completed.stage(false), Stage::Completed);
+        assert_eq!(refusal(&completed), Some("error.contract_completed"));
+        let completed_stranger =
+            access(ContractStatus::Completed, PartyStatus::Signed, false, false);
+        assert_eq!(completed_stranger.stage(false), Stage::Code);
+    }
+}
