@@ -103,6 +103,7 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("GET",    "/api/party/none/certificate", Body::None,   [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET",    "/api/party/none/documents/none/pdf", Body::None, [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET",    "/sign/none",               Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 404]),
+    ("GET",    "/sign/none/documents/none", Body::None,     [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET",    "/contracts",               Body::None,      [200, 200, 200, 200, 403, 403, 403, 200, 303]),
     ("POST",   "/contracts",               Body::ContractForm, [403, 403, 303, 303, 403, 403, 403, 403, 303]),
     ("GET",    "/contracts/none",          Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 303]),
@@ -411,6 +412,9 @@ const PARTY_MATRIX: &[(&str, &str, Body, [u16; 10])] = &[
     //                                                 A    A+S  DM   DM+S S    T    Op   X    anon party
     ("GET",  "/api/party/{token}",                 Body::None,   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("GET",  "/sign/{token}",                      Body::None,   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    // The page reads the outside party's session from its cookie only (the API also from the
+    // header the last column sends): everyone is refused here.
+    ("GET",  "/sign/{token}/documents/{document}", Body::None,   [403, 403, 403, 403, 403, 403, 403, 403, 403, 403]),
     ("GET",  "/api/party/{token}/documents/{document}/pdf", Body::None, [403, 403, 403, 403, 403, 403, 403, 403, 403, 200]),
     ("POST", "/api/party/{token}/sign",            Body::Sign,   [403, 403, 403, 403, 403, 403, 403, 403, 403, 400]),
     ("POST", "/api/party/{token}/approve",         Body::None,   [403, 403, 403, 403, 403, 403, 403, 403, 403, 400]),

@@ -467,6 +467,16 @@ pub async fn document_pdf(
 
 /// A stored PDF as a download named `name`.pdf, streamed.
 pub fn pdf_response(name: &str, download: domain::storage::Download) -> Response {
+    pdf_with_disposition(name, download, "attachment")
+}
+
+/// A stored PDF named `name`.pdf, streamed, shown by the browser (`inline`) or saved
+/// (`attachment`).
+pub fn pdf_with_disposition(
+    name: &str,
+    download: domain::storage::Download,
+    disposition: &str,
+) -> Response {
     let encoded: String = name
         .bytes()
         .map(|b| match b {
@@ -485,7 +495,7 @@ pub fn pdf_response(name: &str, download: domain::storage::Download) -> Response
             (header::CONTENT_LENGTH, download.size.to_string()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"document.pdf\"; filename*=UTF-8''{encoded}.pdf"),
+                format!("{disposition}; filename=\"document.pdf\"; filename*=UTF-8''{encoded}.pdf"),
             ),
             (header::CACHE_CONTROL, "private, no-cache".to_owned()),
         ],
