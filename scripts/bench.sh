@@ -10,11 +10,16 @@
 #   3. pyHanko signing the same files in-process (shared bench/peer_bench.py), by default and
 #      with RESERVE=16384, plus pyHanko validation of the 1 MB file;
 #   4. peak RSS of `inkan sign` on a ~500 MB PDF (made here, deleted afterwards);
-#   5. a table of medians, ratios and the goals.
+#   5. contracts end to end against the real `inkan serve` (`cargo bench -p inkan --bench
+#      contracts`): contracts completed per minute on SQLite and PostgreSQL, one signature over
+#      HTTP against its in-process floor, peak RSS with 20 concurrent signers on a 50 MB PDF;
+#   6. a table of medians, ratios and the goals, then the contracts report.
 #
-# Usage: scripts/bench.sh [--quick] [--no-peer] [--no-memory] [--clean]
-#   --quick      shorter criterion runs and fewer pyHanko iterations (figures are rougher)
+# Usage: scripts/bench.sh [--quick] [--no-peer] [--no-memory] [--no-contracts] [--clean]
+#   --quick      shorter criterion runs, fewer pyHanko iterations and fewer contracts
+#                (figures are rougher)
 #   --no-peer    skip pyHanko;  --no-memory  skip the 500 MB check
+#   --no-contracts  skip the end-to-end contracts bench
 #   --clean      remake the PKI and the PDFs
 # Environment:
 #   INKAN_BENCH_DIR      inputs and results (default target/inkan-bench)
@@ -22,18 +27,21 @@
 #                        (default $INKAN_CONFORMANCE_HOME/venv or ~/.cache/inkan-conformance/venv)
 #   INKAN_SHARED         the shared folder holding bench/ (default: shared/ beside the checkout)
 #   BIG_MB               size of the memory-check PDF in MB (default 500)
+#   INKAN_BENCH_*        the contracts bench's counts and sizes (crates/inkan/benches/contracts/;
+#                        INKAN_BENCH_POSTGRES=0 skips PostgreSQL)
 # Needs: cargo, openssl, python3, GNU time (/usr/bin/time; `apt-get install time`).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-quick=0 peer=1 memory=1 clean=0
+quick=0 peer=1 memory=1 contracts=1 clean=0
 for a in "$@"; do
     case $a in
         --quick) quick=1 ;;
         --no-peer) peer=0 ;;
         --no-memory) memory=0 ;;
+        --no-contracts) contracts=0 ;;
         --clean) clean=1 ;;
-        -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $a" >&2; exit 2 ;;
     esac
 done
@@ -206,6 +214,19 @@ EOF
 fi
 
 # ---------------------------------------------------------------------------------------------
+: > "$results/contracts.log"
+if [ "$contracts" = 1 ]; then
+    step "contracts end to end: cargo bench -p inkan --bench contracts (the real inkan serve)"
+    if [ "$quick" = 1 ]; then
+        export INKAN_BENCH_CONTRACTS=${INKAN_BENCH_CONTRACTS:-8}
+        export INKAN_BENCH_OUTSIDE_CONTRACTS=${INKAN_BENCH_OUTSIDE_CONTRACTS:-4}
+        export INKAN_BENCH_SIGN_SAMPLES=${INKAN_BENCH_SIGN_SAMPLES:-3}
+        export INKAN_BENCH_BIG_SAMPLES=${INKAN_BENCH_BIG_SAMPLES:-1}
+    fi
+    (cd "$root" && cargo bench -p inkan --bench contracts) 2>&1 | tee "$results/contracts.log"
+fi
+
+# ---------------------------------------------------------------------------------------------
 step "results (medians; criterion: one core, in-memory input, output to io::sink())"
 status=0
 python3 - "$results" "$big_mb" <<'EOF' || status=$?
@@ -291,5 +312,10 @@ ok.append(goal(f"signing a {big_mb} MB PDF: peak RSS < 100 MB "
                None if not m or not m[1] else m[0] == 0 and m[1] < 100 * 1024))
 sys.exit(1 if False in ok else 0)
 EOF
+if [ -s "$results/contracts.log" ]; then
+    echo
+    echo "  contracts end to end (crates/inkan/benches/contracts/):"
+    sed -n '/^machine:/,$p' "$results/contracts.log" | sed 's/^/  /'
+fi
 step "done (results in $results; load average now $(load))"
 exit $status

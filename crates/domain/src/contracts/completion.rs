@@ -61,6 +61,26 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
     let serial = platform_certificate(desk, now, &contract.org_id).await?;
     let certificate = certificate_of_completion(desk, &contract, &finished, now).await?;
     let certificate = sign_certificate(desk, &serial, certificate).await?;
+    // Everything the mails need is read before the transaction: on SQLite it holds the write
+    // lock, and a read through the pool meanwhile would wait for a connection another writer
+    // holds ("database is locked" under load).
+    let organisation = accounts::organisation_name(&desk.db, &contract.org_id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .as_str()
+        .to_owned();
+    let mut languages = Vec::with_capacity(contract.parties.len());
+    for party in &contract.parties {
+        languages.push(party_language(&desk.db, party).await?);
+    }
+    let sender = user_by_id(&desk.db, &contract.created_by)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let mut total = 0;
+    for (_, _, _, done) in &finished {
+        total += desk.store.size(done).await?;
+    }
+    total += desk.store.size(&certificate).await?;
     let mut tx = desk.db.begin().await?;
     lease.release(&mut tx).await?;
     for (document, _, current, done) in &finished {
@@ -122,18 +142,9 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
         sha256: certificate.clone(),
         name: "certificate-of-completion.pdf".into(),
     });
-    let mut total = 0;
-    for a in &attachments {
-        total += desk.store.size(&a.sha256).await?;
-    }
     let attached = total <= ATTACH_BYTES;
     let carried: &[Attachment] = if attached { &attachments } else { &[] };
-    let organisation = accounts::organisation_name(&desk.db, &contract.org_id)
-        .await
-        .map_err(anyhow::Error::from)?
-        .as_str()
-        .to_owned();
-    for party in &contract.parties {
+    for (party, lang) in contract.parties.iter().zip(languages) {
         let token = new_token()?;
         sqlx::query(
             "INSERT INTO contract_links (token_hash, party_id, contract_id, created_at) \
@@ -145,7 +156,6 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
         .bind(now)
         .execute(&mut *tx)
         .await?;
-        let lang = party_language(&desk.db, party).await?;
         mail::send_with(
             &mut tx,
             now,
@@ -166,10 +176,7 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
         )
         .await?;
     }
-    if let Some(sender) = user_by_id(&desk.db, &contract.created_by)
-        .await
-        .map_err(anyhow::Error::from)?
-    {
+    if let Some(sender) = sender {
         let link = format!("{}/contracts/{}", desk.base_url, contract.id);
         mail::send_with(
             &mut tx,

@@ -1133,6 +1133,8 @@ pub async fn decline(
     {
         return Err(closed("error.signature_in_progress"));
     }
+    // Read before the transaction (SQLite's write lock; see `completion`).
+    let sender = user_by_id(&desk.db, &access.contract.created_by).await?;
     let mut tx = desk.db.begin().await?;
     act(
         &mut tx,
@@ -1163,7 +1165,7 @@ pub async fn decline(
         serde_json::json!({ "party": access.party.id, "reason": reason }),
     )
     .await?;
-    if let Some(sender) = user_by_id(&desk.db, &access.contract.created_by).await? {
+    if let Some(sender) = sender {
         let party = format!("{} <{}>", access.party.name, access.party.email);
         mail::send(
             &mut tx,
@@ -1405,6 +1407,9 @@ async fn expire(desk: &Desk, now: i64, contract_id: &str) -> anyhow::Result<bool
     let Some(contract) = load(&desk.db, contract_id).await? else {
         return Ok(false);
     };
+    let sender = user_by_id(&desk.db, &contract.created_by)
+        .await
+        .map_err(anyhow::Error::from)?;
     let mut tx = desk.db.begin().await?;
     let overdue = contract.expires_at.is_some_and(|t| t <= now);
     if !overdue || !end(&mut tx, now, contract_id, ContractStatus::Expired, None).await? {
@@ -1429,10 +1434,7 @@ async fn expire(desk: &Desk, now: i64, contract_id: &str) -> anyhow::Result<bool
     )
     .await
     .map_err(anyhow::Error::from)?;
-    if let Some(sender) = user_by_id(&desk.db, &contract.created_by)
-        .await
-        .map_err(anyhow::Error::from)?
-    {
+    if let Some(sender) = sender {
         mail::send(
             &mut tx,
             now,

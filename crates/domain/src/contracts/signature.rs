@@ -379,33 +379,40 @@ pub async fn carry_out(
 }
 
 async fn give_up(db: &Db, now: i64, signature_id: &str, why: &str) -> anyhow::Result<()> {
+    // Read before the transaction (SQLite's write lock; see `completion`).
+    let row = sqlx::query("SELECT contract_id, party_id FROM contract_signatures WHERE id = $1")
+        .bind(signature_id)
+        .fetch_optional(&db.pool)
+        .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let contract_id: String = row.try_get("contract_id")?;
+    let party_id: String = row.try_get("party_id")?;
+    let contract = super::load(db, &contract_id).await?;
     let mut tx = db.begin().await?;
-    let row = sqlx::query(
+    let failed = sqlx::query(
         "UPDATE contract_signatures SET status = $2, error = $3, finished_at = $4, \
-         pin_grant = NULL WHERE id = $1 AND status = $5 RETURNING contract_id, party_id",
+         pin_grant = NULL WHERE id = $1 AND status = $5",
     )
     .bind(signature_id)
     .bind(SignatureStatus::Failed.as_str())
     .bind(why)
     .bind(now)
     .bind(SignatureStatus::Pending.as_str())
-    .fetch_optional(&mut *tx)
+    .execute(&mut *tx)
     .await?;
-    if let Some(r) = row {
-        let contract_id: String = r.try_get("contract_id")?;
-        let party_id: String = r.try_get("party_id")?;
-        if let Some(contract) = super::load(db, &contract_id).await? {
-            record(
-                &mut tx,
-                now,
-                &contract_id,
-                &Actor::system(&contract),
-                "party.signature_failed",
-                serde_json::json!({ "party": party_id, "signature": signature_id, "error": why }),
-            )
-            .await
-            .map_err(anyhow::Error::from)?;
-        }
+    if let (1, Some(contract)) = (failed.rows_affected(), contract) {
+        record(
+            &mut tx,
+            now,
+            &contract_id,
+            &Actor::system(&contract),
+            "party.signature_failed",
+            serde_json::json!({ "party": party_id, "signature": signature_id, "error": why }),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
     }
     tx.commit().await?;
     Ok(())
