@@ -53,7 +53,8 @@ pub fn new_token() -> anyhow::Result<String> {
     Ok(hex::encode(bytes))
 }
 
-fn token_hash(token: &str) -> String {
+/// The SHA-256 (hex) of a token: what is kept of it (sessions, reset links, contract links).
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(digest::digest(&digest::SHA256, token.as_bytes()).as_ref())
 }
 

@@ -16,7 +16,7 @@ use super::desk::Desk;
 use super::flow::{self, user_by_id};
 use super::signature::platform_certificate;
 use super::{
-    history, load, record, Actor, Contract, ContractStatus, Document, Party, PartyRole, PartyStatus,
+    history, load, record, Actor, Contract, ContractStatus, Document, PartyRole, PartyStatus,
 };
 use crate::accounts;
 use crate::auth::new_token;
@@ -45,7 +45,7 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
         lease.abandon(&desk.db).await;
         return Ok(());
     }
-    let documents = flow::contract_documents(&desk.db, contract_id).await?;
+    let documents = super::document_rows(&desk.db, contract_id).await?;
     let hashes = document_hashes(&desk.db, contract_id).await?;
     let mut finished = Vec::new();
     for document in &documents {
@@ -69,9 +69,10 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
         .map_err(anyhow::Error::from)?
         .as_str()
         .to_owned();
-    let mut languages = Vec::with_capacity(contract.parties.len());
+    let mut recipients = Vec::with_capacity(contract.parties.len());
     for party in &contract.parties {
-        languages.push(party_language(&desk.db, party).await?);
+        let conn = &mut *desk.db.pool.acquire().await?;
+        recipients.push(flow::recipient(conn, &party.id).await?);
     }
     let sender = user_by_id(&desk.db, &contract.created_by)
         .await
@@ -144,13 +145,13 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
     });
     let attached = total <= ATTACH_BYTES;
     let carried: &[Attachment] = if attached { &attachments } else { &[] };
-    for (party, lang) in contract.parties.iter().zip(languages) {
+    for (party, to) in contract.parties.iter().zip(&recipients) {
         let token = new_token()?;
         sqlx::query(
             "INSERT INTO contract_links (token_hash, party_id, contract_id, created_at) \
              VALUES ($1, $2, $3, $4)",
         )
-        .bind(flow::token_hash(&token))
+        .bind(crate::auth::token_hash(&token))
         .bind(&party.id)
         .bind(contract_id)
         .bind(now)
@@ -160,12 +161,12 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
             &mut tx,
             now,
             &Addressee {
-                org_id: &contract.org_id,
-                address: &party.email,
-                lang,
+                org_id: &to.org_id,
+                address: &to.email,
+                lang: to.lang,
             },
             &Mail::ContractCompleted {
-                name: &party.name,
+                name: &to.name,
                 title: &contract.title,
                 organisation: &organisation,
                 attached,
@@ -196,18 +197,6 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
     }
     tx.commit().await?;
     Ok(())
-}
-
-async fn party_language(db: &crate::db::Db, party: &Party) -> anyhow::Result<Lang> {
-    let row = sqlx::query(
-        "SELECT COALESCE(u.language, p.language) AS language FROM contract_parties p \
-         LEFT JOIN users u ON u.id = p.user_id WHERE p.id = $1",
-    )
-    .bind(&party.id)
-    .fetch_one(&db.pool)
-    .await?;
-    let lang: Option<String> = row.try_get("language")?;
-    Ok(lang.as_deref().and_then(Lang::parse).unwrap_or_default())
 }
 
 /// Each document's bytes before the first signature and now.
@@ -428,12 +417,7 @@ async fn party_times(
 /// returns its SHA-256 in the document store.
 async fn sign_certificate(desk: &Desk, serial: &str, pdf: Vec<u8>) -> anyhow::Result<String> {
     let record = desk.ca.record(&desk.db, serial).await?;
-    let labels: Vec<&str> = record.key.as_ref().map(|k| k.label()).into_iter().collect();
-    let staged = desk
-        .ca
-        .stage(&mut *desk.db.pool.acquire().await?, &[], &labels)
-        .await?;
-    let signer = crate::ca_folder::CaKeySigner::new(staged.keys().clone(), &record)?;
+    let signer = super::signature::held_key_signer(desk, &record).await?;
     let transports = InProcessCa::new(desk.ca.clone(), desk.db.clone());
     let signed = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
         let opts = SignOptions {

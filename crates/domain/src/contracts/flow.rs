@@ -3,7 +3,6 @@
 //! declining, the step order, reminders and expiry. Signatures themselves are in
 //! [`super::signature`], completion in [`super::completion`].
 
-use aws_lc_rs::digest;
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
@@ -13,7 +12,7 @@ use super::{
     ContractStatus, Document, Field, FieldKind, Party, PartyRole, PartyStatus, SignatureKind, Via,
 };
 use crate::accounts::{self, User, USER_COLUMNS};
-use crate::auth::new_token;
+use crate::auth::{new_token, token_hash};
 use crate::db::Db;
 use crate::error::{Failure, FieldError};
 use crate::i18n::Lang;
@@ -30,10 +29,6 @@ const PARTY_SESSION_SECONDS: i64 = 2 * 3600;
 pub const DOWNLOAD_SECONDS: i64 = 30 * 86400;
 /// A reason (declining, cancelling), at most.
 const MAX_REASON: usize = 1000;
-
-pub(crate) fn token_hash(token: &str) -> String {
-    hex::encode(digest::digest(&digest::SHA256, token.as_bytes()).as_ref())
-}
 
 /// The user `id` of any organisation.
 pub(crate) async fn user_by_id(db: &Db, id: &str) -> Result<Option<User>, Failure> {
@@ -360,17 +355,18 @@ async fn from(
 }
 
 /// A party as the mails to them need it.
-struct Recipient {
-    name: String,
-    email: String,
-    role: PartyRole,
-    outside: bool,
-    lang: Lang,
-    org_id: String,
+pub(crate) struct Recipient {
+    pub name: String,
+    pub email: String,
+    pub role: PartyRole,
+    pub outside: bool,
+    /// A user's own language; an outside party's, the sender's.
+    pub lang: Lang,
+    pub org_id: String,
 }
 
-async fn recipient(
-    tx: &mut Transaction<'static, Any>,
+pub(crate) async fn recipient(
+    conn: &mut sqlx::AnyConnection,
     party_id: &str,
 ) -> Result<Recipient, Failure> {
     let row = sqlx::query(
@@ -379,7 +375,7 @@ async fn recipient(
          LEFT JOIN users u ON u.id = p.user_id WHERE p.id = $1",
     )
     .bind(party_id)
-    .fetch_one(&mut **tx)
+    .fetch_one(conn)
     .await?;
     let user_id: Option<String> = row.try_get("user_id")?;
     let lang: Option<String> = row
@@ -665,7 +661,7 @@ pub async fn view(
     visitor: &Visitor,
     via: &Via,
 ) -> Result<PartyView, Failure> {
-    let access = access(&desk.db, now, token, visitor).await?;
+    let mut access = access(&desk.db, now, token, visitor).await?;
     let (signing, failed) = super::signature::pending(&desk.db, &access.party.id).await?;
     let stage = access.stage(signing);
     if stage == Stage::Act && access.party.status == PartyStatus::Notified {
@@ -692,19 +688,21 @@ pub async fn view(
             .await?;
         }
         tx.commit().await?;
+        access = if opened.rows_affected() == 1 {
+            access.party.status = PartyStatus::Opened;
+            access
+        } else {
+            // Moved on meanwhile (another request of theirs): shown as it is now.
+            self::access(&desk.db, now, token, visitor).await?
+        };
     }
-    let access = if stage == Stage::Act {
-        self::access(&desk.db, now, token, visitor).await?
-    } else {
-        access
-    };
     let shows = matches!(
         stage,
         Stage::Act | Stage::Signing | Stage::Done | Stage::Completed
     );
     let (documents, fields) = if shows {
-        let documents = contract_documents(&desk.db, &access.contract.id).await?;
-        let fields = contract_fields(&desk.db, &access.contract.id)
+        let documents = super::document_rows(&desk.db, &access.contract.id).await?;
+        let fields = super::field_rows(&desk.db, &access.contract.id)
             .await?
             .into_iter()
             .filter(|f| f.party_id == access.party.id)
@@ -735,17 +733,6 @@ pub async fn view(
         failed,
         allow_forwarding: access.contract.allow_forwarding,
     })
-}
-
-pub(crate) async fn contract_documents(
-    db: &Db,
-    contract_id: &str,
-) -> Result<Vec<Document>, Failure> {
-    super::document_rows(db, contract_id).await
-}
-
-pub(crate) async fn contract_fields(db: &Db, contract_id: &str) -> Result<Vec<Field>, Failure> {
-    super::field_rows(db, contract_id).await
 }
 
 /// A document as it stands now, for the party (authenticated, once it is their turn).

@@ -166,7 +166,7 @@ pub async fn request(
         .party
         .signature_kind
         .ok_or(Failure::BadRequest("error.not_a_signer"))?;
-    let fields: Vec<super::Field> = flow::contract_fields(&desk.db, &access.contract.id)
+    let fields: Vec<super::Field> = super::field_rows(&desk.db, &access.contract.id)
         .await?
         .into_iter()
         .filter(|f| f.party_id == access.party.id)
@@ -456,8 +456,8 @@ async fn sign_now(desk: &Desk, clock: &Clock, signature_id: &str) -> anyhow::Res
         }
         SignatureKind::Simple => platform_signer(desk, clock.now(), &contract.org_id).await?,
     };
-    let documents = flow::contract_documents(&desk.db, &contract.id).await?;
-    let fields = flow::contract_fields(&desk.db, &contract.id).await?;
+    let documents = super::document_rows(&desk.db, &contract.id).await?;
+    let fields = super::field_rows(&desk.db, &contract.id).await?;
     let current = current_hashes(&desk.db, &contract.id).await?;
     let mut written = Vec::new();
     for document in &documents {
@@ -734,7 +734,8 @@ async fn certificate_signer(
     })
 }
 
-async fn held_key_signer(
+/// A signer with the key the CA holds for `record`.
+pub(crate) async fn held_key_signer(
     desk: &Desk,
     record: &ca::certstore::CertRecord,
 ) -> anyhow::Result<CaKeySigner> {
