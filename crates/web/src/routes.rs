@@ -1,5 +1,5 @@
 //! The HTTP routes, one module per surface, each exporting `fn router() -> Router<AppState>`,
-//! merged here: `health` (`/healthz`), `ca` (the CA's public endpoints), `api` (the JSON API under `/api`, with its OpenAPI
+//! merged here: `health` (`/healthz`), the static files (`crate::assets`), `ca` (the CA's public endpoints), `api` (the JSON API under `/api`, with its OpenAPI
 //! document), `certificates` (the certificate lifecycle's API), `pins` (the signing PIN's API),
 //! `seals` (the seal images' API), `webhooks` (the webhook endpoints' API), `pages`,
 //! `cert_pages`, `pin_pages` and `seal_pages` (the server-rendered web UI). `extract` holds the
@@ -31,6 +31,7 @@ pub mod webhooks;
 pub fn router() -> Router<AppState> {
     Router::new()
         .merge(health::router())
+        .merge(crate::assets::router())
         .merge(api::router())
         .merge(certificates::router())
         .merge(contracts::router())

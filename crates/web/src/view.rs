@@ -1,8 +1,10 @@
-//! The web UI's templates (minijinja, compiled into the binary from `templates/`) and the
-//! stylesheet. Pages are rendered on the server, without JavaScript; every text comes from
-//! [`domain::i18n`] through the `t` function the templates call.
+//! The web UI's templates (minijinja, compiled into the binary from `templates/`). Pages are
+//! rendered on the server; the few that need scripts (the signing page) load them as files from
+//! `/static/` (`asset("…")` gives a file's versioned URL), never inline, so the
+//! Content-Security-Policy forbids inline code. Every text comes from [`domain::i18n`] through the
+//! `t` function the templates call.
 
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Environment, Value};
 
@@ -64,8 +66,6 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("party.html", include_str!("../templates/party.html")),
 ];
 
-pub const STYLESHEET: &str = include_str!("../templates/app.css");
-
 #[derive(Debug)]
 pub struct Pages {
     env: Environment<'static>,
@@ -79,7 +79,19 @@ impl Pages {
                 .map_err(|e| anyhow::anyhow!("template {name}: {e:#}"))?;
         }
         env.add_filter("datetime", domain::clock::jst);
+        // A template names its files itself (`asset("app.css")`), so the URL needs no escaping.
+        env.add_function("asset", |path: String| {
+            Value::from_safe_string(crate::assets::url(&path))
+        });
         Ok(Self { env })
+    }
+
+    /// The page's HTML, or what went wrong rendering it (tests: `render` only logs that).
+    #[cfg(test)]
+    pub fn html(&self, template: &str, lang: Lang, ctx: Value) -> Result<String, minijinja::Error> {
+        let t = Value::from_function(move |key: String| i18n::t(lang, &key).to_owned());
+        let full = minijinja::context! { t => t, lang => lang.as_str(), ..ctx };
+        self.env.get_template(template)?.render(full)
     }
 
     /// Renders `template` with `ctx`, the language and its `t` function.
@@ -98,17 +110,6 @@ impl Pages {
             }
         }
     }
-}
-
-pub async fn stylesheet() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        STYLESHEET,
-    )
-        .into_response()
 }
 
 #[cfg(test)]
@@ -134,6 +135,104 @@ mod tests {
                 );
             }
         }
+    }
+
+    /// What the Content-Security-Policy would refuse, by template: an inline script (a `<script>`
+    /// with a body, or without `src`), a `<style>` element, a `style=` attribute, an event
+    /// handler attribute (`onclick=`…) or a `javascript:` URL.
+    fn inline_code(source: &str) -> Vec<String> {
+        let lower = source.to_lowercase();
+        let mut found = Vec::new();
+        let mut rest = lower.as_str();
+        while let Some(start) = rest.find('<') {
+            let after = &rest[start + 1..];
+            let end = after.find('>').unwrap_or(after.len());
+            let tag = &after[..end];
+            let name: String = tag
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            if name == "style" {
+                found.push("<style>".to_owned());
+            }
+            if name == "script" {
+                let body = after[end..].trim_start_matches('>');
+                let closed = body.trim_start().starts_with("</script");
+                if !tag.contains(" src=") || !closed {
+                    found.push(format!("<{tag}> with inline code"));
+                }
+            }
+            // Attributes: a name preceded by whitespace and followed by `=`.
+            for (at, _) in tag.match_indices('=') {
+                let before = tag[..at].trim_end();
+                let attribute: String = before
+                    .chars()
+                    .rev()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
+                let preceded =
+                    before[..before.len() - attribute.len()].ends_with(|c: char| c.is_whitespace());
+                if preceded && (attribute == "style" || attribute.starts_with("on")) {
+                    found.push(format!("{attribute}= in <{name}>"));
+                }
+            }
+            if tag.contains("javascript:") {
+                found.push(format!("javascript: URL in <{name}>"));
+            }
+            rest = &after[end..];
+        }
+        found
+    }
+
+    #[test]
+    fn no_template_has_inline_scripts_styles_or_event_handlers() {
+        let mut found = Vec::new();
+        for (name, source) in TEMPLATES {
+            for problem in inline_code(source) {
+                found.push(format!("{name}: {problem}"));
+            }
+        }
+        assert!(found.is_empty(), "inline code: {found:?}");
+    }
+
+    #[test]
+    fn the_inline_code_check_finds_what_it_looks_for() {
+        assert!(inline_code(r#"<script type="module" src="/static/a.mjs"></script>"#).is_empty());
+        assert!(inline_code(r#"<p class="x" data-on="1">"#).is_empty());
+        assert_eq!(inline_code("<script>alert(1)</script>").len(), 1);
+        assert_eq!(
+            inline_code(r#"<script src="/a.js">alert(1)</script>"#).len(),
+            1
+        );
+        assert_eq!(inline_code(r#"<div style="color:red">"#).len(), 1);
+        assert_eq!(inline_code(r#"<button onclick="go()">"#).len(), 1);
+        assert_eq!(inline_code(r#"<IMG SRC=x ONERROR="go()">"#).len(), 1);
+        assert_eq!(inline_code("<style>p{}</style>").len(), 1);
+        assert_eq!(inline_code(r#"<a href="javascript:go()">"#).len(), 1);
+    }
+
+    /// Every `asset("…")` a template names is a file of `static/`.
+    #[test]
+    fn every_asset_the_templates_name_exists() {
+        let mut missing = Vec::new();
+        for (name, source) in TEMPLATES {
+            for quote in ['"', '\''] {
+                let call = format!("asset({quote}");
+                for (at, _) in source.match_indices(&call) {
+                    let path = source[at + call.len()..]
+                        .split(quote)
+                        .next()
+                        .unwrap_or_default();
+                    if crate::assets::find(path).is_none() {
+                        missing.push(format!("{name}: {path}"));
+                    }
+                }
+            }
+        }
+        assert!(missing.is_empty(), "missing static files: {missing:?}");
     }
 
     /// Every `t("key")` in the templates has both translations.

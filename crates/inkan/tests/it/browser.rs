@@ -71,6 +71,8 @@ pub struct Browser {
     screenshots: PathBuf,
     taken: Cell<u32>,
     timeout: Duration,
+    /// chromedriver's address, for the commands fantoccini does not offer (the console log).
+    webdriver: String,
 }
 
 impl Browser {
@@ -128,12 +130,15 @@ impl Browser {
             screenshots,
             taken: Cell::new(0),
             timeout: DEFAULT_TIMEOUT,
+            webdriver: format!("http://127.0.0.1:{port}"),
         };
-        let webdriver = format!("http://127.0.0.1:{port}");
+        let webdriver = browser.webdriver.clone();
         browser.wait_until_ready(&webdriver);
 
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("chrome"));
+        // The console's messages, read by `console`.
+        capabilities.insert("goog:loggingPrefs".into(), json!({ "browser": "ALL" }));
         capabilities.insert(
             "timeouts".into(),
             json!({ "implicit": 0, "pageLoad": 30_000, "script": 30_000 }),
@@ -168,8 +173,48 @@ impl Browser {
             ),
         };
         browser.client = Some(client);
-        browser.fit_viewport();
+        browser.fit_viewport(WIDTH, HEIGHT);
         Some(browser)
+    }
+
+    /// Lays pages out in a `width` x `height` page area from now on (a phone: 390 x 844).
+    pub fn set_viewport(&self, width: u32, height: u32) {
+        self.fit_viewport(width, height);
+    }
+
+    /// The browser console's messages since the last call (level and text each, e.g. `SEVERE
+    /// http://…/sign/… - Refused to execute inline script because it violates the following
+    /// Content Security Policy directive…`), from chromedriver's log.
+    pub fn console(&self) -> Vec<String> {
+        let session = self
+            .run("reading the session id", self.client().session_id())
+            .expect("an open session");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let url = format!("{}/session/{session}/se/log", self.webdriver);
+        let body = agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .send(json!({ "type": "browser" }).to_string())
+            .and_then(|mut r| r.body_mut().read_to_string())
+            .unwrap_or_else(|e| panic!("reading the console log at {url}: {e}"));
+        let log: serde_json::Value = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("the console log is not JSON ({e}): {body}"));
+        log["value"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no console log in {body}"))
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}",
+                    e["level"].as_str().unwrap_or("?"),
+                    e["message"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
     }
 
     /// How long element lookups and `wait_for` wait before failing.
@@ -188,6 +233,13 @@ impl Browser {
         if !value.is_empty() {
             self.run(&format!("typing into `{css}`"), field.send_keys(value));
         }
+    }
+
+    /// Types `keys` into the element matching `css` without clearing it first (`"\u{e007}"` is
+    /// Enter, `"\u{e004}"` Tab).
+    pub fn type_into(&self, css: &str, keys: &str) {
+        let element = self.find(css);
+        self.run(&format!("typing into `{css}`"), element.send_keys(keys));
     }
 
     /// Chooses the file at `path` (absolute) in the file input matching `css`.
@@ -459,9 +511,10 @@ impl Browser {
         }
     }
 
-    /// Resizes the window so that the page area is WIDTH x HEIGHT: headless Chromium still keeps
-    /// room for the toolbars it does not draw, so `--window-size` alone leaves the page shorter.
-    fn fit_viewport(&self) {
+    /// Resizes the window so that the page area is `wanted_width` x `wanted_height`: headless
+    /// Chromium still keeps room for the toolbars it does not draw, so `--window-size` alone leaves
+    /// the page shorter.
+    fn fit_viewport(&self, wanted_width: u32, wanted_height: u32) {
         let viewport = "return [window.innerWidth, window.innerHeight];";
         let read = |b: &Browser| {
             let size = b.run(
@@ -480,14 +533,14 @@ impl Browser {
         self.run(
             "resizing the window",
             self.client().set_window_size(
-                fit(window_width, width, WIDTH),
-                fit(window_height, height, HEIGHT),
+                fit(window_width, width, wanted_width),
+                fit(window_height, height, wanted_height),
             ),
         );
         let now = read(self);
         assert_eq!(
             now,
-            (u64::from(WIDTH), u64::from(HEIGHT)),
+            (u64::from(wanted_width), u64::from(wanted_height)),
             "the page area after resizing the window"
         );
     }

@@ -22,7 +22,6 @@ use crate::routes::extract::{
     PreLoginForm, FORM_COOKIE, FORM_EXPIRED, LANG_COOKIE,
 };
 use crate::routes::seal_pages::{self, SealPageQuery};
-use crate::view;
 use domain::accounts::{self, NewAccount, RoleSet, User, UserChange};
 use domain::audit;
 use domain::auth::{self, new_token, Session, SESSION_COOKIE, SESSION_SECONDS};
@@ -33,7 +32,6 @@ use domain::permissions::{allows, require, Action};
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
-        .route("/static/app.css", get(view::stylesheet))
         .route("/language/{lang}", get(set_language))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", axum::routing::post(logout))
