@@ -78,6 +78,18 @@ impl From<sqlx::Error> for Failure {
     }
 }
 
+impl From<crate::storage::StorageError> for Failure {
+    fn from(e: crate::storage::StorageError) -> Self {
+        Failure::Internal(e.into())
+    }
+}
+
+impl From<tokio::task::JoinError> for Failure {
+    fn from(e: tokio::task::JoinError) -> Self {
+        Failure::Internal(e.into())
+    }
+}
+
 impl Failure {
     pub fn invalid(field: &'static str, key: &'static str) -> Self {
         Failure::Invalid(vec![FieldError::new(field, key)])

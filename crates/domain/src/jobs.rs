@@ -142,6 +142,64 @@ where
     Ok((written.rows_affected() == 1).then_some(id))
 }
 
+/// A job enqueued already claimed by its caller, who runs it at once with
+/// [`Runner::run_claim`] (no second statement to claim it): written through `executor` as
+/// running, its first attempt, leased for `lease_seconds`. Should the caller die before it is
+/// done, the lease runs out and any runner takes it over, as any job whose runner died. `None`
+/// when its dedupe key is taken (nothing is written).
+pub async fn enqueue_claimed<'e, E>(
+    executor: E,
+    now: i64,
+    job: &NewJob,
+    lease_seconds: i64,
+) -> anyhow::Result<Option<Claim>>
+where
+    E: Executor<'e, Database = Any>,
+{
+    let id = new_id()?;
+    let owner = format!("{}-{}", std::process::id(), new_id()?);
+    let written = sqlx::query(&format!(
+        "INSERT INTO jobs (id, kind, payload, dedupe_key, status, run_at, attempts, \
+         max_attempts, created_at, lease_owner, lease_until) \
+         VALUES ($1, $2, $3, $4, '{running}', $5, 1, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
+        running = Status::Running.as_str(),
+    ))
+    .bind(&id)
+    .bind(job.kind.as_str())
+    .bind(job.payload.to_string())
+    .bind(job.dedupe_key.as_deref())
+    .bind(job.run_at.unwrap_or(now))
+    .bind(job.max_attempts)
+    .bind(now)
+    .bind(&owner)
+    .bind(now + lease_seconds)
+    .execute(executor)
+    .await
+    .with_context(|| format!("enqueueing a {} job", job.kind.as_str()))?;
+    Ok((written.rows_affected() == 1).then(|| {
+        Claim(Claimed {
+            job: Job {
+                id,
+                kind: job.kind,
+                payload: job.payload.to_string(),
+                attempt: 1,
+                max_attempts: job.max_attempts,
+            },
+            owner,
+        })
+    }))
+}
+
+/// A job its caller holds (see [`enqueue_claimed`]).
+#[derive(Debug)]
+pub struct Claim(Claimed);
+
+impl Claim {
+    pub fn id(&self) -> &str {
+        &self.0.job.id
+    }
+}
+
 /// A claimed job, as its handler sees it.
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -221,7 +279,13 @@ impl<H> std::fmt::Debug for Runner<H> {
     }
 }
 
+/// How long an idle runner waits before it looks for due jobs again: a job enqueued by a
+/// request (a mail, a contract's completion) waits half of it on average. Looking finds
+/// nothing without writing anything, so looking often costs next to nothing.
+const IDLE_POLL: Duration = Duration::from_millis(200);
+
 /// A job this runner holds, and the token that proves it.
+#[derive(Debug)]
 struct Claimed {
     job: Job,
     owner: String,
@@ -237,7 +301,7 @@ impl<H: Handler> Runner<H> {
             kinds,
             lease_seconds: LEASE_SECONDS,
             concurrency: 4,
-            poll: Duration::from_secs(1),
+            poll: IDLE_POLL,
         }
     }
 
@@ -310,22 +374,18 @@ impl<H: Handler> Runner<H> {
         Ok(ran)
     }
 
-    /// Claims the job `id` if it is due and of our kinds, and runs it to its end: a caller that
-    /// just enqueued it runs it at once instead of waiting for a runner to poll (should this
-    /// process die meanwhile, the lease runs out and any runner takes it over). `false` when
-    /// it was not due (another runner holds it, or it is done).
-    pub async fn run_now(&self, id: &str) -> anyhow::Result<bool> {
-        match self.claim_where(Some(id)).await? {
-            Some(claimed) => {
-                self.run_claimed(claimed).await?;
-                Ok(true)
-            }
-            None => Ok(false),
+    /// Runs a job its caller enqueued claimed ([`enqueue_claimed`]) to its end. A kind this
+    /// runner does not run is left to the runners that do (its lease runs out first).
+    pub async fn run_claim(&self, claim: Claim) -> anyhow::Result<()> {
+        if !self.kinds.contains(&claim.0.job.kind) {
+            tracing::warn!(job = %claim.0.job.id, "a claimed job of a kind this runner does not run");
+            return Ok(());
         }
+        self.run_claimed(claim.0).await
     }
 
     async fn claim(&self) -> anyhow::Result<Option<Claimed>> {
-        self.claim_where(None).await
+        self.claim_due().await
     }
 
     /// Takes the next due job of our kinds: pending and due, or running with its lease run out
@@ -336,7 +396,7 @@ impl<H: Handler> Runner<H> {
     /// subquery again for each row it scans (a semi-join), and with `SKIP LOCKED` skipping the
     /// rows this very statement just took, one claim would take every due job; a scalar
     /// subquery runs once.
-    async fn claim_where(&self, only: Option<&str>) -> anyhow::Result<Option<Claimed>> {
+    async fn claim_due(&self) -> anyhow::Result<Option<Claimed>> {
         if self.kinds.is_empty() {
             return Ok(None);
         }
@@ -344,7 +404,7 @@ impl<H: Handler> Runner<H> {
         // The process id tells an operator reading the table which process holds a job.
         let owner = format!("{}-{}", std::process::id(), new_id()?);
         let kinds = (0..self.kinds.len())
-            .map(|i| format!("${}", i + 5))
+            .map(|i| format!("${}", i + 4))
             .collect::<Vec<_>>()
             .join(", ");
         let skip_locked = match self.db.backend {
@@ -352,10 +412,8 @@ impl<H: Handler> Runner<H> {
             Backend::Sqlite => "",
         };
         let (pending, running) = (Status::Pending.as_str(), Status::Running.as_str());
-        // A job named by `run_now` is due before its `run_at` (the caller enqueued it with a
-        // grace period, so that the runners leave it to the caller unless the caller dies).
         let due = format!(
-            "attempts < max_attempts AND ((status = '{pending}' AND (run_at <= $3 OR id = $4)) \
+            "attempts < max_attempts AND ((status = '{pending}' AND run_at <= $3) \
              OR (status = '{running}' AND lease_until < $3))"
         );
         let sql = format!(
@@ -363,7 +421,6 @@ impl<H: Handler> Runner<H> {
              attempts = attempts + 1, \
              last_error = CASE WHEN status = '{running}' THEN '{LEASE_LOST}' ELSE last_error END \
              WHERE id = (SELECT id FROM jobs WHERE kind IN ({kinds}) AND {due} \
-                 AND ($4 = '' OR id = $4) \
                  ORDER BY run_at, created_at LIMIT 1{skip_locked}) \
              AND {due} \
              RETURNING id, kind, payload, attempts, max_attempts"
@@ -371,8 +428,7 @@ impl<H: Handler> Runner<H> {
         let mut query = sqlx::query(&sql)
             .bind(&owner)
             .bind(now + self.lease_seconds)
-            .bind(now)
-            .bind(only.unwrap_or_default());
+            .bind(now);
         for kind in &self.kinds {
             query = query.bind(kind.as_str());
         }

@@ -241,6 +241,64 @@ impl DocumentStore {
         }))
     }
 
+    /// A new document to be written from a blocking thread (pdf-sign's output): hashed as it
+    /// is written, then kept under its digest by [`Self::keep`]. In the local folder it is
+    /// written straight into `uploads/` and renamed onto its key, so the bytes are written
+    /// once and never read back; other stores get a temporary file uploaded afterwards.
+    /// Dropped before [`NewDocument::finish`], it leaves nothing.
+    pub fn create(&self) -> Result<NewDocument, StorageError> {
+        let (file, path) = match &self.local {
+            Some(local) => {
+                let path = local.path_to_filesystem(&Path::from(format!(
+                    "{UPLOADS}/{}",
+                    random_name()?
+                )))?;
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                let file = std::fs::OpenOptions::new()
+                    .write(true)
+                    .read(true)
+                    .create_new(true)
+                    .open(&path)?;
+                (file, Some(path))
+            }
+            None => (tempfile::tempfile()?, None),
+        };
+        NewDocument::new(file, path)
+    }
+
+    /// Keeps a finished new document under its digest: renamed onto its key in the local
+    /// folder (or dropped when the key holds the same bytes already), uploaded to any other
+    /// store.
+    pub async fn keep(&self, mut written: Written) -> Result<Stored, StorageError> {
+        let stored = written.stored.clone();
+        let file = written
+            .file
+            .take()
+            .ok_or_else(|| StorageError::Backend("a new document was kept twice".into()))?;
+        match (&self.local, written.path.take()) {
+            (Some(local), Some(upload)) => {
+                let target = local.path_to_filesystem(&key(&stored.sha256)?)?;
+                tokio::task::spawn_blocking(move || publish_file(&upload, &target))
+                    .await
+                    .map_err(|e| StorageError::Backend(Box::new(e)))??;
+                Ok(stored)
+            }
+            _ => {
+                let mut file = tokio::fs::File::from_std(file);
+                tokio::io::AsyncSeekExt::rewind(&mut file).await?;
+                let again = self.put(file, u64::MAX).await?;
+                if again != stored {
+                    return Err(StorageError::Backend(
+                        "a new document changed while it was being stored".into(),
+                    ));
+                }
+                Ok(again)
+            }
+        }
+    }
+
     /// Removes uploads last written before `before` (Unix seconds): those a killed process left.
     /// Returns how many it removed.
     pub async fn remove_uploads_before(&self, before: i64) -> Result<u64, StorageError> {
@@ -262,6 +320,198 @@ impl DocumentStore {
         }
         Ok(removed)
     }
+}
+
+/// A new document being written (see [`DocumentStore::create`]): a [`io::Write`] that hashes
+/// what goes through it. The hashing runs on a thread of its own, a chunk behind the writing,
+/// so hashing a large signed copy costs no time beside pdf-sign's own hashing on a machine with
+/// a second core. (Syncing what is written so far from that thread, to leave the closing sync
+/// less to do, made a 50 MB signature twice as slow: the writer waited behind each sync.)
+pub struct NewDocument {
+    /// `None` once finished.
+    file: Option<std::fs::File>,
+    /// The file in the local folder's `uploads/`; `None` for an anonymous temporary file.
+    path: Option<std::path::PathBuf>,
+    /// Bytes not written to the file yet.
+    buf: Vec<u8>,
+    /// Chunks to hash; the hashing thread gives them back through `free` to be filled again.
+    chunks: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
+    free: std::sync::mpsc::Receiver<Vec<u8>>,
+    hasher: Option<std::thread::JoinHandle<digest::Digest>>,
+    size: u64,
+}
+
+/// A new document written to its end and synced to disk, waiting for [`DocumentStore::keep`].
+#[derive(Debug)]
+pub struct Written {
+    /// `None` once kept.
+    file: Option<std::fs::File>,
+    /// The file in the local folder's `uploads/`; removed when dropped unkept.
+    path: Option<std::path::PathBuf>,
+    stored: Stored,
+}
+
+impl Written {
+    /// The document's digest and length.
+    pub fn stored(&self) -> &Stored {
+        &self.stored
+    }
+}
+
+impl Drop for Written {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::warn!(error = %e, path = %path.display(), "removing an unkept document");
+            }
+        }
+    }
+}
+
+impl fmt::Debug for NewDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewDocument")
+            .field("path", &self.path)
+            .field("size", &self.size)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The chunk a new document is written and hashed by.
+const WRITE_CHUNK: usize = 1 << 20;
+/// Chunks waiting for the hashing thread, at most.
+const CHUNKS_QUEUED: usize = 4;
+
+impl NewDocument {
+    fn new(file: std::fs::File, path: Option<std::path::PathBuf>) -> Result<Self, StorageError> {
+        let (chunks, queued) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHUNKS_QUEUED);
+        let (give_back, free) = std::sync::mpsc::channel();
+        let hasher = std::thread::Builder::new()
+            .name("inkan-hash".into())
+            .spawn(move || {
+                let mut sha256 = digest::Context::new(&digest::SHA256);
+                for chunk in queued {
+                    sha256.update(&chunk);
+                    // The writer may be gone (it failed): then the chunk is dropped.
+                    let _ = give_back.send(chunk);
+                }
+                sha256.finish()
+            })?;
+        Ok(Self {
+            file: Some(file),
+            path,
+            buf: Vec::with_capacity(WRITE_CHUNK),
+            chunks: Some(chunks),
+            free,
+            hasher: Some(hasher),
+            size: 0,
+        })
+    }
+
+    /// Writes the buffered bytes to the file and hands them to the hashing thread.
+    fn write_chunk(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the new document is finished"))?;
+        io::Write::write_all(file, &self.buf)?;
+        self.size += self.buf.len() as u64;
+        let next = match self.free.try_recv() {
+            Ok(mut chunk) => {
+                chunk.clear();
+                chunk
+            }
+            Err(_) => Vec::with_capacity(WRITE_CHUNK),
+        };
+        let chunk = std::mem::replace(&mut self.buf, next);
+        self.chunks
+            .as_ref()
+            .and_then(|c| c.send(chunk).ok())
+            .ok_or_else(|| io::Error::other("the hashing thread stopped"))?;
+        Ok(())
+    }
+
+    /// Flushes and syncs the bytes to disk: the document can then be kept.
+    pub fn finish(mut self) -> Result<Written, StorageError> {
+        self.write_chunk()?;
+        drop(self.chunks.take());
+        let sha256 = self
+            .hasher
+            .take()
+            .ok_or_else(|| StorageError::Backend("a new document was finished twice".into()))?
+            .join()
+            .map_err(|_| StorageError::Backend("the hashing thread panicked".into()))?;
+        let file = self
+            .file
+            .take()
+            .ok_or_else(|| StorageError::Backend("a new document was finished twice".into()))?;
+        file.sync_all()?;
+        Ok(Written {
+            file: Some(file),
+            path: self.path.take(),
+            stored: Stored {
+                sha256: hex::encode(sha256),
+                size: self.size,
+            },
+        })
+    }
+}
+
+impl io::Write for NewDocument {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let room = WRITE_CHUNK - self.buf.len();
+        let n = data.len().min(room);
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == WRITE_CHUNK {
+            self.write_chunk()?;
+        }
+        Ok(n)
+    }
+
+    /// Bytes are written a chunk at a time; [`NewDocument::finish`] writes the rest.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for NewDocument {
+    fn drop(&mut self) {
+        drop(self.chunks.take());
+        if let Some(hasher) = self.hasher.take() {
+            let _ = hasher.join();
+        }
+        // Unfinished (signing failed midway): the partial file goes.
+        if let (Some(path), Some(_)) = (&self.path, &self.file) {
+            if let Err(e) = std::fs::remove_file(path) {
+                tracing::warn!(error = %e, path = %path.display(), "removing an unfinished document");
+            }
+        }
+    }
+}
+
+/// Moves the synced upload `upload` onto `target` (its digest's path) and syncs the folder, so
+/// the name survives a crash; the same bytes already there, the upload is dropped.
+fn publish_file(upload: &std::path::Path, target: &std::path::Path) -> Result<(), StorageError> {
+    let dir = target
+        .parent()
+        .ok_or_else(|| StorageError::Backend("a document path without a folder".into()))?;
+    if target.exists() {
+        std::fs::remove_file(upload)?;
+        return Ok(());
+    }
+    let created = !dir.exists();
+    std::fs::create_dir_all(dir)?;
+    std::fs::rename(upload, target)?;
+    std::fs::File::open(dir)?.sync_all()?;
+    if created {
+        if let Some(parent) = dir.parent() {
+            std::fs::File::open(parent)?.sync_all()?;
+        }
+    }
+    Ok(())
 }
 
 /// Reads `reader` into `parts`, hashing, until its end or past `max_bytes`.
@@ -493,6 +743,68 @@ mod tests {
         assert_eq!(objects(store).await, Vec::<String>::new(), "{name}");
         if let Some(dir) = dir {
             assert_eq!(files(dir.path()), Vec::<PathBuf>::new(), "{name}");
+        }
+    }
+
+    /// A new document written in pieces of every size (the hashing thread a chunk behind) is
+    /// kept under the SHA-256 of its bytes, readable back whole, and leaves nothing in
+    /// `uploads/`; the same bytes written again are stored once.
+    #[tokio::test]
+    async fn a_new_document_is_hashed_as_written_and_kept_under_its_digest() {
+        for (name, store, dir) in stores() {
+            let bytes: Vec<u8> = (0..(3 * WRITE_CHUNK + 12_345))
+                .map(|i| (i * 7 % 251) as u8)
+                .collect();
+            for _ in 0..2 {
+                let data = bytes.clone();
+                let written = {
+                    let store = store.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let mut doc = store.create().unwrap();
+                        let mut at: usize = 0;
+                        for piece in [1, 7, 4096, WRITE_CHUNK - 1, WRITE_CHUNK + 3, usize::MAX] {
+                            let end = at.saturating_add(piece).min(data.len());
+                            io::Write::write_all(&mut doc, &data[at..end]).unwrap();
+                            at = end;
+                        }
+                        doc.finish().unwrap()
+                    })
+                    .await
+                    .unwrap()
+                };
+                assert_eq!(written.stored().size, bytes.len() as u64, "{name}");
+                let stored = store.keep(written).await.unwrap();
+                assert_eq!(stored.sha256, sha256_hex(&bytes), "{name}");
+                assert_eq!(read_all(store.get(&stored.sha256).await.unwrap()).await, bytes);
+            }
+            assert_eq!(
+                objects(&store).await,
+                vec![key(&sha256_hex(&bytes)).unwrap().to_string()],
+                "{name}: one object, nothing left in uploads/"
+            );
+            if let Some(dir) = &dir {
+                assert_eq!(files(dir.path()).len(), 1, "{name}");
+            }
+        }
+    }
+
+    /// A new document dropped before it is finished (signing failed midway), or finished and
+    /// never kept (the job failed before storing it), leaves nothing behind.
+    #[tokio::test]
+    async fn a_new_document_given_up_leaves_nothing() {
+        for (name, store, dir) in stores() {
+            let s = store.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut doc = s.create().unwrap();
+                io::Write::write_all(&mut doc, &vec![1u8; WRITE_CHUNK + 5]).unwrap();
+                drop(doc);
+                let mut doc = s.create().unwrap();
+                io::Write::write_all(&mut doc, b"%PDF-1.7 finished, never kept").unwrap();
+                drop(doc.finish().unwrap());
+            })
+            .await
+            .unwrap();
+            assert_empty(name, &store, &dir).await;
         }
     }
 

@@ -98,7 +98,7 @@ pub fn render(spec: &AppearanceSpec) -> Result<Appearance, AppearanceError> {
     if !(w.is_finite() && h.is_finite()) || w < MIN_SIDE_PT || h < MIN_SIDE_PT {
         return Err(AppearanceError::TooSmall);
     }
-    let seal = spec.seal_png.map(decode_seal).transpose()?;
+    let seal = spec.seal_png.map(seal_image).transpose()?;
     let lines: Vec<String> = spec.lines.iter().map(|l| clean_line(l)).collect();
     let has_text = lines.iter().any(|l| !l.is_empty());
 
@@ -123,7 +123,7 @@ pub fn render(spec: &AppearanceSpec) -> Result<Appearance, AppearanceError> {
         let x = if has_text { x0 } else { x0 + (iw - dw) / 2.0 };
         let y = y0 + (ih - dh) / 2.0;
         draw_image(&mut content, images.len(), x, y, dw, dh);
-        images.push(seal.into_image()?);
+        images.push(seal);
         text_x = x0 + dw + pad.max(1.0);
     }
 
@@ -418,6 +418,38 @@ fn check_png_header(data: &[u8]) -> Result<(u32, u32), AppearanceError> {
     Ok((width, height))
 }
 
+/// How many seals' images [`seal_image`] keeps.
+const SEALS_KEPT: usize = 16;
+
+/// The seal PNG `data` as an image XObject's samples. A signer stamps the same few seals again
+/// and again, and decoding and compressing one costs more than the rest of a signature on a
+/// small PDF, so the last [`SEALS_KEPT`] are kept, by the SHA-256 of their PNG (the output is a
+/// function of the input alone: keeping it changes nothing but the time).
+fn seal_image(data: &[u8]) -> Result<Image, AppearanceError> {
+    type Kept = Vec<([u8; 32], Image)>;
+    static KEPT: std::sync::Mutex<Kept> = std::sync::Mutex::new(Vec::new());
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref());
+    let lock = || KEPT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    {
+        let mut kept = lock();
+        if let Some(i) = kept.iter().position(|(d, _)| *d == digest) {
+            // The most recently used last.
+            let entry = kept.remove(i);
+            let image = entry.1.clone();
+            kept.push(entry);
+            return Ok(image);
+        }
+    }
+    let image = decode_seal(data)?.into_image()?;
+    let mut kept = lock();
+    if kept.len() >= SEALS_KEPT {
+        kept.remove(0);
+    }
+    kept.push((digest, image.clone()));
+    Ok(image)
+}
+
 fn decode_seal(data: &[u8]) -> Result<Raster, AppearanceError> {
     let (width, height) = check_png_header(data)?;
     let mut decoder = png::Decoder::new(data);
@@ -707,6 +739,26 @@ mod tests {
             trns: None,
         });
         (png, data)
+    }
+
+    /// Seals are kept decoded by their bytes: the same seal twice gives the same image, and
+    /// each of more seals than are kept still gives its own (never another seal's).
+    #[test]
+    fn kept_seals_are_told_apart_by_their_bytes() {
+        let seals: Vec<(Vec<u8>, Vec<u8>)> = (0..SEALS_KEPT as u32 + 3)
+            .map(|i| rgba_seal(4 + i, 3))
+            .collect();
+        for _ in 0..2 {
+            for (png, data) in &seals {
+                let image = seal_image(png).expect("a seal");
+                let fresh = decode_seal(png).expect("a seal").into_image().expect("an image");
+                assert_eq!(
+                    (image.width, &image.rgb_flate, &image.alpha_flate),
+                    (fresh.width, &fresh.rgb_flate, &fresh.alpha_flate)
+                );
+                assert_eq!(inflate(&image.rgb_flate).len() * 4, data.len() * 3);
+            }
+        }
     }
 
     #[test]

@@ -228,7 +228,7 @@ async fn document_hashes(
 async fn extend_to_lta(desk: &Desk, sha256: &str) -> anyhow::Result<String> {
     let source = desk.store.source(sha256).await?;
     let transports = InProcessCa::new(desk.ca.clone(), desk.db.clone());
-    let file = tokio::task::spawn_blocking(move || -> anyhow::Result<std::fs::File> {
+    flow::write_document(desk, move |out| -> anyhow::Result<()> {
         let with_dss = tempfile::NamedTempFile::new()?;
         {
             let mut w = std::io::BufWriter::new(with_dss.as_file());
@@ -248,26 +248,17 @@ async fn extend_to_lta(desk: &Desk, sha256: &str) -> anyhow::Result<String> {
             .map_err(|e| anyhow::anyhow!("the document timestamp: {e}"))?;
             std::io::Write::flush(&mut w)?;
         }
-        let mut out = tempfile::tempfile()?;
-        {
-            let mut w = std::io::BufWriter::new(&mut out);
-            pdf_sign::ltv::add_dss(
-                FileSource::open(stamped.path())?,
-                &mut w,
-                &transports,
-                &[],
-                &Default::default(),
-            )
-            .map_err(|e| anyhow::anyhow!("the timestamp's validation data: {e}"))?;
-            std::io::Write::flush(&mut w)?;
-        }
-        std::io::Seek::rewind(&mut out)?;
-        Ok(out)
+        pdf_sign::ltv::add_dss(
+            FileSource::open(stamped.path())?,
+            out,
+            &transports,
+            &[],
+            &Default::default(),
+        )
+        .map_err(|e| anyhow::anyhow!("the timestamp's validation data: {e}"))?;
+        Ok(())
     })
-    .await??;
-    flow::store_file(desk, file)
-        .await
-        .map_err(anyhow::Error::from)
+    .await
 }
 
 /// The certificate of completion's PDF (unsigned), in the sender's language.

@@ -115,6 +115,7 @@ impl Desk {
                 return Ok(Lease {
                     contract_id: contract_id.to_owned(),
                     owner,
+                    renewed_at: std::sync::atomic::AtomicI64::new(now),
                     _guard: guard,
                 });
             }
@@ -132,12 +133,19 @@ impl Desk {
 pub(crate) struct Lease {
     pub contract_id: String,
     pub owner: String,
+    /// When it was taken or last renewed (Unix seconds).
+    renewed_at: std::sync::atomic::AtomicI64,
     _guard: tokio::sync::OwnedMutexGuard<()>,
 }
 
 impl Lease {
-    /// Extends the lease while a long write goes on.
+    /// Extends the lease while a long write goes on: once a third of it has passed (before
+    /// that, nothing is written).
     pub async fn renew(&self, db: &Db, now: i64) -> anyhow::Result<()> {
+        use std::sync::atomic::Ordering;
+        if now - self.renewed_at.load(Ordering::Relaxed) < LEASE_SECONDS / 3 {
+            return Ok(());
+        }
         let renewed =
             sqlx::query("UPDATE contracts SET lease_until = $3 WHERE id = $1 AND lease_owner = $2")
                 .bind(&self.contract_id)
@@ -150,6 +158,7 @@ impl Lease {
             "the lease on contract {} was lost",
             self.contract_id
         );
+        self.renewed_at.store(now, Ordering::Relaxed);
         Ok(())
     }
 

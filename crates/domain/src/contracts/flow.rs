@@ -239,29 +239,35 @@ async fn prepare(
         .source(&document.original_sha256)
         .await
         .map_err(|e| Failure::Internal(e.into()))?;
-    let written = tokio::task::spawn_blocking(move || -> Result<std::fs::File, Failure> {
-        let mut out = tempfile::tempfile().map_err(|e| Failure::Internal(e.into()))?;
-        let mut writer = std::io::BufWriter::new(&mut out);
-        pdf_sign::form::prepare(source, &mut writer, &options)
-            .map_err(|e| Failure::UnreadablePdf(e.to_string()))?;
-        std::io::Write::flush(&mut writer).map_err(|e| Failure::Internal(e.into()))?;
-        drop(writer);
-        std::io::Seek::rewind(&mut out).map_err(|e| Failure::Internal(e.into()))?;
-        Ok(out)
+    write_document(desk, move |out| {
+        pdf_sign::form::prepare(source, out, &options)
+            .map(drop)
+            .map_err(|e| Failure::UnreadablePdf(e.to_string()))
     })
     .await
-    .map_err(|e| Failure::Internal(e.into()))??;
-    store_file(desk, written).await
 }
 
-/// Stores a finished temporary file; returns its SHA-256.
-pub(crate) async fn store_file(desk: &Desk, file: std::fs::File) -> Result<String, Failure> {
-    let stored = desk
-        .store
-        .put(tokio::fs::File::from_std(file), u64::MAX)
-        .await
-        .map_err(|e: StorageError| Failure::Internal(e.into()))?;
-    Ok(stored.sha256)
+/// Writes a new document with `write` on a blocking thread (hashed as it is written, never
+/// read back) and keeps it in the store; returns its SHA-256. What `write` fails with is
+/// returned, and the partial document is dropped.
+pub(crate) async fn write_document<E>(
+    desk: &Desk,
+    write: impl FnOnce(&mut crate::storage::NewDocument) -> Result<(), E> + Send + 'static,
+) -> Result<String, E>
+where
+    E: std::convert::From<StorageError>
+        + std::convert::From<tokio::task::JoinError>
+        + Send
+        + 'static,
+{
+    let store = desk.store.clone();
+    let written = tokio::task::spawn_blocking(move || -> Result<_, E> {
+        let mut out = store.create()?;
+        write(&mut out)?;
+        Ok(out.finish()?)
+    })
+    .await??;
+    Ok(desk.store.keep(written).await?.sha256)
 }
 
 // The order of the parties

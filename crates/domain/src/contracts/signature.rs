@@ -48,9 +48,9 @@ stored_text! {
 
 /// Attempts of a signature job before it is given up.
 const ATTEMPTS: i64 = 5;
-/// The job runners leave a new signature job this long to the request that asked for it (it
-/// runs it at once, see [`crate::jobs::Runner::run_now`]); should that process die, they take
-/// it afterwards.
+/// A new signature job is claimed by the request that asked for it, which runs it at once (see
+/// [`crate::jobs::enqueue_claimed`]), leased this long; should that process die, the runners
+/// take it afterwards.
 const INLINE_GRACE_SECONDS: i64 = 30;
 /// A text field's value, at most.
 const MAX_VALUE: usize = 500;
@@ -136,11 +136,12 @@ pub async fn pending(db: &Db, party_id: &str) -> Result<(bool, Option<String>), 
     })
 }
 
-/// A signature asked for: its id and the job carrying it out (to run at once).
-#[derive(Debug, Clone, Serialize)]
+/// A signature asked for: its id and, when this request wrote it, the job carrying it out,
+/// claimed by the request to run at once ([`crate::jobs::Runner::run_claim`]).
+#[derive(Debug)]
 pub struct Asked {
     pub signature: String,
-    pub job: Option<String>,
+    pub job: Option<jobs::Claim>,
 }
 
 /// A party asks to sign: checks their turn, their fields' values, their seal and PIN (a wrong
@@ -247,7 +248,7 @@ pub async fn request(
             .await?
             .ok_or_else(|| Failure::Internal(anyhow::anyhow!("a signature row vanished")));
     }
-    let job = jobs::enqueue(
+    let job = jobs::enqueue_claimed(
         &mut *tx,
         now,
         &NewJob::new(
@@ -255,8 +256,8 @@ pub async fn request(
             serde_json::json!({ "signature": signature_id }),
         )
         .max_attempts(ATTEMPTS)
-        .run_at(now + INLINE_GRACE_SECONDS)
         .dedupe_key(format!("contract_signature:{signature_id}")),
+        INLINE_GRACE_SECONDS,
     )
     .await?;
     record(
@@ -280,19 +281,15 @@ pub async fn request(
 
 /// The party's pending signature, if any.
 async fn existing(db: &Db, party_id: &str) -> Result<Option<Asked>, Failure> {
-    let row = sqlx::query(
-        "SELECT s.id, j.id AS job FROM contract_signatures s \
-         LEFT JOIN jobs j ON j.dedupe_key = 'contract_signature:' || s.id \
-         WHERE s.party_id = $1 AND s.status = $2",
-    )
-    .bind(party_id)
-    .bind(SignatureStatus::Pending.as_str())
-    .fetch_optional(&db.pool)
-    .await?;
+    let row = sqlx::query("SELECT id FROM contract_signatures WHERE party_id = $1 AND status = $2")
+        .bind(party_id)
+        .bind(SignatureStatus::Pending.as_str())
+        .fetch_optional(&db.pool)
+        .await?;
     row.map(|r| {
         Ok(Asked {
             signature: r.try_get("id")?,
-            job: r.try_get("job")?,
+            job: None,
         })
     })
     .transpose()
@@ -824,7 +821,7 @@ pub async fn platform_certificate(desk: &Desk, now: i64, org_id: &str) -> anyhow
 }
 
 /// Signs the stored document `sha256` at B-T; returns the signed copy's SHA-256. The input is
-/// read positioned from the store and the output streamed to a temporary file, never whole in
+/// read positioned from the store and the output streamed into the store, never whole in
 /// memory.
 async fn sign_document(
     desk: &Desk,
@@ -834,31 +831,22 @@ async fn sign_document(
 ) -> anyhow::Result<String> {
     let source = desk.store.source(sha256).await?;
     let transports = InProcessCa::new(desk.ca.clone(), desk.db.clone());
-    let file = tokio::task::spawn_blocking(move || -> anyhow::Result<std::fs::File> {
-        let mut out = tempfile::tempfile()?;
-        {
-            let mut writer = std::io::BufWriter::new(&mut out);
-            let services = pdf_sign::Services {
-                tsa: Some(&transports),
-                revocation: &transports,
-            };
-            pdf_sign::sign_at_level(
-                source,
-                &mut writer,
-                &mut pdf_sign::MemoryScratch,
-                signer.key.as_ref(),
-                &opts,
-                Level::BT,
-                &services,
-            )
-            .map_err(|e| anyhow::anyhow!("signing: {e}"))?;
-            std::io::Write::flush(&mut writer)?;
-        }
-        std::io::Seek::rewind(&mut out)?;
-        Ok(out)
+    flow::write_document(desk, move |out| -> anyhow::Result<()> {
+        let services = pdf_sign::Services {
+            tsa: Some(&transports),
+            revocation: &transports,
+        };
+        pdf_sign::sign_at_level(
+            source,
+            out,
+            &mut pdf_sign::MemoryScratch,
+            signer.key.as_ref(),
+            &opts,
+            Level::BT,
+            &services,
+        )
+        .map_err(|e| anyhow::anyhow!("signing: {e}"))?;
+        Ok(())
     })
-    .await??;
-    flow::store_file(desk, file)
-        .await
-        .map_err(anyhow::Error::from)
+    .await
 }

@@ -139,7 +139,74 @@ on_both_databases!(
     a_job_whose_lease_ran_out_is_taken_over_and_finished_once,
     a_running_job_keeps_its_lease_alive,
     the_scheduler_creates_each_periods_job_once_across_processes,
+    a_job_enqueued_claimed_is_run_by_its_caller_or_after_its_lease_by_any_runner,
 );
+
+/// A job enqueued claimed (a signature's, run by the request that asked for it) exists only if
+/// its transaction commits; no runner takes it while its caller's lease holds; the caller runs
+/// it to its end once; and when the caller dies before running it, a runner takes it once the
+/// lease has run out.
+async fn a_job_enqueued_claimed_is_run_by_its_caller_or_after_its_lease_by_any_runner(
+    backend: Backend,
+) {
+    let Some(t) = TestDb::new(backend).await else {
+        return;
+    };
+    let clock = TestClock::start();
+    let handler = Scripted::default();
+    let runner = Runner::new(t.db.clone(), clock.clock.clone(), handler.clone());
+    let claimed = |key: &'static str| {
+        NewJob::new(Kind::Test, json!({}))
+            .max_attempts(3)
+            .dedupe_key(key)
+    };
+
+    let mut tx = t.db.begin().await.expect("begin");
+    jobs::enqueue_claimed(&mut *tx, clock.now(), &claimed("rolled back"), 30)
+        .await
+        .expect("enqueue")
+        .expect("written");
+    tx.rollback().await.expect("rollback");
+    assert_eq!(t.count("SELECT COUNT(*) FROM jobs").await, 0);
+
+    let mut tx = t.db.begin().await.expect("begin");
+    let claim = jobs::enqueue_claimed(&mut *tx, clock.now(), &claimed("run by its caller"), 30)
+        .await
+        .expect("enqueue")
+        .expect("written");
+    tx.commit().await.expect("commit");
+    let id = claim.id().to_owned();
+    let job = stored(&t.db, &id).await;
+    assert_eq!((job.status.as_str(), job.attempts), ("running", 1));
+    assert_eq!(job.lease_until, Some(clock.now() + 30));
+    assert!(!runner.run_one().await.expect("run"), "its caller holds it");
+    assert!(
+        jobs::enqueue_claimed(&t.db.pool, clock.now(), &claimed("run by its caller"), 30)
+            .await
+            .expect("enqueue")
+            .is_none(),
+        "the dedupe key is taken"
+    );
+    runner.run_claim(claim).await.expect("run");
+    let job = stored(&t.db, &id).await;
+    assert_eq!((job.status.as_str(), job.attempts), ("done", 1));
+    assert_eq!(handler.runs()[&id], 1);
+
+    // Its caller died before running it.
+    let lost = jobs::enqueue_claimed(&t.db.pool, clock.now(), &claimed("caller died"), 30)
+        .await
+        .expect("enqueue")
+        .expect("written");
+    let id = lost.id().to_owned();
+    drop(lost);
+    clock.set(29);
+    assert!(!runner.run_one().await.expect("run"), "the lease still holds");
+    clock.set(31);
+    assert!(runner.run_one().await.expect("run"));
+    let job = stored(&t.db, &id).await;
+    assert_eq!((job.status.as_str(), job.attempts), ("done", 2));
+    assert_eq!(handler.runs()[&id], 1);
+}
 
 async fn a_job_enqueued_in_a_rolled_back_transaction_does_not_exist(backend: Backend) {
     let Some(t) = TestDb::new(backend).await else {

@@ -59,6 +59,10 @@ struct Floor {
     tsa: f64,
     /// pdf-sign's `sign_at_level` at B-T, visible with Inkan's seal, PDF in memory → sink.
     library: f64,
+    /// Not in the floor: what keeping a signed copy durably costs on this disk, the least any
+    /// store must do before it records the copy (write the file, sync it, rename it to its
+    /// name, sync the folder), beside the database's commits.
+    durable: f64,
 }
 
 impl Floor {
@@ -168,7 +172,28 @@ fn measure_floor(authority: &Authority, signer: &CaKeySigner, data: &[u8]) -> Fl
             std::hint::black_box(authority.tsa().respond(&request).expect("a timestamp"));
         }),
         library: time_median(if big { 5 } else { 31 }, library_once),
+        durable: durable_write(data, if big { 3 } else { 21 }),
     }
+}
+
+/// The median time of writing `data` to a new file beside the server's data, syncing it,
+/// renaming it into a folder and syncing the folder (see [`Floor::durable`]).
+fn durable_write(data: &[u8], samples: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("a folder");
+    let named = dir.path().join("named");
+    std::fs::create_dir(&named).expect("a folder");
+    let mut n = 0;
+    time_median(samples, || {
+        n += 1;
+        let staged = dir.path().join(format!("staged-{n}"));
+        let mut file = std::fs::File::create(&staged).expect("a file");
+        std::io::Write::write_all(&mut file, data).expect("written");
+        file.sync_all().expect("synced");
+        std::fs::rename(&staged, named.join(format!("{n}"))).expect("renamed");
+        std::fs::File::open(&named)
+            .and_then(|d| d.sync_all())
+            .expect("folder synced");
+    })
 }
 
 /// One timed signature: the request's time and the server's split of it.
@@ -327,13 +352,15 @@ pub fn run(knobs: &Knobs, pdfs: &[&Vec<u8>]) -> Vec<String> {
     for (pdf, f) in pdfs.iter().zip(&floors) {
         out.push(format!(
             "  floor {}: SHA-256 {} + key {} + TSA {} = {}; pdf-sign B-T in-process (memory → \
-             sink, same seal) {}",
+             sink, same seal) {}; a durable write of the file (write, sync, rename, sync the \
+             folder) {}",
             size_label(pdf.len()),
             ms(f.sha256),
             ms(f.key_op),
             ms(f.tsa),
             ms(f.total()),
-            ms(f.library)
+            ms(f.library),
+            ms(f.durable)
         ));
     }
     out.push(format!(

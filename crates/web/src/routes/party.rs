@@ -133,10 +133,11 @@ pub async fn sign(
 ) -> Result<Response, HttpFailure> {
     let now = state.clock.now();
     let asked = signature::request(&state.desk, now, &token, &visitor, &body, &via).await?;
-    if let Some(job) = &asked.job {
+    if let Some(job) = asked.job {
         // Carried out now; a failure is retried by the runners and shown in the outcome.
-        if let Err(e) = state.jobs.run_now(job).await {
-            tracing::warn!(error = %format!("{e:#}"), job, "running a signature at once");
+        let id = job.id().to_owned();
+        if let Err(e) = state.jobs.run_claim(job).await {
+            tracing::warn!(error = %format!("{e:#}"), job = id, "running a signature at once");
         }
     }
     let outcome = signature::outcome(&state.db, &asked.signature).await?;
