@@ -54,6 +54,13 @@ bash "$conformance/install"
   "$home/schemathesis-venv/bin/pip" install -q --disable-pip-version-check 'schemathesis==4.32.5'
 }
 
+# axe-core: the accessibility checks the browser tests run on the contract pages (a test tool,
+# never served; MPL-2.0). Pinned, installed once into the cache.
+axe_version=4.14.1
+axe=$home/axe-$axe_version/node_modules/axe-core/axe.min.js
+[[ -f $axe ]] || npm install --silent --no-audit --no-fund --prefix "$home/axe-$axe_version" "axe-core@$axe_version" >/dev/null
+export INKAN_AXE=$axe
+
 export INKAN_CONFORMANCE_DIR=$conformance
 # The SoftHSM2 test fails rather than skips: the token is part of what is tested.
 export INKAN_REQUIRE_SOFTHSM=1

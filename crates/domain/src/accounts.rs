@@ -717,6 +717,42 @@ pub async fn list_users(db: &Db, org_id: &str) -> Result<Vec<User>, Failure> {
         .collect::<anyhow::Result<_>>()?)
 }
 
+/// Active users of `org_id` whose name or address contains `search` (any case; `%` and `_` taken
+/// literally; empty for any), by name, at most `limit`: what a type-ahead offers. The
+/// instance operator is nobody's colleague and is never found.
+pub async fn search_users(
+    db: &Db,
+    org_id: &str,
+    search: &str,
+    limit: i64,
+) -> Result<Vec<User>, Failure> {
+    let mut pattern = String::from("%");
+    for c in search.trim().to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    let rows = sqlx::query(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 AND active = $2 \
+         AND roles NOT LIKE $3 \
+         AND (LOWER(display_name) LIKE $4 ESCAPE '\\' OR LOWER(email) LIKE $4 ESCAPE '\\') \
+         ORDER BY display_name, email LIMIT $5"
+    ))
+    .bind(org_id)
+    .bind(true)
+    .bind("%operator%")
+    .bind(&pattern)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .iter()
+        .map(User::from_row)
+        .collect::<anyhow::Result<_>>()?)
+}
+
 /// A user of `org_id`; another organisation's user is not found.
 /// The active user with `email`: of `prefer_org` when there is one, else of another
 /// organisation on the instance (the same address may exist in several: more than one outside

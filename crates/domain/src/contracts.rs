@@ -93,7 +93,11 @@ pub struct Contract {
     pub status: ContractStatus,
     /// The user who created it (its sender).
     pub created_by: String,
+    /// The sender's display name now.
+    pub sender_name: String,
     pub created_at: i64,
+    /// When anything last happened to it (its last history event).
+    pub updated_at: i64,
     pub sent_at: Option<i64>,
     pub completed_at: Option<i64>,
     pub expires_at: Option<i64>,
@@ -104,6 +108,8 @@ pub struct Contract {
     pub allow_forwarding: bool,
     /// Why it was declined or cancelled.
     pub end_reason: Option<String>,
+    /// The sender's message to the parties (may be empty).
+    pub message: String,
     pub parties: Vec<Party>,
     #[serde(skip)]
     pub org_id: String,
@@ -117,7 +123,9 @@ impl Contract {
             title: String::new(),
             status: ContractStatus::Draft,
             created_by: String::new(),
+            sender_name: String::new(),
             created_at: 0,
+            updated_at: 0,
             sent_at: None,
             completed_at: None,
             expires_at: None,
@@ -126,6 +134,7 @@ impl Contract {
             max_reminders: MAX_REMINDERS,
             allow_forwarding: false,
             end_reason: None,
+            message: String::new(),
             parties: Vec::new(),
             org_id: String::new(),
         }
@@ -269,6 +278,364 @@ pub async fn list(db: &Db, user: &User) -> Result<Vec<Contract>, Failure> {
         contracts.push(c);
     }
     Ok(contracts)
+}
+
+// Lists: a page of the contracts a user may see, filtered, searched and sorted, and the counts
+// per status beside it.
+
+/// How a list of contracts is ordered: newest first, by creation or by their last change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListSort {
+    #[default]
+    Created,
+    Updated,
+}
+
+impl ListSort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ListSort::Created => "created",
+            ListSort::Updated => "updated",
+        }
+    }
+}
+
+/// Contracts on one page of a list, unless asked otherwise, and at most.
+pub const LIST_LIMIT: i64 = 20;
+pub const MAX_LIST_LIMIT: i64 = 100;
+/// A search, at most this many characters.
+const MAX_SEARCH: usize = 100;
+
+/// Which contracts a list shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListQuery {
+    /// Only contracts in this status.
+    pub status: Option<ContractStatus>,
+    /// Words of the title, or of a party's name or email address (any case); empty for all.
+    pub search: String,
+    /// "Waiting for me": the contracts in progress where the caller is a party whose turn it is
+    /// (of any organisation on the instance), instead of the contracts they sent or administer.
+    pub waiting: bool,
+    pub sort: ListSort,
+    /// From 1.
+    pub page: i64,
+    /// 1 to [`MAX_LIST_LIMIT`].
+    pub limit: i64,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            status: None,
+            search: String::new(),
+            waiting: false,
+            sort: ListSort::Created,
+            page: 1,
+            limit: LIST_LIMIT,
+        }
+    }
+}
+
+impl ListQuery {
+    /// A list's parameters as a page's query string or the API gives them (absent or empty:
+    /// the default); every problem at once.
+    pub fn parse(
+        status: Option<&str>,
+        search: Option<&str>,
+        waiting: Option<&str>,
+        sort: Option<&str>,
+        page: Option<&str>,
+        limit: Option<&str>,
+    ) -> Result<Self, Failure> {
+        fn given(v: Option<&str>) -> Option<&str> {
+            v.map(str::trim).filter(|v| !v.is_empty())
+        }
+        let mut errors = Vec::new();
+        let mut query = ListQuery::default();
+        if let Some(status) = given(status) {
+            match ContractStatus::parse(status) {
+                Ok(s) => query.status = Some(s),
+                Err(_) => errors.push(FieldError::new("status", "error.list_status")),
+            }
+        }
+        let search = search.unwrap_or_default().trim();
+        if search.chars().count() > MAX_SEARCH || search.chars().any(char::is_control) {
+            errors.push(FieldError::new("q", "error.too_long"));
+        } else {
+            search.clone_into(&mut query.search);
+        }
+        match given(waiting) {
+            None | Some("false" | "0") => {}
+            Some("true" | "1") => query.waiting = true,
+            Some(_) => errors.push(FieldError::new("waiting", "error.list_flag")),
+        }
+        match given(sort) {
+            None | Some("created") => {}
+            Some("updated") => query.sort = ListSort::Updated,
+            Some(_) => errors.push(FieldError::new("sort", "error.list_sort")),
+        }
+        let number =
+            |v: Option<&str>, field: &'static str, key: &'static str, max: i64| match given(v)
+                .map(str::parse::<i64>)
+            {
+                None => Ok(None),
+                Some(Ok(n)) if (1..=max).contains(&n) => Ok(Some(n)),
+                Some(_) => Err(FieldError::new(field, key)),
+            };
+        match number(page, "page", "error.list_page", 1_000_000) {
+            Ok(n) => query.page = n.unwrap_or(1),
+            Err(e) => errors.push(e),
+        }
+        match number(limit, "limit", "error.list_limit", MAX_LIST_LIMIT) {
+            Ok(n) => query.limit = n.unwrap_or(LIST_LIMIT),
+            Err(e) => errors.push(e),
+        }
+        if errors.is_empty() {
+            Ok(query)
+        } else {
+            Err(Failure::Invalid(errors))
+        }
+    }
+}
+
+/// One page of a list of contracts.
+#[derive(Debug, Clone, Serialize)]
+pub struct ContractList {
+    pub contracts: Vec<Contract>,
+    /// How many contracts the list has on all its pages.
+    pub total: i64,
+    pub page: i64,
+    pub limit: i64,
+}
+
+impl ContractList {
+    /// The number of pages (at least 1).
+    pub fn pages(&self) -> i64 {
+        ((self.total + self.limit - 1) / self.limit).max(1)
+    }
+}
+
+/// How many contracts of each status a user sees (with the list's search), and how many wait
+/// for them. The statuses are `None` for a user who sees no list of contracts (only their turns).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub all: Option<i64>,
+    pub draft: Option<i64>,
+    pub sent: Option<i64>,
+    pub completed: Option<i64>,
+    pub declined: Option<i64>,
+    pub cancelled: Option<i64>,
+    pub expired: Option<i64>,
+    /// Contracts in progress where it is the user's turn as a party.
+    pub waiting: i64,
+}
+
+/// Whose contracts a user lists: the organisation's (an administrator, read-only), their own
+/// (a document manager), or none (anyone else, who still has their own turns). The instance
+/// operator sees no organisation's business, their turns included.
+fn list_scope(user: &User) -> Result<Option<bool>, Failure> {
+    if user.roles.has(Role::Operator) {
+        return Err(Failure::Forbidden);
+    }
+    let all = allows(user.roles, Action::ManageUsers);
+    Ok((all || allows(user.roles, Action::ManageContracts)).then_some(all))
+}
+
+/// A search as a LIKE pattern (lower case, `%` and `_` taken literally); empty for none.
+fn like_pattern(search: &str) -> String {
+    if search.is_empty() {
+        return String::new();
+    }
+    let mut pattern = String::from("%");
+    for c in search.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+/// The search condition on `contracts`, its pattern bound as `$n`.
+fn search_clause(n: usize) -> String {
+    format!(
+        "(${n} = '' OR LOWER(contracts.title) LIKE ${n} ESCAPE '\\' OR EXISTS (SELECT 1 FROM \
+         contract_parties s WHERE s.contract_id = contracts.id AND (LOWER(s.name) LIKE ${n} \
+         ESCAPE '\\' OR LOWER(s.email) LIKE ${n} ESCAPE '\\')))"
+    )
+}
+
+/// The parties' statuses in which it is their turn: asked, not yet acted.
+const TURN_STATUSES: [PartyStatus; 2] = [PartyStatus::Notified, PartyStatus::Opened];
+
+/// The condition "it is `$1`'s turn as a party" on `contracts`, the statuses bound as `$2`, `$3`
+/// and the contract's as `$4`.
+const WAITING_CLAUSE: &str = "contracts.status = $4 AND EXISTS (SELECT 1 FROM contract_parties p \
+     WHERE p.contract_id = contracts.id AND p.user_id = $1 AND p.status IN ($2, $3))";
+
+/// The condition "`$1`'s organisation, and (`$2`, an administrator) every contract of it or
+/// only those `$3` sent".
+const SCOPE_CLAUSE: &str = "contracts.org_id = $1 AND ($2 OR contracts.created_by = $3)";
+
+/// A page of the contracts `user` may see (see [`ListQuery`]): their own, or the organisation's
+/// for an administrator; or, asked for `waiting`, those where it is their turn. Another
+/// caller's list is refused; anyone may ask for their turns, but the instance operator.
+pub async fn list_page(db: &Db, user: &User, query: &ListQuery) -> Result<ContractList, Failure> {
+    let scope = list_scope(user)?;
+    let order = match query.sort {
+        ListSort::Created => "contracts.created_at DESC, contracts.id",
+        ListSort::Updated => "contracts.updated_at DESC, contracts.id",
+    };
+    let status = query.status.map(ContractStatus::as_str).unwrap_or_default();
+    let pattern = like_pattern(&query.search);
+    let offset = (query.page - 1).saturating_mul(query.limit);
+    // The waiting list binds the user and the turn's statuses ($1 to $4), the others the scope
+    // ($1 to $3); then the status, the search, the limit and the offset.
+    let (condition, first) = if query.waiting {
+        (WAITING_CLAUSE, 5)
+    } else {
+        (SCOPE_CLAUSE, 4)
+    };
+    let condition = format!(
+        "{condition} AND (${first} = '' OR contracts.status = ${first}) AND {}",
+        search_clause(first + 1)
+    );
+    let count_sql = format!("SELECT COUNT(*) AS n FROM contracts WHERE {condition}");
+    let page_sql = format!(
+        "SELECT {CONTRACT_COLUMNS} FROM contracts WHERE {condition} ORDER BY {order} \
+         LIMIT ${} OFFSET ${}",
+        first + 2,
+        first + 3
+    );
+    let bound = |sql| {
+        let q = sqlx::query(sql);
+        let q = if query.waiting {
+            q.bind(user.id.clone())
+                .bind(TURN_STATUSES[0].as_str())
+                .bind(TURN_STATUSES[1].as_str())
+                .bind(ContractStatus::Sent.as_str())
+        } else {
+            q.bind(user.org_id.clone())
+                .bind(scope.unwrap_or(false))
+                .bind(user.id.clone())
+        };
+        q.bind(status).bind(pattern.clone())
+    };
+    if !query.waiting && scope.is_none() {
+        return Err(Failure::Forbidden);
+    }
+    let total = count_rows(db, bound(count_sql.as_str())).await?;
+    let rows = bound(page_sql.as_str())
+        .bind(query.limit)
+        .bind(offset)
+        .fetch_all(&db.pool)
+        .await?;
+    let mut contracts = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut c = contract_from_row(row)?;
+        c.parties = parties(db, &c.id).await?;
+        contracts.push(c);
+    }
+    Ok(ContractList {
+        contracts,
+        total,
+        page: query.page,
+        limit: query.limit,
+    })
+}
+
+async fn count_rows<'q>(
+    db: &Db,
+    query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+) -> Result<i64, Failure> {
+    Ok(query.fetch_one(&db.pool).await?.try_get("n")?)
+}
+
+/// How many contracts `user` sees in each status with `search` (see [`Counts`]), and how many
+/// wait for them.
+pub async fn counts(db: &Db, user: &User, search: &str) -> Result<Counts, Failure> {
+    let scope = list_scope(user)?;
+    let pattern = like_pattern(search.trim());
+    let mut counts = Counts {
+        waiting: count_rows(
+            db,
+            sqlx::query(&format!(
+                "SELECT COUNT(*) AS n FROM contracts WHERE {WAITING_CLAUSE} AND {}",
+                search_clause(5)
+            ))
+            .bind(user.id.clone())
+            .bind(TURN_STATUSES[0].as_str())
+            .bind(TURN_STATUSES[1].as_str())
+            .bind(ContractStatus::Sent.as_str())
+            .bind(pattern.clone()),
+        )
+        .await?,
+        ..Counts::default()
+    };
+    let Some(all) = scope else {
+        return Ok(counts);
+    };
+    let rows = sqlx::query(&format!(
+        "SELECT contracts.status AS status, COUNT(*) AS n FROM contracts \
+         WHERE {SCOPE_CLAUSE} AND {} GROUP BY contracts.status",
+        search_clause(4)
+    ))
+    .bind(&user.org_id)
+    .bind(all)
+    .bind(&user.id)
+    .bind(&pattern)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut by_status = std::collections::HashMap::new();
+    for row in &rows {
+        let status = stored(row, "status", ContractStatus::parse)?;
+        by_status.insert(status, row.try_get::<i64, _>("n")?);
+    }
+    let n = |s: ContractStatus| Some(by_status.get(&s).copied().unwrap_or(0));
+    counts.all = Some(by_status.values().sum());
+    counts.draft = n(ContractStatus::Draft);
+    counts.sent = n(ContractStatus::Sent);
+    counts.completed = n(ContractStatus::Completed);
+    counts.declined = n(ContractStatus::Declined);
+    counts.cancelled = n(ContractStatus::Cancelled);
+    counts.expired = n(ContractStatus::Expired);
+    Ok(counts)
+}
+
+/// A new personal link to `user`'s own turn as a party of a contract in progress (the
+/// "waiting for me" list opens their signing page with it): the token of `/sign/{token}`.
+/// Nothing is mailed; like any user party's link, it asks them to be logged in as themselves.
+/// A contract where it is not their turn is not found.
+pub async fn my_turn(db: &Db, now: i64, user: &User, contract_id: &str) -> Result<String, Failure> {
+    list_scope(user)?;
+    let party: Option<String> = sqlx::query(
+        "SELECT p.id FROM contract_parties p JOIN contracts c ON c.id = p.contract_id \
+         WHERE p.contract_id = $1 AND p.user_id = $2 AND p.status IN ($3, $4) AND c.status = $5 \
+         ORDER BY p.step, p.position",
+    )
+    .bind(contract_id)
+    .bind(&user.id)
+    .bind(TURN_STATUSES[0].as_str())
+    .bind(TURN_STATUSES[1].as_str())
+    .bind(ContractStatus::Sent.as_str())
+    .fetch_optional(&db.pool)
+    .await?
+    .map(|r| r.try_get("id"))
+    .transpose()?;
+    let party = party.ok_or(Failure::NotFound)?;
+    let token = crate::auth::new_token()?;
+    sqlx::query(
+        "INSERT INTO contract_links (token_hash, party_id, contract_id, created_at) \
+         VALUES ($1, $2, $3, $4)",
+    )
+    .bind(crate::auth::token_hash(&token))
+    .bind(&party)
+    .bind(contract_id)
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(token)
 }
 
 /// Adds a party to a draft. A user of the instance is found by email (their own organisation
@@ -758,6 +1125,113 @@ pub async fn add_field(
     Ok(field)
 }
 
+/// What the sender changes of a placed field (moved, resized, relabelled); absent parts stay.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct FieldChange {
+    /// From 1.
+    pub page: Option<i64>,
+    pub x: Option<f64>,
+    pub y: Option<f64>,
+    pub width: Option<f64>,
+    pub height: Option<f64>,
+    pub label: Option<String>,
+}
+
+/// Moves, resizes or relabels a field of a draft: the same rules as placing it (its size, on
+/// the page); every problem at once.
+pub async fn change_field(
+    db: &Db,
+    store: &DocumentStore,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+    field_id: &str,
+    change: &FieldChange,
+) -> Result<Field, Failure> {
+    changeable_draft(db, sender, contract_id).await?;
+    let old = field_rows(db, contract_id)
+        .await?
+        .into_iter()
+        .find(|f| f.id == field_id)
+        .ok_or(Failure::NotFound)?;
+    let mut field = Field {
+        page: change.page.unwrap_or(old.page),
+        x: change.x.unwrap_or(old.x),
+        y: change.y.unwrap_or(old.y),
+        width: change.width.unwrap_or(old.width),
+        height: change.height.unwrap_or(old.height),
+        label: change
+            .label
+            .as_deref()
+            .map_or_else(|| old.label.clone(), |l| l.trim().to_owned()),
+        ..old.clone()
+    };
+    let mut errors = Vec::new();
+    if field.label.chars().count() > 100 || field.label.chars().any(char::is_control) {
+        errors.push(FieldError::new("label", "error.too_long"));
+    }
+    let (min_w, min_h) = if field.kind == FieldKind::Signature {
+        MIN_SIGNATURE
+    } else {
+        (MIN_FIELD, MIN_FIELD)
+    };
+    let numbers = [field.x, field.y, field.width, field.height];
+    if numbers.iter().any(|n| !n.is_finite()) || field.width < min_w || field.height < min_h {
+        errors.push(FieldError::new("width", "error.field_too_small"));
+    }
+    let document = document_rows(db, contract_id)
+        .await?
+        .into_iter()
+        .find(|d| d.id == field.document_id)
+        .ok_or_else(|| Failure::Internal(anyhow::anyhow!("a field's document is missing")))?;
+    if field.page < 1 || field.page > document.pages {
+        errors.push(FieldError::new("page", "error.field_page"));
+    } else if errors.is_empty() {
+        let [llx, lly, urx, ury] = page_box(store, &document.original_sha256, field.page).await?;
+        let inside = field.x >= llx
+            && field.y >= lly
+            && field.x + field.width <= urx
+            && field.y + field.height <= ury;
+        if !inside {
+            errors.push(FieldError::new("x", "error.field_outside_page"));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    field.value = None;
+    let mut tx = db.begin().await?;
+    sqlx::query(
+        "UPDATE contract_fields SET page = $3, x = $4, y = $5, width = $6, height = $7, \
+         label = $8 WHERE id = $1 AND contract_id = $2",
+    )
+    .bind(field_id)
+    .bind(contract_id)
+    .bind(field.page)
+    .bind(field.x)
+    .bind(field.y)
+    .bind(field.width)
+    .bind(field.height)
+    .bind(&field.label)
+    .execute(&mut *tx)
+    .await?;
+    record(
+        &mut tx,
+        now,
+        contract_id,
+        &Actor::user(sender),
+        "contract.field_changed",
+        serde_json::json!({
+            "field": field.id, "page": field.page,
+            "rect": [field.x, field.y, field.width, field.height], "label": field.label,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(field)
+}
+
 /// The fields of a contract `user` may see.
 pub async fn fields(db: &Db, user: &User, contract_id: &str) -> Result<Vec<Field>, Failure> {
     get(db, user, contract_id).await?;
@@ -898,9 +1372,27 @@ pub struct Options {
     pub allow_forwarding: Option<bool>,
     /// Days from sending to expiry: 1 to 365.
     pub expiry_days: Option<i64>,
+    /// The sender's message to the parties: up to 2000 characters (line breaks allowed).
+    pub message: Option<String>,
 }
 
-/// Changes a draft's title, reminders or forwarding; every problem is reported at once.
+/// The sender's message, at most this many characters.
+pub const MAX_MESSAGE: usize = 2000;
+
+fn check_message(message: &str) -> Result<String, Failure> {
+    let message = message.trim();
+    let control = message
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t');
+    if message.chars().count() > MAX_MESSAGE || control {
+        Err(Failure::invalid("message", "error.too_long"))
+    } else {
+        Ok(message.replace("\r\n", "\n"))
+    }
+}
+
+/// Changes a draft's title, message, reminders, expiry or forwarding; every problem is reported
+/// at once.
 pub async fn set_options(
     db: &Db,
     now: i64,
@@ -930,6 +1422,14 @@ pub async fn set_options(
     if !(1..=365).contains(&expiry_days) {
         errors.push(FieldError::new("expiry_days", "error.expiry_days"));
     }
+    let message = match options.message.as_deref().map(check_message) {
+        Some(Ok(m)) => m,
+        Some(Err(f)) => {
+            errors.extend_from_slice(f.fields());
+            contract.message.clone()
+        }
+        None => contract.message.clone(),
+    };
     if !errors.is_empty() {
         return Err(Failure::Invalid(errors));
     }
@@ -939,7 +1439,8 @@ pub async fn set_options(
     let mut tx = db.begin().await?;
     let updated = sqlx::query(
         "UPDATE contracts SET title = $2, reminder_days = $3, max_reminders = $4, \
-         allow_forwarding = $5, updated_at = $6, expiry_days = $8 WHERE id = $1 AND status = $7",
+         allow_forwarding = $5, updated_at = $6, expiry_days = $8, message = $9 \
+         WHERE id = $1 AND status = $7",
     )
     .bind(contract_id)
     .bind(&title)
@@ -949,6 +1450,7 @@ pub async fn set_options(
     .bind(now)
     .bind(ContractStatus::Draft.as_str())
     .bind(expiry_days)
+    .bind(&message)
     .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
@@ -965,7 +1467,7 @@ pub async fn set_options(
         "contract.options_changed",
         serde_json::json!({
             "title": title, "reminder_days": reminder_days, "max_reminders": max_reminders,
-            "allow_forwarding": forwarding, "expiry_days": expiry_days,
+            "allow_forwarding": forwarding, "expiry_days": expiry_days, "message": message,
         }),
     )
     .await?;
@@ -992,6 +1494,289 @@ async fn changeable_draft(db: &Db, sender: &User, contract_id: &str) -> Result<C
         )]));
     }
     Ok(contract)
+}
+
+/// What the sender changes of a draft's party; absent parts stay. The address is the party's
+/// identity: another address is another party (remove this one, add that one).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct PartyChange {
+    /// `signer`, `approver` or `copy_recipient`.
+    pub role: Option<String>,
+    pub step: Option<i64>,
+    /// For signers: `certificate` or `simple` (an approver or copy recipient has none).
+    pub signature_kind: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Changes a draft's party: their role, step, signature kind or name, by the rules of naming
+/// them. A party who no longer signs loses the fields placed for them (in the same change).
+pub async fn change_party(
+    db: &Db,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+    party_id: &str,
+    change: &PartyChange,
+) -> Result<Party, Failure> {
+    let contract = changeable_draft(db, sender, contract_id).await?;
+    let old = contract
+        .parties
+        .iter()
+        .find(|p| p.id == party_id)
+        .ok_or(Failure::NotFound)?;
+    let mut errors = Vec::new();
+    let role = match change.role.as_deref().map(str::trim) {
+        None => Some(old.role),
+        Some(r) => PartyRole::parse(r)
+            .map_err(|_| errors.push(FieldError::new("role", "error.party_role")))
+            .ok(),
+    };
+    let step = change.step.unwrap_or(old.step);
+    if !(1..=MAX_PARTIES).contains(&step) {
+        errors.push(FieldError::new("step", "error.party_step"));
+    }
+    let asked = change
+        .signature_kind
+        .as_deref()
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let kind = match (role, asked) {
+        (Some(PartyRole::Signer), Some(k)) => SignatureKind::parse(k)
+            .map_err(|_| errors.push(FieldError::new("signature_kind", "error.signature_kind")))
+            .ok(),
+        (Some(PartyRole::Signer), None) => {
+            if old.signature_kind.is_none() {
+                errors.push(FieldError::new("signature_kind", "error.required"));
+            }
+            old.signature_kind
+        }
+        (Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                "signature_kind",
+                "error.signature_kind_unused",
+            ));
+            None
+        }
+        _ => None,
+    };
+    let user = match &old.user_id {
+        Some(id) => user_of(db, id).await?,
+        None => None,
+    };
+    if kind == Some(SignatureKind::Certificate) {
+        if let Err(f) = may_sign_with_certificate(user.as_ref()) {
+            errors.extend_from_slice(f.fields());
+        }
+    }
+    let name = match change.name.as_deref() {
+        None => Ok(old.name.clone()),
+        Some(given) => party_name(given, user.as_ref()),
+    };
+    let name = name
+        .map_err(|f| errors.extend_from_slice(f.fields()))
+        .unwrap_or_default();
+    if !errors.is_empty() {
+        return Err(Failure::Invalid(errors));
+    }
+    let Some(role) = role else {
+        return Err(Failure::Invalid(errors));
+    };
+    let mut tx = db.begin().await?;
+    let removed = if role == PartyRole::Signer {
+        0
+    } else {
+        sqlx::query("DELETE FROM contract_fields WHERE party_id = $1 AND contract_id = $2")
+            .bind(party_id)
+            .bind(contract_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+    };
+    sqlx::query(
+        "UPDATE contract_parties SET role = $3, step = $4, signature_kind = $5, name = $6 \
+         WHERE id = $1 AND contract_id = $2",
+    )
+    .bind(party_id)
+    .bind(contract_id)
+    .bind(role.as_str())
+    .bind(step)
+    .bind(kind.map(SignatureKind::as_str))
+    .bind(&name)
+    .execute(&mut *tx)
+    .await?;
+    record(
+        &mut tx,
+        now,
+        contract_id,
+        &Actor::user(sender),
+        "contract.party_changed",
+        serde_json::json!({
+            "party": party_id, "role": role.as_str(), "step": step,
+            "signature_kind": kind.map(SignatureKind::as_str), "name": name,
+            "fields_removed": removed,
+        }),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Party {
+        role,
+        step,
+        signature_kind: kind,
+        name,
+        ..old.clone()
+    })
+}
+
+/// The user `id` of any organisation (a party may be another organisation's user).
+async fn user_of(db: &Db, id: &str) -> Result<Option<User>, Failure> {
+    let row = sqlx::query(&format!(
+        "SELECT {} FROM users WHERE id = $1",
+        accounts::USER_COLUMNS
+    ))
+    .bind(id)
+    .fetch_optional(&db.pool)
+    .await?;
+    row.map(|r| User::from_row(&r).map_err(Failure::Internal))
+        .transpose()
+}
+
+/// Why a party could not sign with a certificate (当事者型), as a message key, or `None` when they
+/// can: an outside party and a transaction agent sign with simple signatures only, a user
+/// without the signer role has no certificate, and a signer needs one that is valid now (a
+/// draft may still name them; sending refuses).
+pub async fn certificate_refusal(
+    db: &Db,
+    now: i64,
+    user: Option<&User>,
+) -> Result<Option<&'static str>, Failure> {
+    if let Err(f) = may_sign_with_certificate(user) {
+        return Ok(f.fields().first().map(|e| e.key));
+    }
+    let Some(user) = user else {
+        return Ok(Some("error.outside_party_simple_only"));
+    };
+    if !user.active {
+        return Ok(Some("error.user_inactive"));
+    }
+    match crate::signing::signing_certificate(db, now, user).await {
+        Ok(_) => Ok(None),
+        Err(Failure::BadRequest(why)) => Ok(Some(why)),
+        Err(other) => Err(other),
+    }
+}
+
+/// A user a document manager may name as a party, and whether they could sign with a
+/// certificate.
+#[derive(Debug, Clone, Serialize)]
+pub struct Candidate {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    /// Why a certificate signature (当事者型) is not available for them, as a message key
+    /// (`None`: available). A simple signature (立会人型) always is.
+    pub certificate_refusal: Option<&'static str>,
+}
+
+/// Users of the sender's organisation to name as parties, by name or address (`search`, any
+/// case; empty for the first ones), at most `limit` (1 to 20): for the preparation screen's
+/// type-ahead. A document manager's.
+pub async fn candidates(
+    db: &Db,
+    now: i64,
+    sender: &User,
+    search: &str,
+    limit: i64,
+) -> Result<Vec<Candidate>, Failure> {
+    require(sender.roles, Action::ManageContracts)?;
+    let search = search.trim();
+    if search.chars().count() > MAX_SEARCH || search.chars().any(char::is_control) {
+        return Err(Failure::invalid("q", "error.too_long"));
+    }
+    let users = accounts::search_users(db, &sender.org_id, search, limit.clamp(1, 20)).await?;
+    let mut found = Vec::with_capacity(users.len());
+    for user in users {
+        found.push(Candidate {
+            certificate_refusal: certificate_refusal(db, now, Some(&user)).await?,
+            id: user.id,
+            name: user.display_name,
+            email: user.email,
+        });
+    }
+    Ok(found)
+}
+
+/// For each party of a draft its sender prepares, why a certificate signature is not available
+/// to them (see [`certificate_refusal`]), by party id.
+pub async fn certificate_refusals(
+    db: &Db,
+    now: i64,
+    sender: &User,
+    contract_id: &str,
+) -> Result<Vec<(String, Option<&'static str>)>, Failure> {
+    let contract = sender_contract(db, sender, contract_id).await?;
+    let mut refusals = Vec::with_capacity(contract.parties.len());
+    for party in &contract.parties {
+        let user = match &party.user_id {
+            Some(id) => user_of(db, id).await?,
+            None => None,
+        };
+        refusals.push((
+            party.id.clone(),
+            certificate_refusal(db, now, user.as_ref()).await?,
+        ));
+    }
+    Ok(refusals)
+}
+
+/// Where each party of a contract is in time: asked, opened, acted (with a decline's reason).
+#[derive(Debug, Clone, Serialize)]
+pub struct PartyProgress {
+    pub party_id: String,
+    pub notified_at: Option<i64>,
+    pub opened_at: Option<i64>,
+    pub acted_at: Option<i64>,
+    pub reason: Option<String>,
+}
+
+/// The parties' times of a contract `user` may see, in the parties' order.
+pub async fn progress(
+    db: &Db,
+    user: &User,
+    contract_id: &str,
+) -> Result<Vec<PartyProgress>, Failure> {
+    get(db, user, contract_id).await?;
+    let rows = sqlx::query(
+        "SELECT id, notified_at, opened_at, acted_at, reason FROM contract_parties \
+         WHERE contract_id = $1 ORDER BY step, position",
+    )
+    .bind(contract_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PartyProgress {
+                party_id: r.try_get("id")?,
+                notified_at: r.try_get("notified_at")?,
+                opened_at: r.try_get("opened_at")?,
+                acted_at: r.try_get("acted_at")?,
+                reason: r.try_get("reason")?,
+            })
+        })
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(Failure::from)
+}
+
+/// The sender's message to the parties of contract `contract_id`, for the page a party's link
+/// opens (the caller has resolved the link).
+pub async fn message_for_parties(db: &Db, contract_id: &str) -> Result<String, Failure> {
+    Ok(sqlx::query("SELECT message FROM contracts WHERE id = $1")
+        .bind(contract_id)
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|r| r.try_get("message"))
+        .transpose()?
+        .unwrap_or_default())
 }
 
 /// Removes a party from a draft, with the fields placed for them.
@@ -1233,11 +2018,16 @@ pub(crate) async fn record(
     detail: serde_json::Value,
 ) -> Result<(), Failure> {
     // One writer of a contract's history at a time: the contract's row lock (PostgreSQL; SQLite
-    // holds its write lock already), so concurrent requests never number two events alike.
-    sqlx::query("UPDATE contracts SET updated_at = updated_at WHERE id = $1")
-        .bind(contract_id)
-        .execute(&mut **tx)
-        .await?;
+    // holds its write lock already), so concurrent requests never number two events alike. The
+    // same update dates the contract's last change (the list sorts by it).
+    sqlx::query(
+        "UPDATE contracts SET updated_at = CASE WHEN updated_at < $2 THEN $2 ELSE updated_at END \
+         WHERE id = $1",
+    )
+    .bind(contract_id)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
     let seq = next_number(tx, Numbered::Events, contract_id).await?;
     sqlx::query(
         "INSERT INTO contract_events (id, contract_id, seq, at, kind, actor_user_id, \
@@ -1332,9 +2122,14 @@ async fn next_number(
         .try_get("next")?)
 }
 
-const CONTRACT_COLUMNS: &str = "id, org_id, title, status, created_by, created_at, sent_at, \
-     completed_at, expires_at, expiry_days, reminder_days, max_reminders, allow_forwarding, \
-     end_reason";
+/// The columns of a [`Contract`], qualified so that queries may join other tables, with the
+/// sender's name.
+const CONTRACT_COLUMNS: &str = "contracts.id, contracts.org_id, contracts.title, \
+     contracts.status, contracts.created_by, contracts.created_at, contracts.updated_at, \
+     contracts.sent_at, contracts.completed_at, contracts.expires_at, contracts.expiry_days, \
+     contracts.reminder_days, contracts.max_reminders, contracts.allow_forwarding, \
+     contracts.end_reason, contracts.message, \
+     (SELECT u.display_name FROM users u WHERE u.id = contracts.created_by) AS sender_name";
 
 fn contract_from_row(r: &AnyRow) -> Result<Contract, sqlx::Error> {
     Ok(Contract {
@@ -1343,7 +2138,11 @@ fn contract_from_row(r: &AnyRow) -> Result<Contract, sqlx::Error> {
         title: r.try_get("title")?,
         status: stored(r, "status", ContractStatus::parse)?,
         created_by: r.try_get("created_by")?,
+        sender_name: r
+            .try_get::<Option<String>, _>("sender_name")?
+            .unwrap_or_default(),
         created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
         sent_at: r.try_get("sent_at")?,
         completed_at: r.try_get("completed_at")?,
         expires_at: r.try_get("expires_at")?,
@@ -1352,6 +2151,7 @@ fn contract_from_row(r: &AnyRow) -> Result<Contract, sqlx::Error> {
         reminder_days: r.try_get("reminder_days")?,
         max_reminders: r.try_get("max_reminders")?,
         allow_forwarding: flag(r, "allow_forwarding")?,
+        message: r.try_get("message")?,
         parties: Vec::new(),
     })
 }

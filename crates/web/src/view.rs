@@ -63,6 +63,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/contracts.html"),
     ),
     ("contract.html", include_str!("../templates/contract.html")),
+    (
+        "contract_prepare.html",
+        include_str!("../templates/contract_prepare.html"),
+    ),
     ("party.html", include_str!("../templates/party.html")),
 ];
 

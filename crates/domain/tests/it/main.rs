@@ -1,5 +1,6 @@
 //! The domain's in-process tests, one binary, each against a fresh SQLite file and a fresh
-//! PostgreSQL database (`support`): whom a request acts for (`acting`), the CA in the database (`ca`), contract drafts (`contracts`), the job
+//! PostgreSQL database (`support`): whom a request acts for (`acting`), the CA in the database (`ca`), contract drafts (`contracts`), the contract screens' lists and
+//! draft changes (`contracts_list`), the job
 //! runner
 //! (`jobs`)
 //! and mail delivery as a job (`email`).
@@ -7,6 +8,7 @@
 mod acting;
 mod ca;
 mod contracts;
+mod contracts_list;
 mod email;
 mod jobs;
 mod support;

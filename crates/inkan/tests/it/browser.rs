@@ -30,6 +30,15 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const INSTALL: &str = "apt-get install -y chromium chromium-driver";
 
+/// WebDriver's special keys, for `press` and `type_into`.
+pub const KEY_TAB: &str = "\u{e004}";
+pub const KEY_ENTER: &str = "\u{e007}";
+pub const KEY_SHIFT: char = '\u{e008}';
+pub const KEY_ALT: char = '\u{e00a}';
+pub const KEY_UP: &str = "\u{e013}";
+pub const KEY_RIGHT: &str = "\u{e014}";
+pub const KEY_DELETE: &str = "\u{e017}";
+
 /// The viewport every page is laid out in, and so the size of every screenshot.
 const WIDTH: u32 = 1280;
 const HEIGHT: u32 = 900;
@@ -252,6 +261,19 @@ impl Browser {
         );
     }
 
+    /// Chooses several files (absolute paths) at once in the `multiple` file input matching `css`.
+    pub fn choose_file_list(&self, css: &str, paths: &[&Path]) {
+        let input = self.find(css);
+        let list: Vec<&str> = paths
+            .iter()
+            .map(|p| p.to_str().expect("a UTF-8 path"))
+            .collect();
+        self.run(
+            &format!("choosing {list:?} in `{css}`"),
+            input.send_keys(&list.join("\n")),
+        );
+    }
+
     /// Runs `script` in the page (its `return` value as JSON).
     pub fn script(&self, script: &str) -> serde_json::Value {
         self.run(
@@ -354,6 +376,102 @@ impl Browser {
         }
     }
 
+    /// Drags with the mouse (WebDriver pointer actions, so the page sees real pointer events):
+    /// presses on the middle of the element matching `css`, moves in steps to the point (`x`,
+    /// `y`) of the window's viewport (CSS pixels), and releases there.
+    pub fn drag(&self, css: &str, x: f64, y: f64) {
+        use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
+        let element = self.find(css);
+        let (left, top, width, height) =
+            self.run(&format!("measuring `{css}`"), element.rectangle());
+        let scroll = self.script("return [window.scrollX, window.scrollY];");
+        let (sx, sy) = (
+            scroll[0].as_f64().unwrap_or(0.0),
+            scroll[1].as_f64().unwrap_or(0.0),
+        );
+        // The element's rectangle is in page coordinates; the moves are in the viewport's.
+        let (from_x, from_y) = (left + width / 2.0 - sx, top + height / 2.0 - sy);
+        let mut mouse = MouseActions::new("mouse".into())
+            .then(PointerAction::MoveTo {
+                duration: None,
+                x: from_x.round(),
+                y: from_y.round(),
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        for i in 1..=8 {
+            let f = f64::from(i) / 8.0;
+            mouse = mouse.then(PointerAction::MoveTo {
+                duration: Some(Duration::from_millis(30)),
+                x: (from_x + (x - from_x) * f).round(),
+                y: (from_y + (y - from_y) * f).round(),
+            });
+        }
+        let mouse = mouse.then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+        self.run(
+            &format!("dragging `{css}` to ({x}, {y})"),
+            self.client().perform_actions(mouse),
+        );
+        self.run("releasing the mouse", self.client().release_actions());
+    }
+
+    /// Sends `keys` to whatever has the focus (`KEY_*` for the special keys), as typed.
+    pub fn press(&self, keys: &str) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let mut actions = KeyActions::new("keyboard".into());
+        for key in keys.chars() {
+            actions = actions
+                .then(KeyAction::Down { value: key })
+                .then(KeyAction::Up { value: key });
+        }
+        self.run(
+            &format!("pressing {keys:?}"),
+            self.client().perform_actions(actions),
+        );
+    }
+
+    /// Presses `modifier` (`KEY_SHIFT`, `KEY_ALT`) while pressing `key`.
+    pub fn press_with(&self, modifier: char, key: char) {
+        use fantoccini::actions::{InputSource, KeyAction, KeyActions};
+        let actions = KeyActions::new("keyboard".into())
+            .then(KeyAction::Down { value: modifier })
+            .then(KeyAction::Down { value: key })
+            .then(KeyAction::Up { value: key })
+            .then(KeyAction::Up { value: modifier });
+        self.run(
+            &format!("pressing {modifier:?} with {key:?}"),
+            self.client().perform_actions(actions),
+        );
+        self.run("releasing the keys", self.client().release_actions());
+    }
+
+    /// The `id` of the element that has the focus (empty when it has none).
+    pub fn focused(&self) -> String {
+        self.script("return document.activeElement ? document.activeElement.id : '';")
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Presses Tab until the element with `id` has the focus (at most `limit` times).
+    pub fn tab_to(&self, id: &str, limit: usize) {
+        for _ in 0..limit {
+            if self.focused() == id {
+                return;
+            }
+            self.press(KEY_TAB);
+        }
+        assert_eq!(
+            self.focused(),
+            id,
+            "Tab did not reach #{id} in {limit} presses\n{}",
+            self.whereabouts()
+        );
+    }
+
     /// The rendered text of the element matching `css` (waiting for it).
     pub fn text(&self, css: &str) -> String {
         let element = self.find(css);
@@ -370,6 +488,14 @@ impl Browser {
             .iter()
             .map(|e| self.run(&format!("reading the text of `{css}`"), e.text()))
             .collect()
+    }
+
+    /// How many elements match `css` now (read in the page, so a list the page is redrawing
+    /// meanwhile is no error); no waiting.
+    pub fn count(&self, css: &str) -> usize {
+        let css = serde_json::to_string(css).expect("JSON");
+        let n = self.script(&format!("return document.querySelectorAll({css}).length;"));
+        n.as_u64().unwrap_or(0) as usize
     }
 
     /// Whether anything on the page matches `css` now; no waiting.

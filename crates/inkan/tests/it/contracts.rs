@@ -371,3 +371,278 @@ fn drafts_and_parties_through_the_api_on_sqlite() {
 fn drafts_and_parties_through_the_api_on_postgres() {
     drafts_and_parties_through_the_api(Backend::Postgres);
 }
+
+/// The list's parameters, the counts, the people a document manager may name, and the draft's
+/// changes the preparation screen makes: a party's role, step and kind, a field moved, resized
+/// and relabelled, the message to the parties.
+fn lists_people_and_changes_through_the_api(backend: Backend) {
+    let Some(service) = Service::start(backend) else {
+        return;
+    };
+    let mut admin = service.admin();
+    let (_, mut manager) = service.user(
+        &mut admin,
+        "dm@example.jp",
+        &["document_manager"],
+        "Manager2026x",
+    );
+    let (_, mut signer) = service.user(&mut admin, "signer@example.jp", &["signer"], "Signer2026x");
+    service.user(
+        &mut admin,
+        "agent@example.jp",
+        &["transaction_agent"],
+        "Agent2026x",
+    );
+
+    // People: the organisation's active users by name or address, with why a certificate
+    // signature is not available to each.
+    let a = manager.get("/api/people?q=EXAMPLE.JP&limit=20");
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let people = a.body.as_array().expect("people").clone();
+    let refusal = |email: &str| {
+        people
+            .iter()
+            .find(|p| p["email"] == email)
+            .map(|p| p["certificate_refusal"].clone())
+            .unwrap_or_else(|| panic!("{email} in {people:?}"))
+    };
+    assert_eq!(refusal("signer@example.jp"), json!("error.no_certificate"));
+    assert_eq!(
+        refusal("agent@example.jp"),
+        json!("error.agent_simple_only")
+    );
+    assert_eq!(refusal("dm@example.jp"), json!("error.not_a_signer"));
+    assert_eq!(
+        manager
+            .get("/api/people?q=agent")
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        manager.get("/api/people?q=%25").body,
+        json!([]),
+        "% is taken literally"
+    );
+    assert_eq!(
+        manager
+            .get("/api/people?limit=1")
+            .body
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    let a = manager.get("/api/people?limit=21");
+    assert_eq!((a.status, a.field("limit")), (400, "list_limit"));
+    assert_eq!(signer.get("/api/people?q=a").status, 403);
+    assert_eq!(admin.get("/api/people?q=a").status, 403);
+
+    // A draft with a signer, changed as the preparation screen does.
+    let id = manager
+        .post("/api/contracts", json!({ "title": "変更する契約" }))
+        .body["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let a = manager.raw(
+        "POST",
+        &format!("/api/contracts/{id}/documents?name=a.pdf"),
+        Some(&crate::support::minimal_pdf("A")),
+        Some("application/pdf"),
+    );
+    let document = a.body["id"].as_str().expect("document").to_owned();
+    let a = manager.post(
+        &format!("/api/contracts/{id}/parties"),
+        json!({ "role": "signer", "step": 1, "signature_kind": "simple", "email": "guest@example.com", "name": "Guest" }),
+    );
+    let guest = a.body["id"].as_str().expect("party").to_owned();
+    let party = format!("/api/contracts/{id}/parties/{guest}");
+    let a = manager.patch(&party, json!({ "signature_kind": "certificate" }));
+    assert_eq!(
+        (a.status, a.field("signature_kind")),
+        (400, "outside_party_simple_only")
+    );
+    let a = manager.patch(&party, json!({ "step": 0, "role": "boss" }));
+    assert_eq!(
+        (a.field("step"), a.field("role")),
+        ("party_step", "party_role")
+    );
+    let a = manager.patch(&party, json!({ "step": 3, "name": "Guest Two" }));
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(
+        (&a.body["step"], &a.body["name"]),
+        (&json!(3), &json!("Guest Two"))
+    );
+    let a = manager.post(
+        &format!("/api/contracts/{id}/fields"),
+        json!({ "document": document, "party": guest, "kind": "text", "page": 1,
+                "x": 60, "y": 100, "width": 150, "height": 20 }),
+    );
+    assert_eq!(a.status, 201, "{:?}", a.body);
+    let field = format!(
+        "/api/contracts/{id}/fields/{}",
+        a.body["id"].as_str().expect("id")
+    );
+    let a = manager.patch(&field, json!({ "x": 100.5, "y": 200.25, "label": "住所" }));
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(
+        (
+            &a.body["x"],
+            &a.body["y"],
+            &a.body["width"],
+            &a.body["label"]
+        ),
+        (&json!(100.5), &json!(200.25), &json!(150.0), &json!("住所"))
+    );
+    let a = manager.patch(&field, json!({ "x": 500 }));
+    assert_eq!((a.status, a.field("x")), (400, "field_outside_page"));
+    let a = manager.patch(&field, json!({ "width": 2 }));
+    assert_eq!((a.status, a.field("width")), (400, "field_too_small"));
+    let a = manager.patch(&field, json!({ "page": 2 }));
+    assert_eq!((a.status, a.field("page")), (400, "field_page"));
+    assert_eq!(
+        manager
+            .patch(
+                &format!("/api/contracts/{id}/fields/none"),
+                json!({ "x": 1 })
+            )
+            .status,
+        404
+    );
+    // An approver fills nothing: their fields go with the change.
+    let a = manager.patch(&party, json!({ "role": "approver" }));
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["signature_kind"], json!(null));
+    assert_eq!(
+        manager.get(&format!("/api/contracts/{id}/fields")).body,
+        json!([])
+    );
+    let a = manager.patch(&party, json!({ "role": "signer" }));
+    assert_eq!((a.status, a.field("signature_kind")), (400, "required"));
+    // The message to the parties.
+    let a = manager.patch(
+        &format!("/api/contracts/{id}"),
+        json!({ "message": "  ご確認ください\r\nよろしくお願いします  " }),
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    assert_eq!(a.body["message"], "ご確認ください\nよろしくお願いします");
+    let a = manager.patch(
+        &format!("/api/contracts/{id}"),
+        json!({ "message": "あ".repeat(2001) }),
+    );
+    assert_eq!((a.status, a.field("message")), (400, "too_long"));
+    let kinds: Vec<String> = admin
+        .get(&format!("/api/contracts/{id}/events"))
+        .body
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["kind"].as_str().expect("kind").to_owned())
+        .collect();
+    assert!(
+        kinds.contains(&"contract.party_changed".to_owned()),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&"contract.field_changed".to_owned()),
+        "{kinds:?}"
+    );
+    // Others change nothing: the administrator (read-only), after cancelling nobody.
+    assert_eq!(admin.patch(&party, json!({ "step": 2 })).status, 403);
+    assert_eq!(admin.patch(&field, json!({ "x": 1 })).status, 403);
+
+    // The list: 12 more drafts; pages with their total and links; filters; counts.
+    for n in 1..=12 {
+        let a = manager.post("/api/contracts", json!({ "title": format!("草案 {n}") }));
+        assert_eq!(a.status, 201);
+    }
+    let a = manager.post(
+        &format!("/api/contracts/{id}/cancel"),
+        json!({ "reason": "やり直し" }),
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let all = manager.get("/api/contracts");
+    assert_eq!(
+        all.body.as_array().map(Vec::len),
+        Some(13),
+        "all of them fit a page"
+    );
+    assert_eq!(all.header("x-total-count"), Some("13"));
+    assert_eq!(all.header("link"), None);
+    let page = manager.get("/api/contracts?limit=5&page=2&sort=updated");
+    assert_eq!(page.body.as_array().map(Vec::len), Some(5));
+    let link = page.header("link").expect("a Link header").to_owned();
+    assert!(link.contains("page=3>; rel=\"next\""), "{link}");
+    assert!(link.contains("page=1>; rel=\"prev\""), "{link}");
+    assert!(link.contains("sort=updated"), "{link}");
+    let last = manager.get("/api/contracts?limit=5&page=3");
+    assert_eq!(last.body.as_array().map(Vec::len), Some(3));
+    assert!(!last.header("link").unwrap_or_default().contains("next"));
+    let cancelled = manager.get("/api/contracts?status=cancelled");
+    assert_eq!(cancelled.body[0]["id"], id.as_str());
+    assert_eq!(cancelled.body.as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        cancelled.body[0]["message"],
+        "ご確認ください\nよろしくお願いします"
+    );
+    assert_eq!(cancelled.body[0]["sender_name"], "dm@example.jp");
+    let found = manager.get("/api/contracts?q=guest%20two");
+    assert_eq!(
+        found.body.as_array().map(Vec::len),
+        Some(1),
+        "by a party's name, any case"
+    );
+    let found = manager.get("/api/contracts?q=%E8%8D%89%E6%A1%88%201");
+    assert_eq!(
+        found.body.as_array().map(Vec::len),
+        Some(4),
+        "草案 1, 10, 11, 12: {:?}",
+        found.body
+    );
+    let a = manager.get("/api/contracts?status=done&sort=oldest&page=0&limit=101&waiting=maybe");
+    assert_eq!(a.status, 400, "{:?}", a.body);
+    assert_eq!(
+        (
+            a.field("status"),
+            a.field("sort"),
+            a.field("page"),
+            a.field("limit"),
+            a.field("waiting")
+        ),
+        (
+            "list_status",
+            "list_sort",
+            "list_page",
+            "list_limit",
+            "list_flag"
+        )
+    );
+    let counts = manager.get("/api/contracts/counts").body;
+    assert_eq!(
+        counts,
+        json!({ "all": 13, "draft": 12, "sent": 0, "completed": 0, "declined": 0,
+                "cancelled": 1, "expired": 0, "waiting": 0 })
+    );
+    assert_eq!(manager.get("/api/contracts/counts?q=guest").body["all"], 1);
+    // A signer lists no contracts, but their turns (none) and their counts of them.
+    assert_eq!(signer.get("/api/contracts").status, 403);
+    assert_eq!(signer.get("/api/contracts?waiting=true").body, json!([]));
+    assert_eq!(
+        signer.get("/api/contracts/counts").body,
+        json!({ "all": null, "draft": null, "sent": null, "completed": null, "declined": null,
+                "cancelled": null, "expired": null, "waiting": 0 })
+    );
+    // The administrator reads the organisation's.
+    assert_eq!(admin.get("/api/contracts/counts").body["all"], 13);
+}
+
+#[test]
+fn lists_people_and_changes_through_the_api_on_sqlite() {
+    lists_people_and_changes_through_the_api(Backend::Sqlite);
+}
+
+#[test]
+fn lists_people_and_changes_through_the_api_on_postgres() {
+    lists_people_and_changes_through_the_api(Backend::Postgres);
+}

@@ -5,10 +5,12 @@
 //! `service` client), the forms' CSRF checks (`forms`), the role × endpoint
 //! permission matrix and the OpenAPI document's coverage (`matrix`), the certificate lifecycle
 //! (`lifecycle`), contract drafts through the API (`contracts`), the signing PIN (`pin`), seal images and the seal on signatures (`seals`), the
-//! web UI in headless Chromium (`ui`, `ui_pin`, `ui_contracts`, on the `browser` harness),
-//! webhooks delivered to a receiver on loopback (`webhooks`) and schemathesis against the live
-//! API (`schemathesis`).
+//! web UI in headless Chromium (`ui`, `ui_pin`, `ui_contracts`, `ui_prepare`, `ui_lists`, on the
+//! `browser` harness),
+//! accessibility checks by axe-core on the contract pages (`a11y`), webhooks delivered to a
+//! receiver on loopback (`webhooks`) and schemathesis against the live API (`schemathesis`).
 
+mod a11y;
 mod accounts;
 mod browser;
 mod ca_db;
@@ -29,5 +31,7 @@ mod service;
 mod support;
 mod ui;
 mod ui_contracts;
+mod ui_lists;
 mod ui_pin;
+mod ui_prepare;
 mod webhooks;

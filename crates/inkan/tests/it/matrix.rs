@@ -77,6 +77,12 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("GET",    "/api/billing.csv",         Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 401]),
     ("POST",   "/api/contracts",           Body::NewContract, [403, 403, 201, 201, 403, 403, 403, 403, 401]),
     ("GET",    "/api/contracts",           Body::None,      [200, 200, 200, 200, 403, 403, 403, 200, 401]),
+    ("GET",    "/api/contracts?waiting=true", Body::None,   [200, 200, 200, 200, 200, 200, 403, 200, 401]),
+    ("GET",    "/api/contracts?status=sent&q=x&sort=updated&page=2&limit=5", Body::None, [200, 200, 200, 200, 403, 403, 403, 200, 401]),
+    ("GET",    "/api/contracts/counts",    Body::None,      [200, 200, 200, 200, 200, 200, 403, 200, 401]),
+    ("GET",    "/api/people?q=a",          Body::None,      [403, 403, 200, 200, 403, 403, 403, 403, 401]),
+    ("PATCH",  "/api/contracts/none/parties/none", Body::PartyChange, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
+    ("PATCH",  "/api/contracts/none/fields/none", Body::FieldChange, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("GET",    "/api/contracts/none",      Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 401]),
     ("POST",   "/api/contracts/none/parties", Body::NewParty, [403, 403, 404, 404, 403, 403, 403, 403, 401]),
     ("GET",    "/api/contracts/none/events", Body::None,    [404, 404, 404, 404, 404, 404, 404, 404, 401]),
@@ -104,7 +110,9 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("GET",    "/api/party/none/documents/none/pdf", Body::None, [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET",    "/sign/none",               Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 404]),
     ("GET",    "/sign/none/documents/none", Body::None,     [404, 404, 404, 404, 404, 404, 404, 404, 404]),
-    ("GET",    "/contracts",               Body::None,      [200, 200, 200, 200, 403, 403, 403, 200, 303]),
+    ("GET",    "/contracts",               Body::None,      [200, 200, 200, 200, 200, 200, 403, 200, 303]),
+    ("GET",    "/contracts?waiting=true&q=x", Body::None,   [200, 200, 200, 200, 200, 200, 403, 200, 303]),
+    ("POST",   "/contracts/none/open",     Body::SealActionForm, [404, 404, 404, 404, 404, 404, 403, 404, 303]),
     ("POST",   "/contracts",               Body::ContractForm, [403, 403, 303, 303, 403, 403, 403, 403, 303]),
     ("GET",    "/contracts/none",          Body::None,      [404, 404, 404, 404, 404, 404, 404, 404, 303]),
     ("GET",    "/api/me/pin",              Body::None,      [403, 200, 403, 200, 200, 403, 403, 403, 401]),
@@ -190,6 +198,10 @@ enum Body {
     NewParty,
     /// A signature field on a document and party that do not exist.
     NewField,
+    /// `{"x": …}`: a field moved.
+    FieldChange,
+    /// `{"step": …}`: a party's step changed.
+    PartyChange,
     /// The contracts page's new-draft form.
     ContractForm,
     /// `{"reason": …}`.
@@ -216,6 +228,8 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
         Body::NewContract => Some(json!({ "title": format!("契約書 {n}") })),
         Body::Cancel => Some(json!({ "reason": "条件変更のため" })),
         Body::Options => Some(json!({ "reminder_days": 5 })),
+        Body::FieldChange => Some(json!({ "x": 72 })),
+        Body::PartyChange => Some(json!({ "step": 2 })),
         Body::Code => Some(json!({ "code": "000000" })),
         Body::Empty => Some(json!({})),
         Body::Forward => Some(json!({ "email": "someone@example.com", "name": "Someone" })),
@@ -655,7 +669,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 86"), "{output}");
+    assert!(output.contains("Tested: 90"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

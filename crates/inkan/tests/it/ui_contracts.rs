@@ -1,7 +1,8 @@
 //! The contract screens in headless Chromium: a document manager opens 契約 from the menu, is
-//! told a title is required, creates a draft and lands on its page; parties and a document named
-//! through the API appear there with the history; the administrator reads it. Then the sender
-//! sends it from its page, and an outside party signs on a phone (390 x 844) on the page their
+//! told a title is required, creates a draft and lands on its preparation; parties and a
+//! document named through the API appear there; the administrator reads it with its history.
+//! Then the sender sends it from the wizard's last step (the preparation itself is
+//! `ui_prepare`), and an outside party signs on a phone (390 x 844) on the page their
 //! mail links to: the one-time code, the document's page rendered to the screen's width with
 //! their fields on it, the 「次へ」 guidance from field to field (with the keyboard too), a text
 //! field filled in, 「署名する」; the browser's console shows no Content-Security-Policy
@@ -42,8 +43,11 @@ fn ui_a_document_manager_drafts_a_contract() {
     login("bunsho@example.jp", "Bunsho2026x");
     browser.click("nav.side a[href='/contracts']");
     browser.wait_for("#contract-new");
-    assert_eq!(browser.text("#contracts-none"), "契約はまだありません");
+    assert!(browser
+        .text("#contracts-none")
+        .starts_with("契約はまだありません"));
     browser.screenshot("contracts-empty");
+    browser.click("#new-contract summary");
     browser.submit("#contract-new");
     assert_eq!(browser.text("#title-error"), "入力してください");
     browser.screenshot("title-required");
@@ -59,7 +63,7 @@ fn ui_a_document_manager_drafts_a_contract() {
         .expect("the contract's id")
         .to_owned();
 
-    // Parties and a document (through the API for now), then the page shows them.
+    // Parties and a document through the API, then the preparation shows them.
     for body in [
         json!({ "role": "signer", "step": 1, "signature_kind": "certificate", "email": "shomei@example.jp" }),
         json!({ "role": "signer", "step": 2, "signature_kind": "simple", "email": "guest@example.com", "name": "社外 花子" }),
@@ -75,17 +79,21 @@ fn ui_a_document_manager_drafts_a_contract() {
         Some("application/pdf"),
     );
     assert_eq!(a.status, 201, "{:?}", a.body);
-    browser.goto(&format!("{base}/contracts/{id}"));
-    browser.wait_for("#parties");
-    let parties = browser.texts("#parties tbody tr");
+    browser.goto(&format!("{base}/contracts/{id}?again#parties"));
+    browser.wait_for("#prepare[data-ready=true]");
+    let parties = browser.texts("#party-list tbody tr");
     assert_eq!(parties.len(), 2, "{parties:?}");
-    assert!(parties[0].contains("電子証明書(当事者型)"), "{parties:?}");
     assert!(
-        parties[1].contains("社外 花子") && parties[1].contains("立会人型"),
+        browser.script(
+            "return document.querySelector('#party-list tbody tr select[id^=kind-]').value;"
+        ) == json!("certificate"),
         "{parties:?}"
     );
-    assert!(browser.text("#documents").contains("contract"));
-    assert_eq!(browser.texts("#history tbody tr").len(), 4);
+    assert!(parties[1].contains("社外 花子"), "{parties:?}");
+    // The signer holds no certificate: the page says so beside their signature kind.
+    assert!(browser
+        .text("#party-list")
+        .contains("有効な電子証明書がありません"));
     browser.screenshot("contract-page");
 
     // The administrator reads it from the organisation's list.
@@ -102,8 +110,10 @@ fn ui_a_document_manager_drafts_a_contract() {
     browser.click("#contracts a");
     browser.wait_for("#contract-title");
     assert_eq!(browser.text("#contract-title"), "業務委託契約書");
+    assert!(!browser.exists("#prepare"), "read-only");
+    assert_eq!(browser.texts("#history tbody tr").len(), 4);
 
-    // Signature fields (through the API for now), then the sender sends from the page.
+    // Signature fields through the API, then the sender sends from the wizard's last step.
     let contract = manager.get(&format!("/api/contracts/{id}")).body;
     let document = manager.get(&format!("/api/contracts/{id}/documents")).body[0]["id"]
         .as_str()
@@ -138,8 +148,8 @@ fn ui_a_document_manager_drafts_a_contract() {
     browser.click("#logout");
     browser.wait_for("#login-form");
     login("bunsho@example.jp", "Bunsho2026x");
-    browser.goto(&format!("{base}/contracts/{id}"));
-    browser.wait_for("#send");
+    browser.goto(&format!("{base}/contracts/{id}#review"));
+    browser.wait_for("#step-review:not([hidden]) #send");
     browser.screenshot("before-send");
     browser.click("#send");
     browser.wait_for("#remind");

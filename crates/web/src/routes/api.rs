@@ -68,6 +68,8 @@ pub fn router() -> Router<AppState> {
         crate::routes::contracts::remove_field, crate::routes::contracts::document_pdf,
         crate::routes::contracts::set_options, crate::routes::contracts::send,
         crate::routes::contracts::remind, crate::routes::contracts::certificate,
+        crate::routes::contracts::counts, crate::routes::contracts::people,
+        crate::routes::contracts::change_party, crate::routes::contracts::change_field,
         crate::routes::party::view, crate::routes::party::send_code,
         crate::routes::party::confirm_code, crate::routes::party::sign,
         crate::routes::party::approve, crate::routes::party::decline,

@@ -4,8 +4,8 @@
 //! parties' own API (through their personal links) is [`super::party`].
 
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, Path, Query, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -17,15 +17,17 @@ use crate::app::AppState;
 use crate::error::{ApiError, AsReader, AsSender, HttpFailure};
 use crate::routes::extract::{ApiJson, ApiSession, RequestVia};
 use crate::routes::schemas::{
-    Contract, ContractDocument, ContractEvent, ContractField, ContractOptions, NewFieldBody,
-    NewPartyBody, Party,
+    Candidate, Contract, ContractCounts, ContractDocument, ContractEvent, ContractField,
+    ContractOptions, FieldChangeBody, NewFieldBody, NewPartyBody, Party, PartyChangeBody,
 };
-use domain::contracts::{self, flow, NewParty};
+use domain::contracts::{self, flow, ListQuery, NewParty};
 use domain::error::Failure;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/api/contracts", get(list).post(create))
+        .route("/api/contracts/counts", get(counts))
+        .route("/api/people", get(people))
         .route("/api/contracts/{contract}", get(one).patch(set_options))
         .route("/api/contracts/{contract}/parties", post(add_party))
         .route("/api/contracts/{contract}/events", get(events))
@@ -39,7 +41,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/contracts/{contract}/certificate", get(certificate))
         .route(
             "/api/contracts/{contract}/parties/{party}",
-            delete(remove_party),
+            delete(remove_party).patch(change_party),
         )
         .route(
             "/api/contracts/{contract}/documents/{document}",
@@ -47,7 +49,7 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/api/contracts/{contract}/fields/{field}",
-            delete(remove_field),
+            delete(remove_field).patch(change_field),
         )
         .route(
             "/api/contracts/{contract}/documents/{document}/pdf",
@@ -92,19 +94,189 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(draft)))
 }
 
-/// The caller's contracts, or (an administrator) the organisation's, newest first.
+/// A list's parameters, as the query string gives them (checked by the domain, every problem
+/// at once).
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Only contracts in this status: `draft`, `sent`, `completed`, `declined`, `cancelled` or
+    /// `expired`.
+    pub status: Option<String>,
+    /// Words of the title, or of a party's name or email address (any case), up to 100
+    /// characters.
+    pub q: Option<String>,
+    /// `true`: the contracts in progress where it is the caller's turn as a party (of any
+    /// organisation), instead of those they sent or administer. Anyone but the instance
+    /// operator may ask.
+    pub waiting: Option<String>,
+    /// `created` (newest first, the default) or `updated` (the last change first).
+    pub sort: Option<String>,
+    /// From 1 (the default).
+    pub page: Option<String>,
+    /// Contracts per page: 1 to 100 (20).
+    pub limit: Option<String>,
+}
+
+fn list_params(raw: Option<&str>) -> Result<ListParams, Failure> {
+    serde_urlencoded::from_str(raw.unwrap_or_default())
+        .map_err(|e| Failure::Malformed(e.to_string()))
+}
+
+impl ListParams {
+    pub fn query(&self) -> Result<ListQuery, Failure> {
+        ListQuery::parse(
+            self.status.as_deref(),
+            self.q.as_deref(),
+            self.waiting.as_deref(),
+            self.sort.as_deref(),
+            self.page.as_deref(),
+            self.limit.as_deref(),
+        )
+    }
+}
+
+/// The caller's contracts, or (an administrator) the organisation's, or (`waiting=true`) those
+/// where it is the caller's turn; filtered, searched, sorted and one page at a time. The
+/// answer's `X-Total-Count` says how many there are on every page, and its `Link` header names
+/// the `next` and `prev` pages.
 #[utoipa::path(get, path = "/api/contracts", tag = "contracts",
+    params(ListParams),
     security(("session" = [])),
     responses(
-        (status = 200, description = "The contracts", body = Vec<Contract>),
+        (status = 200, description = "The contracts", body = Vec<Contract>,
+            headers(
+                ("X-Total-Count" = i64, description = "The contracts on every page"),
+                ("Link" = String, description = "The next and previous pages (rel=\"next\", rel=\"prev\"), when there are"),
+            )),
+        (status = 400, description = "A parameter is wrong (every one named)", body = ApiError),
         (status = 401, description = "Not logged in", body = ApiError),
-        (status = 403, description = "Neither a document manager nor an administrator", body = ApiError),
+        (status = 403, description = "Neither a document manager nor an administrator (or, for `waiting`, the instance operator)", body = ApiError),
     ))]
 pub async fn list(
     State(state): State<AppState>,
     ApiSession(session): ApiSession,
-) -> Result<Json<Vec<contracts::Contract>>, HttpFailure> {
-    Ok(Json(contracts::list(&state.db, &session.user).await?))
+    RawQuery(raw): RawQuery,
+) -> Result<Response, HttpFailure> {
+    let params = list_params(raw.as_deref())?;
+    let query = params.query()?;
+    let page = contracts::list_page(&state.db, &session.user, &query).await?;
+    let link = |n: i64| {
+        let number = n.to_string();
+        let pairs: Vec<(&str, &str)> = [
+            ("status", params.status.as_deref()),
+            ("q", params.q.as_deref()),
+            ("waiting", params.waiting.as_deref()),
+            ("sort", params.sort.as_deref()),
+            ("limit", params.limit.as_deref()),
+            ("page", Some(number.as_str())),
+        ]
+        .into_iter()
+        .filter_map(|(key, value)| Some((key, value.filter(|v| !v.is_empty())?)))
+        .collect();
+        format!(
+            "</api/contracts?{}>",
+            serde_urlencoded::to_string(pairs).unwrap_or_default()
+        )
+    };
+    let mut links = Vec::new();
+    if page.page < page.pages() {
+        links.push(format!("{}; rel=\"next\"", link(page.page + 1)));
+    }
+    if page.page > 1 {
+        links.push(format!(
+            "{}; rel=\"prev\"",
+            link((page.page - 1).min(page.pages()))
+        ));
+    }
+    let mut response = Json(&page.contracts).into_response();
+    let headers = response.headers_mut();
+    headers.insert("x-total-count", HeaderValue::from(page.total));
+    if !links.is_empty() {
+        if let Ok(value) = HeaderValue::from_str(&links.join(", ")) {
+            headers.insert(header::LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CountParams {
+    /// The list's search (see `GET /api/contracts`).
+    pub q: Option<String>,
+}
+
+/// How many contracts the caller sees in each status (with the list's search), and how many
+/// wait for them as a party. Statuses are null for a caller who lists no contracts (neither a
+/// document manager nor an administrator): they have only their turns.
+#[utoipa::path(get, path = "/api/contracts/counts", tag = "contracts",
+    params(CountParams),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The counts", body = ContractCounts),
+        (status = 400, description = "The search is too long", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "The instance operator, or the password must be changed first", body = ApiError),
+    ))]
+pub async fn counts(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<contracts::Counts>, HttpFailure> {
+    let params = list_params(raw.as_deref())?;
+    let query = params.query()?;
+    Ok(Json(
+        contracts::counts(&state.db, &session.user, &query.search).await?,
+    ))
+}
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PeopleParams {
+    /// Part of a name or email address (any case; empty: the first ones by name), up to 100
+    /// characters.
+    pub q: Option<String>,
+    /// At most this many (1 to 20; 10).
+    pub limit: Option<String>,
+}
+
+/// Users of the caller's organisation to name as parties (a document manager's type-ahead):
+/// active users whose name or address contains `q`, by name, each with whether a certificate
+/// signature (当事者型) is available to them and, if not, why.
+#[utoipa::path(get, path = "/api/people", tag = "contracts",
+    params(PeopleParams),
+    security(("session" = [])),
+    responses(
+        (status = 200, description = "The users found", body = Vec<Candidate>),
+        (status = 400, description = "The search is too long, or the limit not a number from 1 to 20", body = ApiError),
+        (status = 401, description = "Not logged in", body = ApiError),
+        (status = 403, description = "Not a document manager", body = ApiError),
+    ))]
+pub async fn people(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Vec<contracts::Candidate>>, HttpFailure> {
+    let params: PeopleParams = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
+        .map_err(|e| Failure::Malformed(e.to_string()))?;
+    let limit = match params
+        .limit
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        None => 10,
+        Some(l) => l
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=20).contains(n))
+            .ok_or_else(|| Failure::invalid("limit", "error.list_limit"))?,
+    };
+    let now = state.clock.now();
+    let q = params.q.unwrap_or_default();
+    Ok(Json(
+        contracts::candidates(&state.db, now, &session.user, &q, limit).await?,
+    ))
 }
 
 /// One contract with its parties (its sender, or an administrator of its organisation).
@@ -392,6 +564,32 @@ pub async fn remove_party(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Changes a draft's party (its sender): role, step, signature kind, name. A party who no
+/// longer signs loses their fields.
+#[utoipa::path(patch, path = "/api/contracts/{contract}/parties/{party}", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id"),
+        ("party" = String, Path, description = "The party's id")),
+    request_body = PartyChangeBody,
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The party", body = Party),
+        (status = 400, description = "Field problems (every one named), or who signs how", body = ApiError),
+        AsSender,
+        (status = 409, description = "The contract was sent already", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn change_party(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(PartyPath { contract, party }): Path<PartyPath>,
+    ApiJson(change): ApiJson<contracts::PartyChange>,
+) -> Result<Json<contracts::Party>, HttpFailure> {
+    let now = state.clock.now();
+    let party =
+        contracts::change_party(&state.db, now, &session.user, &contract, &party, &change).await?;
+    Ok(Json(party))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct DocumentPath {
     contract: String,
@@ -443,6 +641,33 @@ pub async fn remove_field(
     let now = state.clock.now();
     contracts::remove_field(&state.db, now, &session.user, &contract, &field).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Moves, resizes or relabels a field of a draft (its sender); the rectangle (PDF points) must
+/// still lie on the page.
+#[utoipa::path(patch, path = "/api/contracts/{contract}/fields/{field}", tag = "contracts",
+    params(("contract" = String, Path, description = "The contract's id"),
+        ("field" = String, Path, description = "The field's id")),
+    request_body = FieldChangeBody,
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 200, description = "The field", body = ContractField),
+        (status = 400, description = "Field problems (every one named): outside the page, too small, label too long", body = ApiError),
+        AsSender,
+        (status = 409, description = "The contract was sent already", body = ApiError),
+        (status = 413, description = "Body too large", body = ApiError),
+    ))]
+pub async fn change_field(
+    State(state): State<AppState>,
+    ApiSession(session): ApiSession,
+    Path(FieldPath { contract, field }): Path<FieldPath>,
+    ApiJson(change): ApiJson<contracts::FieldChange>,
+) -> Result<Json<contracts::Field>, HttpFailure> {
+    let now = state.clock.now();
+    let (db, store) = (&state.db, &state.documents);
+    let field =
+        contracts::change_field(db, store, now, &session.user, &contract, &field, &change).await?;
+    Ok(Json(field))
 }
 
 /// A document's PDF as it stands (streamed, never loaded whole).

@@ -145,7 +145,9 @@ pub(crate) fn frame(session: &Session, lang: Lang, flash: Option<&str>) -> Value
     if allows(roles, Action::ManageUsers) {
         menu.push(("/billing", "menu.billing"));
     }
-    if allows(roles, Action::ManageContracts) || allows(roles, Action::ManageUsers) {
+    // Contracts: a document manager's own, an administrator's organisation's, and anyone's
+    // turns as a party ("waiting for me"); the operator sees no organisation's business.
+    if !roles.has(domain::accounts::Role::Operator) {
         menu.push(("/contracts", "menu.contracts"));
     }
     if allows(roles, Action::ManageOrganisations) {

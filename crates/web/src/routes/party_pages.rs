@@ -91,6 +91,15 @@ async fn page(
         }
         _ => (Vec::new(), None),
     };
+    // The sender's message, once the party sees the documents.
+    let message = if view.documents.is_empty() {
+        String::new()
+    } else {
+        domain::contracts::message_for_parties(&state.db, &view.contract_id)
+            .await
+            .unwrap_or_default()
+    };
+    let message: Vec<&str> = message.lines().collect();
     render(
         &state,
         StatusCode::OK,
@@ -102,6 +111,7 @@ async fn page(
             token => token,
             seals => seals,
             pin => pin,
+            message => message,
             messages => serde_json::to_string(&messages(lang)).unwrap_or_default(),
             me => visitor.user.as_ref().map(|u| context! { display_name => u.display_name }),
             csrf => session.as_ref().map(|s| s.csrf_token.clone()),

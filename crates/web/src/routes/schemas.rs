@@ -164,8 +164,12 @@ pub struct Contract {
     status: String,
     /// The user who created it (its sender).
     created_by: String,
+    /// The sender's display name now.
+    sender_name: String,
     /// Unix seconds.
     created_at: i64,
+    /// When anything last happened to it (its last history event).
+    updated_at: i64,
     sent_at: Option<i64>,
     completed_at: Option<i64>,
     expires_at: Option<i64>,
@@ -179,8 +183,66 @@ pub struct Contract {
     allow_forwarding: bool,
     /// Why it was declined or cancelled.
     end_reason: Option<String>,
+    /// The sender's message to the parties (may be empty).
+    message: String,
     /// In step order.
     parties: Vec<Party>,
+}
+
+/// How many contracts the caller sees in each status, and how many wait for them.
+#[derive(Debug, ToSchema)]
+pub struct ContractCounts {
+    /// Every status; null for a caller who lists no contracts (only their turns).
+    all: Option<i64>,
+    draft: Option<i64>,
+    sent: Option<i64>,
+    completed: Option<i64>,
+    declined: Option<i64>,
+    cancelled: Option<i64>,
+    expired: Option<i64>,
+    /// Contracts in progress where it is the caller's turn as a party.
+    waiting: i64,
+}
+
+/// A user of the organisation who may be named as a party.
+#[derive(Debug, ToSchema)]
+pub struct Candidate {
+    id: String,
+    name: String,
+    email: String,
+    /// Why a certificate signature (当事者型) is not available to them, as a message key such as
+    /// `error.no_certificate`, `error.certificate_expired`, `error.not_a_signer` or
+    /// `error.agent_simple_only`; null when it is. A simple signature (立会人型) always is.
+    certificate_refusal: Option<String>,
+}
+
+/// What changes of a party; absent fields stay.
+#[derive(Debug, ToSchema)]
+#[schema(as = PartyChange)]
+pub struct PartyChangeBody {
+    /// `signer`, `approver` or `copy_recipient`.
+    role: Option<String>,
+    /// 1 to 50.
+    step: Option<i64>,
+    /// Signers: `certificate` or `simple`.
+    signature_kind: Option<String>,
+    /// The name shown; a user's display name when empty.
+    name: Option<String>,
+}
+
+/// What changes of a field; absent fields stay.
+#[derive(Debug, ToSchema)]
+#[schema(as = FieldChange)]
+pub struct FieldChangeBody {
+    /// From 1.
+    page: Option<i64>,
+    /// PDF points from the page's lower left corner; the field must lie on the page.
+    x: Option<f64>,
+    y: Option<f64>,
+    width: Option<f64>,
+    height: Option<f64>,
+    /// Up to 100 characters.
+    label: Option<String>,
 }
 
 /// A party of a contract.
@@ -305,6 +367,8 @@ pub struct ContractOptions {
     allow_forwarding: Option<bool>,
     /// Days from sending to expiry: 1 to 365.
     expiry_days: Option<i64>,
+    /// The sender's message to the parties, shown on their page: up to 2000 characters.
+    message: Option<String>,
 }
 
 /// A contract as a party sees it through their personal link.
