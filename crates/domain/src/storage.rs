@@ -249,10 +249,8 @@ impl DocumentStore {
     pub fn create(&self) -> Result<NewDocument, StorageError> {
         let (file, path) = match &self.local {
             Some(local) => {
-                let path = local.path_to_filesystem(&Path::from(format!(
-                    "{UPLOADS}/{}",
-                    random_name()?
-                )))?;
+                let path = local
+                    .path_to_filesystem(&Path::from(format!("{UPLOADS}/{}", random_name()?)))?;
                 if let Some(dir) = path.parent() {
                     std::fs::create_dir_all(dir)?;
                 }
@@ -775,7 +773,10 @@ mod tests {
                 assert_eq!(written.stored().size, bytes.len() as u64, "{name}");
                 let stored = store.keep(written).await.unwrap();
                 assert_eq!(stored.sha256, sha256_hex(&bytes), "{name}");
-                assert_eq!(read_all(store.get(&stored.sha256).await.unwrap()).await, bytes);
+                assert_eq!(
+                    read_all(store.get(&stored.sha256).await.unwrap()).await,
+                    bytes
+                );
             }
             assert_eq!(
                 objects(&store).await,

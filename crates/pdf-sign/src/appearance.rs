@@ -430,7 +430,10 @@ fn seal_image(data: &[u8]) -> Result<Image, AppearanceError> {
     static KEPT: std::sync::Mutex<Kept> = std::sync::Mutex::new(Vec::new());
     let mut digest = [0u8; 32];
     digest.copy_from_slice(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, data).as_ref());
-    let lock = || KEPT.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let lock = || {
+        KEPT.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
     {
         let mut kept = lock();
         if let Some(i) = kept.iter().position(|(d, _)| *d == digest) {
@@ -751,7 +754,10 @@ mod tests {
         for _ in 0..2 {
             for (png, data) in &seals {
                 let image = seal_image(png).expect("a seal");
-                let fresh = decode_seal(png).expect("a seal").into_image().expect("an image");
+                let fresh = decode_seal(png)
+                    .expect("a seal")
+                    .into_image()
+                    .expect("an image");
                 assert_eq!(
                     (image.width, &image.rgb_flate, &image.alpha_flate),
                     (fresh.width, &fresh.rgb_flate, &fresh.alpha_flate)

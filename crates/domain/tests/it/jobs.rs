@@ -200,7 +200,10 @@ async fn a_job_enqueued_claimed_is_run_by_its_caller_or_after_its_lease_by_any_r
     let id = lost.id().to_owned();
     drop(lost);
     clock.set(29);
-    assert!(!runner.run_one().await.expect("run"), "the lease still holds");
+    assert!(
+        !runner.run_one().await.expect("run"),
+        "the lease still holds"
+    );
     clock.set(31);
     assert!(runner.run_one().await.expect("run"));
     let job = stored(&t.db, &id).await;
