@@ -188,6 +188,8 @@ pub enum Mail<'a> {
         expires_at: i64,
         /// Whether the link asks for a one-time code sent to this address first.
         code: bool,
+        /// The sender's message to the parties (empty: none).
+        message: &'a str,
     },
     /// 「署名依頼（再送）」: the same, again, with a new link (the earlier ones still work).
     ContractReminder {
@@ -199,6 +201,7 @@ pub enum Mail<'a> {
         link: &'a str,
         expires_at: i64,
         code: bool,
+        message: &'a str,
     },
     /// 「確認コード」: the one-time code and how long it is valid.
     ContractCode {
@@ -486,6 +489,7 @@ mod tests {
                 link: "https://sign.example.jp/sign/0123456789abcdef",
                 expires_at: T + 30 * 86400,
                 code: true,
+                message: "ご確認のうえ、ご署名をお願いいたします。\n期日: 今月末",
             },
             Mail::ContractReminder {
                 name: "承認 三郎",
@@ -496,6 +500,7 @@ mod tests {
                 link: "https://sign.example.jp/sign/fedcba9876543210",
                 expires_at: T + 30 * 86400,
                 code: false,
+                message: "",
             },
             Mail::ContractCode {
                 name: "取引 次郎",
@@ -570,6 +575,7 @@ mod tests {
                 link: "https://sign.example.jp/sign/0123456789abcdef",
                 expires_at: T + 30 * 86400,
                 code: false,
+                message: "Please review by Friday.",
             },
             Mail::ContractCompleted {
                 name: "取引 次郎",

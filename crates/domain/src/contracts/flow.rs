@@ -339,7 +339,7 @@ async fn from(
     contract_id: &str,
 ) -> Result<(Contract, From), Failure> {
     let row = sqlx::query(
-        "SELECT c.title, c.expires_at, u.display_name, o.name AS organisation \
+        "SELECT c.title, c.expires_at, c.message, u.display_name, o.name AS organisation \
          FROM contracts c JOIN users u ON u.id = c.created_by \
          JOIN organisations o ON o.id = c.org_id WHERE c.id = $1",
     )
@@ -349,6 +349,7 @@ async fn from(
     let contract = Contract {
         title: row.try_get("title")?,
         expires_at: row.try_get("expires_at")?,
+        message: row.try_get::<Option<String>, _>("message")?.unwrap_or_default(),
         ..Contract::empty(contract_id)
     };
     Ok((
@@ -451,6 +452,7 @@ async fn ask(
             link: &link,
             expires_at,
             code: to.outside,
+            message: &contract.message,
         }
     } else {
         Mail::ContractRequest {
@@ -462,6 +464,7 @@ async fn ask(
             link: &link,
             expires_at,
             code: to.outside,
+            message: &contract.message,
         }
     };
     mail::send(

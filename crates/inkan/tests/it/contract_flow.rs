@@ -976,7 +976,17 @@ fn refusals_reminders_and_expiry(backend: Backend) {
         &mut manager,
         "転送テスト",
         "four@example.com",
-        json!({ "allow_forwarding": true }),
+        json!({ "allow_forwarding": true, "message": "ご確認をお願いします。\n担当: 文書" }),
+    );
+    // The sender's message is in the request mail.
+    let request = service.mail_to("four@example.com", "【署名依頼】転送テスト（Inkan）");
+    assert!(
+        request["body"]
+            .as_str()
+            .expect("body")
+            .replace("\r\n", "\n")
+            .contains("様からのメッセージ:\nご確認をお願いします。\n担当: 文書\n"),
+        "{request}"
     );
     let mut guest4 = service.api();
     code_session(
