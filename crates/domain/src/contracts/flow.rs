@@ -349,7 +349,9 @@ async fn from(
     let contract = Contract {
         title: row.try_get("title")?,
         expires_at: row.try_get("expires_at")?,
-        message: row.try_get::<Option<String>, _>("message")?.unwrap_or_default(),
+        message: row
+            .try_get::<Option<String>, _>("message")?
+            .unwrap_or_default(),
         ..Contract::empty(contract_id)
     };
     Ok((
