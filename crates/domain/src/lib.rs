@@ -2,7 +2,7 @@
 //! tables and is called by the web layer (one call per request) or the background work:
 //! `accounts` (organisations, users, roles), `acting` (whom a request acts for), `auth` (sessions, login throttle, passwords),
 //! `permissions` (the role × action table), `certificates` (applications, orders, identity
-//! checks, issuance, renewal), `pins` (the signing PIN), `seals` (seal images), `signing`
+//! checks, issuance, renewal), `pins` (the signing PIN), `seals` (seal images), `settings` (an organisation's settings: the PAdES level), `signing`
 //! (signing a PDF with a signer's key), `audit` (the hash-chained log), `mail` (what each mail
 //! says: templates per kind and language), `email` (the outbox), `jobs` (the runner of side
 //! effects), `ca_folder` (the CA on disk, keys the CA holds), `storage` (document bytes,
@@ -29,6 +29,7 @@ pub mod mail;
 pub mod permissions;
 pub mod pins;
 pub mod seals;
+pub mod settings;
 pub mod signing;
 pub mod storage;
 pub mod testing;

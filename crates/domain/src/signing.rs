@@ -1,6 +1,6 @@
 //! Signing in the service: a signer's own certificate (当事者型) signs an uploaded PDF with the
-//! key the CA holds, at PAdES B-T, B-LT or B-LTA, with Inkan's own TSA and revocation data
-//! taken in-process from the CA (no HTTP round trip to ourselves). Only a certificate that is
+//! key the CA holds, at PAdES B-T, B-LT or B-LTA (the organisation's setting), with Inkan's own
+//! TSA and revocation data taken in-process from the CA (no HTTP round trip to ourselves). Only a certificate that is
 //! active, in its validity period, belongs to the caller and whose key the CA holds can sign;
 //! otherwise the caller is told why.
 
@@ -100,7 +100,10 @@ impl RevocationTransport for InProcessCa {
 /// What to sign and how.
 #[derive(Debug, Clone)]
 pub struct Request {
-    pub level: Level,
+    /// A level the caller asked for (the JSON API's `level`). The organisation's setting
+    /// (`settings`) is the least a signature gets: a stronger level asked for is used, a weaker
+    /// one is not, and `None` is the organisation's level.
+    pub level: Option<Level>,
     /// Where the visible signature goes; `None` signs invisibly.
     pub placement: Option<Placement>,
     pub reason: Option<String>,
@@ -154,8 +157,20 @@ pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<Usabl
     Err(Failure::BadRequest(why))
 }
 
-/// Signs `pdf` with the caller's certificate; returns the signed file. Recorded in the audit
-/// log with the SHA-256 of what went in and what came out.
+/// The level a signature by `user` gets: their organisation's setting, or `asked` when that is
+/// stronger.
+pub async fn level_for(db: &Db, user: &User, asked: Option<Level>) -> Result<Level, Failure> {
+    let set = crate::settings::of_organisation(db, &user.org_id)
+        .await?
+        .pades_level;
+    Ok(match asked {
+        Some(a) if crate::settings::level_rank(a) > crate::settings::level_rank(set) => a,
+        _ => set,
+    })
+}
+
+/// Signs `pdf` with the caller's certificate at [`level_for`]; returns the signed file.
+/// Recorded in the audit log with the level and the SHA-256 of what went in and what came out.
 pub async fn sign(
     db: &Db,
     now: i64,
@@ -167,6 +182,7 @@ pub async fn sign(
     require(user.roles, Action::CertificateSignature)?;
     let ca = ca.ok_or(Failure::BadRequest("error.no_ca"))?;
     let Usable { serial, envelope } = signing_certificate(db, now, user).await?;
+    let level = level_for(db, user, request.level).await?;
     let (seal_id, seal_png) =
         crate::seals::for_signature(db, user, request.seal.as_deref()).await?;
     let stamped = seal_id.filter(|_| request.placement.is_some());
@@ -194,6 +210,8 @@ pub async fn sign(
     let transports = InProcessCa::new(ca.clone(), db.clone());
     let name = user.display_name.clone();
     let input_hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pdf));
+    // Unique enough among a document's fields: the time and the input's digest.
+    let field_suffix = format!("{now}{}", &input_hash[..8]);
     let result = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, Failure> {
         let signer = match (envelope, unlocked) {
             (Some(envelope), Some(pin)) => CaKeySigner::pin_bound(
@@ -203,8 +221,38 @@ pub async fn sign(
             ),
             _ => CaKeySigner::new(staged.keys().clone(), &record)?,
         };
+        // A visible signature gets its field first, as a contract's prepared fields do: the
+        // widget is turned with its page (/MK /R), so the seal stands upright for the reader on
+        // a page turned by /Rotate, and the placement is checked to lie on the page.
+        let (pdf, field_name) = match request.placement {
+            Some(p) => {
+                let name = format!("InkanSignature{}", &field_suffix);
+                let mut prepared = Vec::new();
+                pdf_sign::form::prepare(
+                    pdf,
+                    &mut prepared,
+                    &pdf_sign::form::PrepareOptions {
+                        fields: vec![pdf_sign::form::FormField {
+                            name: name.clone(),
+                            kind: pdf_sign::form::FieldKind::Signature,
+                            page: p.page,
+                            x: p.x,
+                            y: p.y,
+                            width: p.width,
+                            height: p.height,
+                            label: String::new(),
+                            value: None,
+                        }],
+                        margin_text: None,
+                    },
+                )
+                .map_err(pdf_failure)?;
+                (prepared, Some(name))
+            }
+            None => (pdf, None),
+        };
         let opts = SignOptions {
-            placement: request.placement,
+            placement: None,
             name: Some(name.clone()),
             appearance_text: None,
             reason: request.reason,
@@ -212,7 +260,7 @@ pub async fn sign(
             contact_info: None,
             certify: None,
             hash: Some(HashAlgorithm::Sha256),
-            field_name: None,
+            field_name,
             signing_time: None,
             seal_png: request.placement.as_ref().map(|_| seal_png),
             fill: Vec::new(),
@@ -228,7 +276,7 @@ pub async fn sign(
             &mut pdf_sign::MemoryScratch,
             &signer,
             &opts,
-            request.level,
+            level,
             &services,
         )
         .map_err(pdf_failure)?;
@@ -254,6 +302,7 @@ pub async fn sign(
         serde_json::json!({
             "serial": serial, "input_sha256": input_hash, "output_sha256": output_hash,
             "kind": "certificate", "pin": with_pin, "seal": stamped,
+            "level": crate::settings::level_name(level),
         }),
     )
     .await?;

@@ -1,9 +1,11 @@
 //! The HTTP routes, one module per surface, each exporting `fn router() -> Router<AppState>`,
-//! merged here: `health` (`/healthz`), the static files (`crate::assets`), `ca` (the CA's public endpoints), `api` (the JSON API under `/api`, with its OpenAPI
-//! document), `certificates` (the certificate lifecycle's API), `pins` (the signing PIN's API),
-//! `seals` (the seal images' API), `webhooks` (the webhook endpoints' API), `pages`,
-//! `cert_pages`, `pin_pages` and `seal_pages` (the server-rendered web UI). `extract` holds the
-//! shared extractors; `schemas` documents the domain types the API answers with.
+//! merged here: `health` (`/healthz`), the static files (`crate::assets`), `ca` (the CA's public
+//! endpoints), `api` (the JSON API under `/api`, with its OpenAPI document), `certificates` (the
+//! certificate lifecycle's API), `pins` (the signing PIN's API), `seals` (the seal images' API),
+//! `webhooks` (the webhook endpoints' API), `settings` (an organisation's settings' API),
+//! `pages`, `cert_pages`, `pin_pages`, `seal_pages` and `settings_pages` (the server-rendered
+//! web UI). `extract` holds the shared extractors; `schemas` documents the domain types the API
+//! answers with.
 
 use axum::Router;
 
@@ -25,6 +27,8 @@ pub mod pins;
 pub mod schemas;
 pub mod seal_pages;
 pub mod seals;
+pub mod settings;
+pub mod settings_pages;
 pub mod webhooks;
 
 /// Every route of the service (the CA's endpoints are added by `app` when configured).
@@ -45,4 +49,6 @@ pub fn router() -> Router<AppState> {
         .merge(pin_pages::router())
         .merge(seal_pages::router())
         .merge(webhooks::router())
+        .merge(settings::router())
+        .merge(settings_pages::router())
 }

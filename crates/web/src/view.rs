@@ -56,6 +56,7 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("billing.html", include_str!("../templates/billing.html")),
     ("sign.html", include_str!("../templates/sign.html")),
+    ("settings.html", include_str!("../templates/settings.html")),
     ("pin.html", include_str!("../templates/pin.html")),
     ("seals.html", include_str!("../templates/seals.html")),
     (

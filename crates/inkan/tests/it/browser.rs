@@ -61,6 +61,16 @@ const CHROMIUM_ARGS: &[&str] = &[
     "--lang=ja",
 ];
 
+/// Where Chromium saves downloads: a folder in the browser's scratch directory.
+fn scratch_downloads(browser: &Browser) -> String {
+    browser
+        .scratch
+        .path()
+        .join("downloads")
+        .to_string_lossy()
+        .into_owned()
+}
+
 /// How long `wait_for` and the element lookups wait for an element to appear, unless
 /// `set_timeout` says otherwise.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -111,6 +121,7 @@ impl Browser {
 
         let scratch = tempfile::tempdir().expect("temporary directory");
         let profile = scratch.path().join("profile");
+        std::fs::create_dir_all(scratch.path().join("downloads")).expect("downloads folder");
         let log = scratch.path().join("chromedriver.log");
         let screenshots = target_dir().join("screenshots").join(test_name);
         match std::fs::remove_dir_all(&screenshots) {
@@ -161,7 +172,13 @@ impl Browser {
                     .map(|a| a.to_string())
                     .chain([format!("--user-data-dir={}", profile.display())])
                     .collect::<Vec<_>>(),
-                "prefs": { "intl.accept_languages": "ja" },
+                // Downloads land in the scratch folder, unasked (read by `downloaded`).
+                "prefs": {
+                    "intl.accept_languages": "ja",
+                    "download.default_directory": scratch_downloads(&browser),
+                    "download.prompt_for_download": false,
+                    "download.directory_upgrade": true,
+                },
             }),
         );
         let connected = browser.block_on_within(
@@ -182,13 +199,69 @@ impl Browser {
             ),
         };
         browser.client = Some(client);
+        browser.allow_downloads();
         browser.fit_viewport(WIDTH, HEIGHT);
         Some(browser)
+    }
+
+    /// The newest file downloaded whose name ends with `suffix`, once it is complete (waits up to
+    /// `limit`); files seen before are skipped only by name, so give each download a new name
+    /// or remove it after reading.
+    pub fn downloaded(&self, suffix: &str, limit: Duration) -> PathBuf {
+        let dir = PathBuf::from(scratch_downloads(self));
+        let started = std::time::Instant::now();
+        loop {
+            let found = std::fs::read_dir(&dir)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.to_string_lossy().ends_with(suffix))
+                .max_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+            if let Some(path) = found {
+                // Chromium writes to `….crdownload` and renames when done.
+                return path;
+            }
+            assert!(
+                started.elapsed() < limit,
+                "no download ending with {suffix} in {} within {limit:?}",
+                dir.display()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Lays pages out in a `width` x `height` page area from now on (a phone: 390 x 844).
     pub fn set_viewport(&self, width: u32, height: u32) {
         self.fit_viewport(width, height);
+    }
+
+    /// Headless Chromium saves downloads only when told where (the prefs alone are not enough):
+    /// chromedriver passes the DevTools command on.
+    fn allow_downloads(&self) {
+        let session = self
+            .run("reading the session id", self.client().session_id())
+            .expect("an open session");
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(10)))
+            .build()
+            .into();
+        let url = format!("{}/session/{session}/goog/cdp/execute", self.webdriver);
+        let body = json!({
+            "cmd": "Browser.setDownloadBehavior",
+            "params": { "behavior": "allow", "downloadPath": scratch_downloads(self) },
+        });
+        let answer = agent
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
+            .and_then(|mut r| r.body_mut().read_to_string())
+            .unwrap_or_else(|e| panic!("allowing downloads at {url}: {e}"));
+        assert!(
+            !answer.contains("\"error\""),
+            "allowing downloads: {answer}"
+        );
     }
 
     /// The browser console's messages since the last call (level and text each, e.g. `SEVERE

@@ -34,4 +34,5 @@ mod ui_contracts;
 mod ui_lists;
 mod ui_pin;
 mod ui_prepare;
+mod ui_sign;
 mod webhooks;

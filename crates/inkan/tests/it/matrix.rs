@@ -156,6 +156,10 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("DELETE", "/api/webhooks/none",       Body::None,      [404, 404, 403, 403, 403, 403, 403, 404, 401]),
     ("GET",    "/api/webhooks/none/deliveries", Body::None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
     ("POST",   "/api/webhooks/none/test",  Body::None,      [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("GET",    "/api/organisation/settings", Body::None,    [200, 200, 403, 403, 403, 403, 403, 200, 401]),
+    ("PATCH",  "/api/organisation/settings", Body::Settings, [200, 200, 403, 403, 403, 403, 403, 200, 401]),
+    ("GET",    "/settings",                Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 303]),
+    ("POST",   "/settings",                Body::SettingsForm, [303, 303, 403, 403, 403, 403, 403, 303, 303]),
     ("DELETE", "/api/session",             Body::None,      [204, 204, 204, 204, 204, 204, 204, 204, 401]),
 ];
 
@@ -218,6 +222,10 @@ enum Body {
     Forward,
     /// A webhook endpoint on loopback (nothing is ever sent to it: no event happens).
     NewWebhook,
+    /// `{"pades_level": "B-LTA"}` (the default: nothing changes for the calls after it).
+    Settings,
+    /// The organisation settings page's form, choosing B-LTA.
+    SettingsForm,
 }
 
 fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &str) -> u16 {
@@ -237,6 +245,7 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
             Some(json!({ "url": "http://127.0.0.1:9/matrix", "events": ["contract.completed"] }))
         }
         Body::Sign => Some(json!({ "fields": { "none": "x" } })),
+        Body::Settings => Some(json!({ "pades_level": "B-LTA" })),
         Body::NewField => Some(
             json!({ "document": "none", "party": "none", "kind": "signature", "page": 1, "x": 50, "y": 50, "width": 120, "height": 60 }),
         ),
@@ -274,6 +283,7 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
         Body::SealSaveForm => Some(format!("csrf={csrf}&draft=none&name=Seal{n}")),
         Body::SealActionForm => Some(format!("csrf={csrf}")),
         Body::ContractForm => Some(format!("csrf={csrf}&title=Contract{n}")),
+        Body::SettingsForm => Some(format!("csrf={csrf}&pades_level=B-LTA")),
         Body::NewOrgForm => Some(format!(
             "csrf={csrf}&name=FormOrg{n}&admin_name=Admin&admin_email=formorg{n}%40example.jp"
         )),
@@ -611,6 +621,7 @@ fn the_openapi_document_lists_every_api_route() {
         "party.rs",
         "pins.rs",
         "seals.rs",
+        "settings.rs",
         "webhooks.rs",
     ] {
         let source = std::fs::read_to_string(dir.join(file)).expect("route source");
@@ -669,7 +680,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 90"), "{output}");
+    assert!(output.contains("Tested: 92"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

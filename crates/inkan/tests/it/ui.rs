@@ -84,7 +84,15 @@ fn first_login_password_change_and_user_creation(backend: Backend, name: &str) {
     let menu = browser.texts("nav.side a");
     assert_eq!(
         menu,
-        ["ホーム", "ユーザー管理", "監査ログ", "請求", "契約", "設定"],
+        [
+            "ホーム",
+            "ユーザー管理",
+            "監査ログ",
+            "請求",
+            "組織の設定",
+            "契約",
+            "設定"
+        ],
         "{menu:?}"
     );
     browser.screenshot("home");

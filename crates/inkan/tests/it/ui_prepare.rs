@@ -23,19 +23,19 @@ use crate::serve::Backend;
 use crate::service::{labelled, Api, Service};
 use crate::support::{pdf_from_objects, validate_with, wait_until};
 
-/// A page of a test document: its media box and /Rotate.
+/// A page of a test document: its media box and /Rotate. (These helpers serve `ui_sign` too.)
 #[derive(Debug, Clone, Copy)]
-struct Shape {
-    media: [f64; 4],
-    rotate: u32,
+pub(crate) struct Shape {
+    pub media: [f64; 4],
+    pub rotate: u32,
 }
 
-const A4: [f64; 4] = [0.0, 0.0, 595.0, 842.0];
-const LETTER: [f64; 4] = [0.0, 0.0, 612.0, 792.0];
+pub(crate) const A4: [f64; 4] = [0.0, 0.0, 595.0, 842.0];
+pub(crate) const LETTER: [f64; 4] = [0.0, 0.0, 612.0, 792.0];
 
 /// A PDF whose pages have `shapes`, each with a few lines of black text (Helvetica) near its top
 /// in the page's own space, so its rendering shows where it is.
-fn document(title: &str, shapes: &[Shape]) -> Vec<u8> {
+pub(crate) fn document(title: &str, shapes: &[Shape]) -> Vec<u8> {
     let n = shapes.len();
     let mut objects = vec![
         "<< /Type /Catalog /Pages 2 0 R >>".to_string(),
@@ -74,7 +74,7 @@ fn document(title: &str, shapes: &[Shape]) -> Vec<u8> {
 /// A point of the page as shown (left, top in points at scale 1, from the shown page's top left
 /// corner) in the page's user space, by the PDF's rules (/Rotate turns the page clockwise),
 /// worked out here rather than by PDF.js.
-fn user_point(shape: Shape, left: f64, top: f64) -> (f64, f64) {
+pub(crate) fn user_point(shape: Shape, left: f64, top: f64) -> (f64, f64) {
     let [llx, lly, urx, ury] = shape.media;
     match shape.rotate {
         0 => (llx + left, ury - top),
@@ -86,7 +86,7 @@ fn user_point(shape: Shape, left: f64, top: f64) -> (f64, f64) {
 }
 
 /// The page's shown width at scale 1.
-fn shown_width(shape: Shape) -> f64 {
+pub(crate) fn shown_width(shape: Shape) -> f64 {
     let [llx, lly, urx, ury] = shape.media;
     if shape.rotate.is_multiple_of(180) {
         urx - llx
@@ -96,7 +96,7 @@ fn shown_width(shape: Shape) -> f64 {
 }
 
 /// A box on the shown page (CSS pixels at `scale`) as a rectangle in user space: x, y, w, h.
-fn user_rect(shape: Shape, scale: f64, box_: [f64; 4]) -> [f64; 4] {
+pub(crate) fn user_rect(shape: Shape, scale: f64, box_: [f64; 4]) -> [f64; 4] {
     let [l, t, w, h] = box_.map(|v| v / scale);
     let (x1, y1) = user_point(shape, l, t);
     let (x2, y2) = user_point(shape, l + w, t + h);
@@ -105,7 +105,7 @@ fn user_rect(shape: Shape, scale: f64, box_: [f64; 4]) -> [f64; 4] {
 
 /// Page `page` of `pdf` rendered by pdftoppm at 72 dpi (one pixel a point): width, height and
 /// the RGB bytes.
-fn render(pdf: &Path, page: i64) -> (usize, usize, Vec<u8>) {
+pub(crate) fn render(pdf: &Path, page: i64) -> (usize, usize, Vec<u8>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let prefix = dir.path().join("page");
     let n = page.to_string();
@@ -136,7 +136,7 @@ fn render(pdf: &Path, page: i64) -> (usize, usize, Vec<u8>) {
 }
 
 /// Where a seal's ink is: the red pixels of a rendered page, each as its centre in user space.
-fn red_points(shape: Shape, rendered: &(usize, usize, Vec<u8>)) -> Vec<(f64, f64)> {
+pub(crate) fn red_points(shape: Shape, rendered: &(usize, usize, Vec<u8>)) -> Vec<(f64, f64)> {
     let (width, height, rgb) = rendered;
     let mut points = Vec::new();
     for py in 0..*height {
@@ -151,7 +151,7 @@ fn red_points(shape: Shape, rendered: &(usize, usize, Vec<u8>)) -> Vec<(f64, f64
     points
 }
 
-fn inside(point: (f64, f64), rect: [f64; 4], margin: f64) -> bool {
+pub(crate) fn inside(point: (f64, f64), rect: [f64; 4], margin: f64) -> bool {
     point.0 >= rect[0] - margin
         && point.0 <= rect[0] + rect[2] + margin
         && point.1 >= rect[1] - margin
@@ -183,7 +183,7 @@ fn rect_of(field: &Value) -> [f64; 4] {
     ["x", "y", "width", "height"].map(|k| field[k].as_f64().expect("a number"))
 }
 
-fn close(a: [f64; 4], b: [f64; 4], tolerance: f64) -> bool {
+pub(crate) fn close(a: [f64; 4], b: [f64; 4], tolerance: f64) -> bool {
     a.iter().zip(&b).all(|(x, y)| (x - y).abs() <= tolerance)
 }
 

@@ -85,6 +85,7 @@ pub fn router() -> Router<AppState> {
         crate::routes::webhooks::create, crate::routes::webhooks::list,
         crate::routes::webhooks::remove, crate::routes::webhooks::deliveries,
         crate::routes::webhooks::test,
+        crate::routes::settings::read, crate::routes::settings::change,
     ),
     modifiers(&Security, &MirrorForUsers),
     tags(
@@ -98,6 +99,7 @@ pub fn router() -> Router<AppState> {
         (name = "contracts", description = "Contracts for their senders: drafts, documents, parties, fields, sending, reminders, cancelling, history, downloads"),
         (name = "parties", description = "A contract's parties through their personal links: one-time codes, documents, signing, approving, declining"),
         (name = "webhooks", description = "Webhook endpoints for contract events, their delivery logs and test pings (administrators)"),
+        (name = "organisation settings", description = "The organisation's settings: the PAdES level of signatures with a signer's own certificate (administrators)"),
         (name = "health", description = "Liveness for load balancers"),
     )
 )]

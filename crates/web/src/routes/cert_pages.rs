@@ -40,9 +40,6 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// The default visible signature: bottom right of the first page of an A4 sheet.
-const DEFAULT_PLACEMENT: &str = "1,360,40,200,80";
-
 async fn sign_view(
     state: &AppState,
     session: &Session,
@@ -60,6 +57,10 @@ async fn sign_view(
     let pin = domain::pins::status(&state.db, state.clock.now(), &session.user.id)
         .await
         .ok();
+    let level = domain::signing::level_for(&state.db, &session.user, None)
+        .await
+        .map(domain::settings::level_name)
+        .unwrap_or("B-LTA");
     render(
         state,
         status,
@@ -68,14 +69,17 @@ async fn sign_view(
         context! {
             blocked => blocked,
             pin => pin,
-            placement => DEFAULT_PLACEMENT,
+            level_note => i18n::t(lang, "sign.level_note").replace("{level}", level),
+            messages => crate::routes::contract_pages::script_texts(lang, &["sign.", "error.placement", "error.required"]),
             seals => domain::seals::list(&state.db, &session.user).await.unwrap_or_default(),
             ..merge([errors, frame(session, lang, None)])
         },
     )
 }
 
-/// 「署名する」: upload a PDF, sign it with one's own certificate, download the signed file.
+/// 「署名する」: choose a PDF (its pages are shown in the browser, where the seal is placed, or
+/// an invisible signature chosen), sign it with one's own certificate at the organisation's
+/// PAdES level, download the signed file.
 async fn sign_page(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
@@ -96,7 +100,7 @@ async fn sign_submit(
     }
     let result = async {
         let (mut pdf, mut name) = (Vec::new(), String::from("document"));
-        let (mut level, mut visible, mut reason) = (String::new(), String::new(), String::new());
+        let (mut visible, mut reason) = (String::new(), String::new());
         let mut pin = String::new();
         let mut seal = String::new();
         while let Some(field) = multipart
@@ -124,7 +128,6 @@ async fn sign_submit(
                 .await
                 .map_err(|e| Failure::Malformed(e.body_text()))?;
             match field_name.as_str() {
-                "level" => level = value,
                 "visible" => visible = value,
                 "reason" => reason = value,
                 "pin" => pin = value,
@@ -135,7 +138,6 @@ async fn sign_submit(
         if pdf.is_empty() {
             return Err(Failure::invalid("pdf", "error.required"));
         }
-        let level = domain::signing::parse_level(if level.is_empty() { "B-LTA" } else { &level })?;
         let placement = Some(visible.trim())
             .filter(|v| !v.is_empty())
             .map(pdf_sign::Placement::parse)
@@ -148,7 +150,8 @@ async fn sign_submit(
             &session.user,
             pdf,
             domain::signing::Request {
-                level,
+                // The organisation's level: the page does not ask.
+                level: None,
                 placement,
                 reason: Some(reason).filter(|r| !r.trim().is_empty()),
                 pin: Some(pin),

@@ -61,7 +61,9 @@ pub const SIGN_LIMIT: usize = 50 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct SignQuery {
-    /// `B-T`, `B-LT` or `B-LTA` (the default).
+    /// `B-T`, `B-LT` or `B-LTA`. The level is the organisation's setting (an administrator's,
+    /// `/api/organisation/settings`); a stronger level asked for here is used, a weaker one is
+    /// not (a malformed one is still refused).
     pub level: Option<String>,
     /// A visible signature at `PAGE,X,Y,WIDTH,HEIGHT` (points); omitted, invisible.
     pub visible: Option<String>,
@@ -73,8 +75,9 @@ pub struct SignQuery {
 }
 
 /// Signs the uploaded PDF (the body, `application/pdf`) with the caller's own certificate
-/// (当事者型) and answers the signed PDF: PAdES with Inkan's timestamp and long-term validation
-/// data. Refused, saying why, without an active certificate in its validity period.
+/// (当事者型) and answers the signed PDF: PAdES at the organisation's level (B-T, B-LT or B-LTA,
+/// set by an administrator) with Inkan's timestamp and, from B-LT, long-term validation data.
+/// Refused, saying why, without an active certificate in its validity period.
 #[utoipa::path(post, path = "/api/me/sign", tag = "certificates",
     params(SignQuery,
         ("X-Inkan-Signing-Pin" = Option<String>, Header, description = "The signing PIN, when the signer has set one")),
@@ -102,7 +105,11 @@ pub async fn sign(
             Failure::Malformed(e.body_text())
         }
     })?;
-    let level = domain::signing::parse_level(query.level.as_deref().unwrap_or("B-LTA"))?;
+    let level = query
+        .level
+        .as_deref()
+        .map(domain::signing::parse_level)
+        .transpose()?;
     let placement = query
         .visible
         .as_deref()

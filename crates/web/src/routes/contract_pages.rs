@@ -423,7 +423,7 @@ const CONTRACT_TEXTS: &[&str] = &[
 
 /// The texts a page's script writes itself, by key, in the page's language: those under each
 /// prefix (the API's refusals are `error.<code>`).
-fn script_texts(lang: Lang, prefixes: &[&str]) -> String {
+pub(crate) fn script_texts(lang: Lang, prefixes: &[&str]) -> String {
     let texts: BTreeMap<&str, &str> = i18n::TEXTS
         .iter()
         .filter(|(key, _, _)| prefixes.iter().any(|p| key.starts_with(p)))

@@ -144,6 +144,7 @@ pub(crate) fn frame(session: &Session, lang: Lang, flash: Option<&str>) -> Value
     }
     if allows(roles, Action::ManageUsers) {
         menu.push(("/billing", "menu.billing"));
+        menu.push(("/settings", "menu.org_settings"));
     }
     // Contracts: a document manager's own, an administrator's organisation's, and anyone's
     // turns as a party ("waiting for me"); the operator sees no organisation's business.

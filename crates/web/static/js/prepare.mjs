@@ -10,6 +10,7 @@
 // screen, on turned pages and pages of any size); the API checks them again.
 
 import { configure, PdfPages } from "./pdfpages.mjs";
+import { centredBox, follow, stepped, toRect } from "./placing.mjs";
 
 const root = document.getElementById("prepare");
 const contractId = root.dataset.contract;
@@ -936,69 +937,15 @@ function showPosition(field) {
   });
 }
 
-/** The page's crop box in points, and the smallest size of `kind` as it shows on the screen. */
-function limits(viewer, n, kind) {
-  const viewport = viewer.viewport(n);
-  const [min_w, min_h] = kind === "signature" ? MIN_SIGNATURE : MIN_FIELD;
-  const turned = viewport.rotation % 180 !== 0;
-  return { box: viewport.viewBox, min: turned ? [min_h, min_w] : [min_w, min_h] };
-}
-
-const down = (v) => Math.floor(v * 100 + 1e-6) / 100;
-const up = (v) => Math.ceil(v * 100 - 1e-6) / 100;
-
-/**
- * A box on page `n` in CSS pixels → the field's rectangle in points: kept inside the page's crop
- * box, at least the smallest size, at 0.01 pt (rounded inwards, so the API finds it on the page).
- */
-function toRect(viewer, n, box, kind) {
-  const rect = viewer.toPdf(n, box);
-  const { box: [llx, lly, urx, ury] } = limits(viewer, n, kind);
-  const [min_w, min_h] = kind === "signature" ? MIN_SIGNATURE : MIN_FIELD;
-  let width = Math.min(Math.max(rect.width, min_w), urx - llx);
-  let height = Math.min(Math.max(rect.height, min_h), ury - lly);
-  let x = Math.min(Math.max(rect.x, llx), urx - width);
-  let y = Math.min(Math.max(rect.y, lly), ury - height);
-  x = up(x);
-  y = up(y);
-  width = down(Math.min(width, urx - x - 0.001));
-  height = down(Math.min(height, ury - y - 0.001));
-  return { page: n, x, y, width, height };
-}
-
-/** The field moved to `box` (CSS pixels): its place from the box, its size as it was. */
-function moved(viewer, field, box) {
-  const rect = toRect(viewer, field.page, box, field.kind);
-  const { box: [llx, lly, urx, ury] } = limits(viewer, field.page, field.kind);
-  const x = up(Math.min(Math.max(rect.x, llx), urx - field.width - 0.001));
-  const y = up(Math.min(Math.max(rect.y, lly), ury - field.height - 0.001));
-  return { page: field.page, x, y, width: field.width, height: field.height };
-}
-
-/** Keeps a box (CSS pixels) inside its page element. */
-function clampBox(box, element) {
-  const w = element.clientWidth;
-  const h = element.clientHeight;
-  const width = Math.min(box.width, w);
-  const height = Math.min(box.height, h);
-  return {
-    left: Math.min(Math.max(box.left, 0), w - width),
-    top: Math.min(Math.max(box.top, 0), h - height),
-    width,
-    height,
-  };
-}
+/** The smallest size of a field of `kind`, in the page's own points. */
+const minOf = (kind) => (kind === "signature" ? MIN_SIGNATURE : MIN_FIELD);
 
 /** Places a new field of `kind` for the palette's party, centred at a point of a page (CSS pixels). */
 async function create(kind, documentId, n, left, top) {
   const party = $("palette-party").value;
   const viewer = viewers.get(documentId);
   if (!party || !viewer) return;
-  const element = viewer.element(n);
-  const scale = element.clientWidth / viewer.viewport(n).width;
-  const [w, h] = SIZES[kind];
-  const box = clampBox({ left: left - (w * scale) / 2, top: top - (h * scale) / 2, width: w * scale, height: h * scale }, element);
-  const rect = toRect(viewer, n, box, kind);
+  const rect = toRect(viewer, n, centredBox(viewer, n, left, top, SIZES[kind]), minOf(kind));
   const error = $("fields-error");
   clearError(error);
   try {
@@ -1108,43 +1055,7 @@ function grab(e, fieldId) {
   e.preventDefault();
   select(field);
   element.focus({ preventScroll: true });
-  const page = viewer.element(field.page);
-  const resizing = e.target.classList.contains("resize-handle");
-  const shown = viewer.toScreen(field);
-  const start = { x: e.clientX, y: e.clientY, ...shown };
-  const { min } = limits(viewer, field.page, field.kind);
-  const scale = page.clientWidth / viewer.viewport(field.page).width;
-  let box = null;
-  element.setPointerCapture(e.pointerId);
-  element.classList.add("moving");
-  const move = (m) => {
-    const dx = m.clientX - start.x;
-    const dy = m.clientY - start.y;
-    if (!box && Math.hypot(dx, dy) < 2) return;
-    box = resizing
-      ? {
-          left: start.left,
-          top: start.top,
-          width: Math.min(Math.max(start.width + dx, min[0] * scale), page.clientWidth - start.left),
-          height: Math.min(Math.max(start.height + dy, min[1] * scale), page.clientHeight - start.top),
-        }
-      : clampBox({ left: start.left + dx, top: start.top + dy, width: start.width, height: start.height }, page);
-    element.style.left = `${box.left}px`;
-    element.style.top = `${box.top}px`;
-    element.style.width = `${box.width}px`;
-    element.style.height = `${box.height}px`;
-  };
-  const up = () => {
-    element.removeEventListener("pointermove", move);
-    element.removeEventListener("pointerup", up);
-    element.removeEventListener("pointercancel", up);
-    element.classList.remove("moving");
-    if (!box) return;
-    change(field, resizing ? toRect(viewer, field.page, box, field.kind) : moved(viewer, field, box));
-  };
-  element.addEventListener("pointermove", move);
-  element.addEventListener("pointerup", up);
-  element.addEventListener("pointercancel", up);
+  follow(e, { viewer, rect: field, element, min: minOf(field.kind), done: (rect) => change(field, rect) });
 }
 
 const pendingSaves = new Map();
@@ -1194,28 +1105,8 @@ function keyed(e, fieldId) {
     select(null);
     return;
   }
-  const arrows = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
-  const arrow = arrows[e.key];
-  if (!arrow) return;
-  e.preventDefault();
-  const page = viewer.element(field.page);
-  const scale = page.clientWidth / viewer.viewport(field.page).width;
-  const step = (e.shiftKey ? 10 : 1) * scale;
-  const box = viewer.toScreen(field);
-  let next;
-  if (e.altKey) {
-    const { min } = limits(viewer, field.page, field.kind);
-    next = {
-      left: box.left,
-      top: box.top,
-      width: Math.min(Math.max(box.width + arrow[0] * step, min[0] * scale), page.clientWidth - box.left),
-      height: Math.min(Math.max(box.height + arrow[1] * step, min[1] * scale), page.clientHeight - box.top),
-    };
-    change(field, toRect(viewer, field.page, next, field.kind), { later: true });
-  } else {
-    next = clampBox({ left: box.left + arrow[0] * step, top: box.top + arrow[1] * step, width: box.width, height: box.height }, page);
-    change(field, moved(viewer, field, next), { later: true });
-  }
+  const rect = stepped(e, viewer, field, minOf(field.kind));
+  if (rect) change(field, rect, { later: true });
 }
 
 async function removeField(field) {

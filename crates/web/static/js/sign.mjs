@@ -1,0 +1,218 @@
+// The signing screen (/sign): the chosen PDF's pages drawn in the page from the file itself (no
+// upload before signing), and the seal's box placed on them with the pointer (drag to move, the
+// corner to resize, a click on a page to move it there) or the keyboard (arrows; Shift: 10
+// points; Alt: resize). The place goes to the server in the hidden `visible` input as
+// PAGE,X,Y,WIDTH,HEIGHT in the page's points, as `pdf_sign::Placement::parse` reads it; an
+// invisible signature sends it empty.
+
+import { configure, PdfPages } from "./pdfpages.mjs";
+import { centredBox, follow, stepped, toRect } from "./placing.mjs";
+
+const form = document.getElementById("sign-form");
+const $ = (id) => document.getElementById(id);
+const messages = JSON.parse(form.dataset.messages || "{}");
+configure({ module: form.dataset.pdfjs, worker: form.dataset.pdfjsWorker });
+
+/** The seal's size when first placed, and its smallest, in points. */
+const SIZE = [120, 60];
+const MIN = [36, 18];
+
+function t(key, vars = {}) {
+  let text = messages[key] ?? key;
+  for (const [name, value] of Object.entries(vars)) text = text.replaceAll(`{${name}}`, String(value));
+  return text;
+}
+
+const input = $("pdf");
+const pages = $("sign-pages");
+const hidden = $("visible");
+const area = $("place-area");
+const empty = $("pages-empty");
+let viewer = null;
+/** The seal's rectangle { page, x, y, width, height } in points, once placed. */
+let rect = null;
+let box = null;
+/** Which file is shown (a newer choice wins over a slower older one). */
+let opened = 0;
+/** The file being opened, until its pages and the box are shown. */
+let loading = null;
+
+/** Shows (or, with an empty message, clears) the error next to a field. */
+function mark(field, message) {
+  const error = $(`${field}-error`);
+  const control = field === "pdf" ? input : area;
+  error.textContent = message;
+  error.hidden = !message;
+  error.closest(".field").classList.toggle("has-error", Boolean(message));
+  if (message) {
+    control.setAttribute("aria-describedby", error.id);
+    control.setAttribute("aria-invalid", "true");
+  } else {
+    control.removeAttribute("aria-invalid");
+  }
+}
+
+const visible = () => $("mode-visible").checked;
+
+/** The hidden input and the position line follow the rectangle (and the choice of mode). */
+function publish() {
+  const on = visible() && rect && viewer;
+  const r = (v) => Math.round(v * 100) / 100;
+  hidden.value = on ? [rect.page, r(rect.x), r(rect.y), r(rect.width), r(rect.height)].join(",") : "";
+  area.hidden = !visible();
+  $("seal-position").textContent = on
+    ? t("sign.position", {
+        page: rect.page,
+        x: Math.round(rect.x * 10) / 10,
+        y: Math.round(rect.y * 10) / 10,
+        width: Math.round(rect.width * 10) / 10,
+        height: Math.round(rect.height * 10) / 10,
+      })
+    : "";
+}
+
+/** The chosen seal's picture, shown inside the box. */
+function sealImage() {
+  const chosen = form.querySelector('input[name="seal"]:checked');
+  return chosen?.closest("label")?.querySelector("img")?.src ?? "";
+}
+
+function drawBox() {
+  if (!box) {
+    box = document.createElement("div");
+    box.id = "seal-box";
+    box.className = "placed kind-signature seal-box pdf-rect";
+    box.tabIndex = 0;
+    box.setAttribute("role", "button");
+    box.setAttribute("aria-label", t("sign.seal_box"));
+    box.setAttribute("aria-describedby", "place-hint seal-position");
+    const image = document.createElement("img");
+    image.alt = "";
+    image.className = "seal-box-image";
+    const handle = document.createElement("span");
+    handle.className = "resize-handle";
+    handle.setAttribute("aria-hidden", "true");
+    box.append(image, handle);
+    box.addEventListener("pointerdown", (e) => {
+      if (e.button !== 0 || !viewer) return;
+      e.preventDefault();
+      e.stopPropagation();
+      box.focus({ preventScroll: true });
+      follow(e, { viewer, rect, element: box, min: MIN, across: true, done: set });
+    });
+    box.addEventListener("keydown", (e) => {
+      const next = viewer && stepped(e, viewer, rect, MIN);
+      if (next) set(next);
+    });
+  }
+  box.querySelector("img").src = sealImage();
+  viewer.place(box, rect);
+}
+
+function set(next) {
+  rect = next;
+  drawBox();
+  publish();
+  mark("visible", "");
+}
+
+/** The seal's size as it shows now, in points (the page may be turned). */
+function shownSize() {
+  if (!rect) return SIZE;
+  const scale = viewer.element(rect.page).clientWidth / viewer.viewport(rect.page).width;
+  const shown = viewer.toScreen(rect);
+  return [shown.width / scale, shown.height / scale];
+}
+
+/** A click on a page (not on the box) moves the box there, centred. */
+pages.addEventListener("click", (e) => {
+  if (!viewer || !visible() || e.target.closest("#seal-box")) return;
+  const spot = viewer.locate(e.clientX, e.clientY);
+  if (!spot) return;
+  set(toRect(viewer, spot.page, centredBox(viewer, spot.page, spot.left, spot.top, shownSize()), MIN));
+  box.focus({ preventScroll: true });
+});
+
+async function show(file) {
+  const mine = ++opened;
+  viewer?.destroy();
+  viewer = null;
+  rect = null;
+  box = null;
+  publish();
+  mark("pdf", "");
+  if (!file) {
+    pages.replaceChildren(empty);
+    return;
+  }
+  const loading = document.createElement("p");
+  loading.className = "hint";
+  loading.textContent = t("sign.loading");
+  pages.replaceChildren(loading);
+  try {
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    if (String.fromCharCode(...bytes.subarray(0, 5)) !== "%PDF-") throw new Error("not a PDF");
+    const shown = await PdfPages.open(pages, bytes, {
+      label: file.name,
+      pageLabel: (n, total) => `${n} / ${total}`,
+    });
+    if (mine !== opened) {
+      shown.destroy();
+      return;
+    }
+    viewer = shown;
+    await viewer.ready;
+    // The first place: the lower right of the first page as it shows.
+    const first = viewer.element(1);
+    const scale = first.clientWidth / viewer.viewport(1).width;
+    const [w, h] = SIZE;
+    set(toRect(viewer, 1, centredBox(viewer, 1, first.clientWidth - (w / 2 + 36) * scale, first.clientHeight - (h / 2 + 36) * scale, SIZE), MIN));
+    form.dataset.ready = "true";
+  } catch (e) {
+    if (mine !== opened) return;
+    console.warn("the PDF could not be shown:", e);
+    pages.replaceChildren();
+    mark("pdf", t("sign.not_pdf"));
+  }
+}
+
+function choose(file) {
+  const done = show(file);
+  loading = done;
+  done.finally(() => {
+    if (loading === done) loading = null;
+  });
+}
+
+input.addEventListener("change", () => choose(input.files[0]));
+for (const radio of form.querySelectorAll('input[name="mode"]')) radio.addEventListener("change", publish);
+for (const radio of form.querySelectorAll('input[name="seal"]')) {
+  radio.addEventListener("change", () => box && drawBox());
+}
+
+form.addEventListener("submit", (e) => {
+  if (!input.files.length) {
+    e.preventDefault();
+    mark("pdf", t("error.required"));
+    input.focus();
+    return;
+  }
+  if (visible() && !hidden.value && loading) {
+    // Submitted before the pages showed: sent once the box is placed.
+    e.preventDefault();
+    loading.then(() => hidden.value && form.requestSubmit());
+    return;
+  }
+  if (visible() && !hidden.value) {
+    e.preventDefault();
+    mark(viewer ? "visible" : "pdf", viewer ? t("error.placement") : t("sign.not_pdf"));
+    return;
+  }
+  // The answer is a download: the page stays, so say what is happening for a while.
+  $("sign-status").textContent = t("sign.signing");
+  setTimeout(() => { $("sign-status").textContent = ""; }, 8000);
+});
+
+// A file chosen before the script ran (the browser's back button keeps it).
+if (input.files.length) choose(input.files[0]);
+publish();
