@@ -1027,18 +1027,8 @@ pub async fn add_field(
         _ => {}
     }
     let label = new.label.trim();
-    if label.chars().count() > 100 || label.chars().any(char::is_control) {
-        errors.push(FieldError::new("label", "error.too_long"));
-    }
-    let (min_w, min_h) = if kind == Some(FieldKind::Signature) {
-        MIN_SIGNATURE
-    } else {
-        (MIN_FIELD, MIN_FIELD)
-    };
-    let numbers = [new.x, new.y, new.width, new.height];
-    if numbers.iter().any(|n| !n.is_finite()) || new.width < min_w || new.height < min_h {
-        errors.push(FieldError::new("width", "error.field_too_small"));
-    }
+    let rect = [new.x, new.y, new.width, new.height];
+    check_label_and_size(label, kind, rect, &mut errors);
     let document = documents(db, sender, contract_id)
         .await?
         .into_iter()
@@ -1055,20 +1045,7 @@ pub async fn add_field(
     }
     match &document {
         None => errors.push(FieldError::new("document", "error.field_document")),
-        Some(d) if new.page < 1 || new.page > d.pages => {
-            errors.push(FieldError::new("page", "error.field_page"))
-        }
-        Some(d) if errors.is_empty() => {
-            let [llx, lly, urx, ury] = page_box(store, &d.original_sha256, new.page).await?;
-            let inside = new.x >= llx
-                && new.y >= lly
-                && new.x + new.width <= urx
-                && new.y + new.height <= ury;
-            if !inside {
-                errors.push(FieldError::new("x", "error.field_outside_page"));
-            }
-        }
-        Some(_) => {}
+        Some(d) => check_on_page(store, d, new.page, rect, &mut errors).await?,
     }
     if !errors.is_empty() {
         return Err(Failure::Invalid(errors));
@@ -1125,6 +1102,47 @@ pub async fn add_field(
     Ok(field)
 }
 
+/// A field's label (at most 100 characters, no control characters) and size (finite, at least
+/// the minimum of its kind), for placing and changing it.
+fn check_label_and_size(
+    label: &str,
+    kind: Option<FieldKind>,
+    [x, y, width, height]: [f64; 4],
+    errors: &mut Vec<FieldError>,
+) {
+    if label.chars().count() > 100 || label.chars().any(char::is_control) {
+        errors.push(FieldError::new("label", "error.too_long"));
+    }
+    let (min_w, min_h) = if kind == Some(FieldKind::Signature) {
+        MIN_SIGNATURE
+    } else {
+        (MIN_FIELD, MIN_FIELD)
+    };
+    if [x, y, width, height].iter().any(|n| !n.is_finite()) || width < min_w || height < min_h {
+        errors.push(FieldError::new("width", "error.field_too_small"));
+    }
+}
+
+/// A field's page exists in `document` and, when nothing else is wrong, its rectangle lies
+/// inside that page's crop box.
+async fn check_on_page(
+    store: &DocumentStore,
+    document: &Document,
+    page: i64,
+    [x, y, width, height]: [f64; 4],
+    errors: &mut Vec<FieldError>,
+) -> Result<(), Failure> {
+    if page < 1 || page > document.pages {
+        errors.push(FieldError::new("page", "error.field_page"));
+    } else if errors.is_empty() {
+        let [llx, lly, urx, ury] = page_box(store, &document.original_sha256, page).await?;
+        if !(x >= llx && y >= lly && x + width <= urx && y + height <= ury) {
+            errors.push(FieldError::new("x", "error.field_outside_page"));
+        }
+    }
+    Ok(())
+}
+
 /// What the sender changes of a placed field (moved, resized, relabelled); absent parts stay.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default)]
@@ -1168,35 +1186,14 @@ pub async fn change_field(
         ..old.clone()
     };
     let mut errors = Vec::new();
-    if field.label.chars().count() > 100 || field.label.chars().any(char::is_control) {
-        errors.push(FieldError::new("label", "error.too_long"));
-    }
-    let (min_w, min_h) = if field.kind == FieldKind::Signature {
-        MIN_SIGNATURE
-    } else {
-        (MIN_FIELD, MIN_FIELD)
-    };
-    let numbers = [field.x, field.y, field.width, field.height];
-    if numbers.iter().any(|n| !n.is_finite()) || field.width < min_w || field.height < min_h {
-        errors.push(FieldError::new("width", "error.field_too_small"));
-    }
+    let rect = [field.x, field.y, field.width, field.height];
+    check_label_and_size(&field.label, Some(field.kind), rect, &mut errors);
     let document = document_rows(db, contract_id)
         .await?
         .into_iter()
         .find(|d| d.id == field.document_id)
         .ok_or_else(|| Failure::Internal(anyhow::anyhow!("a field's document is missing")))?;
-    if field.page < 1 || field.page > document.pages {
-        errors.push(FieldError::new("page", "error.field_page"));
-    } else if errors.is_empty() {
-        let [llx, lly, urx, ury] = page_box(store, &document.original_sha256, field.page).await?;
-        let inside = field.x >= llx
-            && field.y >= lly
-            && field.x + field.width <= urx
-            && field.y + field.height <= ury;
-        if !inside {
-            errors.push(FieldError::new("x", "error.field_outside_page"));
-        }
-    }
+    check_on_page(store, &document, field.page, rect, &mut errors).await?;
     if !errors.is_empty() {
         return Err(Failure::Invalid(errors));
     }
