@@ -1,15 +1,18 @@
 //! Accessibility basics in headless Chromium: axe-core (npm, installed by scripts/test.sh; its
-//! path in `INKAN_AXE`) finds no serious or critical violation on the contract list, the
-//! preparation wizard (each of its steps), a contract's page, and the signing page an outside
-//! party opens (the one-time code, then the document with their fields), on a desktop window
-//! and at a phone's 390 × 844. axe's script is run through WebDriver, which the pages' CSP does
-//! not govern; the pages themselves load nothing but their own files.
+//! path in `INKAN_AXE`) finds no serious or critical violation, and every field has a label, on
+//! the contract list, the preparation wizard (each of its steps), a contract's page, the signing
+//! page an outside party opens (the one-time code, then the document with their fields), the
+//! self-signing page /sign (empty, then with a PDF's page and the seal's box) and the
+//! organisation settings /settings, on a desktop window and at a phone's 390 × 844. axe's
+//! script is run through WebDriver, which the pages' CSP does not govern; the pages themselves
+//! load nothing but their own files.
 
 use serde_json::{json, Value};
 
 use crate::browser::Browser;
+use crate::lifecycle::{issue, service_with_ca};
 use crate::serve::Backend;
-use crate::service::Service;
+use crate::service::{Service, ADMIN_EMAIL, MANAGER_EMAIL, MANAGER_PASSWORD};
 
 /// axe-core's script, or `None` (with a note) when it is not installed; with
 /// `INKAN_REQUIRE_BROWSER=1` (scripts/test.sh) a missing axe fails the test instead.
@@ -47,13 +50,20 @@ fn serious_violations(browser: &Browser, axe: &str) -> Vec<String> {
     }
 }
 
-/// Checks the page as it is now, noting what axe found under `page` in `found`.
+/// Checks the page as it is now, noting what axe found under `page` in `found`, and any field
+/// without a label.
 fn check(browser: &Browser, axe: &str, page: &str, found: &mut Vec<String>) {
     browser.screenshot(page);
     found.extend(
         serious_violations(browser, axe)
             .into_iter()
             .map(|v| format!("{page}: {v}")),
+    );
+    found.extend(
+        browser
+            .unlabelled_inputs("body")
+            .into_iter()
+            .map(|f| format!("{page}: field {f} has no label")),
     );
 }
 
@@ -70,12 +80,7 @@ fn ui_contract_pages_have_no_serious_accessibility_violation() {
     };
     let base = &service.app.base;
     let mut admin = service.admin();
-    let (_, mut manager) = service.user(
-        &mut admin,
-        "bunsho@example.jp",
-        &["document_manager"],
-        "Bunsho2026x",
-    );
+    let mut manager = service.manager(&mut admin);
 
     // A draft with a document, an outside signer and their fields; a second contract sent.
     let mut draft = |title: &str| -> String {
@@ -114,11 +119,7 @@ fn ui_contract_pages_have_no_serious_accessibility_violation() {
     let a = manager.post(&format!("/api/contracts/{sent}/send"), json!({}));
     assert!(a.status < 300, "{:?}", a.body);
 
-    browser.goto(&format!("{base}/login"));
-    browser.fill("#email", "bunsho@example.jp");
-    browser.fill("#password", "Bunsho2026x");
-    browser.submit("#login-form");
-    browser.wait_for("#me");
+    browser.login(base, MANAGER_EMAIL, MANAGER_PASSWORD);
 
     let mut found = Vec::new();
     browser.goto(&format!("{base}/contracts"));
@@ -141,35 +142,85 @@ fn ui_contract_pages_have_no_serious_accessibility_violation() {
 
     // The outside party's signing page: the code, then the document and their fields, on a
     // desktop window and on a phone.
-    browser.click("#logout");
-    browser.wait_for("#login-form");
-    let mail = service.mail_to("guest@example.com", "【署名依頼】秘密保持契約書（Inkan）");
-    let link = mail["body"]
-        .as_str()
-        .expect("body")
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("https://sign.example.jp"))
-        .expect("the link")
-        .to_owned();
+    browser.logout();
+    let link = service.mailed_link("guest@example.com", "【署名依頼】秘密保持契約書（Inkan）");
     browser.goto(&format!("{base}{link}"));
     browser.wait_for("#send-code");
     check(&browser, &axe, "party-code", &mut found);
-    browser.click("#send-code");
-    browser.wait_for("#code-sent:not([hidden])");
-    let code = crate::service::labelled(
-        service.mail_to("guest@example.com", "【確認コード】秘密保持契約書")["body"]
-            .as_str()
-            .expect("body"),
-        "確認コード:",
+    service.enter_mailed_code(
+        &browser,
+        "guest@example.com",
+        "【確認コード】秘密保持契約書",
     );
-    browser.fill("#code", &code);
-    browser.submit("#code-form");
-    browser.wait_for("#sign-form");
     browser.wait_for("#party[data-rendered=true] .pdf-page.painted");
     check(&browser, &axe, "party-sign", &mut found);
     browser.set_viewport(390, 844);
     browser.goto(&format!("{base}{link}"));
     browser.wait_for("#party[data-rendered=true] .pdf-page.painted");
     check(&browser, &axe, "party-sign-phone", &mut found);
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+/// The self-signing page as a signer with an issued certificate and a PIN (empty; with a
+/// PDF chosen, its page drawn and the seal's box on it; on a phone), and the
+/// organisation settings as the administrator (desktop and phone).
+#[test]
+fn ui_self_signing_and_settings_pages_have_no_serious_accessibility_violation() {
+    let Some(axe) = axe_source() else {
+        return;
+    };
+    let Some((service, _ca)) = service_with_ca(Backend::Sqlite) else {
+        return;
+    };
+    let Some(mut browser) = Browser::start("a11y_sign_settings") else {
+        return;
+    };
+    browser.set_timeout(std::time::Duration::from_secs(20));
+    let base = &service.app.base;
+    let mut admin = service.admin();
+    let mut op = service.operator();
+    let (_, mut signer) = service.user(&mut admin, "jiko@example.jp", &["signer"], "Jiko2026xx");
+    issue(&mut signer, &mut op, "a11y-order-jiko", 1);
+    let a = signer.call(
+        "PUT",
+        "/api/me/pin",
+        Some(&json!({ "pin": "Jiko2026pin", "confirm": "Jiko2026pin" })),
+    );
+    assert!(a.status < 300, "{:?}", a.body);
+    let work = tempfile::tempdir().expect("tempdir");
+    let pdf = work.path().join("jiko.pdf");
+    std::fs::write(&pdf, crate::support::minimal_pdf("Self-signed")).expect("write");
+
+    let mut found = Vec::new();
+    browser.login(base, "jiko@example.jp", "Jiko2026xx");
+    browser.goto(&format!("{base}/sign"));
+    browser.wait_for("#sign-form");
+    assert!(
+        browser.exists("#sign-form input#pin"),
+        "the PIN is asked for"
+    );
+    assert!(
+        !browser.exists("#sign-blocked"),
+        "the certificate is usable"
+    );
+    check(&browser, &axe, "sign", &mut found);
+    browser.choose_file("#pdf", &pdf);
+    browser.wait_for("#sign-form[data-ready=true] #seal-box");
+    assert_eq!(browser.count("#sign-pages .pdf-page"), 1);
+    check(&browser, &axe, "sign-placed", &mut found);
+    browser.set_viewport(390, 844);
+    browser.goto(&format!("{base}/sign"));
+    browser.choose_file("#pdf", &pdf);
+    browser.wait_for("#sign-form[data-ready=true] #seal-box");
+    check(&browser, &axe, "sign-phone", &mut found);
+    browser.set_viewport(1280, 900);
+
+    browser.login(base, ADMIN_EMAIL, "Kanri2026pass");
+    for (width, height, page) in [(1280, 900, "settings"), (390, 844, "settings-phone")] {
+        browser.set_viewport(width, height);
+        browser.goto(&format!("{base}/settings"));
+        browser.wait_for("#settings-form");
+        check(&browser, &axe, page, &mut found);
+    }
     assert!(found.is_empty(), "{found:#?}");
 }

@@ -785,6 +785,76 @@ impl Browser {
     }
 }
 
+/// Steps that Inkan's own pages share, so that each test says what it does rather than which
+/// fields it fills.
+impl Browser {
+    /// Logs in through the login page of the server at `base` (logging whoever is logged in
+    /// out first) and waits for the logged-in page.
+    pub fn login(&self, base: &str, email: &str, password: &str) {
+        self.goto(&format!("{base}/login"));
+        // A logged-in browser is sent on from the login page to the home page.
+        if self.exists("#logout") {
+            self.logout();
+        }
+        self.fill("#email", email);
+        self.fill("#password", password);
+        self.submit("#login-form");
+        self.wait_for("#me");
+    }
+
+    /// Clicks 「ログアウト」 and waits for the login page.
+    pub fn logout(&self) {
+        self.click("#logout");
+        self.wait_for("#login-form");
+    }
+
+    /// On an outside party's signing page: asks for the one-time code and waits until the page
+    /// says it was sent.
+    pub fn ask_for_code(&self) {
+        self.click("#send-code");
+        self.wait_for("#code-sent:not([hidden])");
+    }
+
+    /// On an outside party's signing page: enters `code` and waits for the document to sign.
+    pub fn enter_code(&self, code: &str) {
+        self.fill("#code", code);
+        self.submit("#code-form");
+        self.wait_for("#sign-form");
+    }
+
+    /// The console's Content-Security-Policy violations since the last `console` call.
+    pub fn csp_violations(&self) -> Vec<String> {
+        self.console()
+            .into_iter()
+            .filter(|m| {
+                m.contains("Content Security Policy") || m.contains("Content-Security-Policy")
+            })
+            .collect()
+    }
+
+    /// The fields within the elements matching `css` (`body` for the whole page) that have
+    /// no label (neither a `<label>` nor `aria-label` or `aria-labelledby`): their ids, or
+    /// their names. Hidden inputs and buttons are not fields.
+    pub fn unlabelled_inputs(&self, css: &str) -> Vec<String> {
+        let css = serde_json::to_string(css).expect("JSON");
+        let found = self.script(&format!(
+            "const skip = ['hidden', 'submit', 'button', 'reset', 'image'];
+             return [...document.querySelectorAll({css})]
+                 .flatMap(s => [...s.querySelectorAll('input, select, textarea')])
+                 .filter(i => !skip.includes(i.type))
+                 .filter(i => !(i.labels && i.labels.length) && !i.getAttribute('aria-label')
+                     && !i.getAttribute('aria-labelledby'))
+                 .map(i => i.id || i.name);"
+        ));
+        found
+            .as_array()
+            .unwrap_or_else(|| panic!("the fields without a label: {found}"))
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {
@@ -1027,6 +1097,15 @@ fn form_filled_in_the_browser_reaches_the_server() {
     browser.click("#again");
     browser.wait_for("#apply");
     assert_eq!(browser.texts("h1"), ["お申し込み"]);
+    // Every field of the form has a label, until one without is added.
+    assert_eq!(browser.unlabelled_inputs("body"), Vec::<String>::new());
+    browser.script(
+        "const bare = document.createElement('input');
+         bare.id = 'bare';
+         document.getElementById('apply').append(bare);
+         return true;",
+    );
+    assert_eq!(browser.unlabelled_inputs("#apply"), ["bare"]);
 
     for (n, (path, name)) in [(form, "form"), (filled, "filled"), (received, "received")]
         .into_iter()

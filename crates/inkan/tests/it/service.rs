@@ -1,11 +1,13 @@
 //! A JSON API client for the service tests (keeps the session cookie and the CSRF token), and
 //! set-ups shared by the account, matrix, browser and schemathesis tests: a server with a real
-//! SMTP server on loopback, logging in with the emailed temporary password, users of every role.
+//! SMTP server on loopback, logging in with the emailed temporary password, users of every role,
+//! the parties' mailed signing links and one-time codes.
 
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
+use crate::browser::Browser;
 use crate::email::{free_port, serve_with_smtp, SmtpSink};
 use crate::serve::{Backend, TestApp};
 
@@ -184,12 +186,61 @@ impl Api {
     }
 }
 
+/// Contracts made through the API, for the tests that need one to look at.
+impl Api {
+    /// Creates a draft titled `title`; its id.
+    pub fn draft(&mut self, title: &str) -> String {
+        let a = self.post("/api/contracts", json!({ "title": title }));
+        assert_eq!(a.status, 201, "{:?}", a.body);
+        a.body["id"].as_str().expect("id").to_owned()
+    }
+
+    /// Sends a contract titled `title` to `parties` (address, name, step: signers with simple
+    /// signatures; a user by address alone), each with a signature field on a one-page
+    /// document; its id.
+    pub fn send_contract(&mut self, title: &str, parties: &[(&str, &str, i64)]) -> String {
+        let id = self.draft(title);
+        let pdf = crate::support::minimal_pdf(if title.is_ascii() { title } else { "contract" });
+        let a = self.raw(
+            "POST",
+            &format!("/api/contracts/{id}/documents?name=contract.pdf"),
+            Some(&pdf),
+            Some("application/pdf"),
+        );
+        assert_eq!(a.status, 201, "{:?}", a.body);
+        let document = a.body["id"].as_str().expect("id").to_owned();
+        for (i, (email, name, step)) in parties.iter().enumerate() {
+            let a = self.post(
+                &format!("/api/contracts/{id}/parties"),
+                json!({ "role": "signer", "step": step, "signature_kind": "simple",
+                        "email": email, "name": name }),
+            );
+            assert_eq!(a.status, 201, "{:?}", a.body);
+            let party = a.body["id"].as_str().expect("id").to_owned();
+            let a = self.post(
+                &format!("/api/contracts/{id}/fields"),
+                json!({ "document": document, "party": party, "kind": "signature", "page": 1,
+                        "x": 60 + 150 * i, "y": 80, "width": 120, "height": 60 }),
+            );
+            assert_eq!(a.status, 201, "{:?}", a.body);
+        }
+        let a = self.post(&format!("/api/contracts/{id}/send"), json!({}));
+        assert_eq!(a.status, 200, "{:?}", a.body);
+        id
+    }
+}
+
 /// The value after `label` in a text (`仮パスワード: …`).
 pub fn labelled(text: &str, label: &str) -> String {
     text.lines()
         .find_map(|l| l.trim().strip_prefix(label))
         .map(|v| v.trim().to_owned())
         .unwrap_or_else(|| panic!("no '{label}' in {text}"))
+}
+
+/// The one-time code in a mail (`確認コード: …`).
+fn code_in(mail: &Value) -> String {
+    labelled(mail["body"].as_str().expect("body"), "確認コード:")
 }
 
 /// A server with a real SMTP server on loopback receiving its mail.
@@ -247,24 +298,63 @@ impl Service {
 
     /// The newest message to `to` with `subject`, waiting for it.
     pub fn mail_to(&self, to: &str, subject: &str) -> Value {
+        self.mail_after(to, subject, 0)
+    }
+
+    /// How many messages to `to` with `subject` have arrived.
+    fn mails_to(&self, to: &str, subject: &str) -> usize {
+        self.smtp
+            .messages()
+            .iter()
+            .filter(|m| m["to"] == to && m["subject"] == subject)
+            .count()
+    }
+
+    /// The newest message to `to` with `subject` once more than `seen` of them have arrived.
+    fn mail_after(&self, to: &str, subject: &str, seen: usize) -> Value {
         let started = std::time::Instant::now();
         loop {
-            if let Some(m) = self
+            let mut found: Vec<Value> = self
                 .smtp
                 .messages()
                 .into_iter()
-                .rev()
-                .find(|m| m["to"] == to && m["subject"] == subject)
-            {
-                return m;
+                .filter(|m| m["to"] == to && m["subject"] == subject)
+                .collect();
+            if found.len() > seen {
+                return found.pop().expect("a message");
             }
             assert!(
                 started.elapsed() < Duration::from_secs(30),
-                "no '{subject}' to {to}; got {:?}",
+                "no '{subject}' to {to} after the {seen} seen; got {:?}",
                 self.smtp.messages()
             );
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The path (`/sign/…`) of the signing link in the newest mail to `to` with `subject` (the
+    /// request: `【署名依頼】<title>（Inkan）`); open it at the server's own address.
+    pub fn mailed_link(&self, to: &str, subject: &str) -> String {
+        let mail = self.mail_to(to, subject);
+        let body = mail["body"].as_str().expect("body");
+        body.lines()
+            .find_map(|l| l.trim().strip_prefix("https://sign.example.jp"))
+            .unwrap_or_else(|| panic!("no link in {body}"))
+            .to_owned()
+    }
+
+    /// The one-time code in the newest mail to `to` with `subject` (`【確認コード】<title>`).
+    pub fn mailed_code(&self, to: &str, subject: &str) -> String {
+        code_in(&self.mail_to(to, subject))
+    }
+
+    /// On the signing page that `browser` shows the outside party `to`: asks for the one-time
+    /// code, reads it from the new mail with `subject` (`【確認コード】<title>`), enters it and
+    /// waits for the document to sign.
+    pub fn enter_mailed_code(&self, browser: &Browser, to: &str, subject: &str) {
+        let seen = self.mails_to(to, subject);
+        browser.ask_for_code();
+        browser.enter_code(&code_in(&self.mail_after(to, subject, seen)));
     }
 
     /// The temporary password in the account email to `to`.
@@ -278,6 +368,18 @@ impl Service {
         let mut api = self.api();
         api.first_login(ADMIN_EMAIL, &self.printed_password(), "Kanri2026pass");
         api
+    }
+
+    /// The document manager [`MANAGER_EMAIL`] (password [`MANAGER_PASSWORD`]), created by
+    /// `admin` and logged in: the sender of the browser tests' contracts.
+    pub fn manager(&self, admin: &mut Api) -> Api {
+        let (_, manager) = self.user(
+            admin,
+            MANAGER_EMAIL,
+            &["document_manager"],
+            MANAGER_PASSWORD,
+        );
+        manager
     }
 
     /// An instance operator made by `inkan admin create-operator`, logged in with a new
@@ -352,6 +454,10 @@ impl Service {
 
 /// The first administrator's address (`serve_with_smtp`).
 pub const ADMIN_EMAIL: &str = "kanri@example.jp";
+
+/// The document manager made by [`Service::manager`].
+pub const MANAGER_EMAIL: &str = "bunsho@example.jp";
+pub const MANAGER_PASSWORD: &str = "Bunsho2026x";
 
 /// A complete, valid certificate application (`n` varies the email address).
 pub fn applicant_form(n: usize) -> serde_json::Value {

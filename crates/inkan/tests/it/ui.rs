@@ -163,8 +163,7 @@ fn first_login_password_change_and_user_creation(backend: Backend, name: &str) {
     assert_eq!(browser.text("h1"), "ユーザー管理");
 
     // Logout, then the new user's first login with the mailed password.
-    browser.click("#logout");
-    browser.wait_for("#login-form");
+    browser.logout();
     assert_eq!(browser.text(".flash"), "ログアウトしました");
     browser.screenshot("logged-out");
     browser.fill("#email", "bunsho@example.jp");
@@ -249,10 +248,7 @@ fn ui_password_reset_by_emailed_link() {
         browser.text("#error-message"),
         "このリンクは無効か、有効期限が切れています。もう一度お申し込みください"
     );
-    browser.goto(&format!("{base}/login"));
-    browser.fill("#email", ADMIN_EMAIL);
-    browser.fill("#password", "Reset2026pass");
-    browser.submit("#login-form");
+    browser.login(base, ADMIN_EMAIL, "Reset2026pass");
     assert_eq!(browser.text("#me"), ADMIN_EMAIL);
     browser.screenshot("logged-in-after-reset");
 }
@@ -279,20 +275,9 @@ fn ui_certificate_application_identity_check_and_profile_status() {
         "Agent2026x",
     );
     service.operator();
-    let login = |email: &str, password: &str| {
-        browser.goto(&format!("{base}/login"));
-        browser.fill("#email", email);
-        browser.fill("#password", password);
-        browser.submit("#login-form");
-        browser.wait_for("#me");
-    };
-    let logout = || {
-        browser.click("#logout");
-        browser.wait_for("#login-form");
-    };
 
     // A transaction agent: 「申請する」 shown disabled, with the reason.
-    login("agent@example.jp", "Agent2026x");
+    browser.login(base, "agent@example.jp", "Agent2026x");
     browser.click("#me");
     browser.wait_for("#certificate");
     assert!(browser.source().contains("id=\"apply\" disabled"));
@@ -301,9 +286,9 @@ fn ui_certificate_application_identity_check_and_profile_status() {
         "取引士は簡易署名(立会人型)のみ行えるため、申請できません"
     );
     browser.screenshot("agent-profile");
-    logout();
+    browser.logout();
 
-    login("yamada@example.jp", "Yamada2026x");
+    browser.login(base, "yamada@example.jp", "Yamada2026x");
     browser.click("#me");
     browser.wait_for("#no-certificate");
     browser.screenshot("profile-no-certificate");
@@ -402,10 +387,10 @@ fn ui_certificate_application_identity_check_and_profile_status() {
     );
     assert!(browser.source().contains("id=\"sign-submit\" disabled"));
     browser.screenshot("sign-blocked-pending");
-    logout();
+    browser.logout();
 
     // The operator's queue.
-    login("op@inkan.example", "Operator2026");
+    browser.login(base, "op@inkan.example", "Operator2026");
     browser.click("nav.side a[href='/identity-checks']");
     browser.wait_for(&format!("#check-{order_id}"));
     browser.screenshot("identity-checks");
@@ -414,10 +399,10 @@ fn ui_certificate_application_identity_check_and_profile_status() {
     browser.wait_for("#checks-empty");
     assert_eq!(browser.text(".flash"), "承認し、電子証明書を発行しました");
     browser.screenshot("identity-check-approved");
-    logout();
+    browser.logout();
 
     // The signer's profile: the certificate, its expiry a year away, 「変更する」.
-    login("yamada@example.jp", "Yamada2026x");
+    browser.login(base, "yamada@example.jp", "Yamada2026x");
     browser.click("#me");
     browser.wait_for("#certificates");
     assert_eq!(browser.text("#certificates .cert-status"), "有効");
@@ -455,11 +440,7 @@ fn ui_administrator_applies_for_a_signer_from_user_details() {
     let base = &service.app.base;
     let mut admin = service.admin();
     let (signer_id, _) = service.user(&mut admin, "suzuki@example.jp", &["signer"], "Suzuki2026x");
-    browser.goto(&format!("{base}/login"));
-    browser.fill("#email", ADMIN_EMAIL);
-    browser.fill("#password", "Kanri2026pass");
-    browser.submit("#login-form");
-    browser.wait_for("#me");
+    browser.login(base, ADMIN_EMAIL, "Kanri2026pass");
     browser.goto(&format!("{base}/users/{signer_id}"));
     browser.wait_for("#certificate");
     assert_eq!(
@@ -550,13 +531,6 @@ fn ui_seal_images_on_the_profile_and_for_a_user() {
     let third = file("三.png", png(&stamp_scan(240, VERMILION, 3)));
     let fourth = file("四.png", png(&stamp_scan(240, VERMILION, 4)));
     let text = file("x.png", b"not an image at all".to_vec());
-    let login = |email: &str, password: &str| {
-        browser.goto(&format!("{base}/login"));
-        browser.fill("#email", email);
-        browser.fill("#password", password);
-        browser.submit("#login-form");
-        browser.wait_for("#me");
-    };
     let pictures_loaded = || {
         browser.script(
             "return Array.from(document.querySelectorAll('#seal-preview img'))
@@ -570,7 +544,7 @@ fn ui_seal_images_on_the_profile_and_for_a_user() {
     let names = || browser.texts("#seal-list .seal-name");
     let defaults = || browser.texts("#seal-list .is-default .seal-name");
 
-    login("yamada@example.jp", "Yamada2026x");
+    browser.login(base, "yamada@example.jp", "Yamada2026x");
     browser.click("#me");
     browser.wait_for("#seals");
     assert_eq!(browser.text("#seals h2"), "印影・署名画像");
@@ -657,11 +631,10 @@ fn ui_seal_images_on_the_profile_and_for_a_user() {
     );
     assert_eq!(chosen, serde_json::json!("山田 認印"));
     browser.screenshot("sign-seal-choice");
-    browser.click("#logout");
-    browser.wait_for("#login-form");
+    browser.logout();
 
     // The administrator, from the user's 詳細 page: delete one, upload and save another.
-    login(crate::service::ADMIN_EMAIL, "Kanri2026pass");
+    browser.login(base, crate::service::ADMIN_EMAIL, "Kanri2026pass");
     browser.goto(&format!("{base}/users/{signer_id}"));
     browser.wait_for("#seals");
     assert_eq!(names().len(), 3);

@@ -6,14 +6,15 @@
 //! mail links to: the one-time code, the document's page rendered to the screen's width with
 //! their fields on it, the 「次へ」 guidance from field to field (with the keyboard too), a text
 //! field filled in, 「署名する」; the browser's console shows no Content-Security-Policy
-//! violation. The sender's page shows it completed with its downloads. Screens are saved under
-//! `target/screenshots/ui_contracts/`.
+//! violation. The sender's page shows it completed with its downloads. A sender who keeps a
+//! contract's page open sees the parties' statuses change as they sign, without reloading it.
+//! Screens are saved under `target/screenshots/ui_contracts/` (and `ui_contract_live/`).
 
 use serde_json::json;
 
 use crate::browser::Browser;
 use crate::serve::Backend;
-use crate::service::{Service, ADMIN_EMAIL};
+use crate::service::{Service, ADMIN_EMAIL, MANAGER_EMAIL, MANAGER_PASSWORD};
 
 #[test]
 fn ui_a_document_manager_drafts_a_contract() {
@@ -25,22 +26,10 @@ fn ui_a_document_manager_drafts_a_contract() {
     };
     let base = &service.app.base;
     let mut admin = service.admin();
-    let (_, mut manager) = service.user(
-        &mut admin,
-        "bunsho@example.jp",
-        &["document_manager"],
-        "Bunsho2026x",
-    );
+    let mut manager = service.manager(&mut admin);
     service.user(&mut admin, "shomei@example.jp", &["signer"], "Shomei2026x");
-    let login = |email: &str, password: &str| {
-        browser.goto(&format!("{base}/login"));
-        browser.fill("#email", email);
-        browser.fill("#password", password);
-        browser.submit("#login-form");
-        browser.wait_for("#me");
-    };
 
-    login("bunsho@example.jp", "Bunsho2026x");
+    browser.login(base, MANAGER_EMAIL, MANAGER_PASSWORD);
     browser.click("nav.side a[href='/contracts']");
     browser.wait_for("#contract-new");
     assert!(browser
@@ -97,9 +86,7 @@ fn ui_a_document_manager_drafts_a_contract() {
     browser.screenshot("contract-page");
 
     // The administrator reads it from the organisation's list.
-    browser.click("#logout");
-    browser.wait_for("#login-form");
-    login(ADMIN_EMAIL, "Kanri2026pass");
+    browser.login(base, ADMIN_EMAIL, "Kanri2026pass");
     browser.click("nav.side a[href='/contracts']");
     browser.wait_for("#contracts");
     assert!(
@@ -145,9 +132,7 @@ fn ui_a_document_manager_drafts_a_contract() {
     let [signature_field, text_field, date_field] = &field_ids[..] else {
         unreachable!()
     };
-    browser.click("#logout");
-    browser.wait_for("#login-form");
-    login("bunsho@example.jp", "Bunsho2026x");
+    browser.login(base, MANAGER_EMAIL, MANAGER_PASSWORD);
     browser.goto(&format!("{base}/contracts/{id}#review"));
     browser.wait_for("#step-review:not([hidden]) #send");
     browser.screenshot("before-send");
@@ -158,37 +143,20 @@ fn ui_a_document_manager_drafts_a_contract() {
 
     // The outside party opens their link on a phone, confirms the code from their mail, and
     // signs.
-    browser.click("#logout");
-    browser.wait_for("#login-form");
+    browser.logout();
     browser.console();
     browser.set_viewport(390, 844);
-    let mail = service.mail_to("guest@example.com", "【署名依頼】業務委託契約書（Inkan）");
-    let link = mail["body"]
-        .as_str()
-        .expect("body")
-        .lines()
-        .find_map(|l| l.trim().strip_prefix("https://sign.example.jp"))
-        .expect("the link")
-        .to_owned();
+    let link = service.mailed_link("guest@example.com", "【署名依頼】業務委託契約書（Inkan）");
     browser.goto(&format!("{base}{link}"));
     browser.wait_for("#send-code");
     browser.screenshot("party-code");
     // A wrong code is refused next to the code field.
-    browser.click("#send-code");
-    browser.wait_for("#code-sent:not([hidden])");
+    browser.ask_for_code();
     browser.fill("#code", "12345");
     browser.click("#confirm-code");
     browser.wait_for("#code-error:not([hidden])");
     assert_eq!(browser.text("#code-error"), "確認コードが正しくありません");
-    let code = crate::service::labelled(
-        service.mail_to("guest@example.com", "【確認コード】業務委託契約書")["body"]
-            .as_str()
-            .expect("body"),
-        "確認コード:",
-    );
-    browser.fill("#code", &code);
-    browser.submit("#code-form");
-    browser.wait_for("#sign-form");
+    browser.enter_code(&service.mailed_code("guest@example.com", "【確認コード】業務委託契約書"));
     assert!(browser.text("#documents").contains("contract.pdf"));
     assert!(browser.text("#downloads").contains("contract.pdf"));
 
@@ -237,12 +205,11 @@ fn ui_a_document_manager_drafts_a_contract() {
     );
     assert_eq!(small, json!([]), "buttons under 44 px");
     // Every input has a label.
-    let unlabelled = browser.script(
-        "return [...document.querySelectorAll('#party input, #party textarea')]
-            .filter(i => !(i.labels && i.labels.length) && !i.getAttribute('aria-label'))
-            .map(i => i.id || i.name);",
+    assert_eq!(
+        browser.unlabelled_inputs("#party"),
+        Vec::<String>::new(),
+        "inputs without a label"
     );
-    assert_eq!(unlabelled, json!([]), "inputs without a label");
     assert_eq!(
         browser.text("#steps .step.current .step-label"),
         "住所 必須"
@@ -310,25 +277,17 @@ fn ui_a_document_manager_drafts_a_contract() {
         current(&browser)["focused"] == json!("sign")
     });
     browser.screenshot("party-act");
-    let violations: Vec<String> = browser
-        .console()
-        .into_iter()
-        .filter(|m| m.contains("Content Security Policy") || m.contains("Content-Security-Policy"))
-        .collect();
+    let violations = browser.csp_violations();
     assert!(violations.is_empty(), "CSP violations: {violations:?}");
     browser.submit("#sign-form");
     browser.wait_for("#stage-done, #stage-completed");
     browser.screenshot("party-signed");
-    let violations: Vec<String> = browser
-        .console()
-        .into_iter()
-        .filter(|m| m.contains("Content Security Policy") || m.contains("Content-Security-Policy"))
-        .collect();
+    let violations = browser.csp_violations();
     assert!(violations.is_empty(), "CSP violations: {violations:?}");
     browser.set_viewport(1280, 900);
 
     // The sender's page: completed, with the signed document and the certificate.
-    login("bunsho@example.jp", "Bunsho2026x");
+    browser.login(base, MANAGER_EMAIL, MANAGER_PASSWORD);
     // Completion is a job: the page shows it once done.
     crate::support::wait_until(std::time::Duration::from_secs(60), "completion", || {
         browser.goto(&format!("{base}/contracts/{id}"));
@@ -336,6 +295,101 @@ fn ui_a_document_manager_drafts_a_contract() {
         browser.exists("#certificate")
     });
     assert_eq!(browser.text("#contract-status"), "締結済み");
+    browser.screenshot("completed");
+}
+
+/// The sender keeps a sent contract's page open while its parties sign over HTTP with their
+/// mailed links. At the page's next refresh (every 15 seconds) the first party shows 署名済み,
+/// the second, whose turn it now is, 通知済み, and the note says the statuses changed, all
+/// without the page reloading. Once the second party signs and the contract completes, the
+/// page reloads itself to show it completed.
+#[test]
+fn ui_the_contract_page_follows_the_parties_statuses_while_open() {
+    const REQUEST: &str = "【署名依頼】業務委託契約書（Inkan）";
+    let Some(service) = Service::start(Backend::Sqlite) else {
+        return;
+    };
+    let Some(browser) = Browser::start("ui_contract_live") else {
+        return;
+    };
+    let base = &service.app.base;
+    let mut admin = service.admin();
+    let mut manager = service.manager(&mut admin);
+    let (_, mut signer) = service.user(&mut admin, "shomei@example.jp", &["signer"], "Shomei2026x");
+    let id = manager.send_contract(
+        "業務委託契約書",
+        &[
+            ("shomei@example.jp", "", 1),
+            ("guest@example.com", "社外 花子", 2),
+        ],
+    );
+    let contract = manager.get(&format!("/api/contracts/{id}")).body;
+    let party = |i: usize| {
+        contract["parties"][i]["id"]
+            .as_str()
+            .expect("party")
+            .to_owned()
+    };
+    let (first, second) = (party(0), party(1));
+    let status = |party: &str| browser.text(&format!("#party-status-{party}"));
+    let token = |to: &str| {
+        let link = service.mailed_link(to, REQUEST);
+        link.rsplit('/').next().expect("token").to_owned()
+    };
+
+    browser.login(base, MANAGER_EMAIL, MANAGER_PASSWORD);
+    browser.goto(&format!("{base}/contracts/{id}"));
+    browser.wait_for("#contract[data-status=sent]");
+    assert_eq!(
+        (status(&first), status(&second)),
+        ("通知済み".into(), "順番待ち".into())
+    );
+    assert_eq!(browser.text("#live-note"), "");
+    // A mark on this page's window: gone if the page reloads.
+    browser.script("window.inkanStayed = true; return true;");
+    let stayed = || browser.script("return window.inkanStayed === true;") == json!(true);
+
+    // The first party signs: the open page follows within its refresh.
+    let a = signer.post(
+        &format!("/api/party/{}/sign", token("shomei@example.jp")),
+        json!({}),
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    crate::support::wait_until(
+        std::time::Duration::from_secs(25),
+        "the first party's new status on the open page",
+        || status(&first) == "署名済み",
+    );
+    assert_eq!(status(&second), "通知済み", "their turn now");
+    assert_eq!(browser.text("#live-note"), "当事者の状態が更新されました");
+    assert_eq!(browser.text("#contract-status"), "送信済み(署名待ち)");
+    assert!(stayed(), "the page was not reloaded");
+    browser.screenshot("first-signed");
+
+    // The outside party confirms their code and signs: the contract completes, and the page
+    // reloads itself to show it.
+    let guest_token = token("guest@example.com");
+    let mut guest = service.api();
+    let a = guest.post(&format!("/api/party/{guest_token}/code"), json!({}));
+    assert_eq!(a.status, 204, "{:?}", a.body);
+    let code = service.mailed_code("guest@example.com", "【確認コード】業務委託契約書");
+    let a = guest.post(
+        &format!("/api/party/{guest_token}/code/confirm"),
+        json!({ "code": code }),
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    let session = a.body["session"].as_str().expect("session").to_owned();
+    guest.headers = vec![("X-Inkan-Party".into(), session)];
+    let a = guest.post(&format!("/api/party/{guest_token}/sign"), json!({}));
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    crate::support::wait_until(
+        std::time::Duration::from_secs(75),
+        "the open page showing the contract completed",
+        || browser.exists("#contract[data-status=completed]"),
+    );
+    assert!(!stayed(), "the page reloaded itself");
+    assert_eq!(browser.text("#contract-status"), "締結済み");
+    assert_eq!(status(&second), "署名済み");
     browser.screenshot("completed");
 }
 
@@ -589,11 +643,7 @@ fn ui_pdf_pages_place_rectangles_on_turned_and_mixed_size_pages() {
     assert_eq!(timing["pages"], 20, "{timing}");
     eprintln!("20-page document, first page shown after {timing}");
     browser.screenshot("twenty-pages-first");
-    let violations: Vec<String> = browser
-        .console()
-        .into_iter()
-        .filter(|m| m.contains("Content Security Policy") || m.contains("Content-Security-Policy"))
-        .collect();
+    let violations = browser.csp_violations();
     assert!(violations.is_empty(), "CSP violations: {violations:?}");
 }
 

@@ -10,49 +10,7 @@ use serde_json::json;
 
 use crate::browser::{Browser, KEY_ENTER};
 use crate::serve::Backend;
-use crate::service::{set_clock, Api, Service, ADMIN_EMAIL};
-
-/// Creates a draft titled `title` as `api`; its id.
-fn draft(api: &mut Api, title: &str) -> String {
-    let a = api.post("/api/contracts", json!({ "title": title }));
-    assert_eq!(a.status, 201, "{:?}", a.body);
-    a.body["id"].as_str().expect("id").to_owned()
-}
-
-/// Sends a contract to `parties` (signers with simple signatures; a user by address alone),
-/// each with a signature field on a one-page document.
-fn sent(api: &mut Api, title: &str, parties: &[(&str, &str, i64)]) -> String {
-    let id = draft(api, title);
-    let a = api.raw(
-        "POST",
-        &format!("/api/contracts/{id}/documents?name=contract.pdf"),
-        Some(&crate::support::minimal_pdf(if title.is_ascii() {
-            title
-        } else {
-            "contract"
-        })),
-        Some("application/pdf"),
-    );
-    assert_eq!(a.status, 201, "{:?}", a.body);
-    let document = a.body["id"].as_str().expect("id").to_owned();
-    for (i, (email, name, step)) in parties.iter().enumerate() {
-        let a = api.post(
-            &format!("/api/contracts/{id}/parties"),
-            json!({ "role": "signer", "step": step, "signature_kind": "simple", "email": email, "name": name }),
-        );
-        assert_eq!(a.status, 201, "{:?}", a.body);
-        let party = a.body["id"].as_str().expect("id").to_owned();
-        let a = api.post(
-            &format!("/api/contracts/{id}/fields"),
-            json!({ "document": document, "party": party, "kind": "signature", "page": 1,
-                    "x": 60 + 150 * i, "y": 80, "width": 120, "height": 60 }),
-        );
-        assert_eq!(a.status, 201, "{:?}", a.body);
-    }
-    let a = api.post(&format!("/api/contracts/{id}/send"), json!({}));
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    id
-}
+use crate::service::{set_clock, Service, ADMIN_EMAIL, MANAGER_EMAIL, MANAGER_PASSWORD};
 
 #[test]
 fn ui_the_contract_list_counts_searches_pages_sorts_and_shows_whose_turn_it_is() {
@@ -70,12 +28,7 @@ fn ui_the_contract_list_counts_searches_pages_sorts_and_shows_whose_turn_it_is()
     };
     let base = &service.app.base;
     let mut admin = service.admin();
-    let (_, mut manager) = service.user(
-        &mut admin,
-        "bunsho@example.jp",
-        &["document_manager"],
-        "Bunsho2026x",
-    );
+    let mut manager = service.manager(&mut admin);
     let (_, mut colleague) = service.user(
         &mut admin,
         "bunsho2@example.jp",
@@ -98,11 +51,10 @@ fn ui_the_contract_list_counts_searches_pages_sorts_and_shows_whose_turn_it_is()
     let mut drafts = Vec::new();
     for n in 1..=23 {
         tick();
-        drafts.push(draft(&mut manager, &format!("下書き契約 {n:02}")));
+        drafts.push(manager.draft(&format!("下書き契約 {n:02}")));
     }
     tick();
-    let with_signer = sent(
-        &mut manager,
+    let with_signer = manager.send_contract(
         "送付済み契約 A",
         &[
             ("shomei@example.jp", "", 1),
@@ -110,33 +62,25 @@ fn ui_the_contract_list_counts_searches_pages_sorts_and_shows_whose_turn_it_is()
         ],
     );
     tick();
-    let other_sent = sent(
-        &mut manager,
+    let other_sent = manager.send_contract(
         "送付済み契約 B",
         &[("acme@example.com", "Acme 株式会社", 1)],
     );
     tick();
-    let cancelled = draft(&mut manager, "取消契約");
+    let cancelled = manager.draft("取消契約");
     let a = manager.post(
         &format!("/api/contracts/{cancelled}/cancel"),
         json!({ "reason": "条件変更のため" }),
     );
     assert_eq!(a.status, 200, "{:?}", a.body);
     tick();
-    draft(&mut colleague, "他の担当の契約");
+    colleague.draft("他の担当の契約");
 
-    let login = |email: &str, password: &str| {
-        browser.goto(&format!("{base}/login"));
-        browser.fill("#email", email);
-        browser.fill("#password", password);
-        browser.submit("#login-form");
-        browser.wait_for("#me");
-    };
     let count = |tab: &str| browser.text(&format!("#tab-{tab} .count"));
     let titles = || browser.texts("#contracts tbody td.title");
 
     // The document manager's own contracts: counts per status, the newest first, 20 a page.
-    login("bunsho@example.jp", "Bunsho2026x");
+    browser.login(base, MANAGER_EMAIL, MANAGER_PASSWORD);
     browser.click("nav.side a[href='/contracts']");
     browser.wait_for("#contracts");
     let counts: Vec<String> = [
@@ -242,9 +186,7 @@ fn ui_the_contract_list_counts_searches_pages_sorts_and_shows_whose_turn_it_is()
     browser.wait_for("#tab-all");
 
     // The signer: only their turns; 「開く」 (with the keyboard) opens their signing page.
-    browser.click("#logout");
-    browser.wait_for("#login-form");
-    login("shomei@example.jp", "Shomei2026x");
+    browser.login(base, "shomei@example.jp", "Shomei2026x");
     browser.click("nav.side a[href='/contracts']");
     browser.wait_for("#contracts");
     assert_eq!(browser.texts(".tabs a").len(), 1, "the waiting tab alone");
@@ -260,9 +202,7 @@ fn ui_the_contract_list_counts_searches_pages_sorts_and_shows_whose_turn_it_is()
     assert!(browser.current_url().contains("/sign/"));
 
     // The administrator: the organisation's contracts with their senders; a draft read-only.
-    browser.click("#logout");
-    browser.wait_for("#login-form");
-    login(ADMIN_EMAIL, "Kanri2026pass");
+    browser.login(base, ADMIN_EMAIL, "Kanri2026pass");
     browser.goto(&format!("{base}/contracts"));
     assert_eq!(count("all"), "27");
     assert!(

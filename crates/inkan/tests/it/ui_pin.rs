@@ -26,20 +26,9 @@ fn ui_signing_pin_set_locked_unlocked_and_reset() {
         service.user(&mut admin, "kato@example.jp", &["signer"], "Kato2026xx");
     let mut op = service.operator();
     issue(&mut signer, &mut op, "ui-pin-order-1", 41);
-    let login = |email: &str, password: &str| {
-        browser.goto(&format!("{base}/login"));
-        browser.fill("#email", email);
-        browser.fill("#password", password);
-        browser.submit("#login-form");
-        browser.wait_for("#me");
-    };
-    let logout = || {
-        browser.click("#logout");
-        browser.wait_for("#login-form");
-    };
 
     // The signer: no PIN yet; 「編集」 opens the form, whose errors sit next to the fields.
-    login("kato@example.jp", "Kato2026xx");
+    browser.login(base, "kato@example.jp", "Kato2026xx");
     browser.click("#me");
     browser.wait_for("#pin");
     assert_eq!(browser.text("#pin-state"), "未設定");
@@ -120,10 +109,10 @@ fn ui_signing_pin_set_locked_unlocked_and_reset() {
     browser.wait_for("#sign-form");
     assert!(browser.exists("#pin-locked"));
     browser.screenshot("sign-locked");
-    logout();
+    browser.logout();
 
     // The administrator unlocks it from 詳細.
-    login(ADMIN_EMAIL, "Kanri2026pass");
+    browser.login(base, ADMIN_EMAIL, "Kanri2026pass");
     browser.goto(&format!("{base}/users/{signer_id}"));
     browser.wait_for("#pin-locked");
     assert_eq!(browser.text("#pin-failures"), "5");
@@ -153,10 +142,10 @@ fn ui_signing_pin_set_locked_unlocked_and_reset() {
         .texts("#applications .app-status")
         .contains(&"新しい署名PINの設定待ち".to_owned()));
     browser.screenshot("details-pin-reset");
-    logout();
+    browser.logout();
 
     // The signer sets a new PIN: the free re-issue is issued at once.
-    login("kato@example.jp", "Kato2026xx");
+    browser.login(base, "kato@example.jp", "Kato2026xx");
     browser.goto(&format!("{base}/pin"));
     browser.wait_for("#pin-form");
     browser.fill("#pin", "Fresh2026pin");
