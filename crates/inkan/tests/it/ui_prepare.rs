@@ -179,6 +179,37 @@ fn api_fields(api: &mut Api, id: &str) -> Vec<Value> {
     a.body.as_array().expect("fields").clone()
 }
 
+/// One field of the contract as the API has it.
+fn api_field(api: &mut Api, id: &str, field: &str) -> Value {
+    api_fields(api, id)
+        .into_iter()
+        .find(|f| f["id"] == field)
+        .unwrap_or_else(|| panic!("field {field}"))
+}
+
+/// The numbers in a text, in order (a position readout: x, y, width, height).
+pub(crate) fn numbers(text: &str) -> Vec<f64> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-'))
+        .filter_map(|n| n.parse().ok())
+        .collect()
+}
+
+/// An element's `textContent`, which WebDriver's text leaves out for a visually hidden one.
+fn text_content(browser: &Browser, css: &str) -> String {
+    let css = serde_json::to_string(css).expect("JSON");
+    browser
+        .script(&format!(
+            "return document.querySelector({css}).textContent;"
+        ))
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// WebDriver's PageUp and PageDown keys (`ui_sign` presses them too).
+pub(crate) const KEY_PAGE_UP: &str = "\u{e00e}";
+pub(crate) const KEY_PAGE_DOWN: &str = "\u{e00f}";
+
 fn rect_of(field: &Value) -> [f64; 4] {
     ["x", "y", "width", "height"].map(|k| field[k].as_f64().expect("a number"))
 }
@@ -350,8 +381,9 @@ fn ui_a_contract_prepared_on_the_page_is_signed_and_its_seals_sit_where_they_wer
     browser.click("#to-parties");
     browser.wait_for("#step-parties:not([hidden])");
     browser.type_into("#person-search", "山田");
+    // Once the server has answered (`aria-busy` gone) the list is drawn no more.
     wait_until(std::time::Duration::from_secs(10), "the one match", || {
-        browser.count("#person-options [role=option]") == 1
+        browser.count("#person-options:not([aria-busy]) [role=option]") == 1
     });
     assert!(
         browser
@@ -374,7 +406,7 @@ fn ui_a_contract_prepared_on_the_page_is_signed_and_its_seals_sit_where_they_wer
     // The transaction agent: a certificate signature is not available, and why.
     browser.type_into("#person-search", "取引");
     wait_until(std::time::Duration::from_secs(10), "the one match", || {
-        browser.count("#person-options [role=option]") == 1
+        browser.count("#person-options:not([aria-busy]) [role=option]") == 1
     });
     assert!(browser
         .text(&format!("#person-{agent_id}"))
@@ -553,6 +585,36 @@ fn ui_a_contract_prepared_on_the_page_is_signed_and_its_seals_sit_where_they_wer
         "same left edge: {after:?} → {resized:?}"
     );
 
+    // Onto another page: the date field dragged from page 1 to page 2 (a Letter page, shown at
+    // another scale) lands where it was let go, as large as it was (checked after the reload).
+    let to = browser.script(&format!(
+        "const field = document.querySelector(\".placed[data-field='{date_id}']\");
+         window.scrollBy(0, field.getBoundingClientRect().top - innerHeight / 4);
+         const page = document.querySelector(
+             '#field-documents .document[data-document=\"{doc_main}\"] .pdf-page[data-page=\"2\"]');
+         const p = page.getBoundingClientRect();
+         return [p.left, p.top, p.width, innerHeight];"
+    ));
+    let [left, top, width, window_height] = [0, 1, 2, 3].map(|i| to[i].as_f64().expect("a number"));
+    let (x, y) = ((left + 0.4 * width).round(), (top + 120.0).round());
+    assert!(y < window_height - 20.0, "page 2 in the window: {to}");
+    browser.drag(&format!(".placed[data-field='{date_id}']"), x, y);
+    wait_saved(&browser);
+    // Held by its middle, so its middle is where the mouse let go.
+    let scale = width / shown_width(main_shapes[1]);
+    let [w, h] = [resized[2], resized[3]];
+    let dropped = user_rect(
+        main_shapes[1],
+        1.0,
+        [
+            (x - left) / scale - w / 2.0,
+            (y - top) / scale - h / 2.0,
+            w,
+            h,
+        ],
+    );
+    browser.screenshot("wizard-dragged-to-page-2");
+
     // With the keyboard alone: a checkbox placed from the palette onto the page in view, moved
     // with the arrow keys (Shift: 10 points), widened with Alt, then deleted.
     point_on_page(&browser, &doc_main, 1, 0.5, 0.5);
@@ -600,6 +662,34 @@ fn ui_a_contract_prepared_on_the_page_is_signed_and_its_seals_sit_where_they_wer
         },
     );
     browser.screenshot("wizard-keyboard");
+    // PageDown takes it to the next page (said in the live region, the focus kept on it), and
+    // PageUp back to where it was.
+    browser.press(KEY_PAGE_DOWN);
+    wait_until(
+        std::time::Duration::from_secs(10),
+        "the checkbox on page 2",
+        || api_field(&mut manager, &id, &checkbox_id)["page"] == 2,
+    );
+    assert!(
+        text_content(&browser, "#fields-live").ends_with("業務委託契約書.pdf 2 ページ目"),
+        "{}",
+        text_content(&browser, "#fields-live")
+    );
+    assert_eq!(
+        browser.script("return document.activeElement.dataset.field;"),
+        json!(checkbox_id),
+        "the moved field keeps the focus"
+    );
+    browser.screenshot("wizard-keyboard-page-2");
+    browser.press(KEY_PAGE_UP);
+    wait_until(
+        std::time::Duration::from_secs(10),
+        "the checkbox back on page 1",
+        || {
+            let field = api_field(&mut manager, &id, &checkbox_id);
+            field["page"] == 1 && close(rect_of(&field), want, 0.05)
+        },
+    );
     browser.press(KEY_DELETE);
     wait_until(
         std::time::Duration::from_secs(10),
@@ -659,6 +749,37 @@ fn ui_a_contract_prepared_on_the_page_is_signed_and_its_seals_sit_where_they_wer
     }
     // The turned page's field is taller than wide on the screen, as it is wide in points.
     browser.screenshot("wizard-reloaded");
+    let date = api_field(&mut manager, &id, &date_id);
+    assert_eq!(date["page"], 2, "{date}");
+    assert!(
+        close(rect_of(&date), dropped, 2.0),
+        "dropped at {dropped:?}, stored at {:?}",
+        rect_of(&date)
+    );
+
+    // The readout is as the page shows: on the page turned by /Rotate 90 the text field, wide
+    // on the screen, reads wide (from the shown page's top left corner), though the API has it
+    // taller than wide in the page's own points.
+    browser.script(&format!(
+        "const field = document.querySelector(\".placed[data-field='{guest_text}']\");
+         field.scrollIntoView({{ block: 'center' }});
+         field.focus();"
+    ));
+    browser.wait_for("#field-panel:not([hidden])");
+    let readout: [f64; 4] = numbers(&browser.text("#field-position"))
+        .try_into()
+        .unwrap_or_else(|n| panic!("x, y, width, height: {n:?}"));
+    let stored = rect_of(&api_field(&mut manager, &id, &guest_text));
+    assert!(stored[3] > stored[2], "stored taller than wide: {stored:?}");
+    // Turned clockwise: the shown left is the page's y, the shown top its x (the media box
+    // starts at 0 0).
+    let shown = [stored[1], stored[0], stored[3], stored[2]];
+    assert!(
+        close(readout, shown, 0.06),
+        "readout {readout:?}, shown at {shown:?}"
+    );
+    assert!(readout[2] > readout[3], "wide: {readout:?}");
+    browser.screenshot("wizard-turned-readout");
 
     // Review: a message and the expiry, saved as typed; then send.
     browser.click("#to-review");
@@ -751,13 +872,37 @@ fn ui_a_contract_prepared_on_the_page_is_signed_and_its_seals_sit_where_they_wer
     browser.submit("#code-form");
     browser.wait_for("#sign-form");
     browser.wait_for(&format!(".field-box[data-field='{guest_text}']"));
-    // 「次へ」 until the text field's turn (the guide goes from the top of the page down).
-    for _ in 0..3 {
-        if browser.exists(&format!("#steps .step.current[data-field='{guest_text}']")) {
-            break;
-        }
-        browser.click("#guide-next");
-    }
+    // The guide goes down the turned page as it shows: the text field (higher on the screen,
+    // lower in the page's own y, where the server's order puts it second) first, then the seal.
+    let guest_seal = field_of(&p_guest, "signature")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let current = |browser: &Browser| {
+        let step = browser.script(
+            "const step = document.querySelector('#steps .step.current');
+             return [step.dataset.field, step.querySelector('.step-count').textContent];",
+        );
+        (
+            step[0].as_str().unwrap_or_default().to_owned(),
+            step[1].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let (field, count) = current(&browser);
+    assert_eq!(field, guest_text, "the text field first");
+    assert!(count.starts_with("入力箇所 1 / 2"), "{count}");
+    assert_eq!(
+        text_content(
+            &browser,
+            &format!(".field-box[data-field='{guest_text}'] .field-number")
+        ),
+        "1"
+    );
+    browser.click("#guide-next");
+    let (field, count) = current(&browser);
+    assert_eq!(field, guest_seal, "then the seal");
+    assert!(count.starts_with("入力箇所 2 / 2"), "{count}");
+    browser.click("#guide-prev");
     browser.fill(&format!("#f-{guest_text}"), "東京都港区芝公園 4-2-8");
     browser.screenshot("guest-phone");
     browser.submit("#sign-form");

@@ -1,7 +1,8 @@
 //! Self-signing (/sign) in headless Chromium with Inkan's CA: a signer chooses a PDF with an A4
 //! page and a page turned by /Rotate 90, sees its pages drawn from the file (nothing uploaded
 //! before signing), moves the seal's box to the second page with a click, drags it with the
-//! mouse and nudges it with the keyboard, signs and downloads the result. The signed PDF passes
+//! mouse and nudges it with the keyboard (and takes it to the first page and back with PageUp
+//! and PageDown), signs and downloads the result. The signed PDF passes
 //! `../shared/conformance/validate` at the organisation's level (B-LTA by default), and pdftoppm
 //! shows the seal inside the rectangle worked out here from where the box was on the screen
 //! (within 2 points). Then an administrator sets the level to B-T on the organisation settings
@@ -14,7 +15,10 @@ use crate::browser::{Browser, KEY_RIGHT};
 use crate::lifecycle::{issue, service_with_ca};
 use crate::serve::Backend;
 use crate::support::validate_with;
-use crate::ui_prepare::{document, inside, red_points, render, shown_width, user_rect, Shape, A4};
+use crate::ui_prepare::{
+    document, inside, numbers, red_points, render, shown_width, user_rect, Shape, A4,
+    KEY_PAGE_DOWN, KEY_PAGE_UP,
+};
 
 /// The `visible` value the page will send: PAGE,X,Y,W,H.
 fn placement(browser: &Browser) -> (i64, [f64; 4]) {
@@ -157,11 +161,23 @@ fn ui_a_signer_places_the_seal_on_the_page_and_the_level_is_the_organisations() 
         close(expected, placed, 0.5),
         "sent {placed:?}, shown at {expected:?}"
     );
+    let readout = browser.text("#seal-position");
+    assert!(readout.starts_with("2 ページ目"), "{readout}");
+    // The size as it shows on the turned page: wide, though taller than wide in its own points.
+    let [.., width, height] = numbers(&readout)[..] else {
+        panic!("{readout}");
+    };
     assert!(
-        browser.text("#seal-position").starts_with("2 ページ目"),
-        "{}",
-        browser.text("#seal-position")
+        (width - placed[3]).abs() < 0.06 && (height - placed[2]).abs() < 0.06 && width > height,
+        "{readout}: {placed:?}"
     );
+    // PageUp takes the box to the first page and PageDown back (the box keeps the focus).
+    browser.press(KEY_PAGE_UP);
+    assert_eq!(placement(&browser).0, 1, "on the first page");
+    browser.press(KEY_PAGE_DOWN);
+    let (page, again) = placement(&browser);
+    assert_eq!(page, 2);
+    assert!(close(again, placed, 0.05), "{placed:?} → {again:?}");
     browser.screenshot("placed");
 
     browser.click("#sign-submit");

@@ -4,6 +4,7 @@
 // action is a call to the parties' JSON API; a refusal is shown next to the field it is about,
 // in the page's language (the texts come with the page: the API's own messages are English).
 
+import { mark, Refused, reporter, sayer } from "./api.mjs";
 import { configure, PdfPages } from "./pdfpages.mjs";
 
 const root = document.getElementById("party");
@@ -13,15 +14,6 @@ const messages = JSON.parse(root.dataset.messages || "{}");
 configure({ module: root.dataset.pdfjs, worker: root.dataset.pdfjsWorker });
 
 const $ = (id) => document.getElementById(id);
-
-/** A refusal of the API: its status and JSON body ({ error, message, fields }). */
-class Refused extends Error {
-  constructor(status, body) {
-    super(body?.message || String(status));
-    this.status = status;
-    this.body = body || {};
-  }
-}
 
 async function call(method, path, body) {
   const headers = { Accept: "application/json" };
@@ -44,22 +36,12 @@ async function call(method, path, body) {
 }
 
 /** The message for an API code, in the page's language; the API's English one otherwise. */
-function say(code, fallback) {
-  return messages[code] || fallback || messages["party.error"];
-}
-
-/** Shows (or, with an empty message, hides) an error next to `input`. */
-function mark(input, errorElement, message) {
-  if (errorElement) {
-    errorElement.textContent = message || "";
-    errorElement.hidden = !message;
-  }
-  if (input) {
-    if (message) input.setAttribute("aria-invalid", "true");
-    else input.removeAttribute("aria-invalid");
-    input.closest(".field")?.classList.toggle("has-error", Boolean(message));
-  }
-}
+const say = sayer(messages, { otherwise: messages["party.error"] });
+/**
+ * Shows a refusal where it belongs: each field problem next to its field, anything else next to
+ * `near` (the action's own error line) or in the summary.
+ */
+const report = reporter({ say, summary: $("party-error"), centre: true });
 
 function clearErrors(scope) {
   for (const e of scope.querySelectorAll(".field-error")) mark(null, e, "");
@@ -67,48 +49,6 @@ function clearErrors(scope) {
   const summary = $("party-error");
   summary.hidden = true;
   summary.textContent = "";
-}
-
-/**
- * Shows a refusal where it belongs: each field problem next to its field (`targets`: API field
- * name → [input, error element]), anything else next to `near` (the action's own error line) or
- * in the summary. Focuses the first field at fault.
- */
-function report(error, { targets = {}, near = null } = {}) {
-  if (!(error instanceof Refused)) {
-    console.error(error);
-    error = new Refused(0, { error: "internal" });
-  }
-  const { fields = {}, error: code, message } = error.body;
-  let first = null;
-  const rest = [];
-  for (const [name, problem] of Object.entries(fields)) {
-    const target = targets[name];
-    const text = say(problem.code, problem.message);
-    if (target) {
-      mark(target[0], target[1], text);
-      first ??= target[0] || target[1];
-    } else {
-      rest.push(text);
-    }
-  }
-  // A refusal about one field without field details (a wrong code, a locked PIN).
-  const direct = targets[code];
-  if (!Object.keys(fields).length && direct) {
-    mark(direct[0], direct[1], say(code, message));
-    first = direct[0] || direct[1];
-  } else if (rest.length || !Object.keys(fields).length) {
-    const text = rest.length ? rest.join(" ") : say(code, message);
-    const line = near || $("party-error");
-    line.textContent = text;
-    line.hidden = false;
-    first ??= line;
-  }
-  if (first) {
-    if (!first.matches("input, textarea, select, button")) first.setAttribute("tabindex", "-1");
-    first.scrollIntoView({ block: "center" });
-    first.focus({ preventScroll: true });
-  }
 }
 
 /** Runs `action` for the form's submit (or a button's click), with the button disabled meanwhile. */
@@ -182,10 +122,37 @@ function drawFields(documentId, viewer) {
     value.className = "field-value";
     value.textContent = step.dataset.preview || "";
     box.append(number, value);
-    box.addEventListener("click", () => go(index));
+    box.addEventListener("click", () => go(steps.indexOf(step)));
     boxes.set(step.dataset.field, box);
     if (step.classList.contains("current")) box.classList.add("current");
   }
+}
+
+/**
+ * Puts a document's fields in the order the party sees them: by page, then from the top of the
+ * page as it shows down, then left to right. The server orders them by the page's own
+ * coordinates, which on a page turned by /Rotate run another way. The steps are renumbered (their
+ * `.step-number`); their elements stay where they are, as only the current one shows.
+ */
+function order(documentId, viewer) {
+  const mine = steps.filter((s) => s.dataset.document === documentId);
+  if (!mine.length) return;
+  const place = new Map(mine.map((s) => [s, viewer.shown(rectOf(s))]));
+  const sorted = [...mine].sort((a, b) =>
+    Number(a.dataset.page) - Number(b.dataset.page) ||
+    place.get(a).top - place.get(b).top ||
+    place.get(a).left - place.get(b).left);
+  const was = steps[current];
+  // The server lists a document's fields together.
+  steps.splice(steps.indexOf(mine[0]), mine.length, ...sorted);
+  steps.forEach((s, i) => {
+    const number = s.querySelector(".step-number");
+    if (number) number.textContent = String(i + 1);
+  });
+  // Before the party has done anything the guide starts at the (new) first field; after, it
+  // stays on the field they are at.
+  const untouched = current === 0 && !was.contains(document.activeElement);
+  go(untouched ? 0 : steps.indexOf(was), { focus: false });
 }
 
 async function openDocuments() {
@@ -197,7 +164,10 @@ async function openDocuments() {
       const viewer = await PdfPages.open(container, article.dataset.url, { label: article.dataset.name, pageLabel: pageOf });
       viewers.set(article.dataset.document, viewer);
       await viewer.ready;
-      viewer.laidOut.then(() => drawFields(article.dataset.document, viewer));
+      viewer.laidOut.then(() => {
+        order(article.dataset.document, viewer);
+        drawFields(article.dataset.document, viewer);
+      });
     } catch (e) {
       console.error(e);
       const p = document.createElement("p");

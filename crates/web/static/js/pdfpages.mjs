@@ -13,6 +13,7 @@
 //   await doc.laidOut;                     // every page has its size
 //   const el = doc.draw({ page: 1, x: 60, y: 60, width: 180, height: 70 }, { className: "mine" });
 //   doc.toPdf(1, { left, top, width, height })  // CSS pixels within the page → points
+//   doc.shown(rect)                        // points → where it shows, in points from the top left
 
 const here = import.meta.url;
 const urls = {
@@ -240,6 +241,14 @@ export class PdfPages {
     const scale = this.element(rect.page).clientWidth / this.viewport(rect.page).width;
     const box = toViewport(this.viewport(rect.page), rect);
     return { left: box.left * scale, top: box.top * scale, width: box.width * scale, height: box.height * scale };
+  }
+
+  /**
+   * Where a rectangle in points shows: { left, top, width, height } in points from the top left
+   * corner of its page as shown (turned by /Rotate, from the crop box), whatever the zoom.
+   */
+  shown(rect) {
+    return toViewport(this.viewport(rect.page), rect);
   }
 
   /** A box in CSS pixels within page `n` as shown now → a rectangle { page, x, y, width, height } in points. */

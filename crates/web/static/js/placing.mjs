@@ -1,7 +1,8 @@
 // Placing a rectangle on a page shown by pdfpages.mjs: the pointer moves it (or resizes it from
-// its `.resize-handle`), the arrow keys step it, and every result is a rectangle in the page's
-// points kept inside its crop box and no smaller than a minimum. Shared by the preparation
-// wizard (a contract's fields) and the signing screen (the seal's place).
+// its `.resize-handle`), the arrow keys step it, PageUp and PageDown take it to another page, and
+// every result is a rectangle in the page's points kept inside its crop box and no smaller than a
+// minimum. Shared by the preparation wizard (a contract's fields) and the signing screen (the
+// seal's place).
 //
 // `min` is the smallest [width, height] in the page's own points (as the contract API checks
 // them); on a page turned by /Rotate 90 or 270 they show swapped.
@@ -45,6 +46,21 @@ export function moved(viewer, rect, box, min) {
   return { page: rect.page, x, y, width: rect.width, height: rect.height };
 }
 
+/** CSS pixels per point on page `n` as it is shown now. */
+function scaleOf(viewer, n) {
+  return viewer.element(n).clientWidth / viewer.viewport(n).width;
+}
+
+/**
+ * The box (CSS pixels of page `n`) that `rect` takes on page `n` with its top left corner at
+ * (`left`, `top`): the same size in points as it shows on its own page, kept on page `n`.
+ */
+function carried(viewer, rect, n, left, top) {
+  const shown = viewer.toScreen(rect);
+  const ratio = scaleOf(viewer, n) / scaleOf(viewer, rect.page);
+  return clampBox({ left, top, width: shown.width * ratio, height: shown.height * ratio }, viewer.element(n));
+}
+
 /** Keeps a box (CSS pixels) inside its page element. */
 export function clampBox(box, element) {
   const w = element.clientWidth;
@@ -62,7 +78,7 @@ export function clampBox(box, element) {
 /** A box of `width` × `height` points centred at a point of page `n` (CSS pixels), kept on the page. */
 export function centredBox(viewer, n, left, top, [width, height]) {
   const element = viewer.element(n);
-  const scale = element.clientWidth / viewer.viewport(n).width;
+  const scale = scaleOf(viewer, n);
   return clampBox({
     left: left - (width * scale) / 2,
     top: top - (height * scale) / 2,
@@ -75,7 +91,7 @@ export function centredBox(viewer, n, left, top, [width, height]) {
  * Follows the pointer from `e` (a pointerdown on `element`, the rectangle drawn over `rect`):
  * moves the element with it, or resizes it when `e` started on its `.resize-handle`; when the
  * pointer is let go, calls `done` with the new rectangle (not when it barely moved). With
- * `across`, a move let go over another page lands there, as it was held.
+ * `across`, a move held over another page shows there and, let go, lands there as it was held.
  */
 export function follow(e, { viewer, rect, element, min, done, across = false }) {
   const page = viewer.element(rect.page);
@@ -86,10 +102,24 @@ export function follow(e, { viewer, rect, element, min, done, across = false }) 
   /** Where the box was taken hold of, from its top left corner (CSS pixels). */
   const held = [start.x - pageAt.left - shown.left, start.y - pageAt.top - shown.top];
   const { min: least } = limits(viewer, rect.page, min);
-  const scale = page.clientWidth / viewer.viewport(rect.page).width;
+  const scale = scaleOf(viewer, rect.page);
   let box = null;
   element.setPointerCapture(e.pointerId);
   element.classList.add("moving");
+  /** With `across`, the other page under the pointer and the box there, held at the same spot. */
+  const elsewhere = (m) => {
+    if (!across || resizing) return null;
+    const there = viewer.locate(m.clientX, m.clientY);
+    if (!there || there.page === rect.page) return null;
+    const ratio = scaleOf(viewer, there.page) / scale;
+    return { page: there.page, box: carried(viewer, rect, there.page, there.left - held[0] * ratio, there.top - held[1] * ratio) };
+  };
+  const show = ({ left, top, width, height }) => {
+    element.style.left = `${left}px`;
+    element.style.top = `${top}px`;
+    element.style.width = `${width}px`;
+    element.style.height = `${height}px`;
+  };
   const move = (m) => {
     const dx = m.clientX - start.x;
     const dy = m.clientY - start.y;
@@ -102,10 +132,16 @@ export function follow(e, { viewer, rect, element, min, done, across = false }) 
           height: Math.min(Math.max(start.height + dy, least[1] * scale), page.clientHeight - start.top),
         }
       : clampBox({ left: start.left + dx, top: start.top + dy, width: start.width, height: start.height }, page);
-    element.style.left = `${box.left}px`;
-    element.style.top = `${box.top}px`;
-    element.style.width = `${box.width}px`;
-    element.style.height = `${box.height}px`;
+    const away = elsewhere(m);
+    if (!away) {
+      show(box);
+      return;
+    }
+    // Still in its own page's overlay (moving it would lose the pointer capture), so placed
+    // from there over the other page.
+    const from = page.getBoundingClientRect();
+    const to = viewer.element(away.page).getBoundingClientRect();
+    show({ ...away.box, left: away.box.left + to.left - from.left, top: away.box.top + to.top - from.top });
   };
   const release = (r) => {
     element.removeEventListener("pointermove", move);
@@ -113,21 +149,9 @@ export function follow(e, { viewer, rect, element, min, done, across = false }) 
     element.removeEventListener("pointercancel", release);
     element.classList.remove("moving");
     if (!box) return;
-    const there = across && r.type === "pointerup" && !resizing ? viewer.locate(r.clientX, r.clientY) : null;
-    if (there && there.page !== rect.page) {
-      // Held at the same spot of the box, and the same size in points as it shows.
-      const other = viewer.element(there.page);
-      const ratio = other.clientWidth / viewer.viewport(there.page).width / scale;
-      const landed = clampBox({
-        left: there.left - held[0] * ratio,
-        top: there.top - held[1] * ratio,
-        width: shown.width * ratio,
-        height: shown.height * ratio,
-      }, other);
-      done(toRect(viewer, there.page, landed, min));
-      return;
-    }
-    done(resizing ? toRect(viewer, rect.page, box, min) : moved(viewer, rect, box, min));
+    const away = r.type === "pointerup" ? elsewhere(r) : null;
+    if (away) done(toRect(viewer, away.page, away.box, min));
+    else done(resizing ? toRect(viewer, rect.page, box, min) : moved(viewer, rect, box, min));
   };
   element.addEventListener("pointermove", move);
   element.addEventListener("pointerup", release);
@@ -145,7 +169,7 @@ export function stepped(e, viewer, rect, min) {
   if (!arrow) return null;
   e.preventDefault();
   const page = viewer.element(rect.page);
-  const scale = page.clientWidth / viewer.viewport(rect.page).width;
+  const scale = scaleOf(viewer, rect.page);
   const step = (e.shiftKey ? 10 : 1) * scale;
   const box = viewer.toScreen(rect);
   if (e.altKey) {
@@ -159,4 +183,23 @@ export function stepped(e, viewer, rect, min) {
   }
   const next = clampBox({ left: box.left + arrow[0] * step, top: box.top + arrow[1] * step, width: box.width, height: box.height }, page);
   return moved(viewer, rect, next, min);
+}
+
+const PAGE_KEYS = { PageUp: -1, PageDown: 1 };
+
+/**
+ * PageUp or PageDown on the rectangle: moved to the previous or next page, to the same place
+ * from the top left corner of the page as it shows and at the same size as it shows (kept on
+ * the page). Answers the new rectangle, or null for any other key and on the first or last page
+ * (whose key still does not scroll the window away from the field).
+ */
+export function paged(e, viewer, rect, min) {
+  const step = PAGE_KEYS[e.key];
+  if (!step || e.altKey || e.ctrlKey || e.metaKey) return null;
+  e.preventDefault();
+  const n = rect.page + step;
+  if (n < 1 || n > viewer.count) return null;
+  const shown = viewer.toScreen(rect);
+  const ratio = scaleOf(viewer, n) / scaleOf(viewer, rect.page);
+  return toRect(viewer, n, carried(viewer, rect, n, shown.left * ratio, shown.top * ratio), min);
 }

@@ -9,8 +9,9 @@
 // Field rectangles are PDF points in the page's user space (pdfpages.mjs converts to and from the
 // screen, on turned pages and pages of any size); the API checks them again.
 
+import { mark, Refused, reporter, sayer } from "./api.mjs";
 import { configure, PdfPages } from "./pdfpages.mjs";
-import { centredBox, follow, stepped, toRect } from "./placing.mjs";
+import { centredBox, follow, paged, stepped, toRect } from "./placing.mjs";
 
 const root = document.getElementById("prepare");
 const contractId = root.dataset.contract;
@@ -46,18 +47,9 @@ function t(key, vars = {}) {
 }
 
 /** The message for an API refusal code, in the page's language (the API's English otherwise). */
-function say(code, fallback) {
-  return messages[`error.${code}`] || fallback || t("prepare.error");
-}
-
-/** A refusal of the API: its status and JSON body ({ error, message, fields }). */
-class Refused extends Error {
-  constructor(status, body) {
-    super(body?.message || String(status));
-    this.status = status;
-    this.body = body || {};
-  }
-}
+const say = sayer(messages, { prefix: "error.", otherwise: t("prepare.error") });
+/** Shows a refusal next to the fields it names, the rest on `near` or the page's summary. */
+const report = reporter({ say, summary: $("prepare-error") });
 
 async function api(method, path, body) {
   const headers = { Accept: "application/json", "X-CSRF-Token": csrf };
@@ -111,50 +103,6 @@ async function saved(work) {
     saveStatus.textContent = t("prepare.not_saved");
     saveStatus.classList.add("failed");
     throw e;
-  }
-}
-
-/** Shows (or, with an empty message, hides) an error next to `input`. */
-function mark(input, errorElement, message) {
-  if (errorElement) {
-    errorElement.textContent = message || "";
-    errorElement.hidden = !message;
-  }
-  if (input) {
-    if (message) input.setAttribute("aria-invalid", "true");
-    else input.removeAttribute("aria-invalid");
-    input.closest(".field")?.classList.toggle("has-error", Boolean(message));
-  }
-}
-
-/** Shows a refusal next to the fields it names (`targets`: API field → [input, error line]), the rest on `near`. */
-function report(error, targets = {}, near = $("prepare-error")) {
-  if (!(error instanceof Refused)) {
-    console.error(error);
-    error = new Refused(0, {});
-  }
-  const { fields = {}, error: code, message } = error.body;
-  let first = null;
-  const rest = [];
-  for (const [name, problem] of Object.entries(fields)) {
-    const target = targets[name];
-    const text = say(problem.code, problem.message);
-    if (target) {
-      mark(target[0], target[1], text);
-      first ??= target[0] || target[1];
-    } else {
-      rest.push(text);
-    }
-  }
-  if (rest.length || !Object.keys(fields).length) {
-    const text = rest.length ? rest.join(" ") : say(code, message);
-    near.textContent = text;
-    near.hidden = false;
-    first ??= near;
-  }
-  if (first) {
-    if (!first.matches("input, select, textarea, button")) first.setAttribute("tabindex", "-1");
-    first.focus({ preventScroll: false });
   }
 }
 
@@ -248,7 +196,7 @@ async function removeDocument(doc, button) {
     $("file-input").focus();
   } catch (e) {
     button.disabled = false;
-    report(e, {}, $("upload-error"));
+    report(e, { near: $("upload-error") });
   }
 }
 
@@ -479,8 +427,17 @@ async function find() {
     active = options.length ? 0 : -1;
     renderOptions();
   } catch (e) {
-    if (serial === searchSerial) report(e, {}, $("person-error"));
+    if (serial === searchSerial) report(e, { near: $("person-error") });
+  } finally {
+    if (serial === searchSerial) listbox.removeAttribute("aria-busy");
   }
+}
+
+/** Asks the server after `delay` ms; until it answers, the list says it is being updated. */
+function findSoon(delay) {
+  clearTimeout(searchTimer);
+  listbox.setAttribute("aria-busy", "true");
+  searchTimer = setTimeout(find, delay);
 }
 
 function choose(person) {
@@ -504,14 +461,10 @@ search.addEventListener("input", () => {
   active = options.length ? 0 : -1;
   searchSerial++;
   if (!listbox.hidden) renderOptions();
-  clearTimeout(searchTimer);
-  searchTimer = setTimeout(find, 150);
+  findSoon(150);
 });
 search.addEventListener("focus", () => {
-  if (!chosen) {
-    clearTimeout(searchTimer);
-    searchTimer = setTimeout(find, 0);
-  }
+  if (!chosen) findSoon(0);
 });
 search.addEventListener("blur", () => setTimeout(closeOptions, 150));
 search.addEventListener("keydown", (e) => {
@@ -589,17 +542,16 @@ form.addEventListener("submit", async (e) => {
     updateKinds();
     (outside ? $("party-name") : search).focus();
   } catch (error) {
-    report(
-      error,
-      {
+    report(error, {
+      targets: {
         email: emailTarget,
         name: [$("party-name"), $("party-name-error")],
         role: [$("party-role"), $("party-role-error")],
         step: [$("party-step"), $("party-step-error")],
         signature_kind: [$("kind-certificate"), $("party-kind-error")],
       },
-      $("party-kind-error"),
-    );
+      near: $("party-kind-error"),
+    });
   } finally {
     button.disabled = false;
   }
@@ -718,7 +670,7 @@ async function changeParty(party, change, row) {
   } catch (e) {
     renderParties();
     const line = $(`party-error-${party.id}`);
-    report(e, {}, line);
+    report(e, { near: line });
   }
 }
 
@@ -734,7 +686,7 @@ async function removeParty(party, button) {
     search.focus();
   } catch (e) {
     button.disabled = false;
-    report(e, {}, $(`party-error-${party.id}`));
+    report(e, { near: $(`party-error-${party.id}`) });
   }
 }
 
@@ -894,7 +846,10 @@ function draw(field) {
   element.querySelector(".placed-party").textContent = party?.name ?? "";
   element.setAttribute("aria-label", describe(field));
   element.setAttribute("aria-pressed", String(selected === field.id));
+  // Moved to another page, the element leaves one overlay for another, which takes its focus.
+  const focused = document.activeElement === element;
   viewer.place(element, field);
+  if (focused && document.activeElement !== element) element.focus({ preventScroll: true });
   return element;
 }
 
@@ -918,7 +873,6 @@ function select(field, { focus = false } = {}) {
   const panel = $("field-panel");
   panel.hidden = !field;
   if (!field) return;
-  $("field-summary").textContent = describe(field);
   showPosition(field);
   const label = $("field-label");
   label.value = field.label;
@@ -927,13 +881,21 @@ function select(field, { focus = false } = {}) {
   if (focus) placedElements.get(field.id)?.focus();
 }
 
+/**
+ * The selected field's page and place as the user sees them: from the top left corner of the page
+ * as it shows (the API's points are the page's own, which read swapped on a turned page).
+ */
 function showPosition(field) {
+  // A save answered late may be of a field no longer selected.
+  if (selected !== field.id) return;
   const r = (v) => Math.round(v * 10) / 10;
+  const at = viewers.get(field.document_id).shown(field);
+  $("field-summary").textContent = describe(field);
   $("field-position").textContent = t("prepare.fields.position", {
-    x: r(field.x),
-    y: r(field.y),
-    width: r(field.width),
-    height: r(field.height),
+    x: r(at.left),
+    y: r(at.top),
+    width: r(at.width),
+    height: r(at.height),
   });
 }
 
@@ -957,7 +919,7 @@ async function create(kind, documentId, n, left, top) {
     select(field, { focus: true });
     renderPalette();
   } catch (e) {
-    report(e, {}, error);
+    report(e, { near: error });
   }
 }
 
@@ -1055,7 +1017,7 @@ function grab(e, fieldId) {
   e.preventDefault();
   select(field);
   element.focus({ preventScroll: true });
-  follow(e, { viewer, rect: field, element, min: minOf(field.kind), done: (rect) => change(field, rect) });
+  follow(e, { viewer, rect: field, element, min: minOf(field.kind), across: true, done: (rect) => change(field, rect) });
 }
 
 const pendingSaves = new Map();
@@ -1066,6 +1028,7 @@ function change(field, rect, { later = false } = {}) {
   Object.assign(field, rect);
   draw(field);
   showPosition(field);
+  if (field.page !== before.page) $("fields-live").textContent = describe(field);
   clearTimeout(pendingSaves.get(field.id)?.timer);
   const pending = pendingSaves.get(field.id) ?? { before };
   const save = async () => {
@@ -1080,7 +1043,7 @@ function change(field, rect, { later = false } = {}) {
       Object.assign(field, pending.before);
       draw(field);
       showPosition(field);
-      report(e, {}, $("fields-error"));
+      report(e, { near: $("fields-error") });
     }
   };
   if (later) {
@@ -1091,7 +1054,10 @@ function change(field, rect, { later = false } = {}) {
   }
 }
 
-/** Arrow keys move the field (Shift: 10 points), Alt + arrows resize it; Delete removes it. */
+/**
+ * Arrow keys move the field (Shift: 10 points), Alt + arrows resize it, PageUp and PageDown take it
+ * to the previous or next page; Delete removes it.
+ */
 function keyed(e, fieldId) {
   const field = fieldOf(fieldId);
   const viewer = field && viewers.get(field.document_id);
@@ -1105,8 +1071,13 @@ function keyed(e, fieldId) {
     select(null);
     return;
   }
-  const rect = stepped(e, viewer, field, minOf(field.kind));
-  if (rect) change(field, rect, { later: true });
+  const min = minOf(field.kind);
+  const rect = stepped(e, viewer, field, min) ?? paged(e, viewer, field, min);
+  if (!rect) return;
+  const away = rect.page !== field.page;
+  change(field, rect, { later: true });
+  // On another page it is out of sight: brought there, as a pointer would have.
+  if (away) viewer.reveal(rect);
 }
 
 async function removeField(field) {
@@ -1119,7 +1090,7 @@ async function removeField(field) {
     renderPalette();
     document.querySelector(`.tool[data-kind="${field.kind}"]`)?.focus();
   } catch (e) {
-    report(e, {}, error);
+    report(e, { near: error });
   }
 }
 
@@ -1138,7 +1109,7 @@ $("field-label").addEventListener("change", async () => {
     draw(field);
     $("field-summary").textContent = describe(field);
   } catch (e) {
-    report(e, { label: [input, $("field-label-error")] }, $("field-label-error"));
+    report(e, { targets: { label: [input, $("field-label-error")] }, near: $("field-label-error") });
   }
 });
 
@@ -1168,7 +1139,7 @@ for (const input of optionsForm.querySelectorAll("input, textarea")) {
       $("contract-title").textContent = contract.title;
       document.title = document.title.replace(/^[^|]*\|/, `${contract.title} |`);
     } catch (e) {
-      report(e, { [name]: [input, error] }, error);
+      report(e, { targets: { [name]: [input, error] }, near: error });
     }
   });
 }

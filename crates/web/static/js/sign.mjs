@@ -1,12 +1,13 @@
 // The signing screen (/sign): the chosen PDF's pages drawn in the page from the file itself (no
 // upload before signing), and the seal's box placed on them with the pointer (drag to move, the
 // corner to resize, a click on a page to move it there) or the keyboard (arrows; Shift: 10
-// points; Alt: resize). The place goes to the server in the hidden `visible` input as
-// PAGE,X,Y,WIDTH,HEIGHT in the page's points, as `pdf_sign::Placement::parse` reads it; an
-// invisible signature sends it empty.
+// points; Alt: resize; PageUp, PageDown: to another page). The place goes to the server in the
+// hidden `visible` input as PAGE,X,Y,WIDTH,HEIGHT in the page's points, as
+// `pdf_sign::Placement::parse` reads it; an invisible signature sends it empty.
 
+import { mark as markNext } from "./api.mjs";
 import { configure, PdfPages } from "./pdfpages.mjs";
-import { centredBox, follow, stepped, toRect } from "./placing.mjs";
+import { centredBox, follow, paged, stepped, toRect } from "./placing.mjs";
 
 const form = document.getElementById("sign-form");
 const $ = (id) => document.getElementById(id);
@@ -37,36 +38,33 @@ let opened = 0;
 /** The file being opened, until its pages and the box are shown. */
 let loading = null;
 
-/** Shows (or, with an empty message, clears) the error next to a field. */
+/** Shows (or, with an empty message, clears) the error next to a field ("pdf" or "visible"). */
 function mark(field, message) {
   const error = $(`${field}-error`);
   const control = field === "pdf" ? input : area;
-  error.textContent = message;
-  error.hidden = !message;
-  error.closest(".field").classList.toggle("has-error", Boolean(message));
-  if (message) {
-    control.setAttribute("aria-describedby", error.id);
-    control.setAttribute("aria-invalid", "true");
-  } else {
-    control.removeAttribute("aria-invalid");
-  }
+  if (message) control.setAttribute("aria-describedby", error.id);
+  markNext(control, error, message);
 }
 
 const visible = () => $("mode-visible").checked;
 
-/** The hidden input and the position line follow the rectangle (and the choice of mode). */
+/**
+ * The hidden input (the page's own points) and the position line (as the page shows, from its
+ * top left corner) follow the rectangle and the choice of mode.
+ */
 function publish() {
   const on = visible() && rect && viewer;
   const r = (v) => Math.round(v * 100) / 100;
   hidden.value = on ? [rect.page, r(rect.x), r(rect.y), r(rect.width), r(rect.height)].join(",") : "";
   area.hidden = !visible();
+  const at = on && viewer.shown(rect);
   $("seal-position").textContent = on
     ? t("sign.position", {
         page: rect.page,
-        x: Math.round(rect.x * 10) / 10,
-        y: Math.round(rect.y * 10) / 10,
-        width: Math.round(rect.width * 10) / 10,
-        height: Math.round(rect.height * 10) / 10,
+        x: Math.round(at.left * 10) / 10,
+        y: Math.round(at.top * 10) / 10,
+        width: Math.round(at.width * 10) / 10,
+        height: Math.round(at.height * 10) / 10,
       })
     : "";
 }
@@ -101,12 +99,19 @@ function drawBox() {
       follow(e, { viewer, rect, element: box, min: MIN, across: true, done: set });
     });
     box.addEventListener("keydown", (e) => {
-      const next = viewer && stepped(e, viewer, rect, MIN);
-      if (next) set(next);
+      const next = viewer && (stepped(e, viewer, rect, MIN) ?? paged(e, viewer, rect, MIN));
+      if (!next) return;
+      const away = next.page !== rect.page;
+      set(next);
+      // On another page it is out of sight: brought there, as a pointer would have.
+      if (away) viewer.reveal(next);
     });
   }
   box.querySelector("img").src = sealImage();
+  // Moved to another page, the box leaves one overlay for another, which takes its focus.
+  const focused = document.activeElement === box;
   viewer.place(box, rect);
+  if (focused && document.activeElement !== box) box.focus({ preventScroll: true });
 }
 
 function set(next) {
@@ -119,9 +124,8 @@ function set(next) {
 /** The seal's size as it shows now, in points (the page may be turned). */
 function shownSize() {
   if (!rect) return SIZE;
-  const scale = viewer.element(rect.page).clientWidth / viewer.viewport(rect.page).width;
-  const shown = viewer.toScreen(rect);
-  return [shown.width / scale, shown.height / scale];
+  const { width, height } = viewer.shown(rect);
+  return [width, height];
 }
 
 /** A click on a page (not on the box) moves the box there, centred. */
