@@ -55,7 +55,7 @@ impl From<Country> for String {
 pub struct Email(String);
 
 impl Email {
-    /// Parses `local@domain.example`; internationalised addresses are refused because
+    /// Parses `local@domain.example` (or `local@host`); internationalised addresses are refused because
     /// rfc822Name cannot carry them.
     pub fn parse(s: &str) -> Result<Self> {
         let s = s.trim();
@@ -85,7 +85,8 @@ impl Email {
                 && !l.ends_with('-')
                 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         });
-        if !labels_ok || !domain.contains('.') {
+        // One label (`localhost`) is a host name too, as in Inkan's account addresses.
+        if !labels_ok {
             return Err(bad("the domain is not a host name like example.co.jp"));
         }
         Ok(Email(s.to_owned()))

@@ -19,22 +19,82 @@ use crate::error::{unique_violation, Failure, FieldError};
 use crate::i18n::Lang;
 use crate::mail::{self, Addressee, Mail};
 
-/// A login email address, trimmed and lower-cased.
+/// An email address, trimmed and lower-cased: the one rule for logins, contract parties and
+/// certificate applications. It must also fit a certificate's rfc822Name (ASCII, a local part
+/// of 1–64 characters without spaces or specials, a host name after the `@`), so an address an
+/// account accepts is never refused later by the certificate authority.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
-impl Email {
-    pub fn parse(s: &str) -> Result<Self, String> {
-        let s = s.trim().to_lowercase();
-        let valid = s.len() <= 254
-            && !s.chars().any(|c| c.is_whitespace() || c.is_control())
-            && matches!(s.split_once('@'), Some((local, domain))
-                if !local.is_empty() && !domain.is_empty() && !domain.contains('@'));
-        if valid {
-            Ok(Self(s))
-        } else {
-            Err(format!("'{}' is not an email address", s))
+/// Why an address was refused; [`EmailError::key`] is the message shown next to the field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum EmailError {
+    #[error("an email address is needed")]
+    Empty,
+    #[error("an email address has one @ between a name and a domain")]
+    NoAt,
+    #[error("an email address is at most 254 characters")]
+    TooLong,
+    #[error("only ASCII addresses fit in a signing certificate")]
+    NotAscii,
+    #[error("the part before @ must be 1-64 characters without spaces or ()<>[]\\,;:\"@")]
+    Local,
+    #[error("the part after @ is not a host name (letters, digits and hyphens, dot-separated)")]
+    Domain,
+}
+
+impl EmailError {
+    /// The message key.
+    pub fn key(self) -> &'static str {
+        match self {
+            EmailError::Empty => "error.required",
+            EmailError::NoAt => "error.email_no_at",
+            EmailError::TooLong => "error.email_too_long",
+            EmailError::NotAscii => "error.email_ascii",
+            EmailError::Local => "error.email_local",
+            EmailError::Domain => "error.email_domain",
         }
+    }
+
+    /// The refusal of field `field`.
+    pub fn on(self, field: &'static str) -> FieldError {
+        FieldError::new(field, self.key())
+    }
+}
+
+impl Email {
+    pub fn parse(s: &str) -> Result<Self, EmailError> {
+        let s = s.trim().to_lowercase();
+        if s.is_empty() {
+            return Err(EmailError::Empty);
+        }
+        if s.len() > 254 {
+            return Err(EmailError::TooLong);
+        }
+        let (local, domain) = s.rsplit_once('@').ok_or(EmailError::NoAt)?;
+        if !s.is_ascii() {
+            return Err(EmailError::NotAscii);
+        }
+        if local.is_empty()
+            || local.len() > 64
+            || local
+                .bytes()
+                .any(|b| b <= b' ' || b == 0x7f || b"()<>[]\\,;:\"@".contains(&b))
+        {
+            return Err(EmailError::Local);
+        }
+        // A host name: dot-separated labels of letters, digits and inner hyphens. One label
+        // (`admin@localhost`, the first administrator's default) is a host name too.
+        let host = domain.split('.').all(|l| {
+            (1..=63).contains(&l.len())
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+        if !host {
+            return Err(EmailError::Domain);
+        }
+        Ok(Self(s))
     }
 
     pub fn as_str(&self) -> &str {
@@ -375,8 +435,7 @@ impl NewAccount {
             errors.push(FieldError::new("email", "error.required"));
             Err(())
         } else {
-            Email::parse(email)
-                .map_err(|_| errors.push(FieldError::new("email", "error.email_invalid")))
+            Email::parse(email).map_err(|e| errors.push(e.on("email")))
         };
         let roles = if roles.is_empty() {
             errors.push(FieldError::new("roles", "error.required"));
@@ -988,9 +1047,26 @@ mod tests {
                 .as_str(),
             "admin@example.com"
         );
-        for bad in ["", "a", "@x", "a@", "a b@x", "a@b@c"] {
-            assert!(Email::parse(bad).is_err(), "{bad}");
+        assert_eq!(
+            Email::parse("admin@localhost").expect("one label").as_str(),
+            "admin@localhost"
+        );
+        for (bad, why) in [
+            ("", EmailError::Empty),
+            ("a", EmailError::NoAt),
+            ("@x", EmailError::Local),
+            ("a@", EmailError::Domain),
+            ("a b@x", EmailError::Local),
+            ("a@b@c", EmailError::Local),
+            ("a@exa mple.jp", EmailError::Domain),
+            ("a@-x.jp", EmailError::Domain),
+            ("a@x..jp", EmailError::Domain),
+            ("山田@example.jp", EmailError::NotAscii),
+        ] {
+            assert_eq!(Email::parse(bad), Err(why), "{bad}");
         }
+        let long = format!("{}@example.jp", "a".repeat(65));
+        assert_eq!(Email::parse(&long), Err(EmailError::Local));
     }
 
     #[test]

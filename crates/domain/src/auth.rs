@@ -453,8 +453,7 @@ pub async fn request_reset(
     if email.trim().is_empty() {
         return Err(Failure::invalid("email", "error.required"));
     }
-    let email =
-        Email::parse(email).map_err(|_| Failure::invalid("email", "error.email_invalid"))?;
+    let email = Email::parse(email).map_err(|e| Failure::Invalid(vec![e.on("email")]))?;
     let rows = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE email = $1 ORDER BY created_at, id"
     ))
@@ -519,7 +518,6 @@ async fn send_reset(
     }
     let token = new_token()?;
     let link = format!("{base_url}/password/reset/{token}");
-    let org = accounts::organisation_name(db, &user.org_id).await?;
     let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) \
@@ -533,7 +531,6 @@ async fn send_reset(
     .await?;
     let notice = Mail::PasswordReset {
         name: &user.display_name,
-        organisation: org.as_str(),
         reset_link: &link,
     };
     mail::send(&mut tx, now, &Addressee::user(user), &notice).await?;

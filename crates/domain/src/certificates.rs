@@ -17,7 +17,7 @@ use crate::ca_store::Ca;
 use crate::db::{stored, stored_text, Db, UnknownText};
 use crate::error::{unique_violation, Failure, FieldError};
 use crate::i18n::Lang;
-use crate::mail::{self, Addressee, Mail};
+use crate::mail::{self, Addressee, Company, Mail};
 
 /// The price of one year, in yen, tax excluded.
 pub const PRICE_JPY: i64 = 8_000;
@@ -151,7 +151,7 @@ impl From<&Applicant> for ApplicantForm {
     }
 }
 
-fn text(
+pub(crate) fn text(
     errors: &mut Vec<FieldError>,
     field: &'static str,
     value: &str,
@@ -189,18 +189,18 @@ impl ApplicantForm {
                 }
             }
         };
-        let country_raw = if self.country.trim().is_empty() {
-            "JP"
+        // Required as marked: the form shows JP filled in; an emptied field is refused rather
+        // than silently read as Japan.
+        let country_raw = self.country.trim();
+        let country = if country_raw.is_empty() {
+            errors.push(FieldError::new("country", "error.required"));
+            String::new()
+        } else if country_raw.len() == 2 && country_raw.bytes().all(|b| b.is_ascii_alphabetic()) {
+            country_raw.to_ascii_uppercase()
         } else {
-            self.country.trim()
+            errors.push(FieldError::new("country", "error.country"));
+            String::new()
         };
-        let country =
-            if country_raw.len() == 2 && country_raw.bytes().all(|b| b.is_ascii_alphabetic()) {
-                country_raw.to_ascii_uppercase()
-            } else {
-                errors.push(FieldError::new("country", "error.country"));
-                String::new()
-            };
         let prefecture = self.prefecture.trim().to_owned();
         if prefecture.is_empty() {
             errors.push(FieldError::new("prefecture", "error.required"));
@@ -221,19 +221,12 @@ impl ApplicantForm {
             errors.retain(|e| e.field != "phone");
             errors.push(FieldError::new("phone", "error.phone"));
         }
-        let email = if self.email.trim().is_empty() {
-            errors.push(FieldError::new("email", "error.required"));
-            String::new()
-        } else {
-            match Email::parse(&self.email)
-                .ok()
-                .filter(|e| ca::application::Email::parse(e.as_str()).is_ok())
-            {
-                Some(e) => e.as_str().to_owned(),
-                None => {
-                    errors.push(FieldError::new("email", "error.email_invalid"));
-                    String::new()
-                }
+        // The accounts' rule, which every certificate's rfc822Name also meets.
+        let email = match Email::parse(&self.email) {
+            Ok(e) => e.as_str().to_owned(),
+            Err(e) => {
+                errors.push(e.on("email"));
+                String::new()
             }
         };
         if !errors.is_empty() {
@@ -258,6 +251,7 @@ impl ApplicantForm {
         if applicant.common_name().chars().count() > 64 {
             return Err(Failure::invalid("family_name_romaji", "error.too_long"));
         }
+        applicant.issuable()?;
         Ok(applicant)
     }
 }
@@ -322,9 +316,35 @@ impl Applicant {
         }
     }
 
-    /// The CA's application: exactly these values (the phone and the Japanese name stay in the
-    /// application record).
-    pub fn to_ca(&self) -> anyhow::Result<SignerApplication> {
+    /// Refuses what the CA would refuse at issuance, next to the field it comes from, so that
+    /// nothing is ordered (and charged) that could never be issued.
+    pub fn issuable(&self) -> Result<(), Failure> {
+        match self.ca_application().and_then(|a| a.subject()) {
+            Ok(_) => Ok(()),
+            Err(ca::error::CaError::Invalid { field, reason }) => {
+                tracing::info!(field, reason, "an application the CA would refuse");
+                let field = match field {
+                    "country" => "country",
+                    "state or province" => "prefecture",
+                    "locality" => "city",
+                    "street address" => "building",
+                    "postal code" => "postal_code",
+                    "organisation" => "organisation",
+                    "organisational unit" => "department",
+                    "common name" => "family_name_romaji",
+                    "email" => "email",
+                    _ => "organisation",
+                };
+                Err(Failure::Invalid(vec![FieldError::new(
+                    field,
+                    "error.ca_refuses",
+                )]))
+            }
+            Err(e) => Err(Failure::Internal(e.into())),
+        }
+    }
+
+    fn ca_application(&self) -> Result<SignerApplication, ca::error::CaError> {
         Ok(SignerApplication {
             country: ca::application::Country::parse(&self.country)?,
             state_or_province: Some(self.prefecture.clone()),
@@ -336,6 +356,12 @@ impl Applicant {
             common_name: self.common_name(),
             email: ca::application::Email::parse(&self.email)?,
         })
+    }
+
+    /// The CA's application: exactly these values (the phone and the Japanese name stay in the
+    /// application record).
+    pub fn to_ca(&self) -> anyhow::Result<SignerApplication> {
+        Ok(self.ca_application()?)
     }
 }
 
@@ -615,6 +641,8 @@ async fn write_order(
     kind: &OrderKind,
 ) -> Result<String, Failure> {
     let (actor, user) = (acting.actor(), acting.user());
+    // Checked again here: a renewal or re-issue orders data checked under older rules.
+    applicant.issuable()?;
     let day = chrono::DateTime::from_timestamp(now, 0)
         .unwrap_or_default()
         .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9"))
@@ -721,6 +749,7 @@ async fn write_order(
         org_id: &user.org_id,
         address: &a.email,
         lang: user.language,
+        company: Company::Named(&a.organisation),
     };
     mail::send(tx, now, &to, &notice).await?;
     Ok(order_id)
@@ -1040,11 +1069,31 @@ pub struct Check {
 
 impl Check {
     pub fn parse(method: &str, note: &str) -> Result<Self, Failure> {
+        Self::with_reason(method, note, None).map(|(check, _)| check)
+    }
+
+    /// A rejection's check and its reason, every missing or bad one reported at once.
+    pub fn parse_rejection(
+        method: &str,
+        note: &str,
+        reason: &str,
+    ) -> Result<(Self, String), Failure> {
+        Self::with_reason(method, note, Some(reason))
+    }
+
+    fn with_reason(
+        method: &str,
+        note: &str,
+        reason: Option<&str>,
+    ) -> Result<(Self, String), Failure> {
         let mut errors = Vec::new();
         let method = text(&mut errors, "method", method, 100, true);
         let note = text(&mut errors, "note", note, 1000, false);
+        let reason = reason
+            .map(|r| text(&mut errors, "reason", r, 1000, true))
+            .unwrap_or_default();
         if errors.is_empty() {
-            Ok(Self { method, note })
+            Ok((Self { method, note }, reason))
         } else {
             Err(Failure::Invalid(errors))
         }
@@ -1203,6 +1252,7 @@ pub async fn approve(
         org_id: &order.org_id,
         address: &a.email,
         lang: mail::language_of(&mut tx, &order.user_id).await?,
+        company: Company::Named(&a.organisation),
     };
     mail::send(&mut tx, now, &to, &notice).await?;
     // Black-box tests kill the process here: issued and recorded, not yet committed.
@@ -1285,6 +1335,7 @@ pub async fn reject(
         org_id: &order.org_id,
         address: &a.email,
         lang: mail::language_of(&mut tx, &order.user_id).await?,
+        company: Company::Named(&a.organisation),
     };
     mail::send(&mut tx, now, &to, &notice).await?;
     tx.commit().await?;
@@ -1337,8 +1388,24 @@ pub(crate) async fn applicant_of(
     Ok(Order::from_row(&row)?.applicant)
 }
 
-/// 「更新する」: orders a renewal of `serial` with the same data, from three months before its
-/// expiry. A new order and a new charge; the identity check follows as for a first order.
+/// What a renewal of `serial` would order (its confirmation shows it before anything is
+/// ordered): the certificate's applicant data, once renewal has opened (three months before its
+/// expiry).
+pub async fn renewal_of(
+    db: &Db,
+    now: i64,
+    acting: &Acting,
+    serial: &str,
+) -> Result<Applicant, Failure> {
+    let (not_after, order) = active_certificate(db, acting.user(), serial).await?;
+    if now < renewal_from(not_after) {
+        return Err(Failure::BadRequest("error.renewal_not_yet"));
+    }
+    Ok(order.applicant)
+}
+
+/// 「更新する」 confirmed: orders a renewal of `serial` with the same data ([`renewal_of`]). A
+/// new order and a new charge; the identity check follows as for a first order.
 pub async fn renew(
     db: &Db,
     now: i64,
@@ -1346,16 +1413,12 @@ pub async fn renew(
     serial: &str,
     idempotency_key: &str,
 ) -> Result<(Order, bool), Failure> {
-    let user = acting.user();
-    let (not_after, order) = active_certificate(db, user, serial).await?;
-    if now < renewal_from(not_after) {
-        return Err(Failure::BadRequest("error.renewal_not_yet"));
-    }
+    let applicant = renewal_of(db, now, acting, serial).await?;
     place_order(
         db,
         now,
         acting,
-        &order.applicant,
+        &applicant,
         idempotency_key,
         &OrderKind::Renewal(serial.to_owned()),
     )
@@ -1424,8 +1487,10 @@ pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
             continue;
         }
         let text = |column: &str| r.try_get::<String, _>(column);
+        let organisation = text("organisation")?;
         let notice = Mail::CertificateRenewal {
-            organisation: &text("organisation")?,
+            organisation: &organisation,
+            price_jpy: PRICE_JPY,
             family_name: &text("family_name")?,
             given_name: &text("given_name")?,
             common_name: &text("common_name")?,
@@ -1438,6 +1503,7 @@ pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
             org_id: &org_id,
             address: &text("email")?,
             lang: lang.as_deref().and_then(Lang::parse).unwrap_or_default(),
+            company: Company::Named(&organisation),
         };
         mail::send(&mut tx, now, &to, &notice).await?;
         audit::append(
@@ -1597,6 +1663,29 @@ mod tests {
     }
 
     #[test]
+    fn what_the_ca_would_refuse_is_refused_before_it_is_ordered() {
+        // Each part within the form's limits, but street and building together over the
+        // CA's 128 characters for streetAddress.
+        let mut long = form();
+        long.street = "あ".repeat(100);
+        long.building = "い".repeat(60);
+        let Err(Failure::Invalid(errors)) = long.check() else {
+            panic!("accepted an address the CA refuses");
+        };
+        assert_eq!(
+            errors,
+            vec![FieldError::new("building", "error.ca_refuses")]
+        );
+        // An emptied country is refused, not read as Japan.
+        let mut no_country = form();
+        no_country.country = " ".into();
+        let Err(Failure::Invalid(errors)) = no_country.check() else {
+            panic!("accepted no country");
+        };
+        assert_eq!(errors, vec![FieldError::new("country", "error.required")]);
+    }
+
+    #[test]
     fn every_required_field_missing_is_reported_at_once() {
         let Err(Failure::Invalid(errors)) = ApplicantForm::default().check() else {
             panic!("empty form accepted");
@@ -1605,6 +1694,7 @@ mod tests {
         for f in [
             "organisation",
             "postal_code",
+            "country",
             "prefecture",
             "city",
             "street",

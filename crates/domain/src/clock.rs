@@ -111,6 +111,18 @@ pub fn jst_date(seconds: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Unix seconds as `YYYY/MM/DD hh:mm:ss` in Japan (the mails, as the manual writes dates).
+pub fn jst_slashed(seconds: i64) -> String {
+    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
+    chrono::DateTime::from_timestamp(seconds, 0)
+        .map(|t| {
+            t.with_timezone(&jst)
+                .format("%Y/%m/%d %H:%M:%S")
+                .to_string()
+        })
+        .unwrap_or_default()
+}
+
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS JST`, to the second (the certificate of completion).
 pub fn jst_seconds(seconds: i64) -> String {
     let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");

@@ -107,6 +107,9 @@ pub struct Config {
     pub smtp_password: Option<Secret<String>>,
     /// `mail_from`, `INKAN_MAIL_FROM`: the sender, e.g. `Inkan <noreply@example.com>`.
     pub mail_from: String,
+    /// `service_name`, `INKAN_SERVICE_NAME`: how mails name the service (the 【…】 subject
+    /// prefix and the signature line); default `Inkan`.
+    pub service_name: String,
     /// `mail_retry_seconds`, `INKAN_MAIL_RETRY_SECONDS`: the first retry delay after a failed
     /// delivery; each further failure doubles it, up to an hour.
     pub mail_retry_seconds: u64,
@@ -136,6 +139,7 @@ impl Default for Config {
             smtp_user: None,
             smtp_password: None,
             mail_from: "Inkan <noreply@localhost>".into(),
+            service_name: "Inkan".into(),
             mail_retry_seconds: 30,
             scheduler_seconds: 60,
             webhook_retry_seconds: 30,
@@ -162,6 +166,7 @@ struct FileConfig {
     smtp_user: Option<String>,
     smtp_password: Option<String>,
     mail_from: Option<String>,
+    service_name: Option<String>,
     mail_retry_seconds: Option<u64>,
     scheduler_seconds: Option<u64>,
     webhook_retry_seconds: Option<u64>,
@@ -260,6 +265,10 @@ impl Config {
             self.mail_from =
                 parse_mail_from(&v).map_err(|m| value_error(origin("mail_from"), m))?;
         }
+        if let Some(v) = f.service_name {
+            self.service_name =
+                parse_service_name(&v).map_err(|m| value_error(origin("service_name"), m))?;
+        }
         if let Some(v) = f.mail_retry_seconds {
             self.mail_retry_seconds =
                 check_retry(v).map_err(|m| value_error(origin("mail_retry_seconds"), m))?;
@@ -336,6 +345,10 @@ impl Config {
         if let Some(v) = get("INKAN_MAIL_FROM") {
             self.mail_from =
                 parse_mail_from(v).map_err(|m| value_error(origin("INKAN_MAIL_FROM"), m))?;
+        }
+        if let Some(v) = get("INKAN_SERVICE_NAME") {
+            self.service_name =
+                parse_service_name(v).map_err(|m| value_error(origin("INKAN_SERVICE_NAME"), m))?;
         }
         if let Some(v) = get("INKAN_MAIL_RETRY_SECONDS") {
             let parsed = v
@@ -431,14 +444,27 @@ impl Config {
             ),
         };
         out.push_str(&format!(
-            "mail_from = \"{}\"\nmail_retry_seconds = {}\nscheduler_seconds = {}\n\
-             webhook_retry_seconds = {}\n",
+            "mail_from = \"{}\"\nservice_name = \"{}\"\nmail_retry_seconds = {}\n\
+             scheduler_seconds = {}\nwebhook_retry_seconds = {}\n",
             self.mail_from,
+            self.service_name,
             self.mail_retry_seconds,
             self.scheduler_seconds,
             self.webhook_retry_seconds
         ));
         out
+    }
+}
+
+/// A service name: one line of 1 to 40 characters (it heads every mail's subject).
+fn parse_service_name(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() || s.chars().count() > 40 || s.chars().any(char::is_control) {
+        Err(format!(
+            "'{s}' is not a service name (one line of 1 to 40 characters)"
+        ))
+    } else {
+        Ok(s.to_owned())
     }
 }
 
@@ -607,6 +633,7 @@ mod tests {
         assert_eq!(c.smtp_host.as_deref(), Some("smtp.example.com"));
         assert_eq!(c.smtp_port(), 465);
         assert_eq!(c.smtp_tls, SmtpTls::Tls);
+        assert_eq!(c.service_name, "Inkan", "the default");
         assert!(!format!("{c:?}").contains("hunter2"));
         let described = c.describe();
         assert!(!described.contains("hunter2"), "{described}");
@@ -625,6 +652,8 @@ mod tests {
             ("INKAN_MAIL_RETRY_SECONDS", "0"),
             ("INKAN_WEBHOOK_RETRY_SECONDS", "0"),
             ("INKAN_WEBHOOK_RETRY_SECONDS", "soon"),
+            ("INKAN_SERVICE_NAME", " "),
+            ("INKAN_SERVICE_NAME", "two\nlines"),
         ] {
             let e = Config::load_from(None, &env(&[(key, value)])).expect_err(key);
             assert!(e.to_string().contains(key), "{e}");

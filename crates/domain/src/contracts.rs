@@ -657,7 +657,7 @@ pub async fn add_party(
         errors.push(FieldError::new("step", "error.party_step"));
     }
     let email = Email::parse(&new.email)
-        .map_err(|_| errors.push(FieldError::new("email", "error.email_invalid")))
+        .map_err(|e| errors.push(e.on("email")))
         .ok();
     let kind = match (role, new.signature_kind.as_deref().map(str::trim)) {
         (Some(PartyRole::Signer), Some(k)) => SignatureKind::parse(k)

@@ -46,6 +46,24 @@ pub fn t(lang: Lang, key: &str) -> &str {
     }
 }
 
+/// An amount in yen as people write it: `8,800円` in Japanese, `¥8,800` in English (grouped by
+/// thousands; machine-readable files such as CSV keep plain numbers).
+pub fn yen(lang: Lang, amount: i64) -> String {
+    let digits = amount.unsigned_abs().to_string();
+    let mut grouped = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(d);
+    }
+    let sign = if amount < 0 { "-" } else { "" };
+    match lang {
+        Lang::Ja => format!("{sign}{grouped}円"),
+        Lang::En => format!("{sign}¥{grouped}"),
+    }
+}
+
 /// Whether `key` has translations.
 pub fn known(key: &str) -> bool {
     TEXTS.binary_search_by(|(k, _, _)| k.cmp(&key)).is_ok()
@@ -73,7 +91,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("cert.app.issued", "発行済み", "Issued"),
     ("cert.app.issuing", "発行処理中", "Being issued"),
     ("cert.app.pending", "本人確認待ち", "Waiting for the identity check"),
-    ("cert.app.rejected", "お申込み不可", "Rejected"),
+    ("cert.app.rejected", "却下", "Rejected"),
     ("cert.applications", "お申込み履歴", "Applications"),
     ("cert.apply", "申請する", "Apply"),
     ("cert.back", "修正する", "Edit"),
@@ -83,7 +101,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("cert.expiry", "有効期限", "Expires"),
     ("cert.f.building", "建物名", "Building"),
     ("cert.f.city", "市区町村", "City / ward"),
-    ("cert.f.country", "国", "Country"),
+    ("cert.f.country", "国(2 文字のコード。日本は JP)", "Country (two-letter code; JP for Japan)"),
     ("cert.f.department", "部署名・店舗名", "Department or store"),
     ("cert.f.email", "メールアドレス", "Email address"),
     ("cert.f.family_name", "姓", "Family name"),
@@ -95,19 +113,25 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("cert.f.postal_code", "郵便番号", "Postal code"),
     ("cert.f.prefecture", "都道府県", "Prefecture"),
     ("cert.f.street", "番地", "Street address"),
+    ("cert.field.name", "氏名", "Name"),
     ("cert.kind.change", "変更", "Change"),
     ("cert.kind.new", "新規", "New"),
     ("cert.kind.reissue", "再発行(PINリセット)", "Re-issue (PIN reset)"),
     ("cert.kind.renewal", "更新", "Renewal"),
     ("cert.next", "次へ", "Next"),
     ("cert.none", "電子証明書はまだありません", "You have no certificate yet"),
+    ("cert.not_for_role", "電子証明書は「署名者」の役割を持つ利用者に発行されます。管理者・文書管理者の役割だけではご自身の電子証明書で署名しないため、証明書はありません。署名も行う場合は、管理者に「管理者+署名者」または「文書管理者+署名者」への変更を依頼してください", "Signing certificates are issued to users with the signer role. Administrators and document managers without it do not sign with a certificate of their own, so there is none here. To sign too, ask an administrator to make your role administrator+signer or document manager+signer"),
     ("cert.order", "お申込み", "Place the order"),
     ("cert.order_id", "注文番号", "Order ID"),
     ("cert.ordered", "お申込みを受け付けました。本人確認のご連絡をお待ちください", "Your order has been placed; we will contact you for the identity check"),
     ("cert.price", "料金", "Price"),
-    ("cert.price_value", "8,000 円 / 年(税抜)", "JPY 8,000 per year (tax excluded)"),
+    ("cert.price_value", "8,000円 / 年(税抜)", "¥8,000 per year (tax excluded)"),
+    ("cert.reject_reason", "理由", "Reason"),
     ("cert.renew", "更新する", "Renew"),
+    ("cert.renew_change_hint", "記載内容(氏名・組織・住所など)を変える場合は、更新ではなくプロフィールの「変更する」からお申し込みください", "To change what the certificate says (name, organisation, address…), apply with Change on your profile instead of renewing"),
     ("cert.renew_from", "更新手続き開始日", "Renewal opens"),
+    ("cert.renew_intro", "次の内容で電子証明書を更新します(1 年間)。料金をご確認のうえ「お申込み」を押してください。本手続きには費用が発生します", "The certificate below will be renewed for one year. Check the price, then press Place the order. The renewal is charged"),
+    ("cert.renew_title", "電子証明書の更新", "Renewing the signing certificate"),
     ("cert.serial", "シリアル番号", "Serial number"),
     ("cert.status", "状態", "Status"),
     ("cert.status.active", "有効", "Valid"),
@@ -122,6 +146,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("cert.total", "合計", "Total"),
     ("cert.type", "電子署名用証明書(当事者型・1 年)", "Signing certificate (own signature, 1 year)"),
     ("cert.type_hint", "PDF に本人の電子署名を行うための証明書です。Inkan の認証局が発行します", "A certificate to sign PDFs in your own name, issued by Inkan's certificate authority"),
+    ("checks.address", "住所", "Address"),
     ("checks.applicant", "申請者", "Applicant"),
     ("checks.approve", "承認して発行する", "Approve and issue"),
     ("checks.approved", "承認し、電子証明書を発行しました", "Approved; the certificate has been issued"),
@@ -130,9 +155,11 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("checks.note", "メモ", "Note"),
     ("checks.organisation", "組織アカウント", "Organisation account"),
     ("checks.reason", "理由", "Reason"),
+    ("checks.reason_hint", "(却下するときは必須)", "(required to reject)"),
     ("checks.reject", "却下する", "Reject"),
     ("checks.rejected", "却下しました", "Rejected"),
     ("checks.title", "本人確認", "Identity checks"),
+    ("checks.who", "本人確認は、このサービスの運営担当者(オペレーター)のアカウントが行います。組織の管理者は行えません。運営担当者のアカウントは、サーバーで「inkan admin create-operator --email アドレス」を実行して作成します", "Identity checks are made by the service's operator account, not by an organisation's administrators. An operator account is made on the server with: inkan admin create-operator --email ADDRESS"),
     ("common.back", "戻る", "Back"),
     ("common.cancel", "キャンセル", "Cancel"),
     ("common.required", "必須", "Required"),
@@ -220,6 +247,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.application_open", "申請中の電子証明書があります。本人確認の完了をお待ちください", "You already have an application waiting for the identity check"),
     ("error.bad_request", "リクエストの形式が正しくありません", "The request is malformed"),
     ("error.body_too_large", "リクエストが大きすぎます", "The request body is too large"),
+    ("error.ca_refuses", "この内容では認証局が証明書を発行できません(番地と建物名は合わせて 128 文字まで、組織名・部署名は 64 文字まで、コモンネームは 64 文字まで)。修正してからお申し込みください。料金はかかっていません", "The certificate authority cannot issue a certificate with this (street and building together at most 128 characters, organisation and department at most 64, common name at most 64). Correct it and apply again; nothing has been charged"),
     ("error.cannot_change_self", "自分自身の管理者権限の削除や無効化はできません。他の管理者に依頼してください", "You cannot remove your own administrator role or deactivate yourself; ask another administrator"),
     ("error.certificate_active", "有効な電子証明書があります。変更や更新は「変更する」「更新する」から行ってください", "You already have a valid certificate; use Change or Renew"),
     ("error.certificate_expired", "電子証明書の有効期限が切れているため署名できません。更新してください", "Your certificate has expired; renew it to sign"),
@@ -240,8 +268,12 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.country", "国は 2 文字の国コード(JP など)で入力してください", "Use a two-letter country code such as JP"),
     ("error.csrf", "フォームの有効期限が切れました。もう一度お試しください", "The form has expired; please try again"),
     ("error.email_ambiguous", "このメールアドレスの利用者が複数の組織にいます。自組織の利用者か、社外の当事者として指定してください", "Users of several organisations have this email address"),
-    ("error.email_invalid", "メールアドレスの形式が正しくありません", "This is not a valid email address"),
+    ("error.email_ascii", "電子証明書に入れられるのは半角英数字のメールアドレスのみです(全角文字や日本語ドメインは使えません)", "Only ASCII addresses fit in a signing certificate (no full-width characters or Japanese domain names)"),
+    ("error.email_domain", "@ の後がホスト名ではありません(英数字とハイフンを「.」で区切ったもの。例: example.co.jp)", "The part after @ is not a host name (letters, digits and hyphens separated by dots, e.g. example.co.jp)"),
+    ("error.email_local", "@ の前は 1〜64 文字で、空白や ()<>[]\\,;:\"@ を含められません", "The part before @ must be 1–64 characters without spaces or ()<>[]\\,;:\"@"),
+    ("error.email_no_at", "メールアドレスには「名前@ドメイン」のように @ が必要です", "An email address needs an @ between a name and a domain"),
     ("error.email_taken", "このメールアドレスは既に登録されています", "This email address is already registered"),
+    ("error.email_too_long", "メールアドレスは 254 文字以内です", "An email address is at most 254 characters"),
     ("error.expiry_days", "有効期限は送信から 1〜365 日で指定してください", "Expiry: 1 to 365 days after sending"),
     ("error.field_checkbox", "チェックボックスの値は true か false です", "A checkbox takes true or false"),
     ("error.field_document", "この契約の書類を選んでください", "Choose a document of this contract"),
@@ -267,8 +299,14 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.list_status", "状態の指定が正しくありません", "Unknown status"),
     ("error.locked", "ログインの失敗が続いたため、一時的にロックされています。しばらくしてから再度お試しください", "Too many failed logins: locked for a while; please try again later"),
     ("error.login_failed", "メールアドレスまたはパスワードが正しくありません", "The email address or the password is wrong"),
+    ("error.mail_footer_long", "問い合わせ先は 10 行・1,000 文字以内で入力してください", "At most 10 lines and 1,000 characters"),
     ("error.max_reminders", "自動リマインドは 0〜5 回で指定してください", "Automatic reminders: 0 to 5"),
     ("error.name_invalid", "名前は 1〜100 文字で入力してください", "A name must be 1 to 100 characters"),
+    ("error.next.forbidden", "この画面や操作は、あなたのアカウントの役割では使えません。必要な場合は組織の管理者にお問い合わせください", "Your account's role does not allow this page or action. Ask your organisation's administrator if you need it"),
+    ("error.next.login", "ログインしてからもう一度お試しください", "Log in and try again"),
+    ("error.next.not_found", "お探しのページは見つかりませんでした。URL が正しいか確認するか、ホームからお進みください", "The page you are looking for was not found. Check the address, or go on from the home page"),
+    ("error.next.retry", "内容を確認して、もう一度お試しください", "Check what you entered and try again"),
+    ("error.next.server", "サーバーで問題が起きました。少し時間をおいてもう一度お試しください。続く場合は管理者にお問い合わせください", "Something went wrong on the server. Please try again in a moment; if it keeps happening, contact your administrator"),
     ("error.no_ca", "認証局が設定されていません(ca_dir)", "No certificate authority is configured (ca_dir)"),
     ("error.no_certificate", "電子証明書がありません。プロフィールから申請してください", "You have no certificate; apply for one from your profile"),
     ("error.not_a_signer", "電子証明書による署名は署名者のみ指定できます", "Only a signer can sign with a certificate"),
@@ -279,6 +317,9 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.org_name_invalid", "組織名は 1〜200 文字で入力してください", "An organisation name must be 1 to 200 characters"),
     ("error.org_name_taken", "この組織名は既に使われています", "This organisation name is already taken"),
     ("error.outside_party_simple_only", "社外の当事者は立会人型の署名のみ指定できます", "Outside parties sign with a simple signature only"),
+    ("error.page.home", "ホームへ", "Go to the home page"),
+    ("error.page.login", "ログイン", "Log in"),
+    ("error.page.status", "エラー", "Error"),
     ("error.party_already_acted", "この契約への対応は完了しています", "You have already acted on this contract"),
     ("error.party_role", "署名者・承認者・写しの受取人のいずれかを選んでください", "Choose signer, approver or copy recipient"),
     ("error.party_step", "順番は 1 から 50 までで指定してください", "The step must be from 1 to 50"),
@@ -325,6 +366,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.signature_kind", "電子証明書(当事者型)か立会人型を選んでください", "Choose certificate or simple signature"),
     ("error.signature_kind_unused", "署名方法は署名者にのみ指定します", "Only signers have a signature kind"),
     ("error.signer_without_field", "署名欄のない署名者がいます。各署名者の署名欄を配置してください", "Every signer needs a signature field"),
+    ("error.time_zone", "タイムゾーンの名前が正しくありません(例: Asia/Tokyo)", "Not a time zone name (e.g. Asia/Tokyo)"),
     ("error.too_long", "文字数が多すぎます", "Too long"),
     ("error.too_many_documents", "書類は 20 件までです", "A contract has at most 20 documents"),
     ("error.too_many_parties", "当事者は 50 人までです", "A contract has at most 50 parties"),
@@ -361,7 +403,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("event.party.signed", "署名", "Signed"),
     ("form.expired", "フォームの有効期限が切れました。もう一度入力してください", "The form expired; please fill it in again"),
     ("home.title", "ホーム", "Home"),
-    ("home.welcome", "ようこそ", "Welcome"),
+    ("home.welcome", "ようこそ、{name} さん", "Welcome, {name}"),
     ("lang.switch", "English", "日本語"),
     ("login.email", "メールアドレス", "Email address"),
     ("login.forgot", "パスワードをお忘れの方", "Forgot your password?"),
@@ -617,11 +659,20 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("seals.title", "印影・署名画像", "Seal images"),
     ("seals.transparent", "透過画像(Inkan が作成)", "Transparent image (made by Inkan)"),
     ("seals.upload", "アップロード", "Upload"),
+    ("settings.address_hint", "住所は、組織の署名者が電子証明書を申し込むときの申込フォームにあらかじめ入ります", "The address is filled in for your signers when they apply for a signing certificate"),
     ("settings.level", "電子署名のレベル(PAdES)", "Signature level (PAdES)"),
     ("settings.level.b-lt", "B-T に長期検証用の情報(証明書と失効情報)を加えます", "B-T with long-term validation data (the certificates and their revocation data)"),
     ("settings.level.b-lta", "B-LT にドキュメントタイムスタンプを加え、長期にわたって検証できます(既定)", "B-LT with a document timestamp, so it can be verified for the long term (the default)"),
     ("settings.level.b-t", "署名タイムスタンプ付き。証明書の失効情報を得られる間、検証できます", "With a signature timestamp; verifiable while the certificates' revocation data can be obtained"),
     ("settings.level_hint", "組織の署名者がご自身の電子証明書で署名するときのレベルです。署名者には尋ねません", "The level of every signature your organisation's signers make with their own certificate; signers are not asked"),
+    ("settings.mail", "メール", "Mail"),
+    ("settings.mail_footer", "メールの末尾に載せる問い合わせ先", "Support contact at the end of every mail"),
+    ("settings.mail_footer_hint", "組織のために送るすべてのメールの末尾(「本メールは送信専用です」の後)に載ります。10 行・1,000 文字まで。空欄なら載せません", "Printed at the end of every mail sent for your organisation, after the send-only note. Up to 10 lines and 1,000 characters; leave empty for none"),
+    ("settings.name", "組織名", "Organisation name"),
+    ("settings.organisation", "組織の情報", "Organisation"),
+    ("settings.signatures", "電子署名", "Signatures"),
+    ("settings.time_zone", "署名に表示する時刻のタイムゾーン", "Time zone of the time shown on signatures"),
+    ("settings.time_zone_hint", "見える署名(印影の横)に印字する日時のタイムゾーンです。既定は日本時間(Asia/Tokyo, JST)", "The time zone of the date and time printed beside the seal of a visible signature; Japan time (Asia/Tokyo, JST) by default"),
     ("settings.title", "組織の設定", "Organisation settings"),
     ("sign.default_seal", "既定の電子署名の印影", "The default 電子署名 seal"),
     ("sign.file", "PDF ファイル", "PDF file"),
@@ -669,6 +720,23 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_of_money_are_grouped_by_thousands() {
+        for (amount, ja, en) in [
+            (0, "0円", "¥0"),
+            (800, "800円", "¥800"),
+            (8_000, "8,000円", "¥8,000"),
+            (8_800, "8,800円", "¥8,800"),
+            (1_234_567, "1,234,567円", "¥1,234,567"),
+            (-8_800, "-8,800円", "-¥8,800"),
+        ] {
+            assert_eq!(
+                (yen(Lang::Ja, amount), yen(Lang::En, amount)),
+                (ja.into(), en.into())
+            );
+        }
+    }
 
     #[test]
     fn texts_are_sorted_unique_and_translated() {

@@ -5,9 +5,14 @@
 //! A template file reads like the mail: `Subject: …`, an empty line, then the plain-text body.
 //! Both parts are minijinja templates with strict undefined values (a variable the template uses
 //! but the mail does not supply is an error, never an empty string); `{{ t|datetime }}` shows a
-//! Unix time in Japan time, as the pages do.
+//! Unix time in Japan time as `YYYY/MM/DD hh:mm:ss`, `{{ n|yen }}` an amount (8,800円 / ¥8,800).
+//!
+//! Every mail is then set in one frame per language, `mail/layout/<lang>.txt`: the service's
+//! name in a 【…】 subject prefix, the greeting 「会社名 氏名 様」 (the reader's name from the
+//! mail, their company from [`Addressee::company`]), and the footer: send-only, the
+//! organisation's support text (its settings), the service's name.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::{Serialize, Serializer};
@@ -91,6 +96,32 @@ kinds! {
     ContractCompleted => "contract_completed",
 }
 
+/// The service's name as mails show it (`service_name` in the configuration).
+static SERVICE_NAME: OnceLock<String> = OnceLock::new();
+
+/// Names the service in every mail this process sends from now on (once, at start-up; the
+/// default is `Inkan`).
+pub fn set_service_name(name: &str) {
+    let name = name.trim();
+    if !name.is_empty() && SERVICE_NAME.set(name.to_owned()).is_err() {
+        tracing::debug!("the service's name was set already");
+    }
+}
+
+fn service_name() -> &'static str {
+    SERVICE_NAME.get().map_or("Inkan", String::as_str)
+}
+
+/// What frames a mail around its own text: whose service, whom it greets, and whom to ask.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    pub service_name: &'a str,
+    /// The reader's company, when known: 「会社名 氏名 様」.
+    pub company: Option<&'a str>,
+    /// The organisation's support text (may be several lines), or none.
+    pub support: Option<&'a str>,
+}
+
 /// A mail and the values its template shows. Times are Unix seconds (shown in Japan time).
 #[derive(Debug, Serialize)]
 #[serde(untagged)]
@@ -105,11 +136,7 @@ pub enum Mail<'a> {
         temporary_password: &'a Secret<String>,
     },
     /// 「パスワード再設定のご案内」: the one-time reset link.
-    PasswordReset {
-        name: &'a str,
-        organisation: &'a str,
-        reset_link: &'a str,
-    },
+    PasswordReset { name: &'a str, reset_link: &'a str },
     /// 「電子証明書申込受付のお知らせ」: the order of a new, renewed or changed certificate.
     CertificateOrdered {
         family_name: &'a str,
@@ -146,9 +173,10 @@ pub enum Mail<'a> {
         order_id: &'a str,
         reason: &'a str,
     },
-    /// 「電子証明書更新のお知らせ」: the expiry and the day renewal opens.
+    /// 「電子証明書更新のお知らせ」: the expiry, the day renewal opens, and its price (excl. tax).
     CertificateRenewal {
         organisation: &'a str,
+        price_jpy: i64,
         family_name: &'a str,
         given_name: &'a str,
         common_name: &'a str,
@@ -280,24 +308,110 @@ impl Mail<'_> {
         }
     }
 
-    /// The subject and body in `lang`.
-    pub fn render(&self, lang: Lang) -> anyhow::Result<Rendered> {
+    /// The name the mail greets: the person it is about and sent to.
+    fn reader(&self) -> String {
+        match self {
+            Mail::CertificateOrdered {
+                family_name,
+                given_name,
+                ..
+            }
+            | Mail::CertificateIssued {
+                family_name,
+                given_name,
+                ..
+            }
+            | Mail::CertificateRejected {
+                family_name,
+                given_name,
+                ..
+            }
+            | Mail::CertificateRenewal {
+                family_name,
+                given_name,
+                ..
+            } => format!("{family_name} {given_name}"),
+            Mail::AccountIssued { name, .. }
+            | Mail::PasswordReset { name, .. }
+            | Mail::PinSet { name, .. }
+            | Mail::PinChanged { name, .. }
+            | Mail::PinLocked { name, .. }
+            | Mail::PinReset { name, .. }
+            | Mail::ContractRequest { name, .. }
+            | Mail::ContractReminder { name, .. }
+            | Mail::ContractCode { name, .. }
+            | Mail::ContractDeclined { name, .. }
+            | Mail::ContractCancelled { name, .. }
+            | Mail::ContractExpired { name, .. }
+            | Mail::ContractCompleted { name, .. } => (*name).to_owned(),
+        }
+    }
+
+    /// The subject and body in `lang`, in `frame`.
+    pub fn render(&self, lang: Lang, frame: &Frame<'_>) -> anyhow::Result<Rendered> {
         let kind = self.kind().name();
         let env = TEMPLATES.as_ref().map_err(|e| anyhow::anyhow!("{e}"))?;
-        let render = |part: &str| {
-            env.get_template(&template_name(kind, lang, part))
-                .and_then(|t| t.render(self))
+        let values = minijinja::context! {
+            lang => lang.as_str(),
+            service_name => frame.service_name,
+            ..minijinja::Value::from_serialize(self)
+        };
+        let render = |name: &str, part: &str, values: &minijinja::Value| {
+            env.get_template(&template_name(name, lang, part))
+                .and_then(|t| t.render(values))
                 .map_err(|e| {
-                    anyhow::anyhow!("rendering the {part} of the mail {kind}/{lang}: {e:#}")
+                    anyhow::anyhow!("rendering the {part} of the mail {name}/{lang}: {e:#}")
                 })
         };
+        let framed = minijinja::context! {
+            lang => lang.as_str(),
+            service_name => frame.service_name,
+            company => frame.company.map(str::trim).filter(|c| !c.is_empty()),
+            reader => self.reader(),
+            support => frame.support.map(str::trim).filter(|s| !s.is_empty()),
+            subject => render(kind, "subject", &values)?,
+            body => render(kind, "body", &values)?,
+        };
         // A subject is one line, whatever the values in it hold.
-        let subject = render("subject")?.replace(['\r', '\n'], " ");
+        let subject = render(LAYOUT, "subject", &framed)?.replace(['\r', '\n'], " ");
         Ok(Rendered {
             subject,
-            body: render("body")?,
+            body: render(LAYOUT, "body", &framed)?,
         })
     }
+}
+
+/// The frame's folder under `mail/`.
+const LAYOUT: &str = "layout";
+
+/// The layout's template file in `lang`.
+fn layout_source(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Ja => include_str!("../mail/layout/ja.txt"),
+        Lang::En => include_str!("../mail/layout/en.txt"),
+    }
+}
+
+/// `{{ t|datetime }}`: a Unix time as `YYYY/MM/DD hh:mm:ss` in Japan time (marked JST in
+/// English).
+fn datetime(state: &minijinja::State<'_, '_>, seconds: i64) -> String {
+    let shown = crate::clock::jst_slashed(seconds);
+    match lang_of(state) {
+        Lang::Ja => shown,
+        Lang::En => format!("{shown} JST"),
+    }
+}
+
+/// `{{ n|yen }}`: an amount of money as people write it in the mail's language.
+fn yen(state: &minijinja::State<'_, '_>, amount: i64) -> String {
+    crate::i18n::yen(lang_of(state), amount)
+}
+
+fn lang_of(state: &minijinja::State<'_, '_>) -> Lang {
+    state
+        .lookup("lang")
+        .and_then(|l| l.as_str().and_then(Lang::parse))
+        .unwrap_or_default()
 }
 
 fn template_name(kind: &str, lang: Lang, part: &str) -> String {
@@ -315,15 +429,20 @@ fn environment() -> Result<Environment<'static>, String> {
     // A line holding only `{% if %}` or `{% endif %}` leaves nothing in the text.
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
-    env.add_filter("datetime", crate::clock::jst);
-    for &kind in Kind::ALL {
-        for lang in LANGS {
-            let file = format!("mail/{}/{lang}.txt", kind.name());
-            let (subject, body) = split(kind.source(lang)).ok_or_else(|| {
+    env.add_filter("datetime", datetime);
+    env.add_filter("yen", yen);
+    let sources = Kind::ALL
+        .iter()
+        .map(|&kind| (kind.name(), kind.source(Lang::Ja), kind.source(Lang::En)))
+        .chain([(LAYOUT, layout_source(Lang::Ja), layout_source(Lang::En))]);
+    for (name, ja, en) in sources {
+        for (lang, source) in [(Lang::Ja, ja), (Lang::En, en)] {
+            let file = format!("mail/{name}/{lang}.txt");
+            let (subject, body) = split(source).ok_or_else(|| {
                 format!("{file} does not start with 'Subject: …' and an empty line")
             })?;
             for (part, source) in [("subject", subject), ("body", body)] {
-                env.add_template_owned(template_name(kind.name(), lang, part), source)
+                env.add_template_owned(template_name(name, lang, part), source)
                     .map_err(|e| format!("{file}: {e:#}"))?;
             }
         }
@@ -337,12 +456,25 @@ fn split(source: &str) -> Option<(&str, &str)> {
     Some((subject, body.strip_prefix('\n')?))
 }
 
-/// Who receives a mail: the address, the organisation it is sent for, and the language.
+/// Who receives a mail: the address, the organisation it is sent for (whose support text it
+/// ends with), the language, and the company the greeting names.
 #[derive(Debug, Clone, Copy)]
 pub struct Addressee<'a> {
     pub org_id: &'a str,
     pub address: &'a str,
     pub lang: Lang,
+    pub company: Company<'a>,
+}
+
+/// The company in a mail's greeting (「会社名 氏名 様」).
+#[derive(Debug, Clone, Copy)]
+pub enum Company<'a> {
+    /// The organisation the mail is sent for: the reader is one of its users.
+    Organisation,
+    /// As written, e.g. the organisation on a certificate application.
+    Named(&'a str),
+    /// Not known (an outside party): the greeting names the person alone.
+    Unknown,
 }
 
 impl<'a> Addressee<'a> {
@@ -352,6 +484,7 @@ impl<'a> Addressee<'a> {
             org_id: &user.org_id,
             address: &user.email,
             lang: user.language,
+            company: Company::Organisation,
         }
     }
 }
@@ -375,7 +508,27 @@ pub async fn send_with(
     mail: &Mail<'_>,
     attachments: &[email::Attachment],
 ) -> anyhow::Result<String> {
-    let Rendered { subject, body } = mail.render(to.lang)?;
+    let row = sqlx::query("SELECT name, mail_footer FROM organisations WHERE id = $1")
+        .bind(to.org_id)
+        .fetch_optional(&mut **tx)
+        .await?;
+    let (organisation, support) = match row {
+        Some(r) => (
+            r.try_get::<String, _>("name")?,
+            r.try_get::<String, _>("mail_footer")?,
+        ),
+        None => (String::new(), String::new()),
+    };
+    let frame = Frame {
+        service_name: service_name(),
+        company: match to.company {
+            Company::Organisation => Some(organisation.as_str()),
+            Company::Named(name) => Some(name),
+            Company::Unknown => None,
+        },
+        support: Some(support.as_str()),
+    };
+    let Rendered { subject, body } = mail.render(to.lang, &frame)?;
     email::enqueue_text(tx, now, to.org_id, to.address, &subject, &body, attachments).await
 }
 
@@ -421,7 +574,6 @@ mod tests {
             },
             Mail::PasswordReset {
                 name: "署名 花子",
-                organisation: "株式会社印鑑テスト",
                 reset_link: "https://sign.example.jp/password/reset/0123456789abcdef",
             },
             Mail::CertificateOrdered {
@@ -457,6 +609,7 @@ mod tests {
             },
             Mail::CertificateRenewal {
                 organisation: "株式会社印鑑テスト",
+                price_jpy: 8000,
                 family_name: "山田",
                 given_name: "太郎",
                 common_name: "Yamada Taro",
@@ -588,9 +741,70 @@ mod tests {
         ]
     }
 
+    /// The frame the snapshots show: a company and a support text of two lines.
+    const FRAME: Frame<'static> = Frame {
+        service_name: "Inkan",
+        company: Some("株式会社印鑑テスト"),
+        support: Some("お問い合わせ: 総務部 電子契約担当 (support@example.jp)\n電話 03-1234-5678(平日 9:00〜18:00)"),
+    };
+
     fn render(mail: &Mail<'_>, lang: Lang) -> Rendered {
-        mail.render(lang)
+        render_in(mail, lang, &FRAME)
+    }
+
+    fn render_in(mail: &Mail<'_>, lang: Lang, frame: &Frame<'_>) -> Rendered {
+        mail.render(lang, frame)
             .unwrap_or_else(|e| panic!("{:?}/{lang}: {e:#}", mail.kind()))
+    }
+
+    #[test]
+    fn every_mail_is_framed_as_the_manual_asks() {
+        let bare = Frame {
+            service_name: "社内電子契約",
+            company: None,
+            support: Some("  "),
+        };
+        for mail in samples().iter().chain(&other_branches()) {
+            let (ja, en) = (render(mail, Lang::Ja), render(mail, Lang::En));
+            assert!(ja.subject.starts_with("【Inkan】"), "{}", ja.subject);
+            assert!(en.subject.starts_with("[Inkan] "), "{}", en.subject);
+            let greeting = format!("株式会社印鑑テスト {} 様\n", mail.reader());
+            assert!(
+                ja.body.starts_with(&greeting),
+                "{:?}: {}",
+                mail.kind(),
+                ja.body
+            );
+            assert!(ja.body.contains("本メールは送信専用です"), "{}", ja.body);
+            assert!(ja.body.contains("電話 03-1234-5678"), "{}", ja.body);
+            assert!(en
+                .body
+                .starts_with(&format!("株式会社印鑑テスト\nDear {},\n", mail.reader())));
+            assert!(en.body.contains("send-only"), "{}", en.body);
+            // Another service name, no company known, a blank support text.
+            let other = render_in(mail, Lang::Ja, &bare);
+            assert!(
+                other.subject.starts_with("【社内電子契約】"),
+                "{}",
+                other.subject
+            );
+            assert!(other.body.starts_with(&format!("{} 様\n", mail.reader())));
+            assert!(other.body.ends_with("本メールは送信専用です。このアドレスにご返信いただいてもお答えできません。\n社内電子契約\n"), "{}", other.body);
+            assert!(!other.body.contains("Inkan"), "{}", other.body);
+        }
+    }
+
+    #[test]
+    fn mail_dates_read_as_the_manual_writes_them() {
+        let issued = &samples()[3];
+        assert_eq!(issued.kind(), Kind::CertificateIssued);
+        // 2027-04-01 10:00 JST.
+        assert!(render(issued, Lang::Ja)
+            .body
+            .contains("有効期限: 2027/04/01 10:00:00\n"));
+        assert!(render(issued, Lang::En)
+            .body
+            .contains("Expires: 2027/04/01 10:00:00 JST\n"));
     }
 
     fn mail_dir() -> PathBuf {
@@ -654,6 +868,9 @@ mod tests {
         for folder in folders {
             let folder = folder.expect("entry");
             let name = folder.file_name().into_string().expect("UTF-8 name");
+            if name == LAYOUT {
+                continue;
+            }
             assert!(kinds.contains(name.as_str()), "mail/{name} is no Kind");
             let files: Vec<String> = std::fs::read_dir(folder.path())
                 .expect("mail/<kind>/")
@@ -719,8 +936,15 @@ mod tests {
                 .iter()
                 .find(|(k, _)| *k == mail.kind())
                 .expect("every kind listed");
-            assert_eq!(render(mail, Lang::Ja).subject, *subject);
-            assert_ne!(render(mail, Lang::En).subject, *subject, "translated");
+            assert_eq!(
+                render(mail, Lang::Ja).subject,
+                format!("【Inkan】{subject}")
+            );
+            assert_ne!(
+                render(mail, Lang::En).subject,
+                format!("[Inkan] {subject}"),
+                "translated"
+            );
         }
     }
 
@@ -736,14 +960,22 @@ mod tests {
         assert!(bodies[2].contains("電子証明書の発行のお申込み"));
         assert!(bodies[3].contains("\n住所: 千代田区千代田1-1 印鑑ビル 5F\n"));
         assert!(
-            bodies[3].contains("\n有効期限: 2027-04-01 10:00\n"),
+            bodies[3].contains("\n有効期限: 2027/04/01 10:00:00\n"),
             "{}",
             bodies[3]
         );
+        assert!(bodies[3].contains("PNG、GIF、JPEG 形式、1 枚 512 KB まで"));
+        assert!(bodies[3].contains("「変更する」"));
+        assert!(bodies[5].contains("尚、本手続きには費用が発生します(1 年間 8,000円、税抜"));
+        assert!(bodies[2].contains("料金: 8,000円(税抜、1 年間)+ 消費税 800円 = 合計 8,800円"));
         assert!(bodies[5].contains("\n氏名: 山田 太郎(Yamada Taro)\n"));
-        assert!(bodies[5].contains("\n更新手続き開始日: 2026-04-01 10:00\n"));
+        assert!(bodies[5].contains("\n更新手続き開始日: 2026/04/01 10:00:00\n"));
         assert!(bodies[6].contains("(操作者: 管理者 管理 太郎)"));
-        assert!(bodies[8].contains("2026-04-01 10:30 以降"), "{}", bodies[8]);
+        assert!(
+            bodies[8].contains("2026/04/01 10:30:00 以降"),
+            "{}",
+            bodies[8]
+        );
         assert!(bodies[9].contains("INK20260401-0003"));
     }
 
@@ -765,10 +997,13 @@ mod tests {
             other[2]
         );
         assert!(other[3].contains("(操作者: 管理者 管理 太郎)"));
-        assert_eq!(
-            other[4],
-            "佐藤 一郎 様\n\n管理者が署名PINをリセットしました。\n\
-             Inkan にログインし、プロフィールの「署名PIN」から新しいPINを設定してください。\n"
+        assert!(
+            other[4].starts_with(
+                "株式会社印鑑テスト 佐藤 一郎 様\n\n管理者が署名PINをリセットしました。\n\
+                 Inkan にログインし、プロフィールの「署名PIN」から新しいPINを設定してください。\n\n"
+            ),
+            "{}",
+            other[4]
         );
     }
 
@@ -795,6 +1030,18 @@ mod tests {
         let admin = accounts::update_profile(&db, &admin, None, Some("en"))
             .await
             .expect("English");
+        // The organisation's support text ends every mail sent for it from now on.
+        crate::settings::update(
+            &db,
+            5,
+            &admin,
+            &crate::settings::Change {
+                mail_footer: Some("Support: soumu@example.jp\r\nTel 03-1234-5678".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("support text");
         let client = crate::auth::Client {
             address: "127.0.0.1".into(),
         };
@@ -807,17 +1054,31 @@ mod tests {
         )
         .await
         .expect("reset");
-        let subjects: Vec<String> = sqlx::query("SELECT subject FROM outbox ORDER BY created_at")
+        let rows = sqlx::query("SELECT subject, body_text FROM outbox ORDER BY created_at")
             .fetch_all(&db.pool)
             .await
-            .expect("outbox")
-            .iter()
-            .map(|r| r.try_get("subject").expect("subject"))
-            .collect();
+            .expect("outbox");
+        let text = |i: usize, c: &str| -> String { rows[i].try_get(c).expect("text") };
+        let subjects = [text(0, "subject"), text(1, "subject")];
+        assert!(
+            !text(0, "body_text").contains("soumu@example.jp"),
+            "not before it was set"
+        );
+        let reset = text(1, "body_text");
+        assert!(reset.starts_with("株式会社印鑑テスト\nDear "), "{reset}");
+        assert!(
+            reset.ends_with(
+                "replies are not read.\nSupport: soumu@example.jp\nTel 03-1234-5678\nInkan\n"
+            ),
+            "{reset}"
+        );
         // A new account is Japanese until its user chooses otherwise.
         assert_eq!(
             subjects,
-            ["アカウント発行のお知らせ", "Resetting your password"]
+            [
+                "【Inkan】アカウント発行のお知らせ",
+                "[Inkan] Resetting your password"
+            ]
         );
 
         let mut tx = db.begin().await.expect("tx");

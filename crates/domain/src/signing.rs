@@ -209,6 +209,11 @@ pub async fn sign(
         .await?;
     let transports = InProcessCa::new(ca.clone(), db.clone());
     let name = user.display_name.clone();
+    // A visible signature prints its time in the organisation's time zone, as its screens do.
+    let zone = crate::settings::of_organisation(db, &user.org_id)
+        .await?
+        .time_zone;
+    let appearance_text = vec![name.clone(), crate::settings::local_time(zone, now)];
     let input_hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pdf));
     // Unique enough among a document's fields: the time and the input's digest.
     let field_suffix = format!("{now}{}", &input_hash[..8]);
@@ -254,7 +259,7 @@ pub async fn sign(
         let opts = SignOptions {
             placement: None,
             name: Some(name.clone()),
-            appearance_text: None,
+            appearance_text: Some(appearance_text),
             reason: request.reason,
             location: None,
             contact_info: None,

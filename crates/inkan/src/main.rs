@@ -229,6 +229,9 @@ struct SignArgs {
     /// Sign into this (empty) signature field, or name the new field so.
     #[arg(long)]
     field: Option<String>,
+    /// The time zone of the signing time (/M and a visible signature's caption), an IANA name.
+    #[arg(long, default_value = "Asia/Tokyo", value_parser = parse_time_zone)]
+    time_zone: domain::settings::Tz,
     /// PAdES baseline level: B-B; B-T adds a signature timestamp; B-LT also a DSS with the
     /// certificates and OCSP/CRL data; B-LTA also a document timestamp.
     #[arg(long, default_value = "B-B", value_parser = ["B-B", "B-T", "B-LT", "B-LTA"])]
@@ -641,6 +644,25 @@ impl pdf_sign::Scratch for TempFiles {
     }
 }
 
+/// A new file's usual permissions: 0666 on Unix, from which the kernel takes the umask.
+fn readable_by_default() -> std::fs::Permissions {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::Permissions::from_mode(0o666)
+    }
+    #[cfg(not(unix))]
+    {
+        let file = tempfile::tempfile().expect("a temporary file");
+        file.metadata().expect("its metadata").permissions()
+    }
+}
+
+fn parse_time_zone(s: &str) -> Result<domain::settings::Tz, String> {
+    s.parse()
+        .map_err(|_| format!("'{s}' is not an IANA time zone name such as Asia/Tokyo"))
+}
+
 fn sign_with(args: &SignArgs, signer: &dyn pdf_sign::Signer) -> anyhow::Result<()> {
     let opts = SignOptions {
         placement: args.visible.as_deref().map(Placement::parse).transpose()?,
@@ -653,7 +675,11 @@ fn sign_with(args: &SignArgs, signer: &dyn pdf_sign::Signer) -> anyhow::Result<(
         certify: args.certify.map(Certify::from_level).transpose()?,
         hash: args.hash.as_deref().map(HashAlgorithm::parse).transpose()?,
         field_name: args.field.clone(),
-        signing_time: None,
+        signing_time: Some(
+            chrono::Utc::now()
+                .with_timezone(&args.time_zone)
+                .fixed_offset(),
+        ),
         fill: Vec::new(),
     };
     let src = FileSource::open(&args.input)
@@ -677,7 +703,11 @@ fn sign_with(args: &SignArgs, signer: &dyn pdf_sign::Signer) -> anyhow::Result<(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    let out = tempfile::NamedTempFile::new_in(dir)
+    // Created as `cp` would create it (0666 less the umask): a signed document is no secret key,
+    // and tempfile's own 0600 would hide it from the signer's group and tools.
+    let out = tempfile::Builder::new()
+        .permissions(readable_by_default())
+        .tempfile_in(dir)
         .with_context(|| format!("cannot write into {}", dir.display()))?;
     let services = pdf_sign::Services {
         tsa: tsa.as_ref().map(|t| t as &dyn pdf_sign::TsaTransport),

@@ -101,6 +101,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         &config.base_url(),
         &config.mail_from,
     ));
+    domain::mail::set_service_name(&config.service_name);
     let mailer = email::Mailer::from_config(&config)?.with_store(documents.clone());
     let work = jobs::work::Work::new(db.clone(), clock.clone(), mailer)
         .with_test_jobs_from_env()

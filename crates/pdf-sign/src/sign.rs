@@ -604,7 +604,7 @@ fn sign_document<S: Source, W: Write>(
                     ContentsKind::Cms { signer, .. } => signer_display_name(*signer),
                     ContentsKind::DocTimestamp { .. } => String::new(),
                 }),
-                now.format("%Y-%m-%d %H:%M %:z").to_string(),
+                now.format("%Y/%m/%d %H:%M %:z").to_string(),
             ]
         });
         appearance::render(&AppearanceSpec {

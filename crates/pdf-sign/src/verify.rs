@@ -434,7 +434,7 @@ fn check_signature<S: Source>(
         let signer_info = parsed.signer_info()?;
         let token = token.to_der().map_err(|e| PdfError::Cms(e.to_string()))?;
         match check_token(&token, |h| h.digest(signer_info.signature.as_bytes()), ctx) {
-            Ok(t) => {
+            Ok((t, _)) => {
                 r.timestamp = Some(t.to_rfc3339());
                 proven_time = Some(t);
             }
@@ -544,12 +544,13 @@ enum TokenError {
 }
 
 /// Checks an RFC 3161 token: its imprint (computed by `expected` with the token's hash), its
-/// CMS signature, and its TSA's chain at the token's time. Returns that time.
+/// CMS signature, and its TSA's chain at the token's time. Returns that time and the TSA's
+/// chain (subjects, the TSA first).
 fn check_token(
     token: &[u8],
     expected: impl Fn(HashAlgorithm) -> Vec<u8>,
     ctx: &Context,
-) -> std::result::Result<DateTime<Utc>, TokenError> {
+) -> std::result::Result<(DateTime<Utc>, Vec<String>), TokenError> {
     let invalid = |e: PdfError| TokenError::Invalid(e.to_string());
     let info = ltv::tst_info(token).map_err(invalid)?;
     let hash = HashAlgorithm::from_oid(&info.message_imprint.hash_algorithm.oid)
@@ -581,7 +582,7 @@ fn check_token(
     let tsa = parsed.signer_certificate().map_err(invalid)?;
     let mut scratch = SignatureReport::empty();
     match judge_chain(tsa, &parsed.certificates, ctx, at, Some(at), &mut scratch) {
-        Status::Valid => Ok(at),
+        Status::Valid => Ok((at, scratch.chain)),
         Status::Invalid => Err(TokenError::Invalid(scratch.problems.join("; "))),
         Status::Untrusted => Err(TokenError::Untrusted(scratch.problems.join("; "))),
     }
@@ -616,9 +617,10 @@ fn check_document_timestamp<S: Source>(
         }
     }
     match result {
-        Ok(t) => {
+        Ok((t, chain)) => {
             r.intact = true;
             r.trusted = true;
+            r.chain = chain;
             r.timestamp = Some(t.to_rfc3339());
             r.validation_time = Some(t.to_rfc3339());
             r.status = Status::Valid;

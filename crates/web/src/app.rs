@@ -48,13 +48,14 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 pub fn router(state: AppState, ca: Option<Router>) -> Router {
     let app = routes::router()
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-        .with_state(state);
+        .with_state(state.clone());
     let app = match ca {
         // The CA's paths (/ca.crt, /crl, /ocsp, /tsa, …) sit at the root, as under
         // `inkan ca serve`, so a CA whose base URL is this service's works unchanged.
         Some(ca) => app.merge(ca),
         None => app,
     };
+    let app = app.fallback_service(axum::routing::any(routes::pages::not_found).with_state(state));
     app.layer(axum::middleware::from_fn(security_headers))
 }
 

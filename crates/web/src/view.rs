@@ -51,6 +51,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/cert_confirm.html"),
     ),
     (
+        "cert_list.html",
+        include_str!("../templates/cert_list.html"),
+    ),
+    (
         "identity_checks.html",
         include_str!("../templates/identity_checks.html"),
     ),
@@ -94,15 +98,14 @@ impl Pages {
     /// The page's HTML, or what went wrong rendering it (tests: `render` only logs that).
     #[cfg(test)]
     pub fn html(&self, template: &str, lang: Lang, ctx: Value) -> Result<String, minijinja::Error> {
-        let t = Value::from_function(move |key: String| i18n::t(lang, &key).to_owned());
-        let full = minijinja::context! { t => t, lang => lang.as_str(), ..ctx };
-        self.env.get_template(template)?.render(full)
+        self.env
+            .get_template(template)?
+            .render(in_language(lang, ctx))
     }
 
     /// Renders `template` with `ctx`, the language and its `t` function.
     pub fn render(&self, status: StatusCode, template: &str, lang: Lang, ctx: Value) -> Response {
-        let t = Value::from_function(move |key: String| i18n::t(lang, &key).to_owned());
-        let full = minijinja::context! { t => t, lang => lang.as_str(), ..ctx };
+        let full = in_language(lang, ctx);
         match self
             .env
             .get_template(template)
@@ -117,6 +120,14 @@ impl Pages {
     }
 }
 
+/// `ctx` with what every page has in its language: `lang`, `t("key")` for a text and
+/// `yen(8800)` for an amount of money (8,800円 / ¥8,800).
+fn in_language(lang: Lang, ctx: Value) -> Value {
+    let t = Value::from_function(move |key: String| i18n::t(lang, &key).to_owned());
+    let yen = Value::from_function(move |amount: i64| i18n::yen(lang, amount));
+    minijinja::context! { t => t, yen => yen, lang => lang.as_str(), ..ctx }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +135,59 @@ mod tests {
     #[test]
     fn every_template_compiles() {
         Pages::new().expect("templates");
+    }
+
+    /// The certificate pages with what they are given: the renewal's confirmation and a
+    /// certificate read as labelled fields from its application.
+    #[test]
+    fn the_certificate_pages_render_what_they_are_given() {
+        let pages = Pages::new().expect("templates");
+        let applicant = minijinja::context! {
+            family_name => "山田", given_name => "太郎", family_name_romaji => "Yamada",
+            given_name_romaji => "Taro", organisation => "株式会社印鑑", department => "法務部",
+            postal_code => "100-0001", prefecture => "東京都", city => "千代田区",
+            street => "千代田1-1", building => "", email => "taro@example.jp", country => "JP",
+        };
+        let me = minijinja::context! { display_name => "山田", email => "taro@example.jp" };
+        let confirm = pages
+            .html(
+                "cert_confirm.html",
+                Lang::Ja,
+                minijinja::context! {
+                    renewal => "0A1B", rows => vec![("組織名", "株式会社印鑑")],
+                    common_name => "Yamada Taro", key => "k", for_user => (), back => "/profile",
+                    price => 8000, tax => 800, total => 8800, csrf => "c", me => me.clone(),
+                    menu => Vec::<(String, String)>::new(),
+                },
+            )
+            .expect("the renewal's confirmation");
+        assert!(
+            confirm.contains(">8,800円<") && confirm.contains("value=\"0A1B\""),
+            "{confirm}"
+        );
+        let profile = pages
+            .html(
+                "cert_list.html",
+                Lang::En,
+                minijinja::context! { cert => minijinja::context! {
+                    certificates => vec![minijinja::context! {
+                        serial => "0A1B", order_id => "INK1", subject => "CN=Yamada Taro",
+                        not_after => 1_800_000_000, status => "active",
+                    }],
+                    applications => vec![minijinja::context! {
+                        order_id => "INK1", applicant => applicant,
+                    }],
+                }},
+            )
+            .expect("a certificate");
+        for shown in [
+            "山田 太郎 (Yamada Taro)",
+            "〒100-0001 東京都千代田区千代田1-1",
+            "法務部",
+            "Valid",
+        ] {
+            assert!(profile.contains(shown), "{shown}: {profile}");
+        }
     }
 
     /// A template file left out of [`TEMPLATES`] would only fail when a page renders it.

@@ -164,6 +164,7 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
                 org_id: &to.org_id,
                 address: &to.email,
                 lang: to.lang,
+                company: to.company(),
             },
             &Mail::ContractCompleted {
                 name: &to.name,

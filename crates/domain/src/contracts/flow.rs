@@ -17,7 +17,7 @@ use crate::db::Db;
 use crate::error::{Failure, FieldError};
 use crate::i18n::Lang;
 use crate::jobs::{self, NewJob};
-use crate::mail::{self, Addressee, Mail};
+use crate::mail::{self, Addressee, Company, Mail};
 use crate::storage::StorageError;
 
 /// An outside party's one-time code: how long it is valid, and how many wrong entries it takes.
@@ -372,6 +372,17 @@ pub(crate) struct Recipient {
     /// A user's own language; an outside party's, the sender's.
     pub lang: Lang,
     pub org_id: String,
+    /// A user's organisation (this one or another on the instance); none for an outside party.
+    pub company: Option<String>,
+}
+
+impl Recipient {
+    /// The company the mail's greeting names.
+    pub fn company(&self) -> Company<'_> {
+        self.company
+            .as_deref()
+            .map_or(Company::Unknown, Company::Named)
+    }
 }
 
 pub(crate) async fn recipient(
@@ -380,8 +391,10 @@ pub(crate) async fn recipient(
 ) -> Result<Recipient, Failure> {
     let row = sqlx::query(
         "SELECT p.name, p.email, p.role, p.user_id, p.language, u.language AS user_language, \
-         c.org_id FROM contract_parties p JOIN contracts c ON c.id = p.contract_id \
-         LEFT JOIN users u ON u.id = p.user_id WHERE p.id = $1",
+         c.org_id, o.name AS company FROM contract_parties p \
+         JOIN contracts c ON c.id = p.contract_id \
+         LEFT JOIN users u ON u.id = p.user_id LEFT JOIN organisations o ON o.id = u.org_id \
+         WHERE p.id = $1",
     )
     .bind(party_id)
     .fetch_one(conn)
@@ -397,6 +410,7 @@ pub(crate) async fn recipient(
         outside: user_id.is_none(),
         lang: lang.as_deref().and_then(Lang::parse).unwrap_or_default(),
         org_id: row.try_get("org_id")?,
+        company: row.try_get("company")?,
     })
 }
 
@@ -476,6 +490,7 @@ async fn ask(
             org_id: &to.org_id,
             address: &to.email,
             lang: to.lang,
+            company: to.company(),
         },
         &mail,
     )
@@ -822,6 +837,7 @@ pub async fn send_code(desk: &Desk, now: i64, token: &str, via: &Via) -> Result<
             org_id: &to.org_id,
             address: &to.email,
             lang: to.lang,
+            company: to.company(),
         },
         &Mail::ContractCode {
             name: &to.name,
@@ -999,8 +1015,8 @@ pub async fn forward(
     {
         return Err(closed("error.signature_in_progress"));
     }
-    let email = accounts::Email::parse(&to.email)
-        .map_err(|_| Failure::invalid("email", "error.email_invalid"))?;
+    let email =
+        accounts::Email::parse(&to.email).map_err(|e| Failure::Invalid(vec![e.on("email")]))?;
     if email.as_str().eq_ignore_ascii_case(&access.party.email) {
         return Err(Failure::invalid("email", "error.forward_to_self"));
     }
@@ -1257,6 +1273,7 @@ pub async fn cancel(
                 org_id: &to.org_id,
                 address: &to.email,
                 lang: to.lang,
+                company: to.company(),
             },
             &Mail::ContractCancelled {
                 name: &to.name,

@@ -13,6 +13,7 @@
 //! wrapping key sealed under the master key for this signature only, see
 //! [`ca::pin::PinVault::grant`]), cleared when the signature is done or failed.
 
+use crate::settings::Tz;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -455,6 +456,10 @@ async fn sign_now(desk: &Desk, clock: &Clock, signature_id: &str) -> anyhow::Res
     };
     let documents = super::document_rows(&desk.db, &contract.id).await?;
     let fields = super::field_rows(&desk.db, &contract.id).await?;
+    let zone = crate::settings::of_organisation(&desk.db, &contract.org_id)
+        .await
+        .map_err(anyhow::Error::from)?
+        .time_zone;
     let current = current_hashes(&desk.db, &contract.id).await?;
     let mut written = Vec::new();
     for document in &documents {
@@ -485,7 +490,7 @@ async fn sign_now(desk: &Desk, clock: &Clock, signature_id: &str) -> anyhow::Res
         let opts = SignOptions {
             placement: None,
             seal_png: field.map(|_| signer.seal.clone()),
-            appearance_text: signer.lines(&party, &order),
+            appearance_text: signer.lines(&party, &order, zone),
             name: Some(party.name.clone()),
             reason: Some(signer.reason(&contract, &party, &order)),
             location: None,
@@ -643,8 +648,9 @@ impl Signing {
     /// The lines beside the seal, times in Japan time: a certificate signature shows the
     /// signer's name and the time; a simple one also says who Inkan signed for and how they
     /// proved it.
-    fn lines(&self, party: &super::Party, order: &Order) -> Option<Vec<String>> {
-        let at = format!("{} JST", crate::clock::jst(order.asked_at));
+    /// What the seal's caption says; the time in the organisation's time zone `zone`.
+    fn lines(&self, party: &super::Party, order: &Order, zone: Tz) -> Option<Vec<String>> {
+        let at = crate::settings::local_time(zone, order.asked_at);
         Some(if self.simple {
             vec![
                 party.name.clone(),

@@ -69,7 +69,12 @@ impl Outbox {
                 .and_then(|a| a.address())
                 .unwrap_or_default()
                 .to_owned();
-            let subject = message.subject().unwrap_or_default().to_owned();
+            // What follows the service's 【Inkan】 prefix, as the bench looks for it.
+            let subject = message.subject().unwrap_or_default();
+            let subject = subject
+                .strip_prefix("【Inkan】")
+                .unwrap_or(subject)
+                .to_owned();
             seen.mails.push(Mail { to, subject, path });
         }
     }

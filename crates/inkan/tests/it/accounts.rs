@@ -134,7 +134,7 @@ fn administrators_create_change_and_deactivate_users(backend: Backend) {
         (
             json!({ "display_name": "A", "email": "not-an-address", "roles": ["signer"] }),
             "email",
-            "email_invalid",
+            "email_no_at",
         ),
         (
             json!({ "display_name": "A", "email": "a@example.jp", "roles": ["administrator", "document_manager"] }),

@@ -551,6 +551,16 @@ impl Browser {
         self.run(&format!("reading the text of `{css}`"), element.text())
     }
 
+    /// The current value of the form field matching `css` (waiting for it).
+    pub fn value(&self, css: &str) -> String {
+        let element = self.find(css);
+        self.run(
+            &format!("reading the value of `{css}`"),
+            element.prop("value"),
+        )
+        .unwrap_or_default()
+    }
+
     /// The rendered text of every element matching `css`, in page order; no waiting.
     pub fn texts(&self, css: &str) -> Vec<String> {
         let elements = self.run(

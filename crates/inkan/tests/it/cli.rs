@@ -278,6 +278,17 @@ fn visible_signature_draws_the_seal_and_text_over_the_page() {
         ],
     );
     validate(&out, &["--signatures", "1"]);
+    // The signed file gets the usual permissions of a new file (as `cp` makes), not 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let usual = out_path("usual-mode.txt");
+        std::fs::write(&usual, b"x").expect("a plain new file");
+        let mode = |p: &std::path::Path| {
+            std::fs::metadata(p).expect("metadata").permissions().mode() & 0o777
+        };
+        assert_eq!(mode(&out), mode(&usual), "{:o}", mode(&out));
+    }
     let prefix = fixtures().dir.join("render");
     run_ok(
         Command::new("pdftoppm")

@@ -62,7 +62,7 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
     assert_eq!(a.status, 400, "{:?}", a.body);
     assert_eq!(
         (a.field("role"), a.field("step"), a.field("email")),
-        ("party_role", "party_step", "email_invalid")
+        ("party_role", "party_step", "email_no_at")
     );
 
     // The administrator reads it (and its history); the parties in step order.

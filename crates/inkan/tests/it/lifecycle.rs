@@ -121,7 +121,9 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
         ("given_name_romaji", "Tarō", "romaji"),
         ("prefecture", "東京", "prefecture"),
         ("phone", "03-12", "phone"),
-        ("email", "yamada@", "email_invalid"),
+        ("email", "yamada@", "email_domain"),
+        ("email", "yamada@example..jp", "email_domain"),
+        ("email", "山田@example.jp", "email_ascii"),
     ] {
         let mut form = applicant_form(1);
         form[field] = json!(value);
@@ -141,6 +143,12 @@ fn a_signer_applies_is_checked_and_receives_a_certificate(backend: Backend) {
             "order {field}={value}"
         );
     }
+    // One rule for accounts and applications: the first administrator's kind of address
+    // (`admin@localhost`) is accepted by both.
+    let mut form = applicant_form(1);
+    form["email"] = json!("someone@localhost");
+    let a = signer.post("/api/me/certificate/check", form);
+    assert_eq!(a.status, 200, "{:?}", a.body);
     assert_eq!(
         count(&service, "SELECT COUNT(*) FROM certificate_applications"),
         0
@@ -591,7 +599,7 @@ pub fn issue(
 fn renewal_count(service: &Service) -> (i64, usize) {
     let queued = count(
         service,
-        "SELECT COUNT(*) FROM outbox WHERE subject = '電子証明書更新のお知らせ'",
+        "SELECT COUNT(*) FROM outbox WHERE subject = '【Inkan】電子証明書更新のお知らせ'",
     );
     let delivered = service
         .smtp
@@ -656,6 +664,8 @@ fn renewal_reminder_is_sent_once_by_two_servers_then_renewal_and_change_take_ove
         "{:?}",
         a.body
     );
+    let early = signer.get(&format!("/certificate/renew?serial={serial}"));
+    assert_eq!(early.status, 400, "the confirmation is not shown either");
 
     // From the date: exactly one reminder, whichever process finds it first.
     set_clock(&clock, from + 60 - real_now);
@@ -672,23 +682,66 @@ fn renewal_reminder_is_sent_once_by_two_servers_then_renewal_and_change_take_ove
     std::thread::sleep(std::time::Duration::from_secs(3));
     assert_eq!(renewal_count(&service), (1, 1));
     let mail = service.mail_to("applicant7@example.jp", "電子証明書更新のお知らせ");
-    let body = mail["body"].as_str().expect("body");
+    let body = &mail["body"].as_str().expect("body").replace("\r\n", "\n");
     let jst = |t: i64| {
         chrono::DateTime::from_timestamp(t, 0)
             .expect("time")
             .with_timezone(&chrono::FixedOffset::east_opt(9 * 3600).expect("offset"))
-            .format("%Y-%m-%d %H:%M")
+            .format("%Y/%m/%d %H:%M:%S")
             .to_string()
     };
+    assert!(
+        body.starts_with("株式会社印鑑テスト 山田 太郎 様\n"),
+        "{body}"
+    );
+    assert!(
+        body.contains("尚、本手続きには費用が発生します(1 年間 8,000円、税抜"),
+        "{body}"
+    );
     assert_eq!(labelled(body, "会社名:"), "株式会社印鑑テスト");
     assert!(labelled(body, "氏名:").starts_with("山田 太郎"), "{body}");
     assert_eq!(labelled(body, "有効期限:"), jst(not_after));
     assert_eq!(labelled(body, "更新手続き開始日:"), jst(from));
 
-    // 「更新する」: a new order, a new charge; approved, the new certificate takes over. (The
-    // clock moved a day: log in again.)
+    // 「更新する」 on the profile opens a confirmation with the price, the tax and the total;
+    // looking at it orders and charges nothing. (The clock moved a day: log in again.)
     let mut signer = service.api();
     signer.login("yamada@example.jp", "Yamada2026x");
+    let applications = "SELECT COUNT(*) FROM certificate_applications";
+    let before = (
+        count(&service, applications),
+        count(&service, "SELECT COUNT(*) FROM billing_ledger"),
+    );
+    let profile = signer.get("/profile");
+    let link = format!("/certificate/renew?serial={serial}");
+    assert!(
+        profile.text.contains(&format!("href=\"{link}\"")),
+        "{}",
+        profile.text
+    );
+    let confirm = signer.get(&link);
+    assert_eq!(confirm.status, 200, "{}", confirm.text);
+    for shown in [
+        "8,000円 &#x2f; 年(税抜)",
+        ">800円<",
+        ">8,800円<",
+        "本手続きには費用が発生します",
+        "action=\"/certificate/renew\"",
+        &format!("name=\"serial\" value=\"{serial}\""),
+        "Yamada Taro",
+    ] {
+        assert!(confirm.text.contains(shown), "{shown}: {}", confirm.text);
+    }
+    assert_eq!(
+        (
+            count(&service, applications),
+            count(&service, "SELECT COUNT(*) FROM billing_ledger")
+        ),
+        before,
+        "nothing ordered or charged before 「お申込み」"
+    );
+
+    // 「お申込み」: a new order, a new charge; approved, the new certificate takes over.
     signer.headers = vec![("Idempotency-Key".into(), "renewal-key-1".into())];
     let a = signer.post("/api/me/certificate/renewals", json!({ "serial": serial }));
     assert_eq!(a.status, 201, "{:?}", a.body);

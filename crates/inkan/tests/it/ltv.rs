@@ -145,6 +145,12 @@ impl Ca {
         }
         inkan(&args)
     }
+
+    /// `inkan verify` as a person reads it (no --json).
+    fn verify_text(&self, path: &Path) -> Output {
+        let root = self.root();
+        inkan(&["verify", path.to_str().expect("path"), "--trust", &root])
+    }
 }
 
 fn validate(path: &Path, root: &str, extra: &[&str]) -> (bool, String) {
@@ -224,6 +230,20 @@ fn long_term_signatures_validate_online_and_from_the_dss_alone() {
     assert_eq!(sigs.len(), 2, "{lta}");
     assert_eq!(sigs[1]["sub_filter"], "ETSI.RFC3161");
     assert_eq!(sigs[1]["status"], "valid", "{lta}");
+    // Its trust names the TSA's chain, the TSA first and the root last.
+    let chain: Vec<&str> = sigs[1]["chain"]
+        .as_array()
+        .expect("chain")
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(chain.len() >= 2, "{lta}");
+    assert_eq!(Some(chain[0]), sigs[1]["signer_subject"].as_str(), "{lta}");
+    let printed = text(&ca.verify_text(&files[2].1));
+    assert!(
+        !printed.contains("trusted ()") && printed.contains(&format!("trusted ({}", chain[0])),
+        "{printed}"
+    );
 
     // With the CA gone, the DSS carries what B-LT and B-LTA need; B-T has nothing embedded.
     drop(server);

@@ -23,6 +23,7 @@ mod jobs;
 mod lifecycle;
 mod ltv;
 mod matrix;
+mod organisation;
 mod pin;
 mod schemathesis;
 mod seals;

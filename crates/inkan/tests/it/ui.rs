@@ -153,12 +153,12 @@ fn first_login_password_change_and_user_creation(backend: Backend, name: &str) {
     browser.screenshot("users-with-new-user");
 
     // English.
-    browser.click("a.lang");
+    browser.click(".lang");
     browser.wait_for("#users");
     assert_eq!(browser.text("h1"), "User management");
     assert_eq!(browser.texts("#users a")[0], "Details");
     browser.screenshot("users-english");
-    browser.click("a.lang");
+    browser.click(".lang");
     browser.wait_for("#users");
     assert_eq!(browser.text("h1"), "ユーザー管理");
 
@@ -301,15 +301,21 @@ fn ui_certificate_application_identity_check_and_profile_status() {
         browser.source().contains("value=\"yamada@example.jp\""),
         "email prefilled"
     );
+    // So are the organisation's name (its settings) and the country, visibly.
+    assert_eq!(browser.value("#organisation"), "Inkan");
+    assert_eq!(browser.value("#country"), "JP");
     assert_eq!(
         browser.texts("#applicant-form .required").len(),
         13,
         "all but the building"
     );
     browser.fill("#email", "");
+    browser.fill("#organisation", "");
+    browser.fill("#country", "");
     browser.submit("#applicant-form");
     for field in [
         "organisation",
+        "country",
         "postal_code",
         "prefecture",
         "family_name_romaji",
@@ -331,6 +337,7 @@ fn ui_certificate_application_identity_check_and_profile_status() {
             ("family_name_romaji", romaji),
             ("given_name_romaji", "Taro"),
             ("postal_code", postal),
+            ("country", "JP"),
             ("city", "千代田区"),
             ("street", "千代田1-1"),
             ("building", "印鑑ビル 5F"),
@@ -357,8 +364,21 @@ fn ui_certificate_application_identity_check_and_profile_status() {
     browser.submit("#applicant-form");
     browser.wait_for("#order-form");
     assert_eq!(browser.text("#confirm-cn"), "Yamada Taro");
-    assert_eq!(browser.text("#confirm-price"), "8,000 円 / 年(税抜)");
-    assert_eq!(browser.text("#confirm-total"), "8800 円");
+    assert_eq!(browser.text("#confirm-price"), "8,000円 / 年(税抜)");
+    assert_eq!(browser.text("#confirm-tax"), "800円");
+    assert_eq!(browser.text("#confirm-total"), "8,800円");
+    // 「修正する」: back to the form as filled in, then on to the confirmation again.
+    browser.click("#edit-submit");
+    browser.wait_for("#applicant-form");
+    assert_eq!(browser.value("#city"), "千代田区");
+    assert_eq!(browser.value("#family_name_romaji"), "Yamada");
+    browser.fill("#building", "印鑑ビル 6F");
+    browser.submit("#applicant-form");
+    browser.wait_for("#order-form");
+    assert!(
+        browser.source().contains("印鑑ビル 6F"),
+        "the corrected value"
+    );
     assert!(browser.text("#duplicate-warning").contains("1 回だけ"));
     assert!(
         browser.source().contains("100-0001"),
@@ -393,7 +413,31 @@ fn ui_certificate_application_identity_check_and_profile_status() {
     browser.login(base, "op@inkan.example", "Operator2026");
     browser.click("nav.side a[href='/identity-checks']");
     browser.wait_for(&format!("#check-{order_id}"));
+    // What the operator checks: the full address, the department, the phone.
+    let entry = browser.text(&format!("#check-{order_id}"));
+    for shown in [
+        "〒100-0001 東京都千代田区千代田1-1 印鑑ビル 6F",
+        "法務部",
+        "03-1234-5678",
+    ] {
+        assert!(entry.contains(shown), "{shown} in {entry}");
+    }
     browser.screenshot("identity-checks");
+    // Rejecting without a method or a reason: the entry again, as typed, each message next to
+    // its field.
+    browser.fill(&format!("#note-{order_id}"), "折り返し待ち");
+    browser.click(&format!("#check-{order_id} button.reject"));
+    browser.wait_for(&format!("#method-{order_id}-error"));
+    assert_eq!(
+        browser.text(&format!("#method-{order_id}-error")),
+        "入力してください"
+    );
+    assert_eq!(
+        browser.text(&format!("#reason-{order_id}-error")),
+        "入力してください"
+    );
+    assert_eq!(browser.value(&format!("#note-{order_id}")), "折り返し待ち");
+    browser.screenshot("identity-check-refused");
     browser.fill(&format!("#method-{order_id}"), "電話(登録番号へ折り返し)");
     browser.click(&format!("#check-{order_id} button.approve"));
     browser.wait_for("#checks-empty");

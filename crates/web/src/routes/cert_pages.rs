@@ -1,6 +1,7 @@
 //! The certificate lifecycle's screens: the profile's certificate section is in `pages`; here
 //! are the application in three steps (type, applicant form, confirmation with the price and
-//! 「お申込み」), 「更新する」, the operator's identity-check queue, and the billing ledger.
+//! 「お申込み」, or 「修正する」 back to the filled form), 「更新する」 (the same confirmation),
+//! the operator's identity-check queue, and the billing ledger.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -13,7 +14,9 @@ use serde::{Deserialize, Serialize};
 use crate::app::AppState;
 use crate::error::HttpStatus as _;
 use crate::routes::extract::{CsrfForm, CsrfMultipart, PageSession};
-use crate::routes::pages::{error_page, form_errors, frame, merge, render, shown_on_form, Flash};
+use crate::routes::pages::{
+    error_page, error_page_saying, form_errors, frame, merge, render, shown_on_form, Flash,
+};
 use domain::acting::{Acting, Whom};
 use domain::auth::{new_token, Session};
 use domain::certificates::{self, ApplicantForm, Check, OrderKind, PREFECTURES};
@@ -26,7 +29,7 @@ pub fn router() -> Router<AppState> {
         .route("/certificate/apply", get(step1))
         .route("/certificate/apply/form", get(step2).post(step2_submit))
         .route("/certificate/apply/order", post(order))
-        .route("/certificate/renew", post(renew))
+        .route("/certificate/renew", get(renew_confirm).post(renew))
         .route("/identity-checks", get(checks_page))
         .route("/identity-checks/{order_id}", post(decide))
         .route("/billing", get(billing_page))
@@ -286,7 +289,8 @@ async fn step1(
     )
 }
 
-/// Step 2, prefilled from the certificate being changed, else from the account.
+/// Step 2, prefilled from the certificate being changed, else from the account and the
+/// organisation's name and address (its settings).
 async fn step2(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
@@ -297,11 +301,22 @@ async fn step2(
         Err(f) => return error_page(&state, Some(&session), lang, &f),
     };
     let user = acting.user();
+    let organisation = domain::settings::of_organisation(&state.db, &user.org_id)
+        .await
+        .ok();
     let mut values = ApplicantForm {
         country: "JP".into(),
         email: user.email.clone(),
         ..ApplicantForm::default()
     };
+    if let Some(o) = organisation {
+        values.organisation = o.name;
+        values.postal_code = o.address.postal_code;
+        values.prefecture = o.address.prefecture;
+        values.city = o.address.city;
+        values.street = o.address.street;
+        values.building = o.address.building;
+    }
     if let Some(serial) = &change.change {
         if let Ok(orders) = certificates::orders_of(&state.db, user).await {
             if let Some(o) = orders.iter().find(|o| o.serial.as_deref() == Some(serial)) {
@@ -354,6 +369,9 @@ struct ApplicantPost {
     change: String,
     #[serde(default)]
     user: String,
+    /// Set by the confirmation page's 「修正する」: show the form filled in, not confirm again.
+    #[serde(default)]
+    edit: String,
     #[serde(flatten)]
     form: ApplicantForm,
 }
@@ -368,6 +386,18 @@ async fn step2_submit(
     }
     let for_user = Some(post.user.clone()).filter(|u| !u.is_empty());
     let change = Some(post.change.clone()).filter(|c| !c.is_empty());
+    if !post.edit.is_empty() {
+        let values = context! { for_user => for_user };
+        return form_page(
+            &state,
+            &session,
+            lang,
+            StatusCode::OK,
+            &post.form,
+            change,
+            values,
+        );
+    }
     match post.form.check() {
         Ok(applicant) => {
             // A fresh key per confirmation page: resubmitting this page never orders twice.
@@ -375,23 +405,13 @@ async fn step2_submit(
                 Ok(k) => k,
                 Err(e) => return error_page(&state, Some(&session), lang, &Failure::Internal(e)),
             };
-            let rows: Vec<(String, String)> = FIELDS
-                .iter()
-                .map(|(name, label, _)| {
-                    let value = serde_json::to_value(&applicant)
-                        .ok()
-                        .and_then(|v| v[*name].as_str().map(str::to_owned))
-                        .unwrap_or_default();
-                    (i18n::t(lang, label).to_owned(), value)
-                })
-                .collect();
             render(
                 &state,
                 StatusCode::OK,
                 "cert_confirm.html",
                 lang,
                 context! {
-                    rows => rows,
+                    rows => confirmation_rows(lang, &applicant),
                     values => applicant,
                     common_name => applicant.common_name(),
                     key => key,
@@ -476,6 +496,71 @@ async fn order(
     }
 }
 
+/// The applicant's details as the confirmation page lists them: (label, value).
+fn confirmation_rows(lang: Lang, applicant: &certificates::Applicant) -> Vec<(String, String)> {
+    let values = serde_json::to_value(applicant).unwrap_or_default();
+    FIELDS
+        .iter()
+        .map(|(name, label, _)| {
+            let value = values[*name].as_str().unwrap_or_default().to_owned();
+            (i18n::t(lang, label).to_owned(), value)
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+struct RenewOf {
+    #[serde(default)]
+    serial: String,
+    /// Set when an administrator renews for a user of the organisation (詳細).
+    user: Option<String>,
+}
+
+/// 「更新する」: the renewal's confirmation, as an application's: the certificate's details, the
+/// price, the tax and the total, and 「お申込み」 (nothing is ordered or charged before it).
+async fn renew_confirm(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    Query(of): Query<RenewOf>,
+) -> Response {
+    let result = async {
+        let acting = applicant(&state, &session, of.user.as_deref()).await?;
+        certificates::renewal_of(&state.db, state.clock.now(), &acting, &of.serial).await
+    }
+    .await;
+    let applicant = match result {
+        Ok(a) => a,
+        Err(f) => return error_page(&state, Some(&session), lang, &f),
+    };
+    let key = match new_token() {
+        Ok(k) => k,
+        Err(e) => return error_page(&state, Some(&session), lang, &Failure::Internal(e)),
+    };
+    let for_user = of.user.filter(|u| !u.is_empty());
+    let back = match &for_user {
+        Some(id) => format!("/users/{id}"),
+        None => "/profile".to_owned(),
+    };
+    render(
+        &state,
+        StatusCode::OK,
+        "cert_confirm.html",
+        lang,
+        context! {
+            renewal => of.serial,
+            rows => confirmation_rows(lang, &applicant),
+            common_name => applicant.common_name(),
+            key => key,
+            for_user => for_user,
+            back => back,
+            price => certificates::PRICE_JPY,
+            tax => certificates::TAX_JPY,
+            total => certificates::PRICE_JPY + certificates::TAX_JPY,
+            ..frame(&session, lang, None)
+        },
+    )
+}
+
 #[derive(Debug, Deserialize)]
 struct RenewPost {
     #[serde(default)]
@@ -515,6 +600,27 @@ async fn checks_page(
     PageSession(session, lang): PageSession,
     Query(flash): Query<Flash>,
 ) -> Response {
+    checks_view(
+        &state,
+        &session,
+        lang,
+        StatusCode::OK,
+        flash.key(),
+        Value::default(),
+    )
+    .await
+}
+
+/// The queue; `failed` names the entry whose decision was refused, what was typed into it and
+/// the messages next to its fields.
+async fn checks_view(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    status: StatusCode,
+    flash: Option<&str>,
+    failed: Value,
+) -> Response {
     let result = async {
         require(session.user.roles, Action::IdentityChecks)?;
         certificates::pending_checks(&state.db).await
@@ -522,17 +628,26 @@ async fn checks_page(
     .await;
     match result {
         Ok(pending) => render(
-            &state,
-            StatusCode::OK,
+            state,
+            status,
             "identity_checks.html",
             lang,
-            context! { pending => pending, ..frame(&session, lang, flash.key()) },
+            merge([
+                failed,
+                context! { pending => pending },
+                frame(session, lang, flash),
+            ]),
         ),
-        Err(f) => error_page(&state, Some(&session), lang, &f),
+        // An administrator may look for the queue here: say who works it, and how such an
+        // account is made.
+        Err(f @ Failure::Forbidden) => {
+            error_page_saying(state, Some(session), lang, &f, Some("checks.who"))
+        }
+        Err(f) => error_page(state, Some(session), lang, &f),
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 struct DecisionPost {
     /// `approve` or `reject`.
     #[serde(default)]
@@ -553,20 +668,14 @@ async fn decide(
 ) -> Response {
     let result = async {
         require(session.user.roles, Action::IdentityChecks)?;
-        let check = Check::parse(&post.method, &post.note)?;
         let now = state.clock.now();
         if post.decision == "reject" {
-            certificates::reject(
-                &state.db,
-                now,
-                &session.user,
-                &order_id,
-                &check,
-                &post.reason,
-            )
-            .await
-            .map(|()| "checks.rejected")
+            let (check, reason) = Check::parse_rejection(&post.method, &post.note, &post.reason)?;
+            certificates::reject(&state.db, now, &session.user, &order_id, &check, &reason)
+                .await
+                .map(|()| "checks.rejected")
         } else {
+            let check = Check::parse(&post.method, &post.note)?;
             certificates::approve(
                 &state.db,
                 now,
@@ -582,6 +691,14 @@ async fn decide(
     .await;
     match result {
         Ok(msg) => Redirect::to(&format!("/identity-checks?msg={msg}")).into_response(),
+        Err(f) if shown_on_form(&f) => {
+            // The queue again, the entry as typed, each message next to its field.
+            let failed = merge([
+                form_errors(&f, lang),
+                context! { failed => order_id, typed => post },
+            ]);
+            checks_view(&state, &session, lang, f.status(), None, failed).await
+        }
         Err(f) => error_page(&state, Some(&session), lang, &f),
     }
 }

@@ -60,6 +60,7 @@ pub const PIN_HEADER: &str = "x-inkan-signing-pin";
 pub const SIGN_LIMIT: usize = 50 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SignQuery {
     /// `B-T`, `B-LT` or `B-LTA`. The level is the organisation's setting (an administrator's,
     /// `/api/organisation/settings`); a stronger level asked for here is used, a weaker one is
@@ -81,10 +82,10 @@ pub struct SignQuery {
 #[utoipa::path(post, path = "/api/me/sign", tag = "certificates",
     params(SignQuery,
         ("X-Inkan-Signing-Pin" = Option<String>, Header, description = "The signing PIN, when the signer has set one")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The PDF to sign (sent as application/pdf or application/octet-stream)"),
+    request_body(content((crate::routes::schemas::FileBytes = "application/pdf"), (crate::routes::schemas::FileBytes = "application/octet-stream")), description = "The PDF to sign (sent as application/pdf or application/octet-stream)"),
     security(("session" = [], "csrf" = [])),
     responses(
-        (status = 200, description = "The signed PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 200, description = "The signed PDF", content_type = "application/pdf", body = crate::routes::schemas::FileBytes),
         (status = 400, description = "No usable certificate (and why), a bad option, a seal that is not the caller's, or a PDF that cannot be signed", body = ApiError),
         AsSigner,
         (status = 413, description = "Larger than 50 MB", body = ApiError),

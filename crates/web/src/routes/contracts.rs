@@ -320,6 +320,7 @@ pub async fn add_party(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DocumentName {
     /// The file name (shown without `.pdf`).
     pub name: Option<String>,
@@ -329,7 +330,7 @@ pub struct DocumentName {
 /// 50 MB; it is checked by its content — not a PDF, encrypted or unreadable is refused.
 #[utoipa::path(post, path = "/api/contracts/{contract}/documents", tag = "contracts",
     params(("contract" = String, Path, description = "The contract's id"), DocumentName),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "The PDF (sent as application/pdf or application/octet-stream)"),
+    request_body(content((crate::routes::schemas::FileBytes = "application/pdf"), (crate::routes::schemas::FileBytes = "application/octet-stream")), description = "The PDF (sent as application/pdf or application/octet-stream)"),
     security(("session" = [], "csrf" = [])),
     responses(
         (status = 201, description = "The document", body = ContractDocument),
@@ -524,7 +525,7 @@ pub async fn remind(
     params(("contract" = String, Path, description = "The contract's id")),
     security(("session" = [])),
     responses(
-        (status = 200, description = "The certificate of completion", content_type = "application/pdf"),
+        (status = 200, description = "The certificate of completion", content_type = "application/pdf", body = crate::routes::schemas::FileBytes),
         AsReader,
         (status = 409, description = "Not completed", body = ApiError),
     ))]
@@ -676,7 +677,7 @@ pub async fn change_field(
         ("document" = String, Path, description = "The document's id")),
     security(("session" = [])),
     responses(
-        (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>),
+        (status = 200, description = "The PDF", content_type = "application/pdf", body = crate::routes::schemas::FileBytes),
         AsReader,
     ))]
 pub async fn document_pdf(

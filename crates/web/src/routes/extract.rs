@@ -282,11 +282,12 @@ impl FromRequestParts<AppState> for PageSessionPending {
     }
 }
 
-/// The page language: the language cookie, else the logged-in user's setting, else Japanese.
+/// The page language: the logged-in user's setting (the one truth the profile, the header's
+/// switch and their mails share), else the language cookie a visitor chose, else Japanese.
 pub fn page_lang(headers: &HeaderMap, session: Option<&Session>) -> Lang {
-    cookie(headers, LANG_COOKIE)
-        .and_then(Lang::parse)
-        .or(session.map(|s| s.user.language))
+    session
+        .map(|s| s.user.language)
+        .or_else(|| cookie(headers, LANG_COOKIE).and_then(Lang::parse))
         .unwrap_or_default()
 }
 

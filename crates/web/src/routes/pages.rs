@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/language/{lang}", get(set_language))
+        .route("/language", axum::routing::post(set_own_language))
         .route("/login", get(login_page).post(login_submit))
         .route("/logout", axum::routing::post(logout))
         .route("/password", get(password_page).post(password_submit))
@@ -194,22 +195,65 @@ pub(crate) fn render(
     state.pages.render(status, template, lang, ctx)
 }
 
-/// An error page for failures that are not about a form's fields.
+/// An error page for failures that are not about a form's fields: what happened, and what to do
+/// next (by the kind of failure).
 pub(crate) fn error_page(
     state: &AppState,
     session: Option<&Session>,
     lang: Lang,
     f: &Failure,
 ) -> Response {
+    error_page_saying(state, session, lang, f, None)
+}
+
+/// [`error_page`] with its own advice (`next`, a text key) instead of the kind's.
+pub(crate) fn error_page_saying(
+    state: &AppState,
+    session: Option<&Session>,
+    lang: Lang,
+    f: &Failure,
+    next: Option<&str>,
+) -> Response {
     f.log();
+    let status = f.status();
+    let next = next.unwrap_or(match status.as_u16() {
+        401 => "error.next.login",
+        403 => "error.next.forbidden",
+        404 => "error.next.not_found",
+        500..=599 => "error.next.server",
+        _ => "error.next.retry",
+    });
     let frame = session.map(|s| frame(s, lang, None));
     render(
         state,
-        f.status(),
+        status,
         "error.html",
         lang,
-        context! { message => i18n::t(lang, f.key()), ..frame.unwrap_or_default() },
+        context! {
+            message => i18n::t(lang, f.key()),
+            next => i18n::t(lang, next),
+            status => status.as_u16(),
+            ..frame.unwrap_or_default()
+        },
     )
+}
+
+/// Any path no route serves: the JSON refusal under `/api/`, else the error page (as the
+/// visitor, when logged in, with their menu).
+pub async fn not_found(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    if request.uri().path().starts_with("/api/") {
+        return crate::error::HttpFailure(Failure::NotFound).into_response();
+    }
+    let headers = request.headers();
+    let session = match cookie(headers, SESSION_COOKIE) {
+        Some(token) => auth::session(&state.db, state.clock.now(), token)
+            .await
+            .ok()
+            .flatten(),
+        None => None,
+    };
+    let lang = page_lang(headers, session.as_ref());
+    error_page(&state, session.as_ref(), lang, &Failure::NotFound)
 }
 
 /// Whether a failed form is shown again with its messages (the input was at fault: fields, a
@@ -304,6 +348,42 @@ async fn set_language(
         AppendHeaders([(
             header::SET_COOKIE,
             set_cookie(&state, LANG_COOKIE, lang.as_str(), Some(365 * 86400)),
+        )]),
+        Redirect::to(&back),
+    )
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+struct LanguageForm {
+    #[serde(default)]
+    lang: String,
+}
+
+/// The header's language switch for a logged-in user: their setting changes (the profile shows
+/// it, their mails follow it), then back to the page they were on (its same-origin Referer).
+async fn set_own_language(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    headers: HeaderMap,
+    CsrfForm(form): CsrfForm<LanguageForm>,
+) -> Response {
+    let changed = accounts::update_profile(&state.db, &session.user, None, Some(&form.lang)).await;
+    if let Err(f) = changed {
+        return error_page(&state, Some(&session), lang, &f);
+    }
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let back = headers
+        .get(header::REFERER)
+        .and_then(|r| r.to_str().ok()?.parse::<axum::http::Uri>().ok())
+        .filter(|r| r.authority().map(|a| a.as_str()) == host)
+        .and_then(|r| r.path_and_query().map(|p| p.as_str().to_owned()))
+        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
+        .unwrap_or_else(|| "/".to_owned());
+    (
+        AppendHeaders([(
+            header::SET_COOKIE,
+            set_cookie(&state, LANG_COOKIE, &form.lang, Some(365 * 86400)),
         )]),
         Redirect::to(&back),
     )

@@ -243,7 +243,7 @@ pub struct DocumentPath {
            ("document" = String, Path, description = "The document's id")),
     security(("session" = []), ("party" = [])),
     responses(
-        (status = 200, description = "The PDF", content_type = "application/pdf"),
+        (status = 200, description = "The PDF", content_type = "application/pdf", body = crate::routes::schemas::FileBytes),
         (status = 403, description = "Not this party, or not their turn yet", body = ApiError),
         (status = 404, description = "No such link or document", body = ApiError),
     ))]
@@ -263,7 +263,7 @@ pub async fn document(
     params(("token" = String, Path, description = "The token of the party's link")),
     security(("session" = []), ("party" = [])),
     responses(
-        (status = 200, description = "The certificate of completion", content_type = "application/pdf"),
+        (status = 200, description = "The certificate of completion", content_type = "application/pdf", body = crate::routes::schemas::FileBytes),
         (status = 403, description = "Not this party", body = ApiError),
         (status = 404, description = "No such link, or it has lapsed", body = ApiError),
         (status = 409, description = "Not completed", body = ApiError),

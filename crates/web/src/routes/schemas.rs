@@ -513,3 +513,10 @@ pub struct ForwardBody {
     /// Why (optional, at most 1000 characters); kept in the history.
     reason: Option<String>,
 }
+
+/// A file's bytes as the body of a request or an answer (a PDF, a PNG): one binary string, as
+/// OpenAPI describes raw bodies (not an array of numbers).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)]
+pub struct FileBytes(Vec<u8>);

@@ -325,7 +325,7 @@ pub async fn discard(
     security(("session" = [])),
     responses(
         (status = 200, description = "The image", content(
-            (Vec<u8> = "image/png"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/jpeg"))),
+            (crate::routes::schemas::FileBytes = "image/png"), (crate::routes::schemas::FileBytes = "image/gif"), (crate::routes::schemas::FileBytes = "image/jpeg"))),
         (status = 400, description = "A transaction agent", body = ApiError),
         AsSigner,
         (status = 404, description = "No such draft of the caller (or expired)", body = ApiError),
@@ -343,7 +343,7 @@ pub async fn draft_original(
     params(("draft" = String, Path, description = "The draft's id")),
     security(("session" = [])),
     responses(
-        (status = 200, description = "The transparent PNG", content_type = "image/png", body = Vec<u8>),
+        (status = 200, description = "The transparent PNG", content_type = "image/png", body = crate::routes::schemas::FileBytes),
         (status = 400, description = "A transaction agent", body = ApiError),
         AsSigner,
         (status = 404, description = "No such draft of the caller (or expired)", body = ApiError),
@@ -440,7 +440,7 @@ pub async fn remove(
     params(("seal" = String, Path, description = "The seal's id")),
     security(("session" = [])),
     responses(
-        (status = 200, description = "The transparent PNG", content_type = "image/png", body = Vec<u8>),
+        (status = 200, description = "The transparent PNG", content_type = "image/png", body = crate::routes::schemas::FileBytes),
         (status = 400, description = "A transaction agent", body = ApiError),
         AsSigner,
         (status = 404, description = "No such seal of the caller", body = ApiError),
@@ -459,7 +459,7 @@ pub async fn image(
     security(("session" = [])),
     responses(
         (status = 200, description = "The image", content(
-            (Vec<u8> = "image/png"), (Vec<u8> = "image/gif"), (Vec<u8> = "image/jpeg"))),
+            (crate::routes::schemas::FileBytes = "image/png"), (crate::routes::schemas::FileBytes = "image/gif"), (crate::routes::schemas::FileBytes = "image/jpeg"))),
         (status = 400, description = "A transaction agent", body = ApiError),
         AsSigner,
         (status = 404, description = "No such seal of the caller", body = ApiError),

@@ -1,5 +1,6 @@
 //! An organisation's settings through the JSON API, for its administrators: read them, change
-//! them (the PAdES level of the signatures made with a signer's own certificate). What they
+//! them (the PAdES level of the signatures made with a signer's own certificate, the name and
+//! address, the mails' support text, the time zone of visible signatures). What they
 //! mean and the audit entry are `domain::settings`.
 
 use axum::extract::State;
@@ -24,12 +25,39 @@ pub struct OrganisationSettings {
     /// `/api/me/sign`): `B-T`, `B-LT` or `B-LTA` (the default).
     #[schema(example = "B-LTA", pattern = "^B-(T|LT|LTA)$")]
     pub pades_level: String,
+    /// The organisation's name.
+    #[schema(example = "株式会社印鑑")]
+    pub name: String,
+    /// The support text every mail sent for the organisation ends with (empty: none).
+    #[schema(example = "お問い合わせ: 総務部 (support@example.jp)")]
+    pub mail_footer: String,
+    /// 郵便番号 (`100-0001`; may be empty). The address prefills certificate applications.
+    pub postal_code: String,
+    /// 都道府県 (may be empty).
+    pub prefecture: String,
+    /// 市区町村.
+    pub city: String,
+    /// 番地.
+    pub street: String,
+    /// 建物名.
+    pub building: String,
+    /// The time zone visible signatures print their time in (IANA).
+    #[schema(example = "Asia/Tokyo")]
+    pub time_zone: String,
 }
 
 impl From<settings::Settings> for OrganisationSettings {
     fn from(s: settings::Settings) -> Self {
         Self {
             pades_level: settings::level_name(s.pades_level).to_owned(),
+            name: s.name,
+            mail_footer: s.mail_footer,
+            postal_code: s.address.postal_code,
+            prefecture: s.address.prefecture,
+            city: s.address.city,
+            street: s.address.street,
+            building: s.address.building,
+            time_zone: s.time_zone.name().to_owned(),
         }
     }
 }
@@ -40,6 +68,36 @@ pub struct OrganisationSettingsChange {
     /// `B-T`, `B-LT` or `B-LTA`.
     #[schema(example = "B-T", pattern = "^B-(T|LT|LTA)$")]
     pub pades_level: Option<String>,
+    /// 1 to 200 characters, not another organisation's.
+    pub name: Option<String>,
+    /// At most 1,000 characters in 10 lines.
+    pub mail_footer: Option<String>,
+    /// 7 digits, with or without the hyphen; empty to clear.
+    pub postal_code: Option<String>,
+    /// One of the 47 prefectures; empty to clear.
+    pub prefecture: Option<String>,
+    pub city: Option<String>,
+    pub street: Option<String>,
+    pub building: Option<String>,
+    /// An IANA time zone name.
+    #[schema(example = "Asia/Tokyo")]
+    pub time_zone: Option<String>,
+}
+
+impl From<OrganisationSettingsChange> for settings::Change {
+    fn from(c: OrganisationSettingsChange) -> Self {
+        Self {
+            pades_level: c.pades_level,
+            name: c.name,
+            mail_footer: c.mail_footer,
+            postal_code: c.postal_code,
+            prefecture: c.prefecture,
+            city: c.city,
+            street: c.street,
+            building: c.building,
+            time_zone: c.time_zone,
+        }
+    }
 }
 
 /// The caller's organisation's settings (an administrator).
@@ -65,7 +123,8 @@ pub async fn read(
     security(("session" = [], "csrf" = [])),
     responses(
         (status = 200, description = "The settings", body = OrganisationSettings),
-        (status = 400, description = "Field problems (every one named): not B-T, B-LT or B-LTA; or a malformed body", body = ApiError),
+        (status = 400, description = "Field problems (every one named): not B-T, B-LT or B-LTA, a name, postal code, prefecture or time zone that is not one, a support text over 1,000 characters or 10 lines; or a malformed body", body = ApiError),
+        (status = 409, description = "Another organisation has this name", body = ApiError),
         (status = 401, description = "Not logged in", body = ApiError),
         (status = 403, description = "Not an administrator, CSRF token wrong, or the password must be changed first", body = ApiError),
         (status = 413, description = "Body too large", body = ApiError),
@@ -75,9 +134,6 @@ pub async fn change(
     ApiSession(session): ApiSession,
     ApiJson(change): ApiJson<OrganisationSettingsChange>,
 ) -> Result<Json<OrganisationSettings>, HttpFailure> {
-    let change = settings::Change {
-        pades_level: change.pades_level,
-    };
-    let s = settings::update(&state.db, state.clock.now(), &session.user, &change).await?;
+    let s = settings::update(&state.db, state.clock.now(), &session.user, &change.into()).await?;
     Ok(Json(s.into()))
 }

@@ -1,5 +1,6 @@
-//! The organisation's settings page (an administrator's menu: 組織の設定): the PAdES level of
-//! the signatures made with a signer's own certificate, chosen from B-T, B-LT and B-LTA.
+//! The organisation's settings page (an administrator's menu: 組織の設定): the organisation's
+//! name and address, the support text of its mails, the PAdES level of the signatures made with
+//! a signer's own certificate (B-T, B-LT or B-LTA), and the time zone of visible signatures.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -17,14 +18,55 @@ use domain::auth::Session;
 use domain::i18n::Lang;
 use domain::settings;
 
+/// The time zones offered first (any IANA name is accepted through the API): Japan, then where
+/// Japanese companies most often have offices.
+const TIME_ZONES: [&str; 12] = [
+    "Asia/Tokyo",
+    "Asia/Seoul",
+    "Asia/Shanghai",
+    "Asia/Taipei",
+    "Asia/Singapore",
+    "Asia/Bangkok",
+    "Asia/Kolkata",
+    "Europe/London",
+    "Europe/Berlin",
+    "America/New_York",
+    "America/Los_Angeles",
+    "UTC",
+];
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/settings", get(page).post(submit))
 }
 
-#[derive(Debug, Deserialize)]
+/// The page's form: every setting, as typed (a setting the post leaves out stays as it is).
+#[derive(Debug, Deserialize, serde::Serialize)]
 struct SettingsForm {
-    #[serde(default)]
-    pades_level: String,
+    pades_level: Option<String>,
+    name: Option<String>,
+    mail_footer: Option<String>,
+    postal_code: Option<String>,
+    prefecture: Option<String>,
+    city: Option<String>,
+    street: Option<String>,
+    building: Option<String>,
+    time_zone: Option<String>,
+}
+
+impl From<SettingsForm> for settings::Change {
+    fn from(f: SettingsForm) -> Self {
+        Self {
+            pades_level: f.pades_level,
+            name: f.name,
+            mail_footer: f.mail_footer,
+            postal_code: f.postal_code,
+            prefecture: f.prefecture,
+            city: f.city,
+            street: f.street,
+            building: f.building,
+            time_zone: f.time_zone,
+        }
+    }
 }
 
 async fn view(
@@ -56,7 +98,21 @@ async fn view(
                 lang,
                 merge([
                     errors,
-                    context! { levels => levels },
+                    context! {
+                        levels => levels,
+                        values => context! {
+                            name => s.name,
+                            mail_footer => s.mail_footer,
+                            postal_code => s.address.postal_code,
+                            prefecture => s.address.prefecture,
+                            city => s.address.city,
+                            street => s.address.street,
+                            building => s.address.building,
+                            time_zone => s.time_zone.name(),
+                        },
+                        prefectures => domain::certificates::PREFECTURES.as_slice(),
+                        time_zones => TIME_ZONES.as_slice(),
+                    },
                     frame(session, lang, flash),
                 ]),
             )
@@ -86,13 +142,12 @@ async fn submit(
     PageSession(session, lang): PageSession,
     CsrfForm(form): CsrfForm<SettingsForm>,
 ) -> Response {
-    let change = settings::Change {
-        pades_level: Some(form.pades_level),
-    };
-    match settings::update(&state.db, state.clock.now(), &session.user, &change).await {
+    let typed = context! { typed => &form };
+    match settings::update(&state.db, state.clock.now(), &session.user, &form.into()).await {
         Ok(_) => Redirect::to("/settings?msg=common.saved").into_response(),
         Err(f) if shown_on_form(&f) => {
-            let errors = form_errors(&f, lang);
+            // The form again as typed, each message next to its field.
+            let errors = merge([form_errors(&f, lang), typed]);
             view(&state, &session, lang, f.status(), None, errors).await
         }
         Err(f) => error_page(&state, Some(&session), lang, &f),
