@@ -516,7 +516,7 @@ pub struct ForwardBody {
 
 /// A file's bytes as the body of a request or an answer (a PDF, a PNG): one binary string, as
 /// OpenAPI describes raw bodies (not an array of numbers).
-#[derive(ToSchema)]
+#[derive(Debug, ToSchema)]
 #[schema(value_type = String, format = Binary)]
 #[allow(dead_code)]
 pub struct FileBytes(Vec<u8>);
