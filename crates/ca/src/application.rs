@@ -262,7 +262,8 @@ mod tests {
         assert!(Country::parse("日本").is_err());
         for bad in [
             "no-at",
-            "a@b",
+            "a@b..c",
+            "a@",
             "山田@example.jp",
             "a b@example.jp",
             "a@-x.jp",
@@ -270,6 +271,8 @@ mod tests {
         ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
+        // A one-label host, as Inkan's first administrator has (admin@localhost).
+        assert!(Email::parse("admin@localhost").is_ok());
         let mut a = sample();
         a.common_name = "x".repeat(65);
         assert!(matches!(

@@ -211,6 +211,35 @@ mod tests {
         assert!(ASSETS.windows(2).all(|w| w[0].path < w[1].path));
     }
 
+    /// Each file's hash (its URL's version and ETag) and compressed forms are of the body served:
+    /// a build script that did not run again after a file changed (cargo judges by modification
+    /// times, which copying a tree can keep old) would serve a stale compressed file under a
+    /// stale version.
+    #[test]
+    fn every_hash_and_compressed_form_is_of_the_body() {
+        use sha2::Digest as _;
+        use std::io::Read as _;
+        for a in ASSETS {
+            let digest = sha2::Sha256::digest(a.body);
+            let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(a.hash, &hex[..16], "{}: hash", a.path);
+            if let Some(gz) = a.gzip {
+                let mut plain = Vec::new();
+                flate2::read::GzDecoder::new(gz)
+                    .read_to_end(&mut plain)
+                    .expect("gzip");
+                assert!(plain == a.body, "{}: gzip", a.path);
+            }
+            if let Some(br) = a.brotli {
+                let mut plain = Vec::new();
+                brotli::Decompressor::new(br, 4096)
+                    .read_to_end(&mut plain)
+                    .expect("brotli");
+                assert!(plain == a.body, "{}: brotli", a.path);
+            }
+        }
+    }
+
     #[test]
     fn content_types_follow_the_extension() {
         assert_eq!(
