@@ -91,7 +91,7 @@ fn first_login_password_change_and_user_creation(backend: Backend, name: &str) {
             "請求",
             "組織の設定",
             "契約",
-            "設定"
+            "プロフィール"
         ],
         "{menu:?}"
     );
@@ -177,7 +177,7 @@ fn first_login_password_change_and_user_creation(backend: Backend, name: &str) {
     assert_eq!(browser.text("#home-roles"), "文書管理者+署名者");
     assert_eq!(
         browser.texts("nav.side a"),
-        ["ホーム", "契約", "署名する", "設定"]
+        ["ホーム", "契約", "署名する", "プロフィール"]
     );
     browser.screenshot("new-user-home");
     // No user management for a document manager.

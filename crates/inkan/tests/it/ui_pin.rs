@@ -11,6 +11,8 @@ use crate::browser::Browser;
 use crate::lifecycle::{issue, service_with_ca};
 use crate::serve::Backend;
 use crate::service::ADMIN_EMAIL;
+use crate::support::wait_until;
+use std::time::Duration;
 
 #[test]
 fn ui_signing_pin_set_locked_unlocked_and_reset() {
@@ -67,12 +69,29 @@ fn ui_signing_pin_set_locked_unlocked_and_reset() {
     assert!(browser.exists("#sign-form input#pin[type=password]"));
     browser.screenshot("sign-asks-for-pin");
     browser.choose_file("#pdf", &pdf);
-    browser.submit("#sign-form");
+    browser.wait_for("#sign-form[data-ready=true]");
+    // Signed through the API from the page: no new page loads.
+    browser.click("#sign-submit");
+    wait_until(Duration::from_secs(10), "the refusal", || {
+        browser.exists("#pin-error:not([hidden])")
+    });
     assert_eq!(browser.text("#pin-error"), "署名PINを入力してください");
-    browser.choose_file("#pdf", &pdf);
+    // A refusal keeps the chosen file (no need to choose it again) and says how many tries
+    // are left.
     browser.fill("#pin", "Wrong2026pin");
-    browser.submit("#sign-form");
-    assert_eq!(browser.text("#pin-error"), "署名PINが正しくありません");
+    browser.click("#sign-submit");
+    wait_until(Duration::from_secs(10), "the tries left", || {
+        browser.text("#pin-error").contains("あと 4 回")
+    });
+    assert_eq!(
+        browser.text("#pin-error"),
+        "署名PINが正しくありません(あと 4 回間違えると一時的にロックされます)"
+    );
+    assert_eq!(
+        browser.script("return document.getElementById('pdf').files.length;"),
+        serde_json::json!(1),
+        "the file is still chosen"
+    );
     browser.screenshot("sign-wrong-pin");
     assert_eq!(
         service

@@ -73,7 +73,8 @@ async fn sign_view(
             blocked => blocked,
             pin => pin,
             level_note => i18n::t(lang, "sign.level_note").replace("{level}", level),
-            messages => crate::routes::contract_pages::script_texts(lang, &["sign.", "error.placement", "error.required"]),
+            messages => crate::routes::contract_pages::script_texts(lang, &["sign.", "error."]),
+            pin_max => domain::pins::MAX_FAILURES,
             seals => domain::seals::list(&state.db, &session.user).await.unwrap_or_default(),
             ..merge([errors, frame(session, lang, None)])
         },

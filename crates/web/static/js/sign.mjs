@@ -5,7 +5,7 @@
 // hidden `visible` input as PAGE,X,Y,WIDTH,HEIGHT in the page's points, as
 // `pdf_sign::Placement::parse` reads it; an invisible signature sends it empty.
 
-import { mark as markNext } from "./api.mjs";
+import { mark as markNext, Refused } from "./api.mjs";
 import { configure, PdfPages } from "./pdfpages.mjs";
 import { centredBox, follow, paged, stepped, toRect } from "./placing.mjs";
 
@@ -212,10 +212,94 @@ form.addEventListener("submit", (e) => {
     mark(viewer ? "visible" : "pdf", viewer ? t("error.placement") : t("sign.not_pdf"));
     return;
   }
-  // The answer is a download: the page stays, so say what is happening for a while.
-  $("sign-status").textContent = t("sign.signing");
-  setTimeout(() => { $("sign-status").textContent = ""; }, 8000);
+  // Signed through the API, so that a refusal (a wrong PIN) keeps the chosen file, its pages
+  // and the seal's place; the signed file is then saved as a download.
+  e.preventDefault();
+  signNow();
 });
+
+/** The error line under a field of the page's own form, made when the page has none yet. */
+function errorOf(inputId) {
+  let error = $(`${inputId}-error`);
+  if (!error) {
+    error = document.createElement("p");
+    error.className = "field-error";
+    error.id = `${inputId}-error`;
+    $(inputId).insertAdjacentElement("afterend", error);
+  }
+  $(inputId).setAttribute("aria-describedby", error.id);
+  return error;
+}
+
+/** What the API's refusal means on this page: next to the PIN, the file, the place, or below. */
+async function refused(error) {
+  const body = error instanceof Refused ? error.body : {};
+  const fields = body.fields || {};
+  const pin = $("pin");
+  if (pin && (fields.pin || ["pin_locked"].includes(body.error))) {
+    const code = fields.pin?.code || body.error;
+    let text = messages[`error.${code}`] || fields.pin?.message || body.message;
+    if (code === "pin_wrong") {
+      // How many tries are left before signing locks.
+      const status = await fetch("/api/me/pin", { credentials: "same-origin" }).then((r) => r.ok ? r.json() : null).catch(() => null);
+      const max = Number(form.dataset.pinMax || 0);
+      if (status && max) text = t("sign.pin_wrong_left", { left: Math.max(max - status.failures, 0) });
+    }
+    markNext(pin, errorOf("pin"), text);
+    pin.value = "";
+    pin.focus();
+    return;
+  }
+  const field = fields.visible ? "visible" : fields.pdf ? "pdf" : null;
+  if (field) {
+    mark(field, messages[`error.${fields[field].code}`] || fields[field].message);
+    return;
+  }
+  $("sign-status").textContent =
+    (body.error && messages[`error.${body.error}`]) || body.message || messages["error.internal"] || "";
+}
+
+async function signNow() {
+  const status = $("sign-status");
+  status.textContent = t("sign.signing");
+  for (const id of ["pin"]) if ($(id)) markNext($(id), $(`${id}-error`), "");
+  mark("pdf", "");
+  const query = new URLSearchParams();
+  if (hidden.value) query.set("visible", hidden.value);
+  const reason = $("reason").value.trim();
+  if (reason) query.set("reason", reason);
+  const seal = form.querySelector('input[name="seal"]:checked')?.value;
+  if (seal && hidden.value) query.set("seal", seal);
+  const headers = {
+    "Content-Type": "application/pdf",
+    "X-CSRF-Token": form.querySelector('input[name="csrf"]').value,
+  };
+  if ($("pin")?.value) headers["X-Inkan-Signing-Pin"] = $("pin").value;
+  $("sign-submit").disabled = true;
+  try {
+    const answer = await fetch(`/api/me/sign?${query}`, {
+      method: "POST", credentials: "same-origin", headers, body: input.files[0],
+    });
+    if (!answer.ok) {
+      throw new Refused(answer.status, await answer.json().catch(() => ({})));
+    }
+    const signed = await answer.blob();
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(signed);
+    link.download = `${input.files[0].name.replace(/\.pdf$/i, "")}-signed.pdf`;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 60_000);
+    status.textContent = t("sign.done");
+    if ($("pin")) $("pin").value = "";
+  } catch (error) {
+    status.textContent = "";
+    await refused(error);
+  } finally {
+    $("sign-submit").disabled = false;
+  }
+}
 
 // A file chosen before the script ran (the browser's back button keeps it).
 if (input.files.length) choose(input.files[0]);
