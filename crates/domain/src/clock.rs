@@ -94,45 +94,33 @@ impl Clock {
     }
 }
 
-/// `{{ seconds | datetime }}`: Unix seconds as `YYYY-MM-DD HH:MM` in Japan time (UTC+9), the
-/// service's users' time zone.
-pub fn jst(seconds: i64) -> String {
+/// Unix seconds in Japan time (UTC+9, the service's users' time zone) as `format` (chrono's
+/// strftime); empty for a time chrono cannot hold.
+fn in_japan(seconds: i64, format: &str) -> String {
     let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
     chrono::DateTime::from_timestamp(seconds, 0)
-        .map(|t| t.with_timezone(&jst).format("%Y-%m-%d %H:%M").to_string())
+        .map(|t| t.with_timezone(&jst).format(format).to_string())
         .unwrap_or_default()
+}
+
+/// `{{ seconds | datetime }}`: Unix seconds as `YYYY-MM-DD HH:MM` in Japan time.
+pub fn jst(seconds: i64) -> String {
+    in_japan(seconds, "%Y-%m-%d %H:%M")
 }
 
 /// Unix seconds as the date in Japan, `YYYY年MM月DD日` (a contract's date-signed field).
 pub fn jst_date(seconds: i64) -> String {
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
-    chrono::DateTime::from_timestamp(seconds, 0)
-        .map(|t| t.with_timezone(&jst).format("%Y年%m月%d日").to_string())
-        .unwrap_or_default()
+    in_japan(seconds, "%Y年%m月%d日")
 }
 
 /// Unix seconds as `YYYY/MM/DD hh:mm:ss` in Japan (the mails, as the manual writes dates).
 pub fn jst_slashed(seconds: i64) -> String {
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
-    chrono::DateTime::from_timestamp(seconds, 0)
-        .map(|t| {
-            t.with_timezone(&jst)
-                .format("%Y/%m/%d %H:%M:%S")
-                .to_string()
-        })
-        .unwrap_or_default()
+    in_japan(seconds, "%Y/%m/%d %H:%M:%S")
 }
 
 /// Unix seconds as `YYYY-MM-DD HH:MM:SS JST`, to the second (the certificate of completion).
 pub fn jst_seconds(seconds: i64) -> String {
-    let jst = chrono::FixedOffset::east_opt(9 * 3600).expect("UTC+9 is a valid offset");
-    chrono::DateTime::from_timestamp(seconds, 0)
-        .map(|t| {
-            t.with_timezone(&jst)
-                .format("%Y-%m-%d %H:%M:%S JST")
-                .to_string()
-        })
-        .unwrap_or_default()
+    in_japan(seconds, "%Y-%m-%d %H:%M:%S JST")
 }
 
 #[cfg(test)]
