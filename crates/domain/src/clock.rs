@@ -103,6 +103,14 @@ fn in_japan(seconds: i64, format: &str) -> String {
         .unwrap_or_default()
 }
 
+/// The start of the day `YYYY-MM-DD` in Japan (Unix seconds); `None` when it is no such date.
+pub fn jst_day_start(date: &str) -> Option<i64> {
+    chrono::NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
+        .ok()?
+        .and_hms_opt(0, 0, 0)
+        .map(|t| t.and_utc().timestamp() - 9 * 3600)
+}
+
 /// `{{ seconds | datetime }}`: Unix seconds as `YYYY-MM-DD HH:MM` in Japan time.
 pub fn jst(seconds: i64) -> String {
     in_japan(seconds, "%Y-%m-%d %H:%M")

@@ -60,6 +60,7 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("GET",    "/identity-checks",         Body::None,      [403, 403, 403, 403, 403, 403, 200, 403, 303]),
     ("GET",    "/billing",                 Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 303]),
     ("GET",    "/audit",                   Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 303]),
+    ("GET",    "/audit.csv",               Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 303]),
     ("GET",    "/api/me/certificate",      Body::None,      [200, 200, 200, 200, 200, 200, 200, 200, 401]),
     ("POST",   "/api/me/certificate/check", Body::Applicant, [403, 200, 403, 200, 200, 400, 403, 403, 401]),
     ("POST",   "/api/me/certificate/orders", Body::Order,   [403, 201, 403, 201, 201, 400, 403, 403, 401]),

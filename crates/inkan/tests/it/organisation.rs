@@ -121,6 +121,53 @@ fn an_administrator_keeps_the_organisations_name_address_mail_footer_and_time_zo
         assert!(form.text.contains(prefilled), "{prefilled}: {}", form.text);
     }
 
+    // The audit log reads as lines in the reader's language, filtered by what and when, and
+    // downloads as CSV with the same filter.
+    let log = admin.get("/audit?what=accounts");
+    assert_eq!(log.status, 200);
+    for shown in [
+        "利用者を作成",
+        "組織の設定を変更",
+        // As the page escapes it: time_zone: Asia/Tokyo → Asia/Seoul.
+        "time_zone: Asia&#x2f;Tokyo → Asia&#x2f;Seoul",
+    ] {
+        assert!(log.text.contains(shown), "{shown}: {}", log.text);
+    }
+    assert!(!log.text.contains(">user.created<"), "no raw codes");
+    let contracts_only = admin.get("/audit?what=contracts");
+    assert!(
+        contracts_only.text.contains("id=\"audit-empty\""),
+        "{}",
+        contracts_only.text
+    );
+    let future = admin.get("/audit?from=2099-01-01");
+    assert!(
+        future.text.contains("id=\"audit-empty\""),
+        "{}",
+        future.text
+    );
+    let bad = admin.get("/audit?from=2026-13-40");
+    assert_eq!(bad.status, 400);
+    assert!(
+        bad.text
+            .contains("日付は YYYY-MM-DD の形で入力してください"),
+        "{}",
+        bad.text
+    );
+    let csv = admin.get("/audit.csv?what=accounts");
+    assert_eq!(csv.status, 200);
+    assert_eq!(csv.header("content-type"), Some("text/csv; charset=utf-8"));
+    let text = csv.text.trim_start_matches('\u{feff}');
+    assert!(
+        text.starts_with("seq,time_jst,actor,action,what,detail\r\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\"organisation.settings_changed\",\"組織の設定を変更\""),
+        "{text}"
+    );
+    assert!(!text.contains("contract."), "{text}");
+
     // The page shows the same and keeps what was typed when refused.
     let page = admin.get("/settings");
     assert_eq!(page.status, 200);

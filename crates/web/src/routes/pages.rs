@@ -51,6 +51,7 @@ pub fn router() -> Router<AppState> {
             get(organisations_page).post(organisations_submit),
         )
         .route("/audit", get(audit_page))
+        .route("/audit.csv", get(audit_csv))
 }
 
 /// Success messages a redirect may ask a page to show (`?msg=`).
@@ -1208,54 +1209,199 @@ async fn organisations_submit(
 
 // --- audit log -------------------------------------------------------------------------------
 
+/// One entry as the page shows it.
 #[derive(Debug, Serialize)]
 struct AuditRow {
     seq: i64,
     at: i64,
+    /// The actor's name and address (or the system).
     actor: String,
     action: String,
+    /// What happened, in the reader's language.
+    what: String,
+    /// The details, readable.
     detail: String,
+    /// The details as stored (JSON).
+    raw: String,
+}
+
+/// The audit page's filters, as the form sends them.
+#[derive(Debug, Default, Deserialize, Serialize)]
+struct AuditQueryForm {
+    #[serde(default)]
+    who: String,
+    #[serde(default)]
+    what: String,
+    /// `YYYY-MM-DD`, in Japan time.
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    until: String,
+}
+
+impl AuditQueryForm {
+    /// The filter; a date that is not one is refused by its field.
+    fn filter(&self) -> Result<audit::Filter, Failure> {
+        let day = |field: &'static str, s: &str| -> Result<Option<i64>, Failure> {
+            let s = s.trim();
+            if s.is_empty() {
+                return Ok(None);
+            }
+            domain::clock::jst_day_start(s)
+                .map(Some)
+                .ok_or_else(|| Failure::invalid(field, "error.date"))
+        };
+        Ok(audit::Filter {
+            actor: Some(self.who.trim().to_owned()).filter(|w| !w.is_empty()),
+            kind: audit::Kind::parse(self.what.trim()),
+            from: day("from", &self.from)?,
+            // The whole last day.
+            until: day("until", &self.until)?.map(|t| t + 86400),
+        })
+    }
+}
+
+/// The organisation's audit log (administrators): a readable line per entry in the reader's
+/// language, filtered by who, what and when; the same as CSV at `/audit.csv`.
+async fn audit_entries(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    query: &AuditQueryForm,
+    limit: i64,
+) -> Result<(Vec<AuditRow>, Vec<User>), Failure> {
+    require(session.user.roles, Action::ManageUsers)?;
+    let filter = query.filter()?;
+    let entries = audit::search(&state.db, &session.user.org_id, &filter, limit).await?;
+    let users = accounts::list_users(&state.db, &session.user.org_id).await?;
+    let name_of = |id: &str| {
+        users.iter().find(|u| u.id == id).map_or_else(
+            || id.to_owned(),
+            |u| format!("{} <{}>", u.display_name, u.email),
+        )
+    };
+    let rows = entries
+        .into_iter()
+        .map(|e| {
+            let key = format!("event.{}", e.action);
+            AuditRow {
+                seq: e.seq,
+                at: e.at,
+                actor: e.actor.as_deref().map_or_else(
+                    || i18n::t(lang, "audit.system").to_owned(),
+                    |a| {
+                        if a == "system" {
+                            i18n::t(lang, "audit.system").to_owned()
+                        } else {
+                            name_of(a)
+                        }
+                    },
+                ),
+                what: if i18n::known(&key) {
+                    i18n::t(lang, &key).to_owned()
+                } else {
+                    e.action.clone()
+                },
+                action: e.action,
+                detail: audit::summary(&e.detail),
+                raw: e.detail,
+            }
+        })
+        .collect();
+    Ok((rows, users))
 }
 
 async fn audit_page(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
+    Query(query): Query<AuditQueryForm>,
 ) -> Response {
     let result = async {
-        require(session.user.roles, Action::ManageUsers)?;
-        let entries = audit::for_organisation(&state.db, &session.user.org_id, 200).await?;
+        let (rows, users) = audit_entries(&state, &session, lang, &query, 200).await?;
         let intact = audit::verify_recent(&state.db, state.clock.now())
             .await?
             .is_ok();
-        let users = accounts::list_users(&state.db, &session.user.org_id).await?;
-        Ok::<_, Failure>((entries, intact, users))
-    }
-    .await;
-    match result {
-        Ok((entries, intact, users)) => {
-            let name_of = |id: &str| {
-                users
-                    .iter()
-                    .find(|u| u.id == id)
-                    .map_or_else(|| id.to_owned(), |u| u.email.clone())
-            };
-            let rows: Vec<AuditRow> = entries
-                .into_iter()
-                .map(|e| AuditRow {
-                    seq: e.seq,
-                    at: e.at,
-                    actor: e.actor.as_deref().map(name_of).unwrap_or_default(),
-                    action: e.action,
-                    detail: e.detail,
+        Ok::<_, Failure>((rows, users, intact))
+    };
+    match result.await {
+        Ok((rows, users, intact)) => {
+            let people: Vec<(String, String)> = users
+                .iter()
+                .map(|u| (u.id.clone(), format!("{} <{}>", u.display_name, u.email)))
+                .collect();
+            let kinds: Vec<(&str, String)> = audit::Kind::ALL
+                .iter()
+                .map(|k| {
+                    let label = i18n::t(lang, &format!("audit.kind.{}", k.as_str())).to_owned();
+                    (k.as_str(), label)
                 })
                 .collect();
+            let csv = format!(
+                "/audit.csv?{}",
+                serde_urlencoded::to_string(&query).unwrap_or_default()
+            );
             render(
                 &state,
                 StatusCode::OK,
                 "audit.html",
                 lang,
-                context! { entries => rows, intact => intact, ..frame(&session, lang, None) },
+                context! {
+                    entries => rows, intact => intact, query => query, people => people,
+                    kinds => kinds, csv => csv, ..frame(&session, lang, None)
+                },
             )
+        }
+        Err(f) if shown_on_form(&f) => {
+            let errors = form_errors(&f, lang);
+            render(
+                &state,
+                f.status(),
+                "audit.html",
+                lang,
+                merge([
+                    errors,
+                    context! { entries => Vec::<AuditRow>::new(), intact => true, query => query },
+                    frame(&session, lang, None),
+                ]),
+            )
+        }
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
+
+/// The filtered log as CSV (UTF-8 with a BOM, so spreadsheet software reads the Japanese):
+/// number, time (JST), who, action code, what, details (JSON as stored).
+async fn audit_csv(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    Query(query): Query<AuditQueryForm>,
+) -> Response {
+    match audit_entries(&state, &session, lang, &query, 100_000).await {
+        Ok((rows, _)) => {
+            let field = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+            let mut csv = String::from("\u{feff}seq,time_jst,actor,action,what,detail\r\n");
+            for r in &rows {
+                csv.push_str(&format!(
+                    "{},{},{},{},{},{}\r\n",
+                    r.seq,
+                    field(&domain::clock::jst_slashed(r.at)),
+                    field(&r.actor),
+                    field(&r.action),
+                    field(&r.what),
+                    field(&r.raw),
+                ));
+            }
+            (
+                [
+                    (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        "attachment; filename=\"audit.csv\"",
+                    ),
+                ],
+                csv,
+            )
+                .into_response()
         }
         Err(f) => error_page(&state, Some(&session), lang, &f),
     }
