@@ -163,10 +163,15 @@ pub async fn level_for(db: &Db, user: &User, asked: Option<Level>) -> Result<Lev
     let set = crate::settings::of_organisation(db, &user.org_id)
         .await?
         .pades_level;
-    Ok(match asked {
+    Ok(stronger(set, asked))
+}
+
+/// The organisation's level `set`, or `asked` when that is stronger.
+fn stronger(set: Level, asked: Option<Level>) -> Level {
+    match asked {
         Some(a) if crate::settings::level_rank(a) > crate::settings::level_rank(set) => a,
         _ => set,
-    })
+    }
 }
 
 /// Signs `pdf` with the caller's certificate at [`level_for`]; returns the signed file.
@@ -182,7 +187,9 @@ pub async fn sign(
     require(user.roles, Action::CertificateSignature)?;
     let ca = ca.ok_or(Failure::BadRequest("error.no_ca"))?;
     let Usable { serial, envelope } = signing_certificate(db, now, user).await?;
-    let level = level_for(db, user, request.level).await?;
+    // The organisation's settings, read once: the level, and the time zone of the caption.
+    let settings = crate::settings::of_organisation(db, &user.org_id).await?;
+    let level = stronger(settings.pades_level, request.level);
     let (seal_id, seal_png) =
         crate::seals::for_signature(db, user, request.seal.as_deref()).await?;
     let stamped = seal_id.filter(|_| request.placement.is_some());
@@ -210,10 +217,10 @@ pub async fn sign(
     let transports = InProcessCa::new(ca.clone(), db.clone());
     let name = user.display_name.clone();
     // A visible signature prints its time in the organisation's time zone, as its screens do.
-    let zone = crate::settings::of_organisation(db, &user.org_id)
-        .await?
-        .time_zone;
-    let appearance_text = vec![name.clone(), crate::settings::local_time(zone, now)];
+    let appearance_text = vec![
+        name.clone(),
+        crate::settings::local_time(settings.time_zone, now),
+    ];
     let input_hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &pdf));
     // Unique enough among a document's fields: the time and the input's digest.
     let field_suffix = format!("{now}{}", &input_hash[..8]);

@@ -418,10 +418,7 @@ async fn step2_submit(
                     key => key,
                     change => change,
                     for_user => for_user,
-                    price => certificates::PRICE_JPY,
-                    tax => certificates::TAX_JPY,
-                    total => certificates::PRICE_JPY + certificates::TAX_JPY,
-                    ..frame(&session, lang, None)
+                    ..merge([prices(), frame(&session, lang, None)])
                 },
             )
         }
@@ -497,6 +494,15 @@ async fn order(
     }
 }
 
+/// What a confirmation shows an order costs: the price, the tax and the total (yen).
+fn prices() -> Value {
+    context! {
+        price => certificates::PRICE_JPY,
+        tax => certificates::TAX_JPY,
+        total => certificates::PRICE_JPY + certificates::TAX_JPY,
+    }
+}
+
 /// The applicant's details as the confirmation page lists them: (label, value).
 fn confirmation_rows(lang: Lang, applicant: &certificates::Applicant) -> Vec<(String, String)> {
     let values = serde_json::to_value(applicant).unwrap_or_default();
@@ -554,10 +560,7 @@ async fn renew_confirm(
             key => key,
             for_user => for_user,
             back => back,
-            price => certificates::PRICE_JPY,
-            tax => certificates::TAX_JPY,
-            total => certificates::PRICE_JPY + certificates::TAX_JPY,
-            ..frame(&session, lang, None)
+            ..merge([prices(), frame(&session, lang, None)])
         },
     )
 }

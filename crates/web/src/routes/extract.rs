@@ -133,7 +133,11 @@ impl FromRequestParts<AppState> for PartyVisitor {
     }
 }
 
-async fn session_of(parts: &Parts, state: &AppState) -> Result<Option<Session>, Failure> {
+/// The session the request's cookie names, if any.
+pub(crate) async fn session_of(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<Option<Session>, Failure> {
     match cookie(&parts.headers, SESSION_COOKIE) {
         Some(token) => auth::session(&state.db, state.clock.now(), token).await,
         None => Ok(None),

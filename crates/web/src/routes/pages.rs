@@ -245,15 +245,12 @@ pub async fn not_found(State(state): State<AppState>, request: axum::extract::Re
     if request.uri().path().starts_with("/api/") {
         return crate::error::HttpFailure(Failure::NotFound).into_response();
     }
-    let headers = request.headers();
-    let session = match cookie(headers, SESSION_COOKIE) {
-        Some(token) => auth::session(&state.db, state.clock.now(), token)
-            .await
-            .ok()
-            .flatten(),
-        None => None,
-    };
-    let lang = page_lang(headers, session.as_ref());
+    let (parts, _) = request.into_parts();
+    let session = crate::routes::extract::session_of(&parts, &state)
+        .await
+        .ok()
+        .flatten();
+    let lang = page_lang(&parts.headers, session.as_ref());
     error_page(&state, session.as_ref(), lang, &Failure::NotFound)
 }
 
@@ -1261,6 +1258,11 @@ impl AuditQueryForm {
     }
 }
 
+/// A user as the audit screen names them: `name <address>`.
+fn person(u: &User) -> String {
+    format!("{} <{}>", u.display_name, u.email)
+}
+
 /// The organisation's audit log (administrators): a readable line per entry in the reader's
 /// language, filtered by who, what and when; the same as CSV at `/audit.csv`.
 async fn audit_entries(
@@ -1275,10 +1277,10 @@ async fn audit_entries(
     let entries = audit::search(&state.db, &session.user.org_id, &filter, limit).await?;
     let users = accounts::list_users(&state.db, &session.user.org_id).await?;
     let name_of = |id: &str| {
-        users.iter().find(|u| u.id == id).map_or_else(
-            || id.to_owned(),
-            |u| format!("{} <{}>", u.display_name, u.email),
-        )
+        users
+            .iter()
+            .find(|u| u.id == id)
+            .map_or_else(|| id.to_owned(), person)
     };
     let rows = entries
         .into_iter()
@@ -1287,16 +1289,10 @@ async fn audit_entries(
             AuditRow {
                 seq: e.seq,
                 at: e.at,
-                actor: e.actor.as_deref().map_or_else(
-                    || i18n::t(lang, "audit.system").to_owned(),
-                    |a| {
-                        if a == "system" {
-                            i18n::t(lang, "audit.system").to_owned()
-                        } else {
-                            name_of(a)
-                        }
-                    },
-                ),
+                actor: match e.actor.as_deref() {
+                    None | Some("system") => i18n::t(lang, "audit.system").to_owned(),
+                    Some(a) => name_of(a),
+                },
                 what: if i18n::known(&key) {
                     i18n::t(lang, &key).to_owned()
                 } else {
@@ -1325,10 +1321,8 @@ async fn audit_page(
     };
     match result.await {
         Ok((rows, users, intact)) => {
-            let people: Vec<(String, String)> = users
-                .iter()
-                .map(|u| (u.id.clone(), format!("{} <{}>", u.display_name, u.email)))
-                .collect();
+            let people: Vec<(String, String)> =
+                users.iter().map(|u| (u.id.clone(), person(u))).collect();
             let kinds: Vec<(&str, String)> = audit::Kind::ALL
                 .iter()
                 .map(|k| {

@@ -62,8 +62,8 @@ impl From<settings::Settings> for OrganisationSettings {
     }
 }
 
-/// What to change; a setting left out stays as it is.
-#[derive(Debug, Deserialize, ToSchema)]
+/// What to change; a setting left out stays as it is. The settings page posts it too.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
 pub struct OrganisationSettingsChange {
     /// `B-T`, `B-LT` or `B-LTA`.
     #[schema(example = "B-T", pattern = "^B-(T|LT|LTA)$")]

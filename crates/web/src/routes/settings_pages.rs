@@ -8,12 +8,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use minijinja::{context, Value};
-use serde::Deserialize;
 
 use crate::app::AppState;
 use crate::error::HttpStatus as _;
 use crate::routes::extract::{CsrfForm, PageSession};
 use crate::routes::pages::{error_page, form_errors, frame, merge, render, shown_on_form, Flash};
+use crate::routes::settings::OrganisationSettingsChange;
 use domain::auth::Session;
 use domain::i18n::Lang;
 use domain::settings;
@@ -37,36 +37,6 @@ const TIME_ZONES: [&str; 12] = [
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/settings", get(page).post(submit))
-}
-
-/// The page's form: every setting, as typed (a setting the post leaves out stays as it is).
-#[derive(Debug, Deserialize, serde::Serialize)]
-struct SettingsForm {
-    pades_level: Option<String>,
-    name: Option<String>,
-    mail_footer: Option<String>,
-    postal_code: Option<String>,
-    prefecture: Option<String>,
-    city: Option<String>,
-    street: Option<String>,
-    building: Option<String>,
-    time_zone: Option<String>,
-}
-
-impl From<SettingsForm> for settings::Change {
-    fn from(f: SettingsForm) -> Self {
-        Self {
-            pades_level: f.pades_level,
-            name: f.name,
-            mail_footer: f.mail_footer,
-            postal_code: f.postal_code,
-            prefecture: f.prefecture,
-            city: f.city,
-            street: f.street,
-            building: f.building,
-            time_zone: f.time_zone,
-        }
-    }
 }
 
 async fn view(
@@ -140,7 +110,8 @@ async fn page(
 async fn submit(
     State(state): State<AppState>,
     PageSession(session, lang): PageSession,
-    CsrfForm(form): CsrfForm<SettingsForm>,
+    // The form posts the API's own change (a setting the post leaves out stays as it is).
+    CsrfForm(form): CsrfForm<OrganisationSettingsChange>,
 ) -> Response {
     let typed = context! { typed => &form };
     match settings::update(&state.db, state.clock.now(), &session.user, &form.into()).await {

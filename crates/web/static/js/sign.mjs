@@ -236,7 +236,7 @@ async function refused(error) {
   const body = error instanceof Refused ? error.body : {};
   const fields = body.fields || {};
   const pin = $("pin");
-  if (pin && (fields.pin || ["pin_locked"].includes(body.error))) {
+  if (pin && (fields.pin || body.error === "pin_locked")) {
     const code = fields.pin?.code || body.error;
     let text = messages[`error.${code}`] || fields.pin?.message || body.message;
     if (code === "pin_wrong") {
@@ -262,7 +262,7 @@ async function refused(error) {
 async function signNow() {
   const status = $("sign-status");
   status.textContent = t("sign.signing");
-  for (const id of ["pin"]) if ($(id)) markNext($(id), $(`${id}-error`), "");
+  if ($("pin")) markNext($("pin"), $("pin-error"), "");
   mark("pdf", "");
   const query = new URLSearchParams();
   if (hidden.value) query.set("visible", hidden.value);
