@@ -9,6 +9,7 @@
 pub mod work;
 
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -178,13 +179,14 @@ where
     .with_context(|| format!("enqueueing a {} job", job.kind.as_str()))?;
     Ok((written.rows_affected() == 1).then(|| {
         Claim(Claimed {
-            job: Job {
+            job: Job::new(
                 id,
-                kind: job.kind,
-                payload: job.payload.to_string(),
-                attempt: 1,
-                max_attempts: job.max_attempts,
-            },
+                job.kind,
+                job.payload.to_string(),
+                1,
+                job.max_attempts,
+                owner.clone(),
+            ),
             owner,
         })
     }))
@@ -198,6 +200,48 @@ impl Claim {
     pub fn id(&self) -> &str {
         &self.0.job.id
     }
+
+    /// Hands `value` to the job's handler, which takes it with [`Job::take_handed`] (a lock
+    /// the claimant took for the job, say); dropped with the job when not taken.
+    pub fn handing(self, value: impl std::any::Any + Send) -> Self {
+        *self
+            .0
+            .job
+            .handed
+            .0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(Box::new(value));
+        self
+    }
+}
+
+/// Records `job` done in the handler's transaction `tx`, with whatever else the handler writes
+/// there (one commit instead of two); its runner then records nothing more. Fails when the
+/// job's claim was lost (another runner took it over): `tx` must then roll back.
+pub async fn done_in(
+    tx: &mut sqlx::Transaction<'static, Any>,
+    now: i64,
+    job: &Job,
+) -> anyhow::Result<()> {
+    let done = sqlx::query(&format!(
+        "UPDATE jobs SET status = '{done}', finished_at = $1, lease_owner = NULL, \
+         lease_until = NULL WHERE id = $2 AND lease_owner = $3 AND status = '{running}'",
+        done = Status::Done.as_str(),
+        running = Status::Running.as_str(),
+    ))
+    .bind(now)
+    .bind(&job.id)
+    .bind(&job.owner)
+    .execute(&mut **tx)
+    .await
+    .context("recording a job done")?;
+    anyhow::ensure!(
+        done.rows_affected() == 1,
+        "the claim on job {} was lost",
+        job.id
+    );
+    job.recorded.store(true, Ordering::Release);
+    Ok(())
 }
 
 /// A claimed job, as its handler sees it.
@@ -209,9 +253,58 @@ pub struct Job {
     /// This attempt's number, from 1.
     pub attempt: i64,
     pub max_attempts: i64,
+    /// The token of this attempt's claim (`lease_owner`).
+    owner: String,
+    /// Set by [`done_in`]: the handler recorded the job done in its own transaction.
+    recorded: Arc<AtomicBool>,
+    /// What the caller that claimed the job handed to its handler ([`Claim::handing`]).
+    handed: Handed,
+}
+
+/// Something handed from a job's claimant to its handler, taken at most once.
+#[derive(Clone, Default)]
+struct Handed(Arc<std::sync::Mutex<Option<Box<dyn std::any::Any + Send>>>>);
+
+impl std::fmt::Debug for Handed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Handed")
+    }
 }
 
 impl Job {
+    fn new(
+        id: String,
+        kind: Kind,
+        payload: String,
+        attempt: i64,
+        max_attempts: i64,
+        owner: String,
+    ) -> Self {
+        Self {
+            id,
+            kind,
+            payload,
+            attempt,
+            max_attempts,
+            owner,
+            recorded: Arc::new(AtomicBool::new(false)),
+            handed: Handed::default(),
+        }
+    }
+
+    /// What the claimant handed to this attempt ([`Claim::handing`]), if it is a `T` and not
+    /// taken yet.
+    pub fn take_handed<T: std::any::Any>(&self) -> Option<T> {
+        let mut handed = self.handed.0.lock().unwrap_or_else(|e| e.into_inner());
+        match handed.take()?.downcast::<T>() {
+            Ok(value) => Some(*value),
+            Err(other) => {
+                *handed = Some(other);
+                None
+            }
+        }
+    }
+
     /// The payload as `T`; a payload that does not parse is a [`Permanent`] error.
     pub fn payload<T: serde::de::DeserializeOwned>(&self) -> anyhow::Result<T> {
         serde_json::from_str(&self.payload).map_err(|e| {
@@ -440,13 +533,14 @@ impl<H: Handler> Runner<H> {
             return Ok(None);
         };
         let kind: String = row.try_get("kind")?;
-        let job = Job {
-            id: row.try_get("id")?,
-            kind: Kind::parse(&kind).context("claimed a job")?,
-            payload: row.try_get("payload")?,
-            attempt: row.try_get("attempts")?,
-            max_attempts: row.try_get("max_attempts")?,
-        };
+        let job = Job::new(
+            row.try_get("id")?,
+            Kind::parse(&kind).context("claimed a job")?,
+            row.try_get("payload")?,
+            row.try_get("attempts")?,
+            row.try_get("max_attempts")?,
+            owner.clone(),
+        );
         Ok(Some(Claimed { job, owner }))
     }
 
@@ -503,6 +597,10 @@ impl<H: Handler> Runner<H> {
         let now = self.clock.now();
         let kind = job.kind.as_str();
         let (status, run_at, error) = match &outcome {
+            Ok(()) if job.recorded.load(Ordering::Acquire) => {
+                tracing::info!(job = %job.id, kind, attempt = job.attempt, "job done");
+                return Ok(());
+            }
             Ok(()) => {
                 tracing::info!(job = %job.id, kind, attempt = job.attempt, "job done");
                 (Status::Done, None, None)

@@ -10,6 +10,16 @@
 //! mid-upload can leave an `uploads/` object, which [`DocumentStore::remove_uploads_before`]
 //! clears. A document may be referenced by several rows: delete it only when none is left.
 //!
+//! A signed copy is most often its parent's bytes with an incremental update appended (a few
+//! dozen KB after a document of any size): [`DocumentStore::create_version`] keeps only that tail,
+//! as a *version* (`versions/<first 2 hex>/<hex>`, named by the SHA-256 of the whole document like
+//! any other): a header naming the parent's digest and length, then the tail. Every reader
+//! ([`DocumentStore::get`], [`DocumentStore::source`], [`DocumentStore::size`]) follows a version
+//! to its parent, so a caller never knows which way a document is kept; a parent is never deleted
+//! while a version names it (documents are not deleted at all yet). Before a version is kept, the
+//! digest of its first bytes is checked against the parent's: the tail is kept only when what was
+//! written really starts with the parent.
+//!
 //! `source()` reads positioned, as pdf-sign's synchronous [`Source`] wants: from the local
 //! folder it opens the file itself and reads with `read_at` (no runtime, no copy, the kernel's
 //! page cache does the caching); from any other store it asks for byte ranges, in 64 KiB blocks
@@ -27,18 +37,25 @@ use std::sync::{Arc, Mutex};
 
 use aws_lc_rs::digest;
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
+use futures_util::FutureExt;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
+use object_store::{GetOptions, ObjectStore, ObjectStoreExt, WriteMultipart};
 use pdf_sign::{FileSource, Source};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::runtime::Handle;
 
 /// Where uploads wait while they are hashed, before they move to their digest's key.
 const UPLOADS: &str = "uploads";
+/// Where versions are kept.
+const VERSIONS: &str = "versions";
+/// A version's header: this tag, the parent's digest, a space, its length as 20 digits, `\n`.
+const VERSION_TAG: &[u8; 16] = b"inkan-version-1 ";
+const VERSION_HEADER: u64 = 16 + 64 + 1 + 20 + 1;
 /// How much of an upload is read (and hashed) at a time.
 const READ_CHUNK: usize = 64 << 10;
 /// The part size for stores that take any (the local folder, memory).
@@ -63,6 +80,10 @@ pub enum StorageError {
     /// Reading the upload failed (the client went away, the body was cut); nothing was stored.
     #[error("reading the upload failed: {0}")]
     Read(#[source] io::Error),
+    /// A new version does not start with its parent's bytes (see
+    /// [`DocumentStore::create_version`]); nothing was stored. Keep it whole instead.
+    #[error("the new document does not start with its parent")]
+    NotIncremental,
     /// The store itself failed (disk, network, permissions).
     #[error("document storage failed: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -153,9 +174,21 @@ impl DocumentStore {
     /// already stored are not stored again; either way the digest names them.
     pub async fn put(
         &self,
-        mut reader: impl AsyncRead + Unpin,
+        reader: impl AsyncRead + Unpin,
         max_bytes: u64,
     ) -> Result<Stored, StorageError> {
+        let (upload, stored) = self.stage(reader, max_bytes).await?;
+        self.publish_or_drop(&upload, &key(&stored.sha256)?).await?;
+        Ok(stored)
+    }
+
+    /// Writes what `reader` yields, at most `max_bytes` of it, to a new object in `uploads/`,
+    /// hashing it; a refused or failed upload leaves nothing.
+    async fn stage(
+        &self,
+        mut reader: impl AsyncRead + Unpin,
+        max_bytes: u64,
+    ) -> Result<(Path, Stored), StorageError> {
         let upload = Path::from(format!("{UPLOADS}/{}", random_name()?));
         let parts = self.store.put_multipart(&upload).await?;
         let mut parts = WriteMultipart::new_with_chunk_size(parts, self.part_size);
@@ -169,13 +202,18 @@ impl DocumentStore {
             }
         };
         parts.finish().await?;
-        if let Err(e) = self.publish(&upload, &key(&stored.sha256)?).await {
-            if let Err(delete) = self.store.delete(&upload).await {
+        Ok((upload, stored))
+    }
+
+    /// [`Self::publish`], deleting the upload when that fails.
+    async fn publish_or_drop(&self, upload: &Path, key: &Path) -> Result<(), StorageError> {
+        if let Err(e) = self.publish(upload, key).await {
+            if let Err(delete) = self.store.delete(upload).await {
                 tracing::warn!(error = %delete, %upload, "could not delete a failed upload");
             }
             return Err(e);
         }
-        Ok(stored)
+        Ok(())
     }
 
     /// Moves a finished upload to its key, or drops it when the key holds the same bytes already.
@@ -189,18 +227,68 @@ impl DocumentStore {
         }
     }
 
-    /// The document's bytes, streamed (the whole document is never in memory).
+    /// The document's bytes, streamed (the whole document is never in memory); a version's are
+    /// its parent's, then its tail.
     pub async fn get(&self, sha256: &str) -> Result<Download, StorageError> {
-        let result = self.store.get(&key(sha256)?).await?;
-        Ok(Download {
-            size: result.meta.size,
-            bytes: result.into_stream().map_err(StorageError::from).boxed(),
-        })
+        self.get_boxed(sha256.to_owned()).await
+    }
+
+    fn get_boxed(&self, sha256: String) -> BoxFuture<'_, Result<Download, StorageError>> {
+        async move {
+            match self.store.get(&key(&sha256)?).await {
+                Ok(result) => {
+                    return Ok(Download {
+                        size: result.meta.size,
+                        bytes: result.into_stream().map_err(StorageError::from).boxed(),
+                    })
+                }
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
+            let version = self.version(&sha256).await?;
+            let parent = self.get_boxed(version.parent.clone()).await?;
+            if parent.size != version.parent_len {
+                return Err(version.broken("its parent's length differs"));
+            }
+            let tail = self
+                .store
+                .get_opts(
+                    &version_key(&sha256)?,
+                    GetOptions::default().with_range(Some(VERSION_HEADER..version.object_len)),
+                )
+                .await?;
+            Ok(Download {
+                size: version.len(),
+                bytes: parent
+                    .bytes
+                    .chain(tail.into_stream().map_err(StorageError::from))
+                    .boxed(),
+            })
+        }
+        .boxed()
+    }
+
+    /// The header of the version `sha256`.
+    async fn version(&self, sha256: &str) -> Result<Version, StorageError> {
+        let result = self
+            .store
+            .get_opts(
+                &version_key(sha256)?,
+                GetOptions::default().with_range(Some(0..VERSION_HEADER)),
+            )
+            .await?;
+        let object_len = result.meta.size;
+        let header = result.bytes().await?;
+        Version::parse(sha256, &header, object_len)
     }
 
     /// The document's length in bytes.
     pub async fn size(&self, sha256: &str) -> Result<u64, StorageError> {
-        Ok(self.store.head(&key(sha256)?).await?.size)
+        match self.store.head(&key(sha256)?).await {
+            Ok(meta) => Ok(meta.size),
+            Err(object_store::Error::NotFound { .. }) => Ok(self.version(sha256).await?.len()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     pub async fn exists(&self, sha256: &str) -> Result<bool, StorageError> {
@@ -211,18 +299,57 @@ impl DocumentStore {
         }
     }
 
-    /// Deletes the document; one already gone is no error, so a retried deletion succeeds.
+    /// Deletes the document (kept whole or as a version; never its parent); one already gone
+    /// is no error, so a retried deletion succeeds.
     pub async fn delete(&self, sha256: &str) -> Result<(), StorageError> {
-        match self.store.delete(&key(sha256)?).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => Err(e.into()),
+        for key in [key(sha256)?, version_key(sha256)?] {
+            match self.store.delete(&key).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
+        Ok(())
     }
 
     /// The document for pdf-sign to read positioned, without loading it. Read it from a blocking
     /// thread (`spawn_blocking`): a [`RangeSource`] waits on this runtime for its ranges.
     pub async fn source(&self, sha256: &str) -> Result<DocumentSource, StorageError> {
-        let key = key(sha256)?;
+        self.source_boxed(sha256.to_owned()).await
+    }
+
+    fn source_boxed(&self, sha256: String) -> BoxFuture<'_, Result<DocumentSource, StorageError>> {
+        async move {
+            match self.object_source(key(&sha256)?, None).await {
+                Err(StorageError::NotFound) => {}
+                found => return found,
+            }
+            let version = self.version(&sha256).await?;
+            let parent = self.source_boxed(version.parent.clone()).await?;
+            if parent.len() != version.parent_len {
+                return Err(version.broken("its parent's length differs"));
+            }
+            let object = self
+                .object_source(version_key(&sha256)?, Some(version.object_len))
+                .await?;
+            if object.len() != version.object_len {
+                return Err(version.broken("it changed while it was opened"));
+            }
+            Ok(DocumentSource::Version(Box::new(Chained {
+                parent,
+                parent_len: version.parent_len,
+                object,
+            })))
+        }
+        .boxed()
+    }
+
+    /// One stored object read positioned: the local file itself, or ranges from the store
+    /// (`len`, when known, spares asking for it).
+    async fn object_source(
+        &self,
+        key: Path,
+        len: Option<u64>,
+    ) -> Result<DocumentSource, StorageError> {
         if let Some(local) = &self.local {
             let file = local.path_to_filesystem(&key)?;
             let opened = tokio::task::spawn_blocking(move || FileSource::open(file))
@@ -230,7 +357,10 @@ impl DocumentStore {
                 .map_err(|e| StorageError::Backend(Box::new(e)))??;
             return Ok(DocumentSource::File(opened));
         }
-        let len = self.store.head(&key).await?.size;
+        let len = match len {
+            Some(len) => len,
+            None => self.store.head(&key).await?.size,
+        };
         Ok(DocumentSource::Ranges(RangeSource {
             store: self.store.clone(),
             key,
@@ -247,7 +377,30 @@ impl DocumentStore {
     /// once and never read back; other stores get a temporary file uploaded afterwards.
     /// Dropped before [`NewDocument::finish`], it leaves nothing.
     pub fn create(&self) -> Result<NewDocument, StorageError> {
-        let (file, path) = match &self.local {
+        let (file, path) = self.staging_file()?;
+        NewDocument::new(file, path, None)
+    }
+
+    /// A new document that starts with the stored document `parent` (an incremental update of
+    /// it: all of `parent`'s bytes, then more), written as [`Self::create`]'s but kept as a
+    /// version: only the bytes after the parent's are written to the store. Its
+    /// [`NewDocument::finish`] fails with [`StorageError::NotIncremental`] when what was written
+    /// does not start with the parent's bytes, or adds nothing to them.
+    pub fn create_version(&self, parent: &Stored) -> Result<NewDocument, StorageError> {
+        let (mut file, path) = self.staging_file()?;
+        let written = io::Write::write_all(&mut file, &Version::header(parent)?);
+        if let Err(e) = written {
+            if let Some(path) = &path {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(e.into());
+        }
+        NewDocument::new(file, path, Some(parent.clone()))
+    }
+
+    /// A new file in the local folder's `uploads/`, or an anonymous temporary file.
+    fn staging_file(&self) -> Result<(std::fs::File, Option<std::path::PathBuf>), StorageError> {
+        Ok(match &self.local {
             Some(local) => {
                 let path = local
                     .path_to_filesystem(&Path::from(format!("{UPLOADS}/{}", random_name()?)))?;
@@ -262,22 +415,25 @@ impl DocumentStore {
                 (file, Some(path))
             }
             None => (tempfile::tempfile()?, None),
-        };
-        NewDocument::new(file, path)
+        })
     }
 
     /// Keeps a finished new document under its digest: renamed onto its key in the local
     /// folder (or dropped when the key holds the same bytes already), uploaded to any other
-    /// store.
+    /// store. A version is kept under its version key.
     pub async fn keep(&self, mut written: Written) -> Result<Stored, StorageError> {
         let stored = written.stored.clone();
+        let target = match written.parent {
+            Some(_) => version_key(&stored.sha256)?,
+            None => key(&stored.sha256)?,
+        };
         let file = written
             .file
             .take()
             .ok_or_else(|| StorageError::Backend("a new document was kept twice".into()))?;
         match (&self.local, written.path.take()) {
             (Some(local), Some(upload)) => {
-                let target = local.path_to_filesystem(&key(&stored.sha256)?)?;
+                let target = local.path_to_filesystem(&target)?;
                 tokio::task::spawn_blocking(move || publish_file(&upload, &target))
                     .await
                     .map_err(|e| StorageError::Backend(Box::new(e)))??;
@@ -286,13 +442,21 @@ impl DocumentStore {
             _ => {
                 let mut file = tokio::fs::File::from_std(file);
                 tokio::io::AsyncSeekExt::rewind(&mut file).await?;
-                let again = self.put(file, u64::MAX).await?;
-                if again != stored {
+                let (upload, again) = self.stage(file, u64::MAX).await?;
+                let same = match written.parent {
+                    None => again == stored,
+                    Some(_) => again.size == written.object_len,
+                };
+                if !same {
+                    if let Err(e) = self.store.delete(&upload).await {
+                        tracing::warn!(error = %e, %upload, "could not delete a failed upload");
+                    }
                     return Err(StorageError::Backend(
                         "a new document changed while it was being stored".into(),
                     ));
                 }
-                Ok(again)
+                self.publish_or_drop(&upload, &target).await?;
+                Ok(stored)
             }
         }
     }
@@ -335,9 +499,18 @@ pub struct NewDocument {
     /// Chunks to hash; the hashing thread gives them back through `free` to be filled again.
     chunks: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
     free: std::sync::mpsc::Receiver<Vec<u8>>,
-    hasher: Option<std::thread::JoinHandle<digest::Digest>>,
+    hasher: Option<std::thread::JoinHandle<Digests>>,
+    /// Bytes written so far (the document's, a version's parent's included).
     size: u64,
+    /// For a version: the parent, whose bytes are hashed but not written.
+    parent: Option<Stored>,
+    /// The bytes in the file (a version's header included).
+    object_len: u64,
 }
+
+/// What the hashing thread gives back: the whole document's digest, and for a version the
+/// digest of its first bytes, as long as the parent (`None` when fewer were written).
+type Digests = (digest::Digest, Option<digest::Digest>);
 
 /// A new document written to its end and synced to disk, waiting for [`DocumentStore::keep`].
 #[derive(Debug)]
@@ -347,6 +520,10 @@ pub struct Written {
     /// The file in the local folder's `uploads/`; removed when dropped unkept.
     path: Option<std::path::PathBuf>,
     stored: Stored,
+    /// For a version, its parent.
+    parent: Option<Stored>,
+    /// The bytes in the file.
+    object_len: u64,
 }
 
 impl Written {
@@ -381,20 +558,40 @@ const WRITE_CHUNK: usize = 1 << 20;
 const CHUNKS_QUEUED: usize = 4;
 
 impl NewDocument {
-    fn new(file: std::fs::File, path: Option<std::path::PathBuf>) -> Result<Self, StorageError> {
+    fn new(
+        file: std::fs::File,
+        path: Option<std::path::PathBuf>,
+        parent: Option<Stored>,
+    ) -> Result<Self, StorageError> {
         let (chunks, queued) = std::sync::mpsc::sync_channel::<Vec<u8>>(CHUNKS_QUEUED);
         let (give_back, free) = std::sync::mpsc::channel();
+        let boundary = parent.as_ref().map(|p| p.size);
         let hasher = std::thread::Builder::new()
             .name("inkan-hash".into())
             .spawn(move || {
                 let mut sha256 = digest::Context::new(&digest::SHA256);
+                let mut hashed = 0u64;
+                let mut prefix = None;
                 for chunk in queued {
-                    sha256.update(&chunk);
+                    match boundary {
+                        Some(at) if prefix.is_none() && hashed + chunk.len() as u64 >= at => {
+                            let (before, after) = chunk.split_at((at - hashed) as usize);
+                            sha256.update(before);
+                            prefix = Some(sha256.clone().finish());
+                            sha256.update(after);
+                        }
+                        _ => sha256.update(&chunk),
+                    }
+                    hashed += chunk.len() as u64;
                     // The writer may be gone (it failed): then the chunk is dropped.
                     let _ = give_back.send(chunk);
                 }
-                sha256.finish()
+                if boundary == Some(0) && prefix.is_none() {
+                    prefix = Some(sha256.clone().finish());
+                }
+                (sha256.finish(), prefix)
             })?;
+        let object_len = if parent.is_some() { VERSION_HEADER } else { 0 };
         Ok(Self {
             file: Some(file),
             path,
@@ -403,10 +600,13 @@ impl NewDocument {
             free,
             hasher: Some(hasher),
             size: 0,
+            parent,
+            object_len,
         })
     }
 
-    /// Writes the buffered bytes to the file and hands them to the hashing thread.
+    /// Writes the buffered bytes to the file (a version's parent's bytes excepted) and hands
+    /// them to the hashing thread.
     fn write_chunk(&mut self) -> io::Result<()> {
         if self.buf.is_empty() {
             return Ok(());
@@ -415,7 +615,15 @@ impl NewDocument {
             .file
             .as_mut()
             .ok_or_else(|| io::Error::other("the new document is finished"))?;
-        io::Write::write_all(file, &self.buf)?;
+        let skip = match &self.parent {
+            Some(parent) => parent
+                .size
+                .saturating_sub(self.size)
+                .min(self.buf.len() as u64),
+            None => 0,
+        } as usize;
+        io::Write::write_all(file, &self.buf[skip..])?;
+        self.object_len += (self.buf.len() - skip) as u64;
         self.size += self.buf.len() as u64;
         let next = match self.free.try_recv() {
             Ok(mut chunk) => {
@@ -432,16 +640,24 @@ impl NewDocument {
         Ok(())
     }
 
-    /// Flushes and syncs the bytes to disk: the document can then be kept.
+    /// Flushes and syncs the bytes to disk: the document can then be kept. A version that does
+    /// not start with its parent, or adds nothing to it, is [`StorageError::NotIncremental`].
     pub fn finish(mut self) -> Result<Written, StorageError> {
         self.write_chunk()?;
         drop(self.chunks.take());
-        let sha256 = self
+        let (sha256, prefix) = self
             .hasher
             .take()
             .ok_or_else(|| StorageError::Backend("a new document was finished twice".into()))?
             .join()
             .map_err(|_| StorageError::Backend("the hashing thread panicked".into()))?;
+        if let Some(parent) = &self.parent {
+            let starts_with_parent =
+                prefix.is_some_and(|p| hex::encode(p) == parent.sha256) && self.size > parent.size;
+            if !starts_with_parent {
+                return Err(StorageError::NotIncremental);
+            }
+        }
         let file = self
             .file
             .take()
@@ -454,6 +670,8 @@ impl NewDocument {
                 sha256: hex::encode(sha256),
                 size: self.size,
             },
+            parent: self.parent.take(),
+            object_len: self.object_len,
         })
     }
 }
@@ -553,6 +771,74 @@ fn key(sha256: &str) -> Result<Path, StorageError> {
     Ok(Path::from(format!("sha256/{}/{sha256}", &sha256[..2])))
 }
 
+/// The key of the version whose whole bytes have the digest `sha256`.
+fn version_key(sha256: &str) -> Result<Path, StorageError> {
+    key(sha256)?;
+    Ok(Path::from(format!("{VERSIONS}/{}/{sha256}", &sha256[..2])))
+}
+
+/// A version's header (see [`DocumentStore::create_version`]) and its object's length.
+#[derive(Debug)]
+struct Version {
+    sha256: String,
+    parent: String,
+    parent_len: u64,
+    object_len: u64,
+}
+
+impl Version {
+    /// The header of a version of `parent`: [`VERSION_TAG`], the parent's digest, a space, its
+    /// length as 20 digits, a line feed.
+    fn header(parent: &Stored) -> Result<Vec<u8>, StorageError> {
+        key(&parent.sha256)?;
+        let header = format!(
+            "{}{} {:020}\n",
+            String::from_utf8_lossy(VERSION_TAG),
+            parent.sha256,
+            parent.size
+        );
+        debug_assert_eq!(header.len() as u64, VERSION_HEADER);
+        Ok(header.into_bytes())
+    }
+
+    fn parse(sha256: &str, header: &[u8], object_len: u64) -> Result<Self, StorageError> {
+        let broken = |why: &str| {
+            StorageError::Backend(format!("the version {sha256} is broken: {why}").into())
+        };
+        if header.len() as u64 != VERSION_HEADER || !header.starts_with(VERSION_TAG) {
+            return Err(broken("no header"));
+        }
+        let text = std::str::from_utf8(&header[VERSION_TAG.len()..])
+            .map_err(|_| broken("the header is not text"))?;
+        let (parent, rest) = text.split_at(64);
+        key(parent).map_err(|_| broken("the parent's digest"))?;
+        let digits = rest
+            .strip_prefix(' ')
+            .and_then(|r| r.strip_suffix('\n'))
+            .filter(|d| d.len() == 20 && d.bytes().all(|b| b.is_ascii_digit()))
+            .ok_or_else(|| broken("the parent's length"))?;
+        let parent_len = digits.parse().map_err(|_| broken("the parent's length"))?;
+        if object_len <= VERSION_HEADER {
+            return Err(broken("no tail"));
+        }
+        Ok(Self {
+            sha256: sha256.to_owned(),
+            parent: parent.to_owned(),
+            parent_len,
+            object_len,
+        })
+    }
+
+    /// The whole document's length.
+    fn len(&self) -> u64 {
+        self.parent_len + self.object_len - VERSION_HEADER
+    }
+
+    fn broken(&self, why: &str) -> StorageError {
+        StorageError::Backend(format!("the version {} is broken: {why}", self.sha256).into())
+    }
+}
+
 fn random_name() -> Result<String, StorageError> {
     let mut bytes = [0u8; 16];
     aws_lc_rs::rand::fill(&mut bytes)
@@ -567,6 +853,8 @@ pub enum DocumentSource {
     File(FileSource),
     /// Any other store, read by ranges.
     Ranges(RangeSource),
+    /// A version: its parent, then its tail.
+    Version(Box<Chained>),
 }
 
 impl Source for DocumentSource {
@@ -574,6 +862,7 @@ impl Source for DocumentSource {
         match self {
             Self::File(s) => s.len(),
             Self::Ranges(s) => s.len(),
+            Self::Version(s) => s.len(),
         }
     }
 
@@ -581,7 +870,50 @@ impl Source for DocumentSource {
         match self {
             Self::File(s) => s.read_at(offset, buf),
             Self::Ranges(s) => s.read_at(offset, buf),
+            Self::Version(s) => s.read_at(offset, buf),
         }
+    }
+}
+
+/// A version read positioned: its parent's bytes, then the tail after its object's header.
+#[derive(Debug)]
+pub struct Chained {
+    parent: DocumentSource,
+    parent_len: u64,
+    /// The version's object, header included.
+    object: DocumentSource,
+}
+
+impl Source for Chained {
+    fn len(&self) -> u64 {
+        self.parent_len + self.object.len() - VERSION_HEADER
+    }
+
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let len = Source::len(self);
+        if offset >= len {
+            return Ok(0);
+        }
+        let want = (buf.len() as u64).min(len - offset) as usize;
+        let mut done = 0;
+        while done < want {
+            let at = offset + done as u64;
+            let n = if at < self.parent_len {
+                let end = want.min(done + (self.parent_len - at) as usize);
+                self.parent.read_at(at, &mut buf[done..end])?
+            } else {
+                let within = at - self.parent_len + VERSION_HEADER;
+                self.object.read_at(within, &mut buf[done..want])?
+            };
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "a stored version is shorter than its header says",
+                ));
+            }
+            done += n;
+        }
+        Ok(done)
     }
 }
 
@@ -1232,6 +1564,159 @@ mod tests {
         })
         .await
         .unwrap();
+    }
+
+    /// Writes `bytes` as a version of `parent` from a blocking thread, in pieces of every size.
+    async fn write_version(
+        store: &DocumentStore,
+        parent: &Stored,
+        bytes: &[u8],
+    ) -> Result<Written, StorageError> {
+        let (store, parent, data) = (store.clone(), parent.clone(), bytes.to_vec());
+        tokio::task::spawn_blocking(move || {
+            let mut doc = store.create_version(&parent)?;
+            let mut at: usize = 0;
+            for piece in [3, 4093, WRITE_CHUNK + 1, 17, usize::MAX] {
+                let end = at.saturating_add(piece).min(data.len());
+                io::Write::write_all(&mut doc, &data[at..end])?;
+                at = end;
+            }
+            doc.finish()
+        })
+        .await
+        .unwrap()
+    }
+
+    /// A signed copy kept as a version stores only what follows its parent's bytes (behind a
+    /// header naming the parent), yet reads back whole through `get`, `size` and `source`,
+    /// also two versions deep and with the parent's end in the middle of a write chunk.
+    #[tokio::test]
+    async fn a_version_keeps_only_its_tail_and_reads_back_whole() {
+        for (name, store, dir) in stores() {
+            let original: Vec<u8> = (0..(WRITE_CHUNK + 777)).map(|i| (i % 253) as u8).collect();
+            let first = store.put(&original[..], u64::MAX).await.unwrap();
+            let mut second_bytes = original.clone();
+            second_bytes.extend((0..5000).map(|i| (i % 7) as u8));
+            let second = write_version(&store, &first, &second_bytes).await.unwrap();
+            let second = store.keep(second).await.unwrap();
+            let mut third_bytes = second_bytes.clone();
+            third_bytes.extend_from_slice(b"%%EOF\n another update");
+            let third = write_version(&store, &second, &third_bytes).await.unwrap();
+            let third = store.keep(third).await.unwrap();
+            for (stored, bytes) in [(&second, &second_bytes), (&third, &third_bytes)] {
+                assert_eq!(stored.sha256, sha256_hex(bytes), "{name}");
+                assert_eq!(stored.size, bytes.len() as u64, "{name}");
+                assert_eq!(
+                    store.size(&stored.sha256).await.unwrap(),
+                    stored.size,
+                    "{name}"
+                );
+                assert!(store.exists(&stored.sha256).await.unwrap(), "{name}");
+                let download = store.get(&stored.sha256).await.unwrap();
+                assert_eq!(download.size, stored.size, "{name}");
+                assert_eq!(&read_all(download).await, bytes, "{name}");
+                let source = store.source(&stored.sha256).await.unwrap();
+                let bytes = bytes.clone();
+                let boundary = original.len() as u64;
+                tokio::task::spawn_blocking(move || {
+                    assert_eq!(source.len(), bytes.len() as u64);
+                    assert_eq!(source.read_vec(0, bytes.len() + 10).unwrap(), bytes);
+                    for (offset, n) in [(boundary - 3, 10), (boundary, 1), (5, 70_000)] {
+                        let end = (offset as usize + n).min(bytes.len());
+                        assert_eq!(
+                            source.read_vec(offset, n).unwrap(),
+                            &bytes[offset as usize..end]
+                        );
+                    }
+                })
+                .await
+                .unwrap();
+            }
+            let versions: Vec<String> = objects(&store)
+                .await
+                .into_iter()
+                .filter(|o| o.starts_with("versions/"))
+                .collect();
+            assert_eq!(
+                versions,
+                {
+                    let mut v = vec![
+                        version_key(&second.sha256).unwrap().to_string(),
+                        version_key(&third.sha256).unwrap().to_string(),
+                    ];
+                    v.sort();
+                    v
+                },
+                "{name}"
+            );
+            if let Some(dir) = &dir {
+                let tail = std::fs::metadata(
+                    dir.path()
+                        .join("documents")
+                        .join(version_key(&third.sha256).unwrap().to_string()),
+                )
+                .unwrap()
+                .len();
+                assert_eq!(
+                    tail,
+                    VERSION_HEADER + (third_bytes.len() - second_bytes.len()) as u64,
+                    "{name}: the version's file holds its header and tail only"
+                );
+            }
+            store.delete(&third.sha256).await.unwrap();
+            assert!(!store.exists(&third.sha256).await.unwrap(), "{name}");
+            assert!(store.exists(&second.sha256).await.unwrap(), "{name}");
+        }
+    }
+
+    /// Bytes that do not start with the parent's, or add nothing to them, are no version of
+    /// it: refused, and nothing is left behind.
+    #[tokio::test]
+    async fn a_version_that_does_not_start_with_its_parent_is_refused() {
+        for (name, store, dir) in stores() {
+            let original = vec![9u8; 3000];
+            let parent = store.put(&original[..], u64::MAX).await.unwrap();
+            let mut changed = original.clone();
+            changed[1500] = 8;
+            changed.extend_from_slice(b"tail");
+            let shorter = original[..2000].to_vec();
+            for bytes in [changed, shorter, original.clone()] {
+                assert!(
+                    matches!(
+                        write_version(&store, &parent, &bytes).await,
+                        Err(StorageError::NotIncremental)
+                    ),
+                    "{name}"
+                );
+            }
+            store.delete(&parent.sha256).await.unwrap();
+            assert_empty(name, &store, &dir).await;
+        }
+    }
+
+    /// A version's header names its parent's digest and length; a damaged one is an error,
+    /// never a wrong document.
+    #[test]
+    fn a_version_header_reads_back_and_a_damaged_one_is_refused() {
+        let parent = Stored {
+            sha256: "ab".repeat(32),
+            size: 1234,
+        };
+        let header = Version::header(&parent).unwrap();
+        assert_eq!(header.len() as u64, VERSION_HEADER);
+        let version = Version::parse("x", &header, VERSION_HEADER + 10).unwrap();
+        assert_eq!(
+            (version.parent.as_str(), version.parent_len, version.len()),
+            (parent.sha256.as_str(), 1234, 1244)
+        );
+        assert!(
+            Version::parse("x", &header, VERSION_HEADER).is_err(),
+            "no tail"
+        );
+        let mut damaged = header.clone();
+        damaged[VERSION_HEADER as usize - 5] = b'x';
+        assert!(Version::parse("x", &damaged, VERSION_HEADER + 1).is_err());
+        assert!(Version::parse("x", &header[..50], VERSION_HEADER + 1).is_err());
     }
 
     #[test]

@@ -229,7 +229,7 @@ async fn document_hashes(
 async fn extend_to_lta(desk: &Desk, sha256: &str) -> anyhow::Result<String> {
     let source = desk.store.source(sha256).await?;
     let transports = InProcessCa::new(desk.ca.clone(), desk.db.clone());
-    flow::write_document(desk, move |out| -> anyhow::Result<()> {
+    flow::write_document(desk, None, move |out| -> anyhow::Result<()> {
         let with_dss = tempfile::NamedTempFile::new()?;
         {
             let mut w = std::io::BufWriter::new(with_dss.as_file());

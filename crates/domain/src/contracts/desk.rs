@@ -80,6 +80,35 @@ impl Desk {
         clock: &crate::clock::Clock,
         contract_id: &str,
     ) -> anyhow::Result<Lease> {
+        let guard = self.lock(contract_id).await?;
+        let owner = format!("{}-{}", std::process::id(), new_id()?);
+        let started = tokio::time::Instant::now();
+        loop {
+            let now = clock.now();
+            let taken = take_lease(
+                &mut *self.db.pool.acquire().await?,
+                contract_id,
+                &owner,
+                now,
+            )
+            .await?;
+            if taken {
+                return Ok(Lease::new(contract_id, owner, now, guard));
+            }
+            anyhow::ensure!(
+                started.elapsed() < LEASE_WAIT,
+                "contract {contract_id} is being written by another process"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The contract's in-process lock: writers of this process queue on it in the order they
+    /// arrive. Take it before the database lease, never the other way round.
+    pub(crate) async fn lock(
+        &self,
+        contract_id: &str,
+    ) -> anyhow::Result<tokio::sync::OwnedMutexGuard<()>> {
         let lock = {
             let mut locks = self
                 .locks
@@ -95,37 +124,45 @@ impl Desk {
                 }
             }
         };
-        let guard = lock.lock_owned().await;
-        let owner = format!("{}-{}", std::process::id(), new_id()?);
-        let started = tokio::time::Instant::now();
-        loop {
-            let now = clock.now();
-            let taken = sqlx::query(
-                "UPDATE contracts SET lease_owner = $2, lease_until = $3 \
-                 WHERE id = $1 AND (lease_until IS NULL OR lease_until < $4)",
-            )
-            .bind(contract_id)
-            .bind(&owner)
-            .bind(now + LEASE_SECONDS)
-            .bind(now)
-            .execute(&self.db.pool)
-            .await
-            .context("taking a contract's lease")?;
-            if taken.rows_affected() == 1 {
-                return Ok(Lease {
-                    contract_id: contract_id.to_owned(),
-                    owner,
-                    renewed_at: std::sync::atomic::AtomicI64::new(now),
-                    _guard: guard,
-                });
-            }
-            anyhow::ensure!(
-                started.elapsed() < LEASE_WAIT,
-                "contract {contract_id} is being written by another process"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+        Ok(lock.lock_owned().await)
     }
+
+    /// The contract's lease taken in the caller's transaction `tx`, holding the in-process
+    /// lock `guard` ([`Self::lock`]); `None` when another process holds it (nothing waits: the
+    /// caller's job takes it later with [`Self::lease`]). Counts once `tx` commits.
+    pub(crate) async fn lease_in(
+        &self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+        now: i64,
+        contract_id: &str,
+        guard: tokio::sync::OwnedMutexGuard<()>,
+    ) -> anyhow::Result<Option<Lease>> {
+        let owner = format!("{}-{}", std::process::id(), new_id()?);
+        Ok(take_lease(tx, contract_id, &owner, now)
+            .await?
+            .then(|| Lease::new(contract_id, owner, now, guard)))
+    }
+}
+
+/// Takes the contract's lease for `owner` when nobody holds it (or theirs ran out).
+async fn take_lease(
+    conn: &mut sqlx::AnyConnection,
+    contract_id: &str,
+    owner: &str,
+    now: i64,
+) -> anyhow::Result<bool> {
+    let taken = sqlx::query(
+        "UPDATE contracts SET lease_owner = $2, lease_until = $3 \
+         WHERE id = $1 AND (lease_until IS NULL OR lease_until < $4)",
+    )
+    .bind(contract_id)
+    .bind(owner)
+    .bind(now + LEASE_SECONDS)
+    .bind(now)
+    .execute(conn)
+    .await
+    .context("taking a contract's lease")?;
+    Ok(taken.rows_affected() == 1)
 }
 
 /// The right to write one contract's documents (see [`Desk::lease`]).
@@ -139,6 +176,20 @@ pub(crate) struct Lease {
 }
 
 impl Lease {
+    fn new(
+        contract_id: &str,
+        owner: String,
+        now: i64,
+        guard: tokio::sync::OwnedMutexGuard<()>,
+    ) -> Self {
+        Self {
+            contract_id: contract_id.to_owned(),
+            owner,
+            renewed_at: std::sync::atomic::AtomicI64::new(now),
+            _guard: guard,
+        }
+    }
+
     /// Extends the lease while a long write goes on: once a third of it has passed (before
     /// that, nothing is written).
     pub async fn renew(&self, db: &Db, now: i64) -> anyhow::Result<()> {

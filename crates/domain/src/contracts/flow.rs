@@ -239,7 +239,7 @@ async fn prepare(
         .source(&document.original_sha256)
         .await
         .map_err(|e| Failure::Internal(e.into()))?;
-    write_document(desk, move |out| {
+    write_document(desk, None, move |out| {
         pdf_sign::form::prepare(source, out, &options)
             .map(drop)
             .map_err(|e| Failure::UnreadablePdf(e.to_string()))
@@ -249,9 +249,12 @@ async fn prepare(
 
 /// Writes a new document with `write` on a blocking thread (hashed as it is written, never
 /// read back) and keeps it in the store; returns its SHA-256. What `write` fails with is
-/// returned, and the partial document is dropped.
+/// returned, and the partial document is dropped. With a `parent`, the new document is an
+/// incremental update of it, kept as a version (only what follows the parent's bytes is
+/// written; see [`crate::storage::DocumentStore::create_version`]).
 pub(crate) async fn write_document<E>(
     desk: &Desk,
+    parent: Option<crate::storage::Stored>,
     write: impl FnOnce(&mut crate::storage::NewDocument) -> Result<(), E> + Send + 'static,
 ) -> Result<String, E>
 where
@@ -262,7 +265,10 @@ where
 {
     let store = desk.store.clone();
     let written = tokio::task::spawn_blocking(move || -> Result<_, E> {
-        let mut out = store.create()?;
+        let mut out = match &parent {
+            Some(parent) => store.create_version(parent)?,
+            None => store.create()?,
+        };
         write(&mut out)?;
         Ok(out.finish()?)
     })

@@ -138,7 +138,8 @@ pub async fn pending(db: &Db, party_id: &str) -> Result<(bool, Option<String>), 
 }
 
 /// A signature asked for: its id and, when this request wrote it, the job carrying it out,
-/// claimed by the request to run at once ([`crate::jobs::Runner::run_claim`]).
+/// claimed by the request to run at once ([`crate::jobs::Runner::run_claim`]), holding the
+/// contract's lease when no other process held it (one commit fewer).
 #[derive(Debug)]
 pub struct Asked {
     pub signature: String,
@@ -221,6 +222,9 @@ pub async fn request(
         via: via.clone(),
         asked_at: now,
     };
+    // The contract's lock, then its lease in the same transaction as the row and the job: the
+    // request carries the signature out at once, holding both (see `Asked`).
+    let guard = desk.lock(&access.contract.id).await?;
     let mut tx = desk.db.begin().await?;
     // A failed earlier signature makes way for this one.
     sqlx::query("DELETE FROM contract_signatures WHERE party_id = $1 AND status = $2")
@@ -261,6 +265,17 @@ pub async fn request(
         INLINE_GRACE_SECONDS,
     )
     .await?;
+    let lease = match &job {
+        Some(_) => {
+            desk.lease_in(&mut tx, now, &access.contract.id, guard)
+                .await?
+        }
+        None => None,
+    };
+    let job = match (job, lease) {
+        (Some(job), Some(lease)) => Some(job.handing(lease)),
+        (job, _) => job,
+    };
     record(
         &mut tx,
         now,
@@ -365,10 +380,11 @@ pub async fn carry_out(
     desk: &Desk,
     clock: &Clock,
     signature_id: &str,
-    last_attempt: bool,
+    job: &jobs::Job,
 ) -> anyhow::Result<()> {
-    let outcome = sign_now(desk, clock, signature_id).await;
+    let outcome = sign_now(desk, clock, signature_id, job).await;
     if let Err(e) = &outcome {
+        let last_attempt = job.attempt >= job.max_attempts;
         if last_attempt || e.chain().any(|c| c.is::<jobs::Permanent>()) {
             give_up(&desk.db, clock.now(), signature_id, &format!("{e:#}")).await?;
         }
@@ -416,12 +432,22 @@ async fn give_up(db: &Db, now: i64, signature_id: &str, why: &str) -> anyhow::Re
     Ok(())
 }
 
-async fn sign_now(desk: &Desk, clock: &Clock, signature_id: &str) -> anyhow::Result<()> {
-    let Some(row) = signature_row(&desk.db, signature_id).await? else {
-        return Ok(());
+async fn sign_now(
+    desk: &Desk,
+    clock: &Clock,
+    signature_id: &str,
+    job: &jobs::Job,
+) -> anyhow::Result<()> {
+    let lease = match job.take_handed::<super::desk::Lease>() {
+        Some(lease) => lease,
+        None => {
+            let Some(row) = signature_row(&desk.db, signature_id).await? else {
+                return Ok(());
+            };
+            desk.lease(clock, &row.contract_id).await?
+        }
     };
-    let lease = desk.lease(clock, &row.contract_id).await?;
-    // Read again under the lease: another process may have finished it meanwhile.
+    // Read (again) under the lease: another process may have finished it meanwhile.
     let Some(row) = signature_row(&desk.db, signature_id).await? else {
         lease.abandon(&desk.db).await;
         return Ok(());
@@ -513,6 +539,7 @@ async fn sign_now(desk: &Desk, clock: &Clock, signature_id: &str) -> anyhow::Res
     let now = clock.now();
     let mut tx = desk.db.begin().await?;
     lease.release(&mut tx).await?;
+    jobs::done_in(&mut tx, now, job).await?;
     for (document_id, before, after) in &written {
         let moved = sqlx::query(
             "UPDATE contract_documents SET current_sha256 = $3 \
@@ -828,16 +855,46 @@ pub async fn platform_certificate(desk: &Desk, now: i64, org_id: &str) -> anyhow
 
 /// Signs the stored document `sha256` at B-T; returns the signed copy's SHA-256. The input is
 /// read positioned from the store and the output streamed into the store, never whole in
-/// memory.
+/// memory; the signature being an incremental update, only what it adds is stored (a version
+/// of the document), unless the output does not start with the input (pdf-sign had to rewrite
+/// it), when it is signed again and stored whole.
 async fn sign_document(
     desk: &Desk,
     sha256: &str,
     signer: Signing,
     opts: SignOptions,
 ) -> anyhow::Result<String> {
+    match sign_into(desk, sha256, signer.clone(), opts.clone(), true).await {
+        Err(e)
+            if matches!(
+                e.downcast_ref::<crate::storage::StorageError>(),
+                Some(crate::storage::StorageError::NotIncremental)
+            ) =>
+        {
+            tracing::info!(
+                document = sha256,
+                "a signature rewrote its document: stored whole"
+            );
+            sign_into(desk, sha256, signer, opts, false).await
+        }
+        signed => signed,
+    }
+}
+
+async fn sign_into(
+    desk: &Desk,
+    sha256: &str,
+    signer: Signing,
+    opts: SignOptions,
+    as_version: bool,
+) -> anyhow::Result<String> {
     let source = desk.store.source(sha256).await?;
+    let parent = crate::storage::Stored {
+        sha256: sha256.to_owned(),
+        size: pdf_sign::Source::len(&source),
+    };
     let transports = InProcessCa::new(desk.ca.clone(), desk.db.clone());
-    flow::write_document(desk, move |out| -> anyhow::Result<()> {
+    let sign = move |out: &mut crate::storage::NewDocument| -> anyhow::Result<()> {
         let services = pdf_sign::Services {
             tsa: Some(&transports),
             revocation: &transports,
@@ -853,6 +910,6 @@ async fn sign_document(
         )
         .map_err(|e| anyhow::anyhow!("signing: {e}"))?;
         Ok(())
-    })
-    .await
+    };
+    flow::write_document(desk, as_version.then_some(parent), sign).await
 }

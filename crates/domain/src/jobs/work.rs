@@ -157,8 +157,7 @@ impl Handler for Work {
             }
             Kind::ContractSignature => {
                 let p: SignaturePayload = job.payload()?;
-                let last = job.attempt >= job.max_attempts;
-                signature::carry_out(self.desk()?, &self.clock, &p.signature, last).await
+                signature::carry_out(self.desk()?, &self.clock, &p.signature, job).await
             }
             Kind::ContractCompletion => {
                 let p: ContractPayload = job.payload()?;
