@@ -55,8 +55,11 @@ pub fn router(state: AppState, ca: Option<Router>) -> Router {
         Some(ca) => app.merge(ca),
         None => app,
     };
+    let https = state.config.base_url().starts_with("https://");
     let app = app.fallback_service(axum::routing::any(routes::pages::not_found).with_state(state));
-    app.layer(axum::middleware::from_fn(security_headers))
+    app.layer(axum::middleware::from_fn(move |request, next| {
+        security_headers(https, request, next)
+    }))
 }
 
 /// What a page may load and run: only files of this service, no inline script or style (the
@@ -69,33 +72,64 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
     worker-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; \
     form-action 'self'";
 
-/// Adds the Content-Security-Policy (and the referrer policy: a party's link carries its token)
-/// to every HTML response.
-async fn security_headers(request: Request, next: Next) -> Response {
+/// What any other answer (JSON, images, the CA's DER) may do as a document: nothing.
+pub const NON_HTML_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
+/// A PDF opened in the browser: its own viewer is a plugin to Chromium, which `object-src
+/// 'none'` (and so `default-src 'none'`) would block; it may only not be framed.
+pub const PDF_POLICY: &str = "frame-ancestors 'none'";
+
+/// HSTS for an https service: a year, subdomains not included (the organisation's other hosts
+/// are not ours to pin).
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
+/// The security headers of every answer: a Content-Security-Policy (the pages' own, or none
+/// allowed at all for anything else), no framing (`frame-ancestors` and `X-Frame-Options` for
+/// older browsers), no type sniffing, the referrer only to this site (a party's link carries its
+/// token), HSTS when the service is reached over https, and `Cache-Control: no-store` on
+/// answers to a request carrying a session or a party's cookie, unless the handler chose its
+/// own caching (the static files, a contract's PDF).
+async fn security_headers(https: bool, request: Request, next: Next) -> Response {
+    let authenticated = [domain::auth::SESSION_COOKIE, routes::extract::PARTY_COOKIE]
+        .iter()
+        .any(|name| routes::extract::cookie(request.headers(), name).is_some())
+        || request.headers().contains_key(header::AUTHORIZATION);
     let mut response = next.run(request).await;
-    if is_html(response.headers()) {
-        let headers = response.headers_mut();
+    let policy = match content_type(response.headers()) {
+        Some(t) if t.starts_with("text/html") => CONTENT_SECURITY_POLICY,
+        Some(t) if t.starts_with("application/pdf") => PDF_POLICY,
+        _ => NON_HTML_POLICY,
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(policy),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if https {
         headers.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
         );
-        headers.insert(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        );
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
+    }
+    if authenticated && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     response
 }
 
-fn is_html(headers: &HeaderMap) -> bool {
+fn content_type(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim_start().starts_with("text/html"))
+        .map(str::trim_start)
 }
 
 #[cfg(test)]
@@ -107,21 +141,26 @@ mod tests {
     use tower::ServiceExt as _;
 
     fn headers_of(app: &Router, path: &str) -> HeaderMap {
+        respond(app, path, None)
+    }
+
+    fn respond(app: &Router, path: &str, cookie: Option<&str>) -> HeaderMap {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .expect("runtime");
-        let request = axum::http::Request::get(path)
-            .body(Body::empty())
-            .expect("request");
+        let mut request = axum::http::Request::get(path);
+        if let Some(cookie) = cookie {
+            request = request.header(header::COOKIE, cookie);
+        }
+        let request = request.body(Body::empty()).expect("request");
         rt.block_on(app.clone().oneshot(request))
             .expect("response")
             .headers()
             .clone()
     }
 
-    #[test]
-    fn html_responses_carry_the_content_security_policy() {
-        let app = Router::new()
+    fn test_app(https: bool) -> Router {
+        Router::new()
             .route("/page", get(|| async { Html("<p>page</p>") }))
             .route("/json", get(|| async { axum::Json(1) }))
             .route(
@@ -130,19 +169,70 @@ mod tests {
                     (axum::http::StatusCode::NOT_FOUND, Html("<p>no</p>")).into_response()
                 }),
             )
-            .layer(axum::middleware::from_fn(security_headers));
-        for path in ["/page", "/error"] {
+            .route(
+                "/pdf",
+                get(|| async { ([(header::CONTENT_TYPE, "application/pdf")], "%PDF-") }),
+            )
+            .route(
+                "/cached",
+                get(|| async {
+                    ([(header::CACHE_CONTROL, "public, max-age=60")], "static").into_response()
+                }),
+            )
+            .layer(axum::middleware::from_fn(move |request, next| {
+                security_headers(https, request, next)
+            }))
+    }
+
+    /// Every answer, page or not, error or not, carries the security headers; pages the pages'
+    /// policy, anything else one that allows nothing.
+    #[test]
+    fn every_answer_carries_the_security_headers() {
+        let app = test_app(false);
+        for (path, policy) in [
+            ("/page", CONTENT_SECURITY_POLICY),
+            ("/error", CONTENT_SECURITY_POLICY),
+            ("/json", NON_HTML_POLICY),
+            ("/pdf", PDF_POLICY),
+            ("/cached", NON_HTML_POLICY),
+            ("/nonesuch", NON_HTML_POLICY),
+        ] {
             let h = headers_of(&app, path);
-            assert_eq!(
-                h[header::CONTENT_SECURITY_POLICY],
-                CONTENT_SECURITY_POLICY,
-                "{path}"
-            );
-            assert_eq!(h[header::REFERRER_POLICY], "same-origin");
+            assert_eq!(h[header::CONTENT_SECURITY_POLICY], policy, "{path}");
+            assert_eq!(h[header::REFERRER_POLICY], "same-origin", "{path}");
+            assert_eq!(h[header::X_FRAME_OPTIONS], "DENY", "{path}");
+            assert_eq!(h[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{path}");
+            assert!(h.get(header::STRICT_TRANSPORT_SECURITY).is_none(), "{path}");
+            assert!(h.get(header::CACHE_CONTROL).is_none() || path == "/cached");
         }
-        assert!(headers_of(&app, "/json")
-            .get(header::CONTENT_SECURITY_POLICY)
-            .is_none());
+        assert!(NON_HTML_POLICY.contains("frame-ancestors 'none'"));
+    }
+
+    /// HSTS only when the service is reached over https.
+    #[test]
+    fn https_services_pin_https() {
+        let h = headers_of(&test_app(true), "/page");
+        assert_eq!(
+            h[header::STRICT_TRANSPORT_SECURITY],
+            STRICT_TRANSPORT_SECURITY
+        );
+    }
+
+    /// An answer to a logged-in user or a party is never stored by a cache, unless the handler
+    /// chose its caching itself; anonymous answers are left alone.
+    #[test]
+    fn authenticated_answers_are_not_stored() {
+        let app = test_app(false);
+        for cookie in ["inkan_session=abc", "inkan_lang=ja; inkan_party=xyz"] {
+            for path in ["/page", "/json", "/error"] {
+                let h = respond(&app, path, Some(cookie));
+                assert_eq!(h[header::CACHE_CONTROL], "no-store", "{path} {cookie}");
+            }
+            let h = respond(&app, "/cached", Some(cookie));
+            assert_eq!(h[header::CACHE_CONTROL], "public, max-age=60");
+        }
+        let h = respond(&app, "/page", Some("inkan_lang=ja"));
+        assert!(h.get(header::CACHE_CONTROL).is_none());
     }
 
     #[test]

@@ -148,3 +148,74 @@ fn a_pre_login_form_with_a_stale_token_starts_again_with_a_message() {
     assert_eq!(a.status, 303, "{}", a.text);
     assert_eq!(a.header("location"), Some("/password"));
 }
+
+/// The language switch sends the browser back only to a path on this site: another origin
+/// however spelled (`//host`, a backslash, a tab that browsers drop) goes home instead, and a
+/// control character that could split the header is refused with 400, never a 500.
+#[test]
+fn the_language_switch_never_leaves_the_site() {
+    let Some(service) = Service::start(Backend::Sqlite) else {
+        return;
+    };
+    let mut anon = Api::new(&service.app.base);
+    for (back, to) in [
+        ("/contracts?x=1", "/contracts?x=1"),
+        ("//evil.example/", "/"),
+        ("/%5Cevil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("%2F%2Fevil.example", "/"),
+    ] {
+        let a = anon.get(&format!("/language/en?back={back}"));
+        assert_eq!(a.status, 303, "{back}: {}", a.text);
+        assert_eq!(a.header("location"), Some(to), "{back}");
+    }
+    for back in ["/%09/evil.example", "/%0d%0aSet-Cookie:x=1", "/a%00b"] {
+        let a = anon.get(&format!("/language/en?back={back}"));
+        assert_eq!(a.status, 400, "{back}: {}", a.text);
+        assert!(a.header("location").is_none(), "{back}");
+    }
+}
+
+/// Every answer carries the security headers — pages, API answers, the CA's files, errors —
+/// and an answer to a logged-in user is not stored by any cache.
+#[test]
+fn every_answer_carries_the_security_headers() {
+    let Some(service) = Service::start(Backend::Sqlite) else {
+        return;
+    };
+    let mut admin = service.admin();
+    let mut anon = Api::new(&service.app.base);
+    let answers = [
+        ("/login", anon.get("/login")),
+        ("/healthz", anon.get("/healthz")),
+        ("/ca.crt", anon.get("/ca.crt")),
+        ("/nonesuch", anon.get("/nonesuch")),
+        ("/api/me anonymous", anon.get("/api/me")),
+        ("/api/me", admin.get("/api/me")),
+        ("/ (logged in)", admin.get("/")),
+    ];
+    for (what, a) in &answers {
+        let policy = a.header("content-security-policy").unwrap_or_default();
+        assert!(
+            policy.contains("frame-ancestors 'none'"),
+            "{what}: {policy}"
+        );
+        assert!(!policy.contains("unsafe"), "{what}: {policy}");
+        assert_eq!(a.header("x-frame-options"), Some("DENY"), "{what}");
+        assert_eq!(
+            a.header("x-content-type-options"),
+            Some("nosniff"),
+            "{what}"
+        );
+        assert_eq!(a.header("referrer-policy"), Some("same-origin"), "{what}");
+        // The tests' service names itself https://sign.example.jp (its mails' links).
+        assert_eq!(
+            a.header("strict-transport-security"),
+            Some("max-age=31536000"),
+            "{what}"
+        );
+    }
+    for (what, a) in &answers[5..] {
+        assert_eq!(a.header("cache-control"), Some("no-store"), "{what}");
+    }
+}

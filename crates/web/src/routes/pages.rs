@@ -337,11 +337,21 @@ async fn set_language(
     let Some(lang) = Lang::parse(&lang) else {
         return (StatusCode::NOT_FOUND, "no such language").into_response();
     };
-    // Only a path on this site: no open redirect.
-    let back = back
+    // Only a path on this site: no open redirect. A control character is no mistake a page
+    // makes (browsers drop a tab, turning `/\t/host` into `//host`; CR or LF would split the
+    // header): refused.
+    if back
         .back
-        .filter(|b| b.starts_with('/') && !b.starts_with("//") && !b.contains('\\'))
-        .unwrap_or_else(|| "/".to_owned());
+        .as_deref()
+        .is_some_and(|b| b.chars().any(char::is_control))
+    {
+        return (
+            StatusCode::BAD_REQUEST,
+            "戻り先のアドレスが正しくありません。 / The address to return to is not valid.",
+        )
+            .into_response();
+    }
+    let back = local_path(back.back.as_deref()).unwrap_or("/").to_owned();
     (
         AppendHeaders([(
             header::SET_COOKIE,
@@ -375,8 +385,7 @@ async fn set_own_language(
         .get(header::REFERER)
         .and_then(|r| r.to_str().ok()?.parse::<axum::http::Uri>().ok())
         .filter(|r| r.authority().map(|a| a.as_str()) == host)
-        .and_then(|r| r.path_and_query().map(|p| p.as_str().to_owned()))
-        .filter(|p| p.starts_with('/') && !p.starts_with("//") && !p.contains('\\'))
+        .and_then(|r| local_path(r.path_and_query().map(|p| p.as_str())).map(str::to_owned))
         .unwrap_or_else(|| "/".to_owned());
     (
         AppendHeaders([(
