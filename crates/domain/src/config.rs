@@ -119,6 +119,11 @@ pub struct Config {
     /// `webhook_retry_seconds`, `INKAN_WEBHOOK_RETRY_SECONDS`: the first retry delay after a
     /// failed webhook delivery; each further failure doubles it, up to an hour, for 24 hours.
     pub webhook_retry_seconds: u64,
+    /// `trusted_proxies`, `INKAN_TRUSTED_PROXIES` (comma-separated): the reverse proxies in
+    /// front of the service (CIDRs or addresses). A request from one of them is taken to come
+    /// from the address its `Forwarded` or `X-Forwarded-For` header names; from anywhere else
+    /// those headers are ignored. Empty (the default): the TCP peer is the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Default for Config {
@@ -143,6 +148,7 @@ impl Default for Config {
             mail_retry_seconds: 30,
             scheduler_seconds: 60,
             webhook_retry_seconds: 30,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -170,6 +176,7 @@ struct FileConfig {
     mail_retry_seconds: Option<u64>,
     scheduler_seconds: Option<u64>,
     webhook_retry_seconds: Option<u64>,
+    trusted_proxies: Option<Vec<String>>,
 }
 
 /// A configuration problem, naming where the bad value came from.
@@ -281,6 +288,13 @@ impl Config {
             self.webhook_retry_seconds =
                 check_retry(v).map_err(|m| value_error(origin("webhook_retry_seconds"), m))?;
         }
+        if let Some(v) = f.trusted_proxies {
+            self.trusted_proxies = v
+                .iter()
+                .map(|p| parse_proxy(p))
+                .collect::<Result<_, _>>()
+                .map_err(|m| value_error(origin("trusted_proxies"), m))?;
+        }
         Ok(())
     }
 
@@ -374,6 +388,14 @@ impl Config {
             self.webhook_retry_seconds =
                 parsed.map_err(|m| value_error(origin("INKAN_WEBHOOK_RETRY_SECONDS"), m))?;
         }
+        if let Some(v) = get("INKAN_TRUSTED_PROXIES") {
+            self.trusted_proxies = v
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(parse_proxy)
+                .collect::<Result<_, _>>()
+                .map_err(|m| value_error(origin("INKAN_TRUSTED_PROXIES"), m))?;
+        }
         Ok(())
     }
 
@@ -452,8 +474,85 @@ impl Config {
             self.scheduler_seconds,
             self.webhook_retry_seconds
         ));
+        out.push_str(&format!(
+            "trusted_proxies = [{}]\n",
+            self.trusted_proxies
+                .iter()
+                .map(|p| format!("\"{p}\""))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
         out
     }
+}
+
+/// A trusted proxy: a CIDR (`10.0.0.0/8`, `fd00::/8`) or one address (`127.0.0.1`).
+fn parse_proxy(v: &str) -> Result<ipnet::IpNet, String> {
+    let v = v.trim();
+    v.parse::<ipnet::IpNet>()
+        .or_else(|_| v.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("'{v}' is not an address or a CIDR such as 10.0.0.0/8"))
+}
+
+/// The client's address for a request whose TCP peer is `peer`: the peer itself, unless it is
+/// one of the `trusted` proxies, when the forwarding headers are followed from the nearest hop
+/// back — `Forwarded`'s `for=` (RFC 7239) if present, else `X-Forwarded-For` — past every
+/// trusted proxy to the first address that is not one. What a client wrote itself is never
+/// believed: only the hops a trusted proxy appended are walked, and an entry that is no address
+/// (`unknown`, an obfuscated name, garbage) stops the walk at the hop before it.
+pub fn client_address(
+    peer: std::net::IpAddr,
+    trusted: &[ipnet::IpNet],
+    forwarded: &[&str],
+    x_forwarded_for: &[&str],
+) -> std::net::IpAddr {
+    let is_trusted = |a: &std::net::IpAddr| trusted.iter().any(|n| n.contains(a));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<Option<std::net::IpAddr>> = if forwarded.iter().any(|f| !f.trim().is_empty()) {
+        forwarded
+            .iter()
+            .flat_map(|f| f.split(','))
+            .map(|element| {
+                element
+                    .split(';')
+                    .filter_map(|pair| pair.split_once('='))
+                    .find(|(k, _)| k.trim().eq_ignore_ascii_case("for"))
+                    .and_then(|(_, v)| forwarded_node(v))
+            })
+            .collect()
+    } else {
+        x_forwarded_for
+            .iter()
+            .flat_map(|f| f.split(','))
+            .map(|a| a.trim().parse().ok())
+            .collect()
+    };
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        match hop {
+            Some(address) => {
+                client = address;
+                if !is_trusted(&address) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    client
+}
+
+/// The address of a `Forwarded` node: `192.0.2.1`, `"192.0.2.1:8080"`, `"[2001:db8::1]:80"`.
+fn forwarded_node(v: &str) -> Option<std::net::IpAddr> {
+    let v = v.trim().trim_matches('"');
+    if let Some(rest) = v.strip_prefix('[') {
+        return rest.split_once(']')?.0.parse().ok();
+    }
+    v.parse()
+        .ok()
+        .or_else(|| v.rsplit_once(':').and_then(|(a, _)| a.parse().ok()))
 }
 
 /// A service name: one line of 1 to 40 characters (it heads every mail's subject).
@@ -562,7 +661,90 @@ pub fn redact_url(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
+
+    /// Forwarding headers count only from a trusted proxy, and only the hops trusted proxies
+    /// appended: a client's own `X-Forwarded-For` entries never pick its address.
+    #[test]
+    fn the_client_is_found_behind_trusted_proxies_only() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let trusted = vec![
+            parse_proxy("10.0.0.0/8").unwrap(),
+            parse_proxy("::1").unwrap(),
+        ];
+        // Straight from a client: headers ignored.
+        assert_eq!(
+            client_address(ip("203.0.113.9"), &trusted, &[], &["198.51.100.1"]),
+            ip("203.0.113.9")
+        );
+        // Through one proxy; a spoofed first entry is walked past, not believed.
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &trusted, &[], &["1.2.3.4, 198.51.100.1"]),
+            ip("198.51.100.1")
+        );
+        // Through two proxies (two headers, in order).
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &trusted, &[], &["198.51.100.1", "10.0.0.7"]),
+            ip("198.51.100.1")
+        );
+        // Forwarded wins over X-Forwarded-For; ports, quotes and brackets are read.
+        assert_eq!(
+            client_address(
+                ip("::1"),
+                &trusted,
+                &["for=\"[2001:db8:cafe::17]:4711\";proto=https, for=10.0.0.3"],
+                &["198.51.100.1"]
+            ),
+            ip("2001:db8:cafe::17")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &trusted, &["For=\"192.0.2.60:8080\""], &[]),
+            ip("192.0.2.60")
+        );
+        // No header, or one that names no address: the proxy itself.
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &trusted, &[], &[]),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &trusted, &["for=unknown"], &[]),
+            ip("10.0.0.2")
+        );
+        assert_eq!(
+            client_address(ip("10.0.0.2"), &[], &[], &["198.51.100.1"]),
+            ip("10.0.0.2"),
+            "nothing trusted by default"
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_read_from_the_file_and_the_environment() {
+        let env: HashMap<String, String> = [(
+            "INKAN_TRUSTED_PROXIES".to_owned(),
+            "10.0.0.0/8, 127.0.0.1".to_owned(),
+        )]
+        .into();
+        let config = Config::load_from(None, &env).unwrap();
+        assert_eq!(
+            config.trusted_proxies,
+            vec![
+                parse_proxy("10.0.0.0/8").unwrap(),
+                parse_proxy("127.0.0.1/32").unwrap()
+            ]
+        );
+        assert!(config
+            .describe()
+            .contains("trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1/32\"]"));
+        let bad: HashMap<String, String> =
+            [("INKAN_TRUSTED_PROXIES".to_owned(), "10.0.0.0/33".to_owned())].into();
+        let e = Config::load_from(None, &bad).unwrap_err().to_string();
+        assert!(
+            e.contains("INKAN_TRUSTED_PROXIES") && e.contains("CIDR"),
+            "{e}"
+        );
+    }
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

@@ -219,3 +219,43 @@ fn every_answer_carries_the_security_headers() {
         assert_eq!(a.header("cache-control"), Some("no-store"), "{what}");
     }
 }
+
+/// Twenty failed logins from one forwarded address lock that address, behind a trusted proxy
+/// (`trusted_proxies`): other users behind the same proxy still log in. Without the setting,
+/// the forwarding headers are ignored, so a client cannot pick its address with them (and
+/// everyone behind one peer address shares its lock).
+#[test]
+fn failed_logins_lock_the_forwarded_address_only_behind_a_trusted_proxy() {
+    for (trusted, other_user_locked) in [(true, false), (false, true)] {
+        let env: &[(&str, &str)] = if trusted {
+            &[("INKAN_TRUSTED_PROXIES", "127.0.0.1/32, ::1")]
+        } else {
+            &[]
+        };
+        let Some(service) = Service::start_with(Backend::Sqlite, env) else {
+            return;
+        };
+        let password = service.printed_password();
+        let from = |address: &str| {
+            let mut api = Api::new(&service.app.base);
+            api.headers
+                .push(("X-Forwarded-For".to_owned(), address.to_owned()));
+            api
+        };
+        let mut attacker = from("198.51.100.1");
+        for n in 0..20 {
+            let a = attacker.login(&format!("nobody{n}@example.jp"), "Wrong2026pass");
+            // The twentieth failure locks the address.
+            let locked = if n == 19 { 429 } else { 401 };
+            assert_eq!(a.status, locked, "{n}: {:?}", a.body);
+        }
+        let a = attacker.login(crate::service::ADMIN_EMAIL, &password);
+        assert_eq!(a.status, 429, "trusted {trusted}: {:?}", a.body);
+        let a = from("198.51.100.2").login(crate::service::ADMIN_EMAIL, &password);
+        if other_user_locked {
+            assert_eq!(a.status, 429, "{:?}", a.body);
+        } else {
+            assert_eq!(a.status, 200, "{:?}", a.body);
+        }
+    }
+}

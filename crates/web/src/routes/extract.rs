@@ -62,19 +62,44 @@ pub fn same_token(a: &str, b: &str) -> bool {
             == 0
 }
 
-/// The client's address (the TCP peer).
+/// The client's address: the TCP peer, or behind a trusted reverse proxy the address the
+/// proxy forwarded (see [`domain::config::client_address`]).
 #[derive(Debug, Clone)]
 pub struct ClientAddr(pub Client);
 
 impl FromRequestParts<AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
-        let address = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(peer) = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map_or_else(|| "unknown".to_owned(), |c| c.0.ip().to_string());
-        Ok(ClientAddr(Client { address }))
+            .map(|c| c.0.ip())
+        else {
+            return Ok(ClientAddr(Client {
+                address: "unknown".to_owned(),
+            }));
+        };
+        let values = |name: header::HeaderName| -> Vec<&str> {
+            parts
+                .headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect()
+        };
+        let address = domain::config::client_address(
+            peer,
+            &state.config.trusted_proxies,
+            &values(header::FORWARDED),
+            &values(header::HeaderName::from_static("x-forwarded-for")),
+        );
+        Ok(ClientAddr(Client {
+            address: address.to_string(),
+        }))
     }
 }
 
