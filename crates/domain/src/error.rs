@@ -26,9 +26,15 @@ pub enum Failure {
     /// 400: the request itself is malformed (the key says how).
     #[error("bad request: {0}")]
     BadRequest(&'static str),
-    /// 400: the body could not be read (the text says why).
+    /// 400: the JSON body could not be read (the text says why).
     #[error("malformed body: {0}")]
     Malformed(String),
+    /// 400: the query string (or a path parameter) could not be read (the text says why).
+    #[error("malformed query: {0}")]
+    BadQuery(String),
+    /// 400: an uploaded form (multipart) could not be read (the text says why).
+    #[error("malformed upload: {0}")]
+    BadUpload(String),
     /// 400: an uploaded PDF cannot be signed (the text says why).
     #[error("unreadable PDF: {0}")]
     UnreadablePdf(String),
@@ -101,6 +107,8 @@ impl Failure {
             Failure::Invalid(_) => "error.validation",
             Failure::BadRequest(key) => key,
             Failure::Malformed(_) => "error.json",
+            Failure::BadQuery(_) => "error.query",
+            Failure::BadUpload(_) => "error.upload",
             Failure::UnreadablePdf(_) => "error.pdf",
             Failure::Image { field, .. } => field.key,
             Failure::Unauthenticated => "error.unauthenticated",
@@ -160,6 +168,8 @@ mod tests {
         let failures = [
             Failure::Invalid(vec![]),
             Failure::BadRequest("error.json"),
+            Failure::BadQuery(String::new()),
+            Failure::BadUpload(String::new()),
             Failure::Unauthenticated,
             Failure::PasswordChangeRequired,
             Failure::Csrf,

@@ -51,6 +51,8 @@ fn status(failure: &Failure) -> StatusCode {
         Failure::Invalid(_)
         | Failure::BadRequest(_)
         | Failure::Malformed(_)
+        | Failure::BadQuery(_)
+        | Failure::BadUpload(_)
         | Failure::UnreadablePdf(_) => StatusCode::BAD_REQUEST,
         Failure::Image { too_large, .. } => {
             if *too_large {
@@ -110,7 +112,11 @@ impl ApiError {
         if let Failure::PinLocked(until) = f {
             message = format!("{message}: until {} (JST)", domain::clock::jst(*until));
         }
-        if let Failure::Malformed(detail) | Failure::UnreadablePdf(detail) = f {
+        if let Failure::Malformed(detail)
+        | Failure::BadQuery(detail)
+        | Failure::BadUpload(detail)
+        | Failure::UnreadablePdf(detail) = f
+        {
             message = format!("{message}: {detail}");
         }
         if let Failure::Image { field, detail, .. } = f {

@@ -259,3 +259,38 @@ fn failed_logins_lock_the_forwarded_address_only_behind_a_trusted_proxy() {
         }
     }
 }
+
+/// A request that is malformed says which part was: a bad query string is not "invalid JSON",
+/// nor is a broken upload.
+#[test]
+fn a_malformed_query_or_upload_is_named_as_such() {
+    let Some(service) = Service::start(Backend::Sqlite) else {
+        return;
+    };
+    let mut admin = service.admin();
+    let a = admin.get("/api/audit?limit=many");
+    assert_eq!(a.status, 400, "{}", a.text);
+    assert_eq!(a.body["error"], "query", "{}", a.text);
+    assert!(
+        a.body["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("The query string is not valid") && !m.contains("JSON")),
+        "{}",
+        a.text
+    );
+    // A multipart body cut short (no closing boundary).
+    let boundary = format!("multipart/form-data; boundary={}", crate::seals::BOUNDARY);
+    let broken = format!(
+        "--{}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\nabc",
+        crate::seals::BOUNDARY
+    );
+    let (_, mut signer) = service.user(&mut admin, "seal@example.jp", &["signer"], "Signer2026x");
+    let a = signer.raw(
+        "POST",
+        "/api/me/seal-drafts",
+        Some(broken.as_bytes()),
+        Some(&boundary),
+    );
+    assert_eq!(a.status, 400, "{}", a.text);
+    assert_eq!(a.body["error"], "upload", "{}", a.text);
+}

@@ -756,7 +756,7 @@ async fn audit_log(
     query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<AuditView>, HttpFailure> {
     require(session.user.roles, Action::ManageUsers)?;
-    let Query(query) = query.map_err(|e| Failure::Malformed(e.body_text()))?;
+    let Query(query) = query.map_err(|e| Failure::BadQuery(e.body_text()))?;
     let limit = query.limit.unwrap_or(200).clamp(1, 1000);
     let entries = audit::for_organisation(&state.db, &session.user.org_id, limit.into()).await?;
     let chain_intact = audit::verify_recent(&state.db, state.clock.now())

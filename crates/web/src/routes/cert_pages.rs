@@ -110,7 +110,7 @@ async fn sign_submit(
         while let Some(field) = multipart
             .next_field()
             .await
-            .map_err(|e| Failure::Malformed(e.body_text()))?
+            .map_err(|e| Failure::BadUpload(e.body_text()))?
         {
             let field_name = field.name().unwrap_or_default().to_owned();
             if field_name == "pdf" {
@@ -123,14 +123,14 @@ async fn sign_submit(
                 pdf = field
                     .bytes()
                     .await
-                    .map_err(|e| Failure::Malformed(e.body_text()))?
+                    .map_err(|e| Failure::BadUpload(e.body_text()))?
                     .to_vec();
                 continue;
             }
             let value = field
                 .text()
                 .await
-                .map_err(|e| Failure::Malformed(e.body_text()))?;
+                .map_err(|e| Failure::BadUpload(e.body_text()))?;
             match field_name.as_str() {
                 "visible" => visible = value,
                 "reason" => reason = value,

@@ -98,7 +98,7 @@ pub async fn sign(
     query: Result<axum::extract::Query<SignQuery>, axum::extract::rejection::QueryRejection>,
     body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
 ) -> Result<Response, HttpFailure> {
-    let axum::extract::Query(query) = query.map_err(|e| Failure::Malformed(e.body_text()))?;
+    let axum::extract::Query(query) = query.map_err(|e| Failure::BadQuery(e.body_text()))?;
     let pdf = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Failure::TooLarge

@@ -214,7 +214,7 @@ async fn list_page(
 ) -> Response {
     let lists = lists_contracts(session);
     let mut query = match serde_urlencoded::from_str::<ListParams>(raw.unwrap_or_default())
-        .map_err(|e| Failure::Malformed(e.to_string()))
+        .map_err(|e| Failure::BadQuery(e.to_string()))
         .and_then(|p| p.query())
     {
         Ok(query) => query,

@@ -119,7 +119,7 @@ pub struct ListParams {
 
 fn list_params(raw: Option<&str>) -> Result<ListParams, Failure> {
     serde_urlencoded::from_str(raw.unwrap_or_default())
-        .map_err(|e| Failure::Malformed(e.to_string()))
+        .map_err(|e| Failure::BadQuery(e.to_string()))
 }
 
 impl ListParams {
@@ -258,7 +258,7 @@ pub async fn people(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Vec<contracts::Candidate>>, HttpFailure> {
     let params: PeopleParams = serde_urlencoded::from_str(raw.as_deref().unwrap_or_default())
-        .map_err(|e| Failure::Malformed(e.to_string()))?;
+        .map_err(|e| Failure::BadQuery(e.to_string()))?;
     let limit = match params
         .limit
         .as_deref()

@@ -209,7 +209,7 @@ impl FromRequestParts<AppState> for ApiActing {
         let ApiSession(session) = ApiSession::from_request_parts(parts, state).await?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|e| Failure::Malformed(e.body_text()))?;
+            .map_err(|e| Failure::BadQuery(e.body_text()))?;
         let id = params
             .iter()
             .find(|(name, _)| *name == "id")

@@ -264,6 +264,7 @@ pub(crate) fn shown_on_form(f: &Failure) -> bool {
             | Failure::Conflict(_)
             | Failure::Image { .. }
             | Failure::Malformed(_)
+            | Failure::BadUpload(_)
             | Failure::UnreadablePdf(_)
             | Failure::TooLarge
             | Failure::Locked

@@ -195,7 +195,7 @@ pub async fn read_upload(
     multipart: Result<Multipart, MultipartRejection>,
     mut other: impl FnMut(&str, String),
 ) -> Result<(Vec<u8>, String), Failure> {
-    let mut multipart = multipart.map_err(|e| Failure::Malformed(e.body_text()))?;
+    let mut multipart = multipart.map_err(|e| Failure::BadUpload(e.body_text()))?;
     let mut file = None;
     loop {
         let field = match multipart.next_field().await {
@@ -204,7 +204,7 @@ pub async fn read_upload(
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
                 return Err(seals::oversized_upload())
             }
-            Err(e) => return Err(Failure::Malformed(e.body_text())),
+            Err(e) => return Err(Failure::BadUpload(e.body_text())),
         };
         let name = field.name().unwrap_or_default().to_owned();
         if name == "file" {
@@ -213,7 +213,7 @@ pub async fn read_upload(
                 if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                     seals::oversized_upload()
                 } else {
-                    Failure::Malformed(e.body_text())
+                    Failure::BadUpload(e.body_text())
                 }
             })?;
             file = Some((bytes.to_vec(), file_name));
@@ -221,7 +221,7 @@ pub async fn read_upload(
             let value = field
                 .text()
                 .await
-                .map_err(|e| Failure::Malformed(e.body_text()))?;
+                .map_err(|e| Failure::BadUpload(e.body_text()))?;
             other(&name, value);
         }
     }
