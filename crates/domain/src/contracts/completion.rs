@@ -144,6 +144,7 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
         name: "certificate-of-completion.pdf".into(),
     });
     let attached = total <= ATTACH_BYTES;
+    let trust_link = format!("{}/trust", desk.base_url);
     let carried: &[Attachment] = if attached { &attachments } else { &[] };
     for (party, to) in contract.parties.iter().zip(&recipients) {
         let token = new_token()?;
@@ -173,6 +174,7 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
                 attached,
                 link: &desk.party_link(&token),
                 link_expires_at: now + flow::DOWNLOAD_SECONDS,
+                trust_link: &trust_link,
             },
             carried,
         )
@@ -191,6 +193,7 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
                 attached,
                 link: &link,
                 link_expires_at: now + flow::DOWNLOAD_SECONDS,
+                trust_link: &trust_link,
             },
             carried,
         )

@@ -413,7 +413,8 @@ fn contract_from_sending_to_completion(backend: Backend) {
         "the certificate's SHA-256 audited"
     );
 
-    // Every party and the sender were mailed the signed PDFs and the certificate, attached.
+    // Every party and the sender were mailed the signed PDFs and the certificate, attached, with
+    // a link to the trust page.
     for to in [
         "yamada@example.jp",
         "agent@example.jp",
@@ -437,6 +438,13 @@ fn contract_from_sending_to_completion(backend: Backend) {
         assert!(
             attached.contains(&sha256(&certificate.bytes).as_str()),
             "{to}"
+        );
+        // And the way to make Acrobat trust the signatures: the trust page.
+        assert!(
+            mail["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("https://sign.example.jp/trust")),
+            "{to}: {mail:?}"
         );
     }
     // The outside party downloads from their link while it lasts, with a new code session.

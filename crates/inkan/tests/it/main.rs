@@ -8,7 +8,8 @@
 //! web UI in headless Chromium (`ui`, `ui_pin`, `ui_contracts`, `ui_prepare`, `ui_lists`, on the
 //! `browser` harness),
 //! accessibility checks by axe-core on the contract pages (`a11y`), webhooks delivered to a
-//! receiver on loopback (`webhooks`) and schemathesis against the live API (`schemathesis`).
+//! receiver on loopback (`webhooks`), schemathesis against the live API (`schemathesis`), and
+//! the public trust page with Inkan's root certificate (`trust`).
 
 mod a11y;
 mod accounts;
@@ -30,6 +31,7 @@ mod seals;
 mod serve;
 mod service;
 mod support;
+mod trust;
 mod ui;
 mod ui_contracts;
 mod ui_lists;
