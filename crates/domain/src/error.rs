@@ -67,6 +67,10 @@ pub enum Failure {
     /// 423: signing locked after repeated wrong PINs, until then (Unix seconds).
     #[error("signing locked until {0}")]
     PinLocked(i64),
+    /// 502: a service reached over HTTP failed (an organisation's external timestamp authority,
+    /// another CA's OCSP responder or CRL): `key` says which, `detail` where and why.
+    #[error("{key}: {detail}")]
+    Upstream { key: &'static str, detail: String },
     /// 500: logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -112,6 +116,7 @@ impl Failure {
             Failure::TooLarge => "error.body_too_large",
             Failure::Locked => "error.locked",
             Failure::PinLocked(_) => "error.pin_locked",
+            Failure::Upstream { key, .. } => key,
             Failure::Internal(_) => "error.internal",
         }
     }
@@ -133,8 +138,12 @@ impl Failure {
 
     /// Logs a server-side failure (once, where it is turned into a response).
     pub fn log(&self) {
-        if let Failure::Internal(e) = self {
-            tracing::error!(error = format!("{e:#}"), "request failed");
+        match self {
+            Failure::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
+            Failure::Upstream { detail, .. } => {
+                tracing::warn!(error = detail.as_str(), "a service over HTTP failed")
+            }
+            _ => {}
         }
     }
 }
@@ -168,6 +177,10 @@ mod tests {
             Failure::TooLarge,
             Failure::Locked,
             Failure::PinLocked(0),
+            Failure::Upstream {
+                key: "error.tsa_unavailable",
+                detail: "x".into(),
+            },
             Failure::Internal(anyhow::anyhow!("x")),
         ];
         for f in failures {

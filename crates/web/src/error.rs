@@ -68,6 +68,7 @@ fn status(failure: &Failure) -> StatusCode {
         Failure::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Failure::Locked => StatusCode::TOO_MANY_REQUESTS,
         Failure::PinLocked(_) => StatusCode::LOCKED,
+        Failure::Upstream { .. } => StatusCode::BAD_GATEWAY,
         Failure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -110,7 +111,10 @@ impl ApiError {
         if let Failure::PinLocked(until) = f {
             message = format!("{message}: until {} (JST)", domain::clock::jst(*until));
         }
-        if let Failure::Malformed(detail) | Failure::UnreadablePdf(detail) = f {
+        if let Failure::Malformed(detail)
+        | Failure::UnreadablePdf(detail)
+        | Failure::Upstream { detail, .. } = f
+        {
             message = format!("{message}: {detail}");
         }
         if let Failure::Image { field, detail, .. } = f {

@@ -503,7 +503,7 @@ fn contract_from_sending_to_completion(backend: Backend) {
     assert_eq!((a.status, a.code()), (409, "contract_completed"));
 }
 
-fn wait_for_status(manager: &mut Api, id: &str, status: &str) -> Value {
+pub fn wait_for_status(manager: &mut Api, id: &str, status: &str) -> Value {
     let started = std::time::Instant::now();
     loop {
         let c = manager.get(&format!("/api/contracts/{id}"));
@@ -546,7 +546,7 @@ fn contract_from_sending_to_completion_on_postgres() {
 /// A sent contract with `signers` internal simple signers in one step (a signature field each
 /// on one page, in a grid), each logged in; returns (contract id, document id, the signers'
 /// APIs with their link tokens).
-fn parallel_contract(
+pub fn parallel_contract(
     service: &Service,
     admin: &mut Api,
     manager: &mut Api,

@@ -9,7 +9,8 @@
 //! `browser` harness),
 //! accessibility checks by axe-core on the contract pages (`a11y`), webhooks delivered to a
 //! receiver on loopback (`webhooks`), schemathesis against the live API (`schemathesis`), and
-//! the public trust page with Inkan's root certificate (`trust`).
+//! the public trust page with Inkan's root certificate (`trust`), and an organisation's external
+//! timestamp authority (`external_tsa`).
 
 mod a11y;
 mod accounts;
@@ -19,6 +20,7 @@ mod cli;
 mod contract_flow;
 mod contracts;
 mod email;
+mod external_tsa;
 mod forms;
 mod jobs;
 mod lifecycle;

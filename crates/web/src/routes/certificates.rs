@@ -77,7 +77,8 @@ pub struct SignQuery {
 
 /// Signs the uploaded PDF (the body, `application/pdf`) with the caller's own certificate
 /// (当事者型) and answers the signed PDF: PAdES at the organisation's level (B-T, B-LT or B-LTA,
-/// set by an administrator) with Inkan's timestamp and, from B-LT, long-term validation data.
+/// set by an administrator) with a timestamp from Inkan's TSA (or the organisation's external
+/// one) and, from B-LT, long-term validation data.
 /// Refused, saying why, without an active certificate in its validity period.
 #[utoipa::path(post, path = "/api/me/sign", tag = "certificates",
     params(SignQuery,
@@ -90,6 +91,7 @@ pub struct SignQuery {
         AsSigner,
         (status = 413, description = "Larger than 50 MB", body = ApiError),
         (status = 423, description = "Signing locked after repeated wrong PINs", body = ApiError),
+        (status = 502, description = "The organisation's external timestamp authority, or another CA's OCSP responder, CRL or issuer certificate, could not be reached or answered wrongly (the message names it); nothing was signed", body = ApiError),
     ))]
 pub async fn sign(
     State(state): State<AppState>,

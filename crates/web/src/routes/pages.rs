@@ -268,6 +268,7 @@ pub(crate) fn shown_on_form(f: &Failure) -> bool {
             | Failure::TooLarge
             | Failure::Locked
             | Failure::PinLocked(_)
+            | Failure::Upstream { .. }
     )
 }
 
