@@ -355,7 +355,7 @@ fn subject_text(name: &Name) -> String {
     name.to_string()
 }
 
-fn record(
+pub(crate) fn record(
     kind: CertKind,
     cert: &Certificate,
     key: Option<KeyHandle>,
