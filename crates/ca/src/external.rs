@@ -3,13 +3,19 @@
 //! RSA 2048, 3072 or 4096 bits and belongs to the certificate, which is valid now and may sign
 //! (its key usage, when it has one, includes digitalSignature or nonRepudiation) — and its key
 //! sealed to its owner's signing PIN like the keys Inkan issues ([`crate::pin`]). The chain is
-//! the file's (nearest issuer first). The password only opens the file: nothing here keeps it,
-//! and the opened key is wiped when the [`External`] is dropped.
+//! the file's (nearest issuer first). Its signatures are kept valid long-term (PAdES B-LT and
+//! B-LTA), so every certificate of the chain below the root must name where its revocation
+//! status is published (OCSP or a CRL), and the chain must reach its root: in the file, or
+//! through a caIssuers address where an issuer the file lacks is published. The password only
+//! opens the file: nothing here keeps it, and the opened key is wiped when the [`External`] is
+//! dropped.
 
+use const_oid::db::rfc5280::{ID_AD_CA_ISSUERS, ID_AD_OCSP};
 use der::{Decode, Encode};
 use p12_keystore::{KeyStore as P12, Pkcs12ImportPolicy};
 use spki::SubjectPublicKeyInfoOwned;
-use x509_cert::ext::pkix::KeyUsage;
+use x509_cert::ext::pkix::name::{DistributionPointName, GeneralName};
+use x509_cert::ext::pkix::{AuthorityInfoAccessSyntax, CrlDistributionPoints, KeyUsage};
 use x509_cert::Certificate;
 use zeroize::Zeroizing;
 
@@ -52,6 +58,13 @@ pub enum Refusal {
     /// nonRepudiation).
     #[error("the certificate is not for signatures (its key usage has neither digitalSignature nor nonRepudiation)")]
     NotForSigning,
+    /// A certificate of the chain below the root names neither an OCSP responder nor a CRL.
+    #[error("a certificate of the chain names neither an OCSP responder nor a CRL")]
+    NoRevocationInfo,
+    /// The chain does not reach a root: an issuer is neither in the file nor published at a
+    /// caIssuers address of the certificate it issued.
+    #[error("the file lacks the certificate's issuers up to the root")]
+    IncompleteChain,
 }
 
 impl From<Refusal> for CaError {
@@ -107,6 +120,64 @@ fn outline(data: &[u8]) -> std::result::Result<bool, Refusal> {
     Ok(parts.len() == 3)
 }
 
+fn uris(names: &[GeneralName]) -> impl Iterator<Item = &str> + '_ {
+    names.iter().filter_map(|n| match n {
+        GeneralName::UniformResourceIdentifier(u) => Some(u.as_str()),
+        _ => None,
+    })
+}
+
+/// The addresses `cert`'s authority information access names for `method`.
+fn access(cert: &Certificate, method: der::asn1::ObjectIdentifier) -> Vec<String> {
+    match cert.tbs_certificate.get::<AuthorityInfoAccessSyntax>() {
+        Ok(Some((_, aia))) => aia
+            .0
+            .iter()
+            .filter(|ad| ad.access_method == method)
+            .flat_map(|ad| uris(std::slice::from_ref(&ad.access_location)).map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Whether `cert` names where its revocation status is published: an OCSP responder or a CRL.
+fn names_revocation(cert: &Certificate) -> bool {
+    let crl = match cert.tbs_certificate.get::<CrlDistributionPoints>() {
+        Ok(Some((_, points))) => points.0.iter().any(|p| match &p.distribution_point {
+            Some(DistributionPointName::FullName(names)) => uris(names).next().is_some(),
+            _ => false,
+        }),
+        _ => false,
+    };
+    crl || !access(cert, ID_AD_OCSP).is_empty()
+}
+
+/// From `leaf` up: every certificate below the root names its revocation data, and each
+/// issuer is in `file` or published at a caIssuers address (from there on the chain is the
+/// publisher's, checked when a signature needs it).
+fn check_chain(leaf: &Certificate, file: &[Certificate]) -> std::result::Result<(), Refusal> {
+    let mut current = leaf;
+    // A chain longer than the file is a loop.
+    for _ in 0..=file.len() {
+        let tbs = &current.tbs_certificate;
+        if tbs.subject == tbs.issuer {
+            return Ok(());
+        }
+        if !names_revocation(current) {
+            return Err(Refusal::NoRevocationInfo);
+        }
+        match file
+            .iter()
+            .find(|c| c.tbs_certificate.subject == tbs.issuer)
+        {
+            Some(issuer) => current = issuer,
+            None if !access(current, ID_AD_CA_ISSUERS).is_empty() => return Ok(()),
+            None => return Err(Refusal::IncompleteChain),
+        }
+    }
+    Err(Refusal::IncompleteChain)
+}
+
 /// Opens `data` (a PKCS#12 file) with `password` and checks it at `now` (Unix seconds).
 pub fn open(data: &[u8], password: &str, now: u64) -> Result<External> {
     let has_mac = outline(data)?;
@@ -150,13 +221,14 @@ pub fn open(data: &[u8], password: &str, now: u64) -> Result<External> {
             return Err(Refusal::NotForSigning.into());
         }
     }
-    let chain = issuers
+    let parsed = issuers
         .iter()
-        .map(|c| {
-            Certificate::from_der(c.as_der())
-                .and_then(|c| c.to_der())
-                .map_err(|_| Refusal::NotPkcs12)
-        })
+        .map(|c| Certificate::from_der(c.as_der()).map_err(|_| Refusal::NotPkcs12))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    check_chain(&cert, &parsed)?;
+    let chain = parsed
+        .iter()
+        .map(|c| c.to_der())
         .collect::<std::result::Result<Vec<_>, _>>()?;
     let issuer = cert.tbs_certificate.issuer.to_string();
     Ok(External {

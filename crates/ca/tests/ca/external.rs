@@ -16,14 +16,21 @@ const EXTENSIONS: &str = "\
 [ca]
 basicConstraints = critical, CA:true
 keyUsage = critical, keyCertSign, cRLSign
+crlDistributionPoints = URI:http://crl.outside.test/root.crl
 [signer]
 basicConstraints = CA:false
 keyUsage = critical, digitalSignature, nonRepudiation
+crlDistributionPoints = URI:http://crl.outside.test/ca.crl
 [no_usage]
 basicConstraints = CA:false
+authorityInfoAccess = OCSP;URI:http://ocsp.outside.test/, caIssuers;URI:http://outside.test/ca.crt
 [not_for_signing]
 basicConstraints = CA:false
 keyUsage = critical, keyEncipherment
+crlDistributionPoints = URI:http://crl.outside.test/ca.crl
+[no_revocation]
+basicConstraints = CA:false
+keyUsage = critical, digitalSignature
 ";
 
 fn run(dir: &Path, args: &[&str]) {
@@ -105,6 +112,11 @@ fn issue(dir: &Path, name: &str, subject: &str, issuer: &str, section: &str) {
 
 /// `name.p12` of `name.key` and `name.pem` with `chain.pem`, password "secret".
 fn export(dir: &Path, name: &str) -> Vec<u8> {
+    export_with(dir, name, "chain.pem")
+}
+
+/// `name.p12` of `name.key`, `name.pem` and the certificates in `chain`, password "secret".
+fn export_with(dir: &Path, name: &str, chain: &str) -> Vec<u8> {
     run(
         dir,
         &[
@@ -115,7 +127,7 @@ fn export(dir: &Path, name: &str) -> Vec<u8> {
             "-in",
             &format!("{name}.pem"),
             "-certfile",
-            "chain.pem",
+            chain,
             "-passout",
             "pass:secret",
             "-out",
@@ -229,11 +241,16 @@ fn a_pkcs12_is_opened_checked_and_its_key_sealed_to_a_pin() {
     .expect("the certificate's key signed");
     assert!(vault.unlock(&lock, "Pin2026abd").is_err());
 
-    // RSA 4096 and a certificate without key usage are accepted too.
+    // RSA 4096 and a certificate without key usage, whose status is at an OCSP responder, are
+    // accepted too; and so is a file without the issuers when the leaf says where its issuer
+    // is published.
     key(d, "rsa", "4096");
     issue(d, "rsa", "/CN=RSA Signer", "inter", "no_usage");
     let opened = external::open(&export(d, "rsa"), "secret", now()).expect("RSA 4096");
     assert_eq!(opened.algorithm(), KeyAlgorithm::Rsa4096);
+    let alone = export_with(d, "rsa", "rsa.pem");
+    let opened = external::open(&alone, "secret", now()).expect("issuers published");
+    assert!(opened.record.chain.is_empty());
 
     // Refusals, each with its reason.
     assert_eq!(
@@ -293,6 +310,22 @@ fn a_pkcs12_is_opened_checked_and_its_key_sealed_to_a_pin() {
     assert_eq!(
         refusal(external::open(&export(d, "enc"), "secret", now())),
         Refusal::NotForSigning
+    );
+    // A certificate that names neither an OCSP responder nor a CRL.
+    key(d, "norev", "ec");
+    issue(d, "norev", "/CN=No Revocation", "inter", "no_revocation");
+    assert_eq!(
+        refusal(external::open(&export(d, "norev"), "secret", now())),
+        Refusal::NoRevocationInfo
+    );
+    // A file without the issuers of a leaf that does not say where they are published.
+    assert_eq!(
+        refusal(external::open(
+            &export_with(d, "p256", "p256.pem"),
+            "secret",
+            now()
+        )),
+        Refusal::IncompleteChain
     );
     // An Ed25519 key.
     key(d, "ed", "ed25519");
