@@ -56,9 +56,8 @@ fn all_by(authorities: &[Option<String>], who: &str) -> bool {
         })
 }
 
-#[test]
-fn signatures_and_document_timestamps_come_from_the_organisations_external_tsa() {
-    let Some((service, ca)) = service_with_ca(Backend::Sqlite) else {
+fn signatures_and_document_timestamps_come_from_the_organisations_external_tsa(backend: Backend) {
+    let Some((service, ca)) = service_with_ca(backend) else {
         return;
     };
     let Some((external, external_ca)) = service_with_named_ca(Backend::Sqlite, EXTERNAL, &[])
@@ -191,4 +190,14 @@ fn signatures_and_document_timestamps_come_from_the_organisations_external_tsa()
     let authorities = timestamp_authorities(&a.bytes);
     assert!(all_by(&authorities, "Inkan Test CA"), "{authorities:?}");
     assert_valid(&a.bytes, &roots[..1], "inkan-again");
+}
+
+#[test]
+fn signatures_and_document_timestamps_come_from_the_organisations_external_tsa_on_sqlite() {
+    signatures_and_document_timestamps_come_from_the_organisations_external_tsa(Backend::Sqlite);
+}
+
+#[test]
+fn signatures_and_document_timestamps_come_from_the_organisations_external_tsa_on_postgres() {
+    signatures_and_document_timestamps_come_from_the_organisations_external_tsa(Backend::Postgres);
 }
