@@ -405,6 +405,33 @@ impl Ca {
         })
     }
 
+    /// Records a certificate of another CA imported with its key (`record`, kind `Imported`, no
+    /// key held: its key is in a PIN envelope) on `conn`, the caller's transaction; `false` when
+    /// the CA knows a certificate with its serial already. Never on Inkan's CRL or OCSP, it is
+    /// kept here so that a signature finds its chain as for Inkan's own.
+    pub(crate) async fn record_imported(
+        conn: &mut AnyConnection,
+        record: &CertRecord,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        anyhow::ensure!(
+            record.kind == CertKind::Imported && record.key.is_none(),
+            "only an imported certificate without a held key is recorded this way"
+        );
+        let inserted = sqlx::query(
+            "INSERT INTO ca_certificates (serial, kind, record, not_after, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (serial) DO NOTHING",
+        )
+        .bind(record.serial.as_str())
+        .bind(kind_text(record.kind)?)
+        .bind(serde_json::to_string(record)?)
+        .bind(record.not_after as i64)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
+    }
+
     /// The certificate `serial` as the CA knows it.
     pub async fn record(&self, db: &Db, serial: &str) -> anyhow::Result<CertRecord> {
         record(&mut *db.pool.acquire().await?, serial)

@@ -395,22 +395,30 @@ pub struct Request {
     pub seal: Option<String>,
 }
 
-/// A certificate that may sign now: its serial, and its key's PIN envelope when a PIN holds it
-/// (`None`: the CA's key store does).
+/// A certificate that may sign now: its serial (the CA's record of it, an imported one's too),
+/// and its key's PIN envelope when a PIN holds it (`None`: the CA's key store does).
 #[derive(Debug)]
 pub struct Usable {
     pub serial: String,
     pub envelope: Option<Vec<u8>>,
 }
 
-/// The caller's certificate that may sign now, or why none may.
+/// The caller's certificate that may sign now, or why none may: the newest of those Inkan
+/// issued and those imported from other CAs ([`crate::imported`], whose keys a PIN always
+/// holds).
 pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<Usable, Failure> {
-    let rows = sqlx::query(
-        "SELECT serial, status, not_before, not_after, key_envelope FROM certificates \
-         WHERE user_id = $1 \
+    // An imported certificate in use reads as an active one.
+    let rows = sqlx::query(&format!(
+        "SELECT serial, status, not_before, not_after, key_envelope, created_at \
+         FROM certificates WHERE user_id = $1 \
+         UNION ALL \
+         SELECT serial, '{}' AS status, not_before, not_after, key_envelope, created_at \
+         FROM imported_certificates WHERE user_id = $1 AND status = $2 \
          ORDER BY created_at DESC, serial",
-    )
+        CertStatus::Active.as_str()
+    ))
     .bind(&user.id)
+    .bind(crate::imported::ImportStatus::Active.as_str())
     .fetch_all(&db.pool)
     .await?;
     let mut why = "error.no_certificate";

@@ -55,6 +55,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/cert_list.html"),
     ),
     (
+        "cert_import.html",
+        include_str!("../templates/cert_import.html"),
+    ),
+    (
         "identity_checks.html",
         include_str!("../templates/identity_checks.html"),
     ),

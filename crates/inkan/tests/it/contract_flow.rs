@@ -17,7 +17,7 @@ use crate::service::{labelled, Api, Service};
 use crate::support::{inkan, minimal_pdf, validate_with};
 
 /// The personal link's token in the newest mail to `to` with `subject`.
-fn link_token(service: &Service, to: &str, subject: &str) -> String {
+pub fn link_token(service: &Service, to: &str, subject: &str) -> String {
     let mail = service.mail_to(to, subject);
     let body = mail["body"].as_str().expect("body");
     let link = body

@@ -10,7 +10,8 @@
 //! accessibility checks by axe-core on the contract pages (`a11y`), webhooks delivered to a
 //! receiver on loopback (`webhooks`), schemathesis against the live API (`schemathesis`), and
 //! the public trust page with Inkan's root certificate (`trust`), and an organisation's external
-//! timestamp authority (`external_tsa`).
+//! timestamp authority (`external_tsa`), and signing with a certificate of another CA imported
+//! as PKCS#12 (`imported`).
 
 mod a11y;
 mod accounts;
@@ -22,6 +23,7 @@ mod contracts;
 mod email;
 mod external_tsa;
 mod forms;
+mod imported;
 mod jobs;
 mod lifecycle;
 mod ltv;

@@ -56,6 +56,8 @@ pub fn router() -> Router<AppState> {
 
 /// Success messages a redirect may ask a page to show (`?msg=`).
 const FLASH: &[&str] = &[
+    "cert.import_done",
+    "cert.import_removed",
     "cert.ordered",
     FORM_EXPIRED,
     "checks.approved",
