@@ -467,3 +467,73 @@ fn a_signer_imports_a_pkcs12_and_signs_with_its_chain_on_sqlite() {
 fn a_signer_imports_a_pkcs12_and_signs_with_its_chain_on_postgres() {
     a_signer_imports_a_pkcs12_and_signs_with_its_chain(Backend::Postgres);
 }
+
+/// In Chromium: a signer with a PIN opens 「他の認証局の電子証明書を取り込む」 on the profile, is
+/// told next to the field that the password is wrong (the file is not kept), imports the file,
+/// sees the certificate with its issuer, and removes it.
+#[test]
+fn ui_a_signer_imports_a_certificate_on_the_profile_and_removes_it() {
+    let pki = outside_pki();
+    let pki = pki.path();
+    let Some((service, _ca)) = service_with_ca(Backend::Sqlite) else {
+        return;
+    };
+    let Some(browser) = crate::browser::Browser::start("ui_import") else {
+        return;
+    };
+    let base = &service.app.base;
+    let mut admin = service.admin();
+    let (_, mut signer) = service.user(&mut admin, "gaibu@example.jp", &["signer"], "Gaibu2026x");
+    let a = signer.call(
+        "PUT",
+        "/api/me/pin",
+        Some(&json!({ "pin": PIN, "confirm": PIN })),
+    );
+    assert_eq!(a.status, 200, "{:?}", a.body);
+    browser.login(base, "gaibu@example.jp", "Gaibu2026x");
+    browser.goto(&format!("{base}/profile"));
+    browser.click("#import summary");
+    browser.wait_for("#import-form #p12-file");
+    assert!(!browser.exists("#import-needs-pin"), "the PIN is set");
+    browser.screenshot("import-form");
+
+    browser.choose_file("#p12-file", &pki.join("signer.p12"));
+    browser.fill("#p12-password", "not-the-password");
+    browser.submit("#import-form");
+    browser.wait_for("#p12-password-error");
+    assert_eq!(
+        browser.text("#p12-password-error"),
+        "パスワードが正しくないため、ファイルを開けません"
+    );
+    assert!(browser.exists("#import[open]"), "the form stays open");
+    assert_eq!(
+        browser.value("#p12-password"),
+        "",
+        "the password is not sent back"
+    );
+    browser.screenshot("import-wrong-password");
+
+    browser.choose_file("#p12-file", &pki.join("signer.p12"));
+    browser.fill("#p12-password", PASSWORD);
+    browser.submit("#import-form");
+    browser.wait_for("#imported .imported-card");
+    assert!(browser
+        .text(".flash")
+        .contains("電子証明書を取り込みました"));
+    assert!(browser
+        .text("#imported .cert-subject")
+        .contains("外部 花子"));
+    assert!(browser
+        .text("#imported .cert-issuer")
+        .contains("Outside Test Issuing CA"));
+    assert_eq!(browser.text("#imported .cert-status"), "有効");
+    browser.screenshot("imported");
+
+    browser.submit("form.remove-import");
+    browser.wait_for(".flash");
+    assert!(browser
+        .text(".flash")
+        .contains("取り込んだ電子証明書を削除しました"));
+    assert_eq!(browser.text("#imported .cert-status"), "削除済み");
+    assert!(!browser.exists("form.remove-import"));
+}
