@@ -120,6 +120,8 @@ pub mod paths {
     pub const TSA: &str = "tsa";
     /// Root certificate (DER).
     pub const ROOT_CERT: &str = "root.crt";
+    /// Root certificate (PEM), for tools that import only PEM.
+    pub const ROOT_CERT_PEM: &str = "root.pem";
     /// Root's CRL (DER), listing revoked issuing CAs.
     pub const ROOT_CRL: &str = "root.crl";
     /// The root's OCSP responder, for the issuing CA's status (GET base64 and POST).
@@ -353,7 +355,7 @@ fn subject_text(name: &Name) -> String {
     name.to_string()
 }
 
-fn record(
+pub(crate) fn record(
     kind: CertKind,
     cert: &Certificate,
     key: Option<KeyHandle>,
@@ -603,6 +605,16 @@ impl Authority {
     /// The root certificate (DER), the trust anchor.
     pub fn root_cert_der(&self) -> &[u8] {
         &self.material.root.cert_der
+    }
+
+    /// The root certificate (PEM).
+    pub fn root_cert_pem(&self) -> Result<String> {
+        der::pem::encode_string(
+            "CERTIFICATE",
+            der::pem::LineEnding::LF,
+            self.root_cert_der(),
+        )
+        .map_err(|e| CaError::Asn1(e.to_string()))
     }
 
     /// The issuing CA certificate (DER).

@@ -27,6 +27,9 @@ pub enum CaError {
     /// A PKCS#12 file could not be opened (wrong password, no key, no certificate).
     #[error("PKCS#12: {0}")]
     Pkcs12(String),
+    /// A signer's PKCS#12 file was refused for import: what is wrong with it.
+    #[error("PKCS#12: {0}")]
+    Import(crate::external::Refusal),
     /// The operation is not supported by this key store or key type.
     #[error("unsupported: {0}")]
     Unsupported(String),

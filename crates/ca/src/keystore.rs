@@ -33,6 +33,8 @@ pub enum KeyAlgorithm {
     Rsa3072,
     /// RSA 2048-bit, PKCS#1 v1.5 with SHA-256 (for imported keys; not offered for new CAs).
     Rsa2048,
+    /// RSA 4096-bit, PKCS#1 v1.5 with SHA-256 (for imported keys; not offered for new CAs).
+    Rsa4096,
 }
 
 impl KeyAlgorithm {
@@ -55,15 +57,20 @@ impl KeyAlgorithm {
                 oid: ECDSA_WITH_SHA_256,
                 parameters: None,
             },
-            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 => AlgorithmIdentifierOwned {
-                oid: SHA_256_WITH_RSA_ENCRYPTION,
-                parameters: Some(Any::from(Null)),
-            },
+            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa4096 => {
+                AlgorithmIdentifierOwned {
+                    oid: SHA_256_WITH_RSA_ENCRYPTION,
+                    parameters: Some(Any::from(Null)),
+                }
+            }
         }
     }
 
     pub(crate) fn is_rsa(self) -> bool {
-        matches!(self, KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048)
+        matches!(
+            self,
+            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa4096
+        )
     }
 }
 

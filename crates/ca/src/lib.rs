@@ -8,6 +8,7 @@ pub mod certstore;
 pub mod clock;
 pub mod crl;
 pub mod error;
+pub mod external;
 pub mod keystore;
 pub mod ocsp;
 pub mod pin;

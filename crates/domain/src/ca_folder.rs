@@ -282,6 +282,7 @@ impl Signer for CaKeySigner {
             KeyAlgorithm::EcdsaP256 => 72,
             KeyAlgorithm::Rsa2048 => 256,
             KeyAlgorithm::Rsa3072 => 384,
+            KeyAlgorithm::Rsa4096 => 512,
         }
     }
 

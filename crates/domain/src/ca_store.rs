@@ -342,6 +342,23 @@ impl Ca {
         &self.base
     }
 
+    /// Inkan's root certificate as the trust page shows it: whom it names, how long it is valid,
+    /// and its fingerprints.
+    pub fn root_certificate(&self) -> anyhow::Result<RootCertificate> {
+        use der::Decode as _;
+        let der = self.base.root_cert_der();
+        let cert = x509_cert::Certificate::from_der(der).context("reading the root certificate")?;
+        let validity = &cert.tbs_certificate.validity;
+        let seconds = |t: &x509_cert::time::Time| t.to_unix_duration().as_secs() as i64;
+        Ok(RootCertificate {
+            subject: cert.tbs_certificate.subject.to_string(),
+            not_before: seconds(&validity.not_before),
+            not_after: seconds(&validity.not_after),
+            sha256: fingerprint(&aws_lc_rs::digest::SHA256, der),
+            sha1: fingerprint(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, der),
+        })
+    }
+
     /// Loads what an operation reads (the certificates `serials`, the signers' keys `labels`)
     /// into staged stores on `conn` (the caller's transaction), for [`Staged::flush`] to write
     /// back what the operation changed.
@@ -386,6 +403,33 @@ impl Ca {
             keys,
             key_store: store,
         })
+    }
+
+    /// Records a certificate of another CA imported with its key (`record`, kind `Imported`, no
+    /// key held: its key is in a PIN envelope) on `conn`, the caller's transaction; `false` when
+    /// the CA knows a certificate with its serial already. Never on Inkan's CRL or OCSP, it is
+    /// kept here so that a signature finds its chain as for Inkan's own.
+    pub(crate) async fn record_imported(
+        conn: &mut AnyConnection,
+        record: &CertRecord,
+        now: i64,
+    ) -> anyhow::Result<bool> {
+        anyhow::ensure!(
+            record.kind == CertKind::Imported && record.key.is_none(),
+            "only an imported certificate without a held key is recorded this way"
+        );
+        let inserted = sqlx::query(
+            "INSERT INTO ca_certificates (serial, kind, record, not_after, created_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (serial) DO NOTHING",
+        )
+        .bind(record.serial.as_str())
+        .bind(kind_text(record.kind)?)
+        .bind(serde_json::to_string(record)?)
+        .bind(record.not_after as i64)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+        Ok(inserted.rows_affected() == 1)
     }
 
     /// The certificate `serial` as the CA knows it.
@@ -477,6 +521,30 @@ impl Ca {
         );
         Ok(der)
     }
+}
+
+/// Inkan's root certificate as a reader checks it before trusting it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RootCertificate {
+    /// RFC 4514.
+    pub subject: String,
+    /// Unix seconds.
+    pub not_before: i64,
+    pub not_after: i64,
+    /// SHA-256 of the DER as certificate viewers show it: upper-case hex pairs joined by colons.
+    pub sha256: String,
+    /// SHA-1 of the DER, the same way: the "thumbprint" Windows shows when installing a root.
+    pub sha1: String,
+}
+
+/// `digest` of `data` as colon-separated upper-case hex (`AB:01:…`).
+pub fn fingerprint(digest: &'static aws_lc_rs::digest::Algorithm, data: &[u8]) -> String {
+    aws_lc_rs::digest::digest(digest, data)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// An operation's view of the CA: an [`Authority`] over staged stores, and what it changed.
@@ -830,4 +898,22 @@ where
     .fetch_all(executor)
     .await?;
     rows.iter().map(from_row).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_read_as_certificate_viewers_show_them() {
+        // SHA-256 and SHA-1 of "abc" (FIPS 180-2's examples).
+        assert_eq!(
+            fingerprint(&aws_lc_rs::digest::SHA256, b"abc"),
+            "BA:78:16:BF:8F:01:CF:EA:41:41:40:DE:5D:AE:22:23:B0:03:61:A3:96:17:7A:9C:B4:10:FF:61:F2:00:15:AD"
+        );
+        assert_eq!(
+            fingerprint(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, b"abc"),
+            "A9:99:3E:36:47:06:81:6A:BA:3E:25:71:78:50:C2:6C:9C:D0:D8:9D"
+        );
+    }
 }

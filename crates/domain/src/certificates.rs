@@ -794,6 +794,8 @@ pub struct Overview {
     pub renewal_from: Option<i64>,
     /// The active certificate that 「変更する」 would replace.
     pub changeable: Option<String>,
+    /// Certificates of other CAs imported with their keys, newest first.
+    pub imported: Vec<crate::imported::ImportedView>,
 }
 
 pub async fn overview(db: &Db, now: i64, user: &User) -> Result<Overview, Failure> {
@@ -820,6 +822,7 @@ pub async fn overview(db: &Db, now: i64, user: &User) -> Result<Overview, Failur
         changeable: active.filter(|_| may).map(|c| c.serial.clone()),
         applications,
         certificates,
+        imported: crate::imported::list(db, &user.id).await?,
     })
 }
 

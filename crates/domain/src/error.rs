@@ -73,6 +73,10 @@ pub enum Failure {
     /// 423: signing locked after repeated wrong PINs, until then (Unix seconds).
     #[error("signing locked until {0}")]
     PinLocked(i64),
+    /// 502: a service reached over HTTP failed (an organisation's external timestamp authority,
+    /// another CA's OCSP responder or CRL): `key` says which, `detail` where and why.
+    #[error("{key}: {detail}")]
+    Upstream { key: &'static str, detail: String },
     /// 500: logged, never shown.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -120,6 +124,7 @@ impl Failure {
             Failure::TooLarge => "error.body_too_large",
             Failure::Locked => "error.locked",
             Failure::PinLocked(_) => "error.pin_locked",
+            Failure::Upstream { key, .. } => key,
             Failure::Internal(_) => "error.internal",
         }
     }
@@ -141,8 +146,12 @@ impl Failure {
 
     /// Logs a server-side failure (once, where it is turned into a response).
     pub fn log(&self) {
-        if let Failure::Internal(e) = self {
-            tracing::error!(error = format!("{e:#}"), "request failed");
+        match self {
+            Failure::Internal(e) => tracing::error!(error = format!("{e:#}"), "request failed"),
+            Failure::Upstream { detail, .. } => {
+                tracing::warn!(error = detail.as_str(), "a service over HTTP failed")
+            }
+            _ => {}
         }
     }
 }
@@ -178,6 +187,10 @@ mod tests {
             Failure::TooLarge,
             Failure::Locked,
             Failure::PinLocked(0),
+            Failure::Upstream {
+                key: "error.tsa_unavailable",
+                detail: "x".into(),
+            },
             Failure::Internal(anyhow::anyhow!("x")),
         ];
         for f in failures {

@@ -259,7 +259,8 @@ pub enum Mail<'a> {
         expired_at: i64,
         pending: &'a str,
     },
-    /// 「契約締結のお知らせ」: the signed documents are attached, or downloadable until a date.
+    /// 「契約締結のお知らせ」: the signed documents are attached, or downloadable until a date;
+    /// `trust_link` is the page that helps a reader trust Inkan's root certificate.
     ContractCompleted {
         name: &'a str,
         title: &'a str,
@@ -267,6 +268,7 @@ pub enum Mail<'a> {
         attached: bool,
         link: &'a str,
         link_expires_at: i64,
+        trust_link: &'a str,
     },
 }
 
@@ -686,6 +688,7 @@ mod tests {
                 attached: true,
                 link: "https://sign.example.jp/sign/0123456789abcdef",
                 link_expires_at: T + 60 * 86400,
+                trust_link: "https://sign.example.jp/trust",
             },
         ]
     }
@@ -737,6 +740,7 @@ mod tests {
                 attached: false,
                 link: "https://sign.example.jp/sign/0123456789abcdef",
                 link_expires_at: T + 60 * 86400,
+                trust_link: "https://sign.example.jp/trust",
             },
         ]
     }

@@ -499,8 +499,8 @@ pub struct ResetOutcome {
 }
 
 /// An administrator resets a forgotten PIN: the keys bound to it are lost, so their
-/// certificates are revoked, the PIN is removed, and a free re-issue of the current
-/// certificate waits for the new PIN.
+/// certificates are revoked (imported ones removed), the PIN is removed, and a free re-issue of
+/// the current certificate waits for the new PIN.
 pub async fn reset(
     db: &Db,
     now: i64,
@@ -552,13 +552,16 @@ pub async fn reset(
     for serial in &revoked {
         certificates::set_status(&mut tx, serial, CertStatus::Revoked).await?;
     }
+    // Imported certificates are their own CAs' to revoke; their keys were sealed to the
+    // forgotten PIN and are lost with it (the owner imports the file again).
+    let removed = crate::imported::lose_keys(&mut tx, &user.id).await?;
     audit::append_for(
         &mut tx,
         now,
         user,
         &actor.id,
         "pin.reset",
-        serde_json::json!({ "user": user.id, "revoked": revoked }),
+        serde_json::json!({ "user": user.id, "revoked": revoked, "imports_removed": removed }),
     )
     .await?;
     // Someone who may no longer hold a certificate gets no re-issue; the re-issue's order, in

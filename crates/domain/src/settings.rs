@@ -1,8 +1,9 @@
 //! An organisation's settings, which its administrators change: the PAdES level of the
 //! signatures the service makes with a signer's own certificate (B-T, B-LT or B-LTA; B-LTA
 //! until changed), the organisation's name and address (the address prefills certificate
-//! applications), the support text its mails end with, and the time zone its visible signatures
-//! print their time in. Each change is recorded in the audit log in the same transaction.
+//! applications), the support text its mails end with, the time zone its visible signatures
+//! print their time in, and an external RFC 3161 timestamp authority used instead of Inkan's
+//! own. Each change is recorded in the audit log in the same transaction.
 
 pub use chrono_tz::Tz;
 use sqlx::Row;
@@ -13,6 +14,7 @@ use crate::certificates::PREFECTURES;
 use crate::db::Db;
 use crate::error::{unique_violation, Failure, FieldError};
 use crate::permissions::{require, Action};
+use crate::remote::TsaUrl;
 use crate::signing::Level;
 
 /// The levels an organisation may choose, weakest first (B-B, without a timestamp, is not
@@ -54,6 +56,9 @@ pub struct Settings {
     /// The time zone visible signatures print their time in (an IANA name, `Asia/Tokyo` until
     /// changed).
     pub time_zone: Tz,
+    /// The timestamp authority of the organisation's signatures and document timestamps, when
+    /// it is not Inkan's own.
+    pub tsa_url: Option<TsaUrl>,
 }
 
 /// An organisation's address; every part may be empty.
@@ -85,14 +90,16 @@ pub struct Change {
     pub building: Option<String>,
     /// An IANA time zone name such as `Asia/Tokyo`.
     pub time_zone: Option<String>,
+    /// An external timestamp authority's `http://` or `https://` URL; empty for Inkan's own.
+    pub tsa_url: Option<String>,
 }
 
 /// The longest support text, in characters and in lines.
 const FOOTER_CHARS: usize = 1000;
 const FOOTER_LINES: usize = 10;
 
-const COLUMNS: &str =
-    "pades_level, name, mail_footer, postal_code, prefecture, city, street, building, time_zone";
+const COLUMNS: &str = "pades_level, name, mail_footer, postal_code, prefecture, city, street, \
+                       building, time_zone, tsa_url";
 
 /// The settings of organisation `org_id` (anyone of it may be bound by them; only
 /// administrators read them through [`for_admin`]).
@@ -110,6 +117,7 @@ pub async fn of_organisation(db: &Db, org_id: &str) -> Result<Settings, Failure>
 fn from_row(row: &sqlx::any::AnyRow) -> Result<Settings, Failure> {
     let text = |c: &str| row.try_get::<String, _>(c);
     let zone = text("time_zone")?;
+    let tsa = text("tsa_url")?;
     Ok(Settings {
         pades_level: stored_level(row)?,
         name: text("name")?,
@@ -124,6 +132,13 @@ fn from_row(row: &sqlx::any::AnyRow) -> Result<Settings, Failure> {
         time_zone: zone
             .parse()
             .map_err(|_| Failure::Internal(anyhow::anyhow!("stored time zone {zone:?}")))?,
+        tsa_url: match tsa.as_str() {
+            "" => None,
+            url => Some(
+                TsaUrl::parse(url)
+                    .map_err(|_| Failure::Internal(anyhow::anyhow!("stored TSA URL {url:?}")))?,
+            ),
+        },
     })
 }
 
@@ -161,7 +176,7 @@ pub async fn update(db: &Db, now: i64, admin: &User, change: &Change) -> Result<
         sqlx::query(
             "UPDATE organisations SET pades_level = $1, name = $2, mail_footer = $3, \
              postal_code = $4, prefecture = $5, city = $6, street = $7, building = $8, \
-             time_zone = $9 WHERE id = $10",
+             time_zone = $9, tsa_url = $10 WHERE id = $11",
         )
         .bind(level_name(after.pades_level))
         .bind(&after.name)
@@ -172,6 +187,7 @@ pub async fn update(db: &Db, now: i64, admin: &User, change: &Change) -> Result<
         .bind(&after.address.street)
         .bind(&after.address.building)
         .bind(after.time_zone.name())
+        .bind(after.tsa_url.as_ref().map_or("", TsaUrl::as_str))
         .bind(&admin.org_id)
         .execute(&mut *tx)
         .await
@@ -202,6 +218,8 @@ struct Checked {
     street: Option<String>,
     building: Option<String>,
     time_zone: Option<Tz>,
+    /// `Some(None)`: back to Inkan's own TSA.
+    tsa_url: Option<Option<TsaUrl>>,
 }
 
 impl Checked {
@@ -216,6 +234,9 @@ impl Checked {
         }
         if let Some(zone) = self.time_zone {
             s.time_zone = zone;
+        }
+        if let Some(tsa) = self.tsa_url {
+            s.tsa_url = tsa;
         }
         set(&mut s.name, self.name);
         set(&mut s.mail_footer, self.mail_footer);
@@ -289,6 +310,15 @@ fn check(change: &Change) -> Result<Checked, Failure> {
             Err(_) => errors.push(FieldError::new("time_zone", "error.time_zone")),
         }
     }
+    if let Some(url) = change.tsa_url.as_deref().map(str::trim) {
+        match url {
+            "" => checked.tsa_url = Some(None),
+            url => match TsaUrl::parse(url) {
+                Ok(u) => checked.tsa_url = Some(Some(u)),
+                Err(key) => errors.push(FieldError::new("tsa_url", key)),
+            },
+        }
+    }
     if errors.is_empty() {
         Ok(checked)
     } else {
@@ -324,6 +354,11 @@ fn differences(before: &Settings, after: &Settings) -> serde_json::Map<String, s
             &after.address.building,
         ),
         ("time_zone", before.time_zone.name(), after.time_zone.name()),
+        (
+            "tsa_url",
+            before.tsa_url.as_ref().map_or("", TsaUrl::as_str),
+            after.tsa_url.as_ref().map_or("", TsaUrl::as_str),
+        ),
     ];
     pairs
         .into_iter()
@@ -374,6 +409,7 @@ mod tests {
             prefecture: Some("Tokyo".into()),
             city: Some("c\u{7}".into()),
             time_zone: Some("Mars/Olympus".into()),
+            tsa_url: Some("ftp://tsa.example.com/".into()),
             ..Default::default()
         };
         let Err(Failure::Invalid(errors)) = check(&change) else {
@@ -388,7 +424,8 @@ mod tests {
                 "postal_code",
                 "prefecture",
                 "city",
-                "time_zone"
+                "time_zone",
+                "tsa_url"
             ]
         );
         // Clearing the address is allowed; a support text keeps its lines.
@@ -400,6 +437,22 @@ mod tests {
         };
         let checked = check(&clear).expect("valid");
         assert_eq!(checked.postal_code.as_deref(), Some(""));
+        // An empty TSA URL returns to Inkan's own; a URL is kept as given, trimmed.
+        let tsa = |url: &str| {
+            check(&Change {
+                tsa_url: Some(url.into()),
+                ..Default::default()
+            })
+            .expect("valid")
+            .tsa_url
+        };
+        assert_eq!(tsa(" "), Some(None));
+        assert_eq!(
+            tsa(" https://tsa.example.jp/rfc3161 "),
+            Some(Some(
+                TsaUrl::parse("https://tsa.example.jp/rfc3161").expect("url")
+            ))
+        );
         assert_eq!(checked.mail_footer.as_deref(), Some("1行目\n2行目"));
     }
 }

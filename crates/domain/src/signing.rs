@@ -1,16 +1,22 @@
 //! Signing in the service: a signer's own certificate (当事者型) signs an uploaded PDF with the
 //! key the CA holds, at PAdES B-T, B-LT or B-LTA (the organisation's setting), with Inkan's own
-//! TSA and revocation data taken in-process from the CA (no HTTP round trip to ourselves). Only a certificate that is
-//! active, in its validity period, belongs to the caller and whose key the CA holds can sign;
-//! otherwise the caller is told why.
+//! TSA and revocation data taken in-process from the CA (no HTTP round trip to ourselves), or
+//! with the organisation's external TSA and, for certificates of other CAs, their revocation
+//! data over HTTP ([`Providers`], [`crate::remote`]). Only a certificate that is active, in its
+//! validity period, belongs to the caller and whose key the CA holds can sign; otherwise the
+//! caller is told why.
 
 use std::sync::Arc;
 
 use ca::authority::paths;
+use pdf_sign::cms::{ParsedCms, ID_AA_TIME_STAMP_TOKEN};
+use pdf_sign::object::Object;
 use pdf_sign::{
-    HashAlgorithm, PdfError, Placement, RevocationTransport, SignOptions, TsaTransport,
+    Document, HashAlgorithm, PdfError, Placement, RevocationTransport, SignOptions, Signer, Source,
+    TsaTransport,
 };
 use sqlx::Row;
+use x509_cert::Certificate;
 
 use crate::accounts::User;
 use crate::audit;
@@ -21,6 +27,7 @@ use crate::db::{stored, Db};
 use crate::error::Failure;
 use crate::permissions::{require, Action};
 use crate::pins;
+use crate::remote::{self, Failures, HttpRevocation, HttpTsa, TsaUrl};
 
 /// The PAdES level of a service signature: B-T, B-LT or B-LTA (B-B, without a timestamp, is
 /// not offered).
@@ -53,6 +60,30 @@ impl InProcessCa {
             handle: tokio::runtime::Handle::current(),
         }
     }
+
+    /// Whether `url` is one of the CA's OCSP responders: `Some(true)` the root's.
+    fn ocsp_responder(&self, url: &str) -> Option<bool> {
+        let base = &self.ca.authority().config().base_url;
+        if url == base.join(paths::ROOT_OCSP) {
+            Some(true)
+        } else if url == base.join(paths::OCSP) {
+            Some(false)
+        } else {
+            None
+        }
+    }
+
+    /// Which of the CA's CRLs `url` is, if it is one.
+    fn crl_scope(&self, url: &str) -> Option<CrlScope> {
+        let base = &self.ca.authority().config().base_url;
+        if url == base.join(paths::CRL) {
+            Some(CrlScope::Issuing)
+        } else if url == base.join(paths::ROOT_CRL) {
+            Some(CrlScope::Root)
+        } else {
+            None
+        }
+    }
 }
 
 fn ca_error(e: impl std::fmt::Display) -> PdfError {
@@ -67,34 +98,284 @@ impl TsaTransport for InProcessCa {
 
 impl RevocationTransport for InProcessCa {
     fn ocsp(&self, url: &str, request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
-        let base = &self.ca.authority().config().base_url;
-        let root = if url == base.join(paths::ROOT_OCSP) {
-            true
-        } else if url == base.join(paths::OCSP) {
-            false
-        } else {
-            return Err(PdfError::Invalid(format!(
-                "{url} is not Inkan's OCSP responder"
-            )));
-        };
+        let root = self
+            .ocsp_responder(url)
+            .ok_or_else(|| PdfError::Invalid(format!("{url} is not Inkan's OCSP responder")))?;
         self.handle
             .block_on(self.ca.ocsp(&self.db, request, root))
             .map_err(ca_error)
     }
 
     fn get(&self, url: &str) -> pdf_sign::Result<Vec<u8>> {
-        let base = &self.ca.authority().config().base_url;
-        let scope = if url == base.join(paths::CRL) {
-            CrlScope::Issuing
-        } else if url == base.join(paths::ROOT_CRL) {
-            CrlScope::Root
-        } else {
-            return Err(PdfError::Invalid(format!("{url} is not Inkan's CRL")));
-        };
+        let scope = self
+            .crl_scope(url)
+            .ok_or_else(|| PdfError::Invalid(format!("{url} is not Inkan's CRL")))?;
         self.handle
             .block_on(self.ca.crl(&self.db, scope))
             .map_err(ca_error)
     }
+}
+
+/// Where the timestamps and validation data of the signatures made for an organisation come
+/// from: the organisation's external timestamp authority over HTTP when an administrator set
+/// one, else Inkan's TSA in-process; OCSP answers and CRLs from Inkan's CA in-process for its
+/// own certificates, and over HTTP for certificates of other CAs (an imported certificate's
+/// chain, an external TSA's). Made on the runtime, used from the blocking thread that signs.
+#[derive(Debug)]
+pub struct Providers {
+    ca: InProcessCa,
+    tsa: Option<TsaUrl>,
+    failures: Failures,
+}
+
+impl Providers {
+    /// For organisation `org_id`, by its settings.
+    pub async fn for_organisation(ca: Arc<Ca>, db: Db, org_id: &str) -> Result<Self, Failure> {
+        let tsa = crate::settings::of_organisation(&db, org_id).await?.tsa_url;
+        Ok(Self::new(ca, db, tsa))
+    }
+
+    /// With the timestamp authority `tsa` (`None`: Inkan's own).
+    pub fn new(ca: Arc<Ca>, db: Db, tsa: Option<TsaUrl>) -> Self {
+        Self {
+            ca: InProcessCa::new(ca, db),
+            tsa,
+            failures: Failures::default(),
+        }
+    }
+
+    /// The issuers missing from `pool` (a certificate whose issuer it lacks, up to self-signed
+    /// roots): Inkan's own CA certificates, else fetched from the certificate's caIssuers
+    /// address over HTTP. pdf-sign asks for a certificate's revocation data only with its issuer
+    /// at hand, and a timestamp token or a PKCS#12 file may carry a chain without its root.
+    pub(crate) fn complete(&self, pool: &[Certificate]) -> Vec<Certificate> {
+        use der::Decode as _;
+        let authority = self.ca.ca.authority();
+        let own: Vec<Certificate> = [authority.root_cert_der(), authority.issuing_cert_der()]
+            .into_iter()
+            .filter_map(|der| Certificate::from_der(der).ok())
+            .collect();
+        let mut known = pool.to_vec();
+        let mut added = Vec::new();
+        let mut tried = Vec::new();
+        // A chain is a handful of certificates: a bounded walk, whatever the addresses answer.
+        for _ in 0..8 {
+            let orphans: Vec<Certificate> = known
+                .iter()
+                .filter(|c| {
+                    let tbs = &c.tbs_certificate;
+                    tbs.subject != tbs.issuer
+                        && !known
+                            .iter()
+                            .any(|i| i.tbs_certificate.subject == tbs.issuer)
+                        && !tried.contains(*c)
+                })
+                .cloned()
+                .collect();
+            if orphans.is_empty() {
+                break;
+            }
+            for orphan in orphans {
+                let issuer_name = &orphan.tbs_certificate.issuer;
+                let issuer = own
+                    .iter()
+                    .find(|o| &o.tbs_certificate.subject == issuer_name)
+                    .cloned()
+                    .or_else(|| {
+                        ca_issuers(&orphan).iter().find_map(|url| {
+                            remote::fetch_certificate(url, &self.failures)
+                                .filter(|i| &i.tbs_certificate.subject == issuer_name)
+                        })
+                    });
+                tried.push(orphan);
+                if let Some(issuer) = issuer.filter(|i| !known.contains(i)) {
+                    known.push(issuer.clone());
+                    added.push(issuer);
+                }
+            }
+        }
+        added
+    }
+
+    /// Adds the validation data of every signature and document timestamp of `src` (the DSS,
+    /// pdf-sign's [`pdf_sign::ltv::add_dss`]) with the issuers that complete their chains.
+    pub(crate) fn add_dss<S: Source>(
+        &self,
+        src: S,
+        out: impl std::io::Write,
+    ) -> pdf_sign::Result<()> {
+        let extra = self.complete(&signature_certificates(&src)?);
+        pdf_sign::ltv::add_dss(src, out, self, &extra, &Default::default())
+    }
+
+    /// Why a signature failed, when a service reached over HTTP did (the first one that
+    /// failed): a 502 naming it, its address and what went wrong.
+    pub fn unreachable(&self) -> Option<Failure> {
+        self.failures.first().map(|u| Failure::Upstream {
+            key: match u.service {
+                remote::Service::Timestamps => "error.tsa_unavailable",
+                remote::Service::Revocation => "error.revocation_unavailable",
+            },
+            detail: u.to_string(),
+        })
+    }
+}
+
+impl TsaTransport for Providers {
+    fn post(&self, request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
+        match &self.tsa {
+            Some(url) => HttpTsa {
+                url,
+                failures: &self.failures,
+            }
+            .post(request),
+            None => self.ca.post(request),
+        }
+    }
+}
+
+impl RevocationTransport for Providers {
+    fn ocsp(&self, url: &str, request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
+        if self.ca.ocsp_responder(url).is_some() {
+            return self.ca.ocsp(url, request);
+        }
+        HttpRevocation {
+            failures: &self.failures,
+        }
+        .ocsp(url, request)
+    }
+
+    fn get(&self, url: &str) -> pdf_sign::Result<Vec<u8>> {
+        if self.ca.crl_scope(url).is_some() {
+            return self.ca.get(url);
+        }
+        HttpRevocation {
+            failures: &self.failures,
+        }
+        .get(url)
+    }
+}
+
+const ID_AD_CA_ISSUERS: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.48.2");
+const ID_PE_AUTHORITY_INFO_ACCESS: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.3.6.1.5.5.7.1.1");
+const ID_CT_TSTINFO: der::asn1::ObjectIdentifier =
+    der::asn1::ObjectIdentifier::new_unwrap("1.2.840.113549.1.9.16.1.4");
+
+/// The caIssuers addresses (AIA) of `cert`: where its issuer's certificate is published.
+fn ca_issuers(cert: &Certificate) -> Vec<String> {
+    use der::Decode as _;
+    use x509_cert::ext::pkix::name::GeneralName;
+    use x509_cert::ext::pkix::AuthorityInfoAccessSyntax;
+    let Some(ext) = cert
+        .tbs_certificate
+        .extensions
+        .iter()
+        .flatten()
+        .find(|e| e.extn_id == ID_PE_AUTHORITY_INFO_ACCESS)
+    else {
+        return Vec::new();
+    };
+    let Ok(aia) = AuthorityInfoAccessSyntax::from_der(ext.extn_value.as_bytes()) else {
+        return Vec::new();
+    };
+    aia.0
+        .iter()
+        .filter(|ad| ad.access_method == ID_AD_CA_ISSUERS)
+        .filter_map(|ad| match &ad.access_location {
+            GeneralName::UniformResourceIdentifier(u) => Some(u.to_string()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The certificates of every signature and document timestamp in `src`, with those of the
+/// signatures' timestamp tokens (the AcroForm's signed signature fields, however deep).
+pub(crate) fn signature_certificates<S: Source>(src: S) -> pdf_sign::Result<Vec<Certificate>> {
+    use der::Encode as _;
+    let doc = Document::open(src)?;
+    let catalog = doc.catalog()?;
+    let Some(Object::Dict(form)) = doc.lookup(&catalog, "AcroForm")? else {
+        return Ok(Vec::new());
+    };
+    let mut fields = match doc.lookup(&form, "Fields")? {
+        Some(Object::Array(a)) => a,
+        _ => Vec::new(),
+    };
+    let mut certificates = Vec::new();
+    let mut add = |found: Vec<Certificate>| {
+        for c in found {
+            if !certificates.contains(&c) {
+                certificates.push(c);
+            }
+        }
+    };
+    // Bounded, as every walk over a file's objects is.
+    let mut visited = 0;
+    while let Some(field) = fields.pop() {
+        visited += 1;
+        if visited > 10_000 {
+            break;
+        }
+        let Object::Dict(field) = doc.resolve(&field)? else {
+            continue;
+        };
+        if let Some(Object::Array(kids)) = doc.lookup(&field, "Kids")? {
+            fields.extend(kids);
+        }
+        let Some(Object::Dict(value)) = doc.lookup(&field, "V")? else {
+            continue;
+        };
+        let Some(contents) = value.get("Contents").and_then(Object::as_string) else {
+            continue;
+        };
+        let Ok(cms) = ParsedCms::parse(contents) else {
+            continue;
+        };
+        if cms.signed_data.encap_content_info.econtent_type != ID_CT_TSTINFO {
+            if let Ok(Some(token)) = cms.unsigned_attr(ID_AA_TIME_STAMP_TOKEN) {
+                if let Ok(token) = token.to_der().map_err(|e| PdfError::Cms(e.to_string())) {
+                    if let Ok(parsed) = ParsedCms::parse(&token) {
+                        add(parsed.certificates);
+                    }
+                }
+            }
+        }
+        add(cms.certificates);
+    }
+    Ok(certificates)
+}
+
+/// Signs `pdf` at `level` (B-T, B-LT or B-LTA) with the same incremental updates as
+/// [`pdf_sign::sign_at_level`] — the signature with its timestamp; from B-LT the DSS; for
+/// B-LTA a document timestamp and its own DSS — but each DSS made with
+/// [`Providers::add_dss`], so chains that end outside the document still get their
+/// revocation data.
+pub(crate) fn sign_to_level(
+    pdf: Vec<u8>,
+    signer: &dyn Signer,
+    opts: &SignOptions,
+    level: Level,
+    providers: &Providers,
+) -> pdf_sign::Result<Vec<u8>> {
+    use crate::settings::level_rank;
+    let mut signed = Vec::new();
+    pdf_sign::sign::sign_timestamped(pdf, &mut signed, signer, opts, providers)?;
+    if level_rank(level) < level_rank(Level::BLT) {
+        return Ok(signed);
+    }
+    let mut with_dss = Vec::new();
+    providers.add_dss(signed, &mut with_dss)?;
+    if level == Level::BLT {
+        return Ok(with_dss);
+    }
+    let mut stamped = Vec::new();
+    let hash = opts.hash.unwrap_or_else(|| signer.default_hash());
+    pdf_sign::sign::timestamp_document(with_dss, &mut stamped, providers, hash)?;
+    let mut out = Vec::new();
+    providers.add_dss(stamped, &mut out)?;
+    Ok(out)
 }
 
 /// What to sign and how.
@@ -114,22 +395,30 @@ pub struct Request {
     pub seal: Option<String>,
 }
 
-/// A certificate that may sign now: its serial, and its key's PIN envelope when a PIN holds it
-/// (`None`: the CA's key store does).
+/// A certificate that may sign now: its serial (the CA's record of it, an imported one's too),
+/// and its key's PIN envelope when a PIN holds it (`None`: the CA's key store does).
 #[derive(Debug)]
 pub struct Usable {
     pub serial: String,
     pub envelope: Option<Vec<u8>>,
 }
 
-/// The caller's certificate that may sign now, or why none may.
+/// The caller's certificate that may sign now, or why none may: the newest of those Inkan
+/// issued and those imported from other CAs ([`crate::imported`], whose keys a PIN always
+/// holds).
 pub async fn signing_certificate(db: &Db, now: i64, user: &User) -> Result<Usable, Failure> {
-    let rows = sqlx::query(
-        "SELECT serial, status, not_before, not_after, key_envelope FROM certificates \
-         WHERE user_id = $1 \
+    // An imported certificate in use reads as an active one.
+    let rows = sqlx::query(&format!(
+        "SELECT serial, status, not_before, not_after, key_envelope, created_at \
+         FROM certificates WHERE user_id = $1 \
+         UNION ALL \
+         SELECT serial, '{}' AS status, not_before, not_after, key_envelope, created_at \
+         FROM imported_certificates WHERE user_id = $1 AND status = $2 \
          ORDER BY created_at DESC, serial",
-    )
+        CertStatus::Active.as_str()
+    ))
     .bind(&user.id)
+    .bind(crate::imported::ImportStatus::Active.as_str())
     .fetch_all(&db.pool)
     .await?;
     let mut why = "error.no_certificate";
@@ -214,7 +503,7 @@ pub async fn sign(
     let staged = ca
         .stage(&mut *db.pool.acquire().await?, &[], &held_label)
         .await?;
-    let transports = InProcessCa::new(ca.clone(), db.clone());
+    let providers = Providers::new(ca.clone(), db.clone(), settings.tsa_url.clone());
     let name = user.display_name.clone();
     // A visible signature prints its time in the organisation's time zone, as its screens do.
     let appearance_text = vec![
@@ -277,22 +566,8 @@ pub async fn sign(
             seal_png: request.placement.as_ref().map(|_| seal_png),
             fill: Vec::new(),
         };
-        let mut signed = Vec::new();
-        let services = pdf_sign::Services {
-            tsa: Some(&transports),
-            revocation: &transports,
-        };
-        pdf_sign::sign_at_level(
-            pdf,
-            &mut signed,
-            &mut pdf_sign::MemoryScratch,
-            &signer,
-            &opts,
-            level,
-            &services,
-        )
-        .map_err(pdf_failure)?;
-        Ok(signed)
+        sign_to_level(pdf, &signer, &opts, level, &providers)
+            .map_err(|e| providers.unreachable().unwrap_or_else(|| pdf_failure(e)))
     })
     .await
     .map_err(|e| Failure::Internal(e.into()))??;

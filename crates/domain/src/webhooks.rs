@@ -17,7 +17,7 @@
 //! key, and the delivery log is never purged.
 
 use std::io::Read;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -72,7 +72,7 @@ stored_text! {
 /// Endpoints of one organisation, at most.
 pub const MAX_ENDPOINTS: i64 = 20;
 /// An endpoint's URL, at most this many characters.
-pub const MAX_URL_CHARS: usize = 2000;
+pub const MAX_URL_CHARS: usize = crate::remote::MAX_URL_CHARS;
 /// An endpoint's description, at most this many characters.
 pub const MAX_DESCRIPTION_CHARS: usize = 200;
 /// How long one attempt may take, connecting included; redirects are not followed.
@@ -98,24 +98,7 @@ pub struct WebhookUrl(String);
 impl WebhookUrl {
     /// The URL, or the message key of what is wrong with it.
     pub fn parse(text: &str) -> Result<Self, &'static str> {
-        let text = text.trim();
-        if text.is_empty() {
-            return Err("error.required");
-        }
-        if text.chars().count() > MAX_URL_CHARS {
-            return Err("error.too_long");
-        }
-        let uri: ureq::http::Uri = text.parse().map_err(|_| "error.webhook_url")?;
-        let scheme_ok = uri
-            .scheme_str()
-            .is_some_and(|s| s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https"));
-        let host_ok = uri
-            .authority()
-            .is_some_and(|a| !a.host().is_empty() && !a.as_str().contains('@'));
-        if !scheme_ok || !host_ok {
-            return Err("error.webhook_url");
-        }
-        Ok(Self(text.to_owned()))
+        crate::remote::http_url(text, "error.webhook_url").map(Self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -725,29 +708,12 @@ fn post_blocking(url: &str, headers: &[(&'static str, String)], body: String) ->
 fn agent() -> &'static ureq::Agent {
     static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
     AGENT.get_or_init(|| {
-        use ureq::tls::{Certificate, RootCerts, TlsConfig, TlsProvider};
-        let native = rustls_native_certs::load_native_certs();
-        if native.certs.is_empty() {
-            tracing::warn!(errors = ?native.errors, "no root certificates found: webhook deliveries over https will fail");
-        }
-        let roots: Vec<Certificate<'static>> = native
-            .certs
-            .iter()
-            .map(|c| Certificate::from_der(c.as_ref()).to_owned())
-            .collect();
-        let tls = TlsConfig::builder()
-            .provider(TlsProvider::Rustls)
-            .root_certs(RootCerts::new_with_certs(&roots))
-            .unversioned_rustls_crypto_provider(Arc::new(
-                rustls::crypto::aws_lc_rs::default_provider(),
-            ))
-            .build();
         ureq::Agent::config_builder()
             .timeout_global(Some(TIMEOUT))
             .max_redirects(0)
             .http_status_as_error(false)
             .user_agent(concat!("Inkan-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .tls_config(tls)
+            .tls_config(crate::remote::tls_config("webhook deliveries"))
             .build()
             .into()
     })

@@ -70,6 +70,7 @@ fn status(failure: &Failure) -> StatusCode {
         Failure::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         Failure::Locked => StatusCode::TOO_MANY_REQUESTS,
         Failure::PinLocked(_) => StatusCode::LOCKED,
+        Failure::Upstream { .. } => StatusCode::BAD_GATEWAY,
         Failure::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -115,7 +116,8 @@ impl ApiError {
         if let Failure::Malformed(detail)
         | Failure::BadQuery(detail)
         | Failure::BadUpload(detail)
-        | Failure::UnreadablePdf(detail) = f
+        | Failure::UnreadablePdf(detail)
+        | Failure::Upstream { detail, .. } = f
         {
             message = format!("{message}: {detail}");
         }

@@ -4,7 +4,7 @@
 //! certificate lifecycle's API), `pins` (the signing PIN's API), `seals` (the seal images' API),
 //! `webhooks` (the webhook endpoints' API), `settings` (an organisation's settings' API),
 //! `pages`, `cert_pages`, `pin_pages`, `seal_pages` and `settings_pages` (the server-rendered
-//! web UI). `extract` holds the shared extractors; `schemas` documents the domain types the API
+//! web UI), `trust` (the public page for trusting Inkan's root certificate). `extract` holds the shared extractors; `schemas` documents the domain types the API
 //! answers with.
 
 use axum::Router;
@@ -29,6 +29,7 @@ pub mod seal_pages;
 pub mod seals;
 pub mod settings;
 pub mod settings_pages;
+pub mod trust;
 pub mod webhooks;
 
 /// Every route of the service (the CA's endpoints are added by `app` when configured).
@@ -51,4 +52,5 @@ pub fn router() -> Router<AppState> {
         .merge(webhooks::router())
         .merge(settings::router())
         .merge(settings_pages::router())
+        .merge(trust::router())
 }

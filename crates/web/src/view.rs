@@ -55,6 +55,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/cert_list.html"),
     ),
     (
+        "cert_import.html",
+        include_str!("../templates/cert_import.html"),
+    ),
+    (
         "identity_checks.html",
         include_str!("../templates/identity_checks.html"),
     ),
@@ -73,6 +77,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../templates/contract_prepare.html"),
     ),
     ("party.html", include_str!("../templates/party.html")),
+    ("trust.html", include_str!("../templates/trust.html")),
 ];
 
 #[derive(Debug)]
@@ -187,6 +192,49 @@ mod tests {
             "Valid",
         ] {
             assert!(profile.contains(shown), "{shown}: {profile}");
+        }
+    }
+
+    /// The trust page in both languages: the fingerprints, both downloads, and every step for
+    /// Acrobat, Windows and macOS with the names their screens use.
+    #[test]
+    fn the_trust_page_shows_the_fingerprints_downloads_and_every_step() {
+        let pages = Pages::new().expect("templates");
+        let ctx = minijinja::context! {
+            root => minijinja::context! {
+                subject => "CN=Example Root CA,O=Example KK", not_before => 1_700_000_000,
+                not_after => 2_000_000_000, sha256 => "AB:CD:EF", sha1 => "01:23:45",
+            },
+            der_url => "/root.crt", pem_url => "/root.pem",
+        };
+        for lang in [Lang::Ja, Lang::En] {
+            let html = pages
+                .html("trust.html", lang, ctx.clone())
+                .expect("the trust page");
+            for shown in [
+                "CN=Example Root CA,O=Example KK",
+                ">AB:CD:EF<",
+                ">01:23:45<",
+                "&#x2f;root.crt\" download=\"inkan-root.crt\"",
+                "&#x2f;root.pem\" download=\"inkan-root.pem\"",
+                "certmgr.msc",
+            ] {
+                assert!(html.contains(shown), "{lang}: {shown}");
+            }
+            // The two downloads; six steps for Acrobat, four each for Windows and macOS.
+            assert_eq!(html.matches("<li>").count(), 2 + 6 + 4 + 4, "{lang}");
+            assert!(!html.contains("trust."), "{lang}: an untranslated key");
+        }
+        let en = pages.html("trust.html", Lang::En, ctx).expect("English");
+        for name in [
+            "Identities &amp; Trusted Certificates",
+            "Use this certificate as a trusted root",
+            "Certified documents",
+            "Trusted Root Certification Authorities",
+            "Keychain Access",
+            "Always Trust",
+        ] {
+            assert!(en.contains(name), "{name}");
         }
     }
 

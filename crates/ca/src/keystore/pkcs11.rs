@@ -135,11 +135,11 @@ impl KeyStore for Pkcs11KeyStore {
                 public.push(Attribute::EcParams(ec_params()?));
                 Mechanism::EccKeyPairGen
             }
-            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 => {
-                let bits: u64 = if alg == KeyAlgorithm::Rsa3072 {
-                    3072
-                } else {
-                    2048
+            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa4096 => {
+                let bits: u64 = match alg {
+                    KeyAlgorithm::Rsa3072 => 3072,
+                    KeyAlgorithm::Rsa4096 => 4096,
+                    _ => 2048,
                 };
                 public.push(Attribute::ModulusBits(bits.into()));
                 public.push(Attribute::PublicExponent(vec![1, 0, 1]));

@@ -183,11 +183,11 @@ pub(crate) fn generate_pkcs8(alg: KeyAlgorithm) -> Result<Zeroizing<Vec<u8>>> {
                     .map_err(fail)?;
             Ok(Zeroizing::new(doc.as_ref().to_vec()))
         }
-        KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 => {
-            let size = if alg == KeyAlgorithm::Rsa3072 {
-                KeySize::Rsa3072
-            } else {
-                KeySize::Rsa2048
+        KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa4096 => {
+            let size = match alg {
+                KeyAlgorithm::Rsa3072 => KeySize::Rsa3072,
+                KeyAlgorithm::Rsa4096 => KeySize::Rsa4096,
+                _ => KeySize::Rsa2048,
             };
             let k = RsaKeyPair::generate(size).map_err(fail)?;
             Ok(Zeroizing::new(k.as_der().map_err(fail)?.as_ref().to_vec()))
@@ -209,14 +209,14 @@ impl OpenKey {
             KeyAlgorithm::EcdsaP256 => Ok(OpenKey::Ec(
                 EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, der).map_err(bad)?,
             )),
-            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 => {
+            KeyAlgorithm::Rsa3072 | KeyAlgorithm::Rsa2048 | KeyAlgorithm::Rsa4096 => {
                 Ok(OpenKey::Rsa(RsaKeyPair::from_pkcs8(der).map_err(bad)?))
             }
         }
     }
 
-    /// Recognises an imported PKCS#8 key: P-256 or RSA 2048/3072.
-    fn detect(der: &[u8]) -> Result<(KeyAlgorithm, Self)> {
+    /// Recognises an imported PKCS#8 key: P-256 or RSA 2048/3072/4096.
+    pub(crate) fn detect(der: &[u8]) -> Result<(KeyAlgorithm, Self)> {
         if let Ok(k) = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, der) {
             return Ok((KeyAlgorithm::EcdsaP256, OpenKey::Ec(k)));
         }
@@ -224,9 +224,10 @@ impl OpenKey {
             let alg = match k.public_modulus_len() {
                 256 => KeyAlgorithm::Rsa2048,
                 384 => KeyAlgorithm::Rsa3072,
+                512 => KeyAlgorithm::Rsa4096,
                 n => {
                     return Err(CaError::Unsupported(format!(
-                        "RSA keys of {} bits (use 2048 or 3072)",
+                        "RSA keys of {} bits (use 2048, 3072 or 4096)",
                         n * 8
                     )))
                 }
@@ -234,7 +235,7 @@ impl OpenKey {
             return Ok((alg, OpenKey::Rsa(k)));
         }
         Err(CaError::Unsupported(
-            "private key type (only ECDSA P-256 and RSA 2048/3072 are accepted)".into(),
+            "private key type (only ECDSA P-256 and RSA 2048/3072/4096 are accepted)".into(),
         ))
     }
 
@@ -266,6 +267,7 @@ pub(crate) fn alg_byte(alg: KeyAlgorithm) -> u8 {
         KeyAlgorithm::EcdsaP256 => 1,
         KeyAlgorithm::Rsa3072 => 2,
         KeyAlgorithm::Rsa2048 => 3,
+        KeyAlgorithm::Rsa4096 => 4,
     }
 }
 
@@ -274,6 +276,7 @@ pub(crate) fn alg_from_byte(b: u8) -> Option<KeyAlgorithm> {
         1 => Some(KeyAlgorithm::EcdsaP256),
         2 => Some(KeyAlgorithm::Rsa3072),
         3 => Some(KeyAlgorithm::Rsa2048),
+        4 => Some(KeyAlgorithm::Rsa4096),
         _ => None,
     }
 }

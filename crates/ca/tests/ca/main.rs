@@ -1,5 +1,6 @@
 //! End-to-end tests of the CA against openssl, through a loopback HTTP server.
 
+mod external;
 mod support;
 
 use std::time::{Duration, SystemTime};

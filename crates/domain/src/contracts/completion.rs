@@ -1,7 +1,9 @@
 //! Completing a contract every party signed or approved (the completion job): each document
 //! gets the validation data of every signature in it (a DSS) and a document timestamp (PAdES
 //! B-LTA); the certificate of completion is rendered and signed with the organisation's
-//! platform certificate (B-LTA); then, in one transaction, the contract is completed, its
+//! platform certificate (B-LTA). Timestamps come from the contract's organisation's external
+//! TSA when it has one, and validation data for other CAs' certificates over HTTP
+//! ([`crate::signing::Providers`]); then, in one transaction, the contract is completed, its
 //! history and the audit log get every SHA-256, and every party and the sender are mailed the
 //! signed PDFs (attached up to [`ATTACH_BYTES`], otherwise their link, valid
 //! [`flow::DOWNLOAD_SECONDS`]).
@@ -24,7 +26,7 @@ use crate::clock::{jst_seconds, Clock};
 use crate::email::Attachment;
 use crate::i18n::{t, Lang};
 use crate::mail::{self, Addressee, Mail};
-use crate::signing::InProcessCa;
+use crate::signing::Providers;
 
 /// A completion mail carries the PDFs when together they are at most this large.
 pub const ATTACH_BYTES: u64 = 10 * 1024 * 1024;
@@ -53,14 +55,14 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
             .get(&document.id)
             .cloned()
             .context("a document without bytes")?;
-        let done = extend_to_lta(desk, &current).await?;
+        let done = extend_to_lta(desk, &contract.org_id, &current).await?;
         lease.renew(&desk.db, clock.now()).await?;
         finished.push((document, prepared, current, done));
     }
     let now = clock.now();
     let serial = platform_certificate(desk, now, &contract.org_id).await?;
     let certificate = certificate_of_completion(desk, &contract, &finished, now).await?;
-    let certificate = sign_certificate(desk, &serial, certificate).await?;
+    let certificate = sign_certificate(desk, &contract.org_id, &serial, certificate).await?;
     // Everything the mails need is read before the transaction: on SQLite it holds the write
     // lock, and a read through the pool meanwhile would wait for a connection another writer
     // holds ("database is locked" under load).
@@ -144,6 +146,7 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
         name: "certificate-of-completion.pdf".into(),
     });
     let attached = total <= ATTACH_BYTES;
+    let trust_link = format!("{}/trust", desk.base_url);
     let carried: &[Attachment] = if attached { &attachments } else { &[] };
     for (party, to) in contract.parties.iter().zip(&recipients) {
         let token = new_token()?;
@@ -173,6 +176,7 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
                 attached,
                 link: &desk.party_link(&token),
                 link_expires_at: now + flow::DOWNLOAD_SECONDS,
+                trust_link: &trust_link,
             },
             carried,
         )
@@ -191,6 +195,7 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
                 attached,
                 link: &link,
                 link_expires_at: now + flow::DOWNLOAD_SECONDS,
+                trust_link: &trust_link,
             },
             carried,
         )
@@ -224,16 +229,20 @@ async fn document_hashes(
         .collect()
 }
 
-/// Adds the validation data of every signature (a DSS), a document timestamp, and the
-/// validation data of that timestamp: PAdES B-LTA. Returns the new bytes' SHA-256.
-async fn extend_to_lta(desk: &Desk, sha256: &str) -> anyhow::Result<String> {
+/// Adds the validation data of every signature (a DSS), a document timestamp (from the
+/// organisation `org_id`'s timestamp authority), and the validation data of that timestamp:
+/// PAdES B-LTA. Returns the new bytes' SHA-256.
+async fn extend_to_lta(desk: &Desk, org_id: &str, sha256: &str) -> anyhow::Result<String> {
     let source = desk.store.source(sha256).await?;
-    let transports = InProcessCa::new(desk.ca.clone(), desk.db.clone());
+    let transports = Providers::for_organisation(desk.ca.clone(), desk.db.clone(), org_id)
+        .await
+        .map_err(anyhow::Error::from)?;
     flow::write_document(desk, None, move |out| -> anyhow::Result<()> {
         let with_dss = tempfile::NamedTempFile::new()?;
         {
             let mut w = std::io::BufWriter::new(with_dss.as_file());
-            pdf_sign::ltv::add_dss(source, &mut w, &transports, &[], &Default::default())
+            transports
+                .add_dss(source, &mut w)
                 .map_err(|e| anyhow::anyhow!("adding the validation data: {e}"))?;
             std::io::Write::flush(&mut w)?;
         }
@@ -249,14 +258,9 @@ async fn extend_to_lta(desk: &Desk, sha256: &str) -> anyhow::Result<String> {
             .map_err(|e| anyhow::anyhow!("the document timestamp: {e}"))?;
             std::io::Write::flush(&mut w)?;
         }
-        pdf_sign::ltv::add_dss(
-            FileSource::open(stamped.path())?,
-            out,
-            &transports,
-            &[],
-            &Default::default(),
-        )
-        .map_err(|e| anyhow::anyhow!("the timestamp's validation data: {e}"))?;
+        transports
+            .add_dss(FileSource::open(stamped.path())?, out)
+            .map_err(|e| anyhow::anyhow!("the timestamp's validation data: {e}"))?;
         Ok(())
     })
     .await
@@ -405,12 +409,20 @@ async fn party_times(
         .collect()
 }
 
-/// Signs the certificate of completion with the platform certificate `serial` at B-LTA;
-/// returns its SHA-256 in the document store.
-async fn sign_certificate(desk: &Desk, serial: &str, pdf: Vec<u8>) -> anyhow::Result<String> {
+/// Signs the certificate of completion with the platform certificate `serial` at B-LTA (the
+/// timestamps from organisation `org_id`'s timestamp authority); returns its SHA-256 in the
+/// document store.
+async fn sign_certificate(
+    desk: &Desk,
+    org_id: &str,
+    serial: &str,
+    pdf: Vec<u8>,
+) -> anyhow::Result<String> {
     let record = desk.ca.record(&desk.db, serial).await?;
     let signer = super::signature::held_key_signer(desk, &record).await?;
-    let transports = InProcessCa::new(desk.ca.clone(), desk.db.clone());
+    let transports = Providers::for_organisation(desk.ca.clone(), desk.db.clone(), org_id)
+        .await
+        .map_err(anyhow::Error::from)?;
     let signed = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<u8>> {
         let opts = SignOptions {
             name: Some("Inkan".into()),
@@ -418,21 +430,8 @@ async fn sign_certificate(desk: &Desk, serial: &str, pdf: Vec<u8>) -> anyhow::Re
             hash: Some(HashAlgorithm::Sha256),
             ..SignOptions::default()
         };
-        let mut out = Vec::new();
-        pdf_sign::sign_at_level(
-            pdf,
-            &mut out,
-            &mut pdf_sign::MemoryScratch,
-            &signer,
-            &opts,
-            Level::BLTA,
-            &pdf_sign::Services {
-                tsa: Some(&transports),
-                revocation: &transports,
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("signing the certificate of completion: {e}"))?;
-        Ok(out)
+        crate::signing::sign_to_level(pdf, &signer, &opts, Level::BLTA, &transports)
+            .map_err(|e| anyhow::anyhow!("signing the certificate of completion: {e}"))
     })
     .await??;
     let stored = desk

@@ -34,7 +34,7 @@ use crate::clock::Clock;
 use crate::db::{stored_text, Db};
 use crate::error::{Failure, FieldError};
 use crate::jobs::{self, NewJob};
-use crate::signing::{InProcessCa, Usable};
+use crate::signing::{Providers, Usable};
 
 stored_text! {
     /// Where a party's signature is.
@@ -482,10 +482,10 @@ async fn sign_now(
     };
     let documents = super::document_rows(&desk.db, &contract.id).await?;
     let fields = super::field_rows(&desk.db, &contract.id).await?;
-    let zone = crate::settings::of_organisation(&desk.db, &contract.org_id)
+    let settings = crate::settings::of_organisation(&desk.db, &contract.org_id)
         .await
-        .map_err(anyhow::Error::from)?
-        .time_zone;
+        .map_err(anyhow::Error::from)?;
+    let zone = settings.time_zone;
     let current = current_hashes(&desk.db, &contract.id).await?;
     let mut written = Vec::new();
     for document in &documents {
@@ -530,7 +530,7 @@ async fn sign_now(
             signing_time: None,
             fill: fills,
         };
-        let after = sign_document(desk, &before, signer.clone(), opts).await?;
+        let after = sign_document(desk, &before, signer.clone(), &settings.tsa_url, opts).await?;
         lease.renew(&desk.db, clock.now()).await?;
         written.push((document.id.clone(), before, after));
     }
@@ -862,9 +862,10 @@ async fn sign_document(
     desk: &Desk,
     sha256: &str,
     signer: Signing,
+    tsa: &Option<crate::remote::TsaUrl>,
     opts: SignOptions,
 ) -> anyhow::Result<String> {
-    match sign_into(desk, sha256, signer.clone(), opts.clone(), true).await {
+    match sign_into(desk, sha256, signer.clone(), tsa, opts.clone(), true).await {
         Err(e)
             if matches!(
                 e.downcast_ref::<crate::storage::StorageError>(),
@@ -875,7 +876,7 @@ async fn sign_document(
                 document = sha256,
                 "a signature rewrote its document: stored whole"
             );
-            sign_into(desk, sha256, signer, opts, false).await
+            sign_into(desk, sha256, signer, tsa, opts, false).await
         }
         signed => signed,
     }
@@ -885,6 +886,7 @@ async fn sign_into(
     desk: &Desk,
     sha256: &str,
     signer: Signing,
+    tsa: &Option<crate::remote::TsaUrl>,
     opts: SignOptions,
     as_version: bool,
 ) -> anyhow::Result<String> {
@@ -893,7 +895,8 @@ async fn sign_into(
         sha256: sha256.to_owned(),
         size: pdf_sign::Source::len(&source),
     };
-    let transports = InProcessCa::new(desk.ca.clone(), desk.db.clone());
+    // The organisation's timestamp authority (Inkan's own unless an administrator set one).
+    let transports = Providers::new(desk.ca.clone(), desk.db.clone(), tsa.clone());
     let sign = move |out: &mut crate::storage::NewDocument| -> anyhow::Result<()> {
         let services = pdf_sign::Services {
             tsa: Some(&transports),

@@ -2,13 +2,15 @@
 //! PostgreSQL database (`support`): whom a request acts for (`acting`), the CA in the database (`ca`), contract drafts (`contracts`), the contract screens' lists and
 //! draft changes (`contracts_list`), the job
 //! runner
-//! (`jobs`)
-//! and mail delivery as a job (`email`).
+//! (`jobs`),
+//! mail delivery as a job (`email`), and certificates imported from other CAs with an
+//! organisation's external timestamp authority (`imported`).
 
 mod acting;
 mod ca;
 mod contracts;
 mod contracts_list;
 mod email;
+mod imported;
 mod jobs;
 mod support;

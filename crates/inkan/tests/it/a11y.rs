@@ -2,8 +2,9 @@
 //! path in `INKAN_AXE`) finds no serious or critical violation, and every field has a label, on
 //! the contract list, the preparation wizard (each of its steps), a contract's page, the signing
 //! page an outside party opens (the one-time code, then the document with their fields), the
-//! self-signing page /sign (empty, then with a PDF's page and the seal's box) and the
-//! organisation settings /settings, on a desktop window and at a phone's 390 × 844. axe's
+//! self-signing page /sign (empty, then with a PDF's page and the seal's box), the profile's
+//! certificate import form, the organisation settings /settings and the public trust page /trust, on a desktop window and at
+//! a phone's 390 × 844. axe's
 //! script is run through WebDriver, which the pages' CSP does not govern; the pages themselves
 //! load nothing but their own files.
 
@@ -203,6 +204,7 @@ fn ui_self_signing_and_settings_pages_have_no_serious_accessibility_violation() 
         !browser.exists("#sign-blocked"),
         "the certificate is usable"
     );
+    assert!(browser.exists("#trust-link"), "the way to the trust page");
     check(&browser, &axe, "sign", &mut found);
     browser.choose_file("#pdf", &pdf);
     browser.wait_for("#sign-form[data-ready=true] #seal-box");
@@ -214,12 +216,25 @@ fn ui_self_signing_and_settings_pages_have_no_serious_accessibility_violation() 
     browser.wait_for("#sign-form[data-ready=true] #seal-box");
     check(&browser, &axe, "sign-phone", &mut found);
     browser.set_viewport(1280, 900);
+    // The profile's certificate section with the import form open.
+    browser.goto(&format!("{base}/profile"));
+    browser.click("#import summary");
+    browser.wait_for("#import-form #p12-password");
+    check(&browser, &axe, "profile-import", &mut found);
 
     browser.login(base, ADMIN_EMAIL, "Kanri2026pass");
     for (width, height, page) in [(1280, 900, "settings"), (390, 844, "settings-phone")] {
         browser.set_viewport(width, height);
         browser.goto(&format!("{base}/settings"));
         browser.wait_for("#settings-form");
+        check(&browser, &axe, page, &mut found);
+    }
+    // The public trust page, as someone without an account.
+    browser.logout();
+    for (width, height, page) in [(1280, 900, "trust"), (390, 844, "trust-phone")] {
+        browser.set_viewport(width, height);
+        browser.goto(&format!("{base}/trust"));
+        browser.wait_for("#fingerprint-sha256");
         check(&browser, &axe, page, &mut found);
     }
     assert!(found.is_empty(), "{found:#?}");

@@ -17,7 +17,7 @@ use crate::service::{labelled, Api, Service};
 use crate::support::{inkan, minimal_pdf, validate_with};
 
 /// The personal link's token in the newest mail to `to` with `subject`.
-fn link_token(service: &Service, to: &str, subject: &str) -> String {
+pub fn link_token(service: &Service, to: &str, subject: &str) -> String {
     let mail = service.mail_to(to, subject);
     let body = mail["body"].as_str().expect("body");
     let link = body
@@ -413,7 +413,8 @@ fn contract_from_sending_to_completion(backend: Backend) {
         "the certificate's SHA-256 audited"
     );
 
-    // Every party and the sender were mailed the signed PDFs and the certificate, attached.
+    // Every party and the sender were mailed the signed PDFs and the certificate, attached, with
+    // a link to the trust page.
     for to in [
         "yamada@example.jp",
         "agent@example.jp",
@@ -437,6 +438,13 @@ fn contract_from_sending_to_completion(backend: Backend) {
         assert!(
             attached.contains(&sha256(&certificate.bytes).as_str()),
             "{to}"
+        );
+        // And the way to make Acrobat trust the signatures: the trust page.
+        assert!(
+            mail["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("https://sign.example.jp/trust")),
+            "{to}: {mail:?}"
         );
     }
     // The outside party downloads from their link while it lasts, with a new code session.
@@ -495,7 +503,7 @@ fn contract_from_sending_to_completion(backend: Backend) {
     assert_eq!((a.status, a.code()), (409, "contract_completed"));
 }
 
-fn wait_for_status(manager: &mut Api, id: &str, status: &str) -> Value {
+pub fn wait_for_status(manager: &mut Api, id: &str, status: &str) -> Value {
     let started = std::time::Instant::now();
     loop {
         let c = manager.get(&format!("/api/contracts/{id}"));
@@ -538,7 +546,7 @@ fn contract_from_sending_to_completion_on_postgres() {
 /// A sent contract with `signers` internal simple signers in one step (a signature field each
 /// on one page, in a grid), each logged in; returns (contract id, document id, the signers'
 /// APIs with their link tokens).
-fn parallel_contract(
+pub fn parallel_contract(
     service: &Service,
     admin: &mut Api,
     manager: &mut Api,

@@ -24,6 +24,15 @@ pub fn service_with_ca_env(
     backend: Backend,
     env: &[(&str, &str)],
 ) -> Option<(Service, tempfile::TempDir)> {
+    service_with_named_ca(backend, "Inkan Test CA", env)
+}
+
+/// [`service_with_ca_env`] with a CA named after `org` (its certificates' O and CNs).
+pub fn service_with_named_ca(
+    backend: Backend,
+    org: &str,
+    env: &[(&str, &str)],
+) -> Option<(Service, tempfile::TempDir)> {
     let ca = tempfile::tempdir().expect("tempdir");
     let dir = ca.path().join("ca");
     let port = crate::email::free_port();
@@ -33,7 +42,7 @@ pub fn service_with_ca_env(
         "--dir",
         dir.to_str().expect("dir"),
         "--org",
-        "Inkan Test CA",
+        org,
         "--base-url",
         &format!("http://127.0.0.1:{port}"),
     ]));

@@ -8,7 +8,10 @@
 //! web UI in headless Chromium (`ui`, `ui_pin`, `ui_contracts`, `ui_prepare`, `ui_lists`, on the
 //! `browser` harness),
 //! accessibility checks by axe-core on the contract pages (`a11y`), webhooks delivered to a
-//! receiver on loopback (`webhooks`) and schemathesis against the live API (`schemathesis`).
+//! receiver on loopback (`webhooks`), schemathesis against the live API (`schemathesis`), and
+//! the public trust page with Inkan's root certificate (`trust`), and an organisation's external
+//! timestamp authority (`external_tsa`), and signing with a certificate of another CA imported
+//! as PKCS#12 (`imported`).
 
 mod a11y;
 mod accounts;
@@ -18,7 +21,9 @@ mod cli;
 mod contract_flow;
 mod contracts;
 mod email;
+mod external_tsa;
 mod forms;
+mod imported;
 mod jobs;
 mod lifecycle;
 mod ltv;
@@ -30,6 +35,7 @@ mod seals;
 mod serve;
 mod service;
 mod support;
+mod trust;
 mod ui;
 mod ui_contracts;
 mod ui_lists;

@@ -161,6 +161,13 @@ const MATRIX: &[(&str, &str, Body, [u16; 9])] = &[
     ("PATCH",  "/api/organisation/settings", Body::Settings, [200, 200, 403, 403, 403, 403, 403, 200, 401]),
     ("GET",    "/settings",                Body::None,      [200, 200, 403, 403, 403, 403, 403, 200, 303]),
     ("POST",   "/settings",                Body::SettingsForm, [303, 303, 403, 403, 403, 403, 403, 303, 303]),
+    ("POST",   "/api/me/certificate/imports", Body::P12,    [403, 400, 403, 400, 400, 400, 403, 403, 401]),
+    ("POST",   "/api/users/{target}/certificate/imports", Body::P12, [400, 400, 403, 403, 403, 403, 403, 404, 401]),
+    ("DELETE", "/api/me/certificate/imports/none", Body::None, [403, 404, 403, 404, 404, 400, 403, 403, 401]),
+    ("DELETE", "/api/users/{target}/certificate/imports/none", Body::None, [404, 404, 403, 403, 403, 403, 403, 404, 401]),
+    ("POST",   "/certificate/import",      Body::P12Form,   [403, 400, 403, 400, 400, 400, 403, 403, 303]),
+    ("POST",   "/certificate/import/remove", Body::ImportRemoveForm, [403, 404, 403, 404, 404, 400, 403, 403, 303]),
+    ("GET",    "/trust",                   Body::None,      [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     ("DELETE", "/api/session",             Body::None,      [204, 204, 204, 204, 204, 204, 204, 204, 401]),
 ];
 
@@ -227,6 +234,12 @@ enum Body {
     Settings,
     /// The organisation settings page's form, choosing B-LTA.
     SettingsForm,
+    /// A file that is not PKCS#12 and a password, as the import's multipart upload.
+    P12,
+    /// The profile's import form (multipart with the CSRF token) with such a file.
+    P12Form,
+    /// The removal of an imported certificate that does not exist.
+    ImportRemoveForm,
 }
 
 fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &str) -> u16 {
@@ -285,6 +298,7 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
         Body::SealActionForm => Some(format!("csrf={csrf}")),
         Body::ContractForm => Some(format!("csrf={csrf}&title=Contract{n}")),
         Body::SettingsForm => Some(format!("csrf={csrf}&pades_level=B-LTA")),
+        Body::ImportRemoveForm => Some(format!("csrf={csrf}&serial=none")),
         Body::NewOrgForm => Some(format!(
             "csrf={csrf}&name=FormOrg{n}&admin_name=Admin&admin_email=formorg{n}%40example.jp"
         )),
@@ -297,7 +311,19 @@ fn call(api: &mut Api, method: &str, path: &str, body: Body, n: usize, target: &
     }
     let image = || crate::seals::png(&crate::seals::stamp_scan(120, crate::seals::VERMILION, 1));
     let multipart_type = format!("multipart/form-data; boundary={}", crate::seals::BOUNDARY);
+    let not_p12: &[u8] = b"not a PKCS#12 file";
     match body {
+        Body::P12 | Body::P12Form => {
+            let mut fields = vec![("password", "matrix")];
+            if matches!(body, Body::P12Form) {
+                fields.insert(0, ("csrf", csrf.as_str()));
+            }
+            let form = crate::support::multipart_form(&fields, &[("file", "m.p12", not_p12)]);
+            let content_type = crate::support::multipart_type();
+            return api
+                .raw(method, path, Some(&form), Some(&content_type))
+                .status;
+        }
         Body::SealImage => return crate::seals::upload(api, path, "印.png", &image()).status,
         Body::SaveSeal => {
             let drafts = path.replace("/seals", "/seal-drafts");
@@ -681,7 +707,7 @@ fn the_live_api_conforms_to_its_openapi_document(backend: Backend) {
     };
     assert!(passed, "{output}");
     // The run really exercised every operation but the excluded login/logout, logged in.
-    assert!(output.contains("Tested: 92"), "{output}");
+    assert!(output.contains("Tested: 96"), "{output}");
     assert!(!output.contains("401/403 responses\n401"), "{output}");
     assert_eq!(
         admin.clone().get("/api/users").status,

@@ -127,3 +127,93 @@ pub fn wait_until(within: std::time::Duration, what: &str, mut done: impl FnMut(
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// The DER in each signature's /Contents of `pdf`, in file order (found by its /ByteRange: the
+/// hex string between the two signed ranges), trailing padding left on.
+pub fn signature_contents(pdf: &[u8]) -> Vec<Vec<u8>> {
+    let text = String::from_utf8_lossy(pdf);
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("/ByteRange") {
+        let rest = &text[at..];
+        let open = rest.find('[').expect("[");
+        let close = rest.find(']').expect("]");
+        let numbers: Vec<usize> = rest[open + 1..close]
+            .split_whitespace()
+            .map(|n| n.parse().expect("a number"))
+            .collect();
+        let hex_string = &pdf[numbers[1]..numbers[2]];
+        let hex_digits = &hex_string[1..hex_string.len() - 1];
+        found.push(hex::decode(hex_digits).expect("hex /Contents"));
+    }
+    found
+}
+
+/// For each signature and document timestamp of `pdf`, in file order: the subject of the
+/// certificate that signed its timestamp (the signature timestamp in a signature's CMS, or the
+/// document timestamp itself); `None` for a signature without a timestamp.
+pub fn timestamp_authorities(pdf: &[u8]) -> Vec<Option<String>> {
+    use der::Encode as _;
+    use pdf_sign::cms::{ParsedCms, ID_AA_TIME_STAMP_TOKEN};
+    const ID_CT_TSTINFO: &str = "1.2.840.113549.1.9.16.1.4";
+    signature_contents(pdf)
+        .iter()
+        .map(|contents| {
+            let parsed = ParsedCms::parse(contents).expect("a CMS signature");
+            let token = if parsed
+                .signed_data
+                .encap_content_info
+                .econtent_type
+                .to_string()
+                == ID_CT_TSTINFO
+            {
+                parsed
+            } else {
+                let token = parsed
+                    .unsigned_attr(ID_AA_TIME_STAMP_TOKEN)
+                    .expect("attrs")?;
+                ParsedCms::parse(&token.to_der().expect("DER")).expect("a timestamp token")
+            };
+            Some(
+                token
+                    .signer_certificate()
+                    .expect("the TSA's certificate")
+                    .tbs_certificate
+                    .subject
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+/// A multipart/form-data body (boundary [`crate::seals::BOUNDARY`]): the text `fields` in
+/// order, then each file of `files` as (field, file name, bytes).
+pub fn multipart_form(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> Vec<u8> {
+    let boundary = crate::seals::BOUNDARY;
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    for (name, file_name, bytes) in files {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; \
+                 filename=\"{file_name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    body
+}
+
+/// The content type of a [`multipart_form`] body.
+pub fn multipart_type() -> String {
+    format!("multipart/form-data; boundary={}", crate::seals::BOUNDARY)
+}

@@ -917,8 +917,15 @@ fn ui_a_contract_prepared_on_the_page_is_signed_and_its_seals_sit_where_they_wer
     assert_eq!(browser.text("#contract-status"), "締結済み");
     assert_eq!(statuses(&browser), ["署名済み", "署名済み", "署名済み"]);
     browser.screenshot("contract-completed");
+    // Beside the downloads, the way to make Acrobat trust their signatures.
+    assert_eq!(
+        browser.script(
+            "return document.querySelector('#downloads #trust-link').getAttribute('href');"
+        ),
+        "/trust"
+    );
     let links = browser.script(
-        "return [...document.querySelectorAll('#downloads a')].map(a => a.getAttribute('href'));",
+        "return [...document.querySelectorAll('#downloads a.download')].map(a => a.getAttribute('href'));",
     );
     let links: Vec<String> = links
         .as_array()

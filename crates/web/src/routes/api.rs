@@ -59,6 +59,7 @@ pub fn router() -> Router<AppState> {
         crate::routes::certificates::approve, crate::routes::certificates::reject,
         crate::routes::certificates::billing, crate::routes::certificates::billing_csv,
         crate::routes::certificates::sign,
+        crate::routes::certificates::import, crate::routes::certificates::remove_import,
         crate::routes::contracts::create, crate::routes::contracts::list,
         crate::routes::contracts::one, crate::routes::contracts::add_party,
         crate::routes::contracts::events, crate::routes::contracts::add_document,

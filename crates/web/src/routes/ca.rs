@@ -1,5 +1,5 @@
-//! The CA's public endpoints over HTTP: certificates, CRLs, OCSP (GET and POST) and the
-//! timestamp authority, mounted by `inkan serve` at the root and served alone by `inkan ca serve`.
+//! The CA's public endpoints over HTTP: certificates (the root also as PEM, for the trust
+//! page's readers), CRLs, OCSP (GET and POST) and the timestamp authority, mounted by `inkan serve` at the root and served alone by `inkan ca serve`.
 
 use std::sync::Arc;
 
@@ -71,6 +71,7 @@ pub fn router(source: CaSource) -> Router {
     Router::new()
         .route(&format!("/{}", paths::CA_CERT), get(issuing_cert))
         .route(&format!("/{}", paths::ROOT_CERT), get(root_cert))
+        .route(&format!("/{}", paths::ROOT_CERT_PEM), get(root_cert_pem))
         .route(&format!("/{}", paths::CRL), get(crl))
         .route(&format!("/{}", paths::ROOT_CRL), get(root_crl))
         .route(&format!("/{}", paths::OCSP), post(ocsp_post))
@@ -96,6 +97,24 @@ async fn root_cert(State(ca): State<CaSource>) -> Response {
         "application/pkix-cert",
         ca.authority().root_cert_der().to_vec(),
     )
+}
+
+/// The root as PEM, downloaded as a file (Acrobat and the operating systems import DER or PEM).
+async fn root_cert_pem(State(ca): State<CaSource>) -> Response {
+    match ca.authority().root_cert_pem() {
+        Ok(pem) => (
+            [
+                (header::CONTENT_TYPE, "application/x-pem-file"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"root.pem\"",
+                ),
+            ],
+            pem,
+        )
+            .into_response(),
+        Err(e) => failure(e),
+    }
 }
 
 async fn crl(State(ca): State<CaSource>) -> Response {

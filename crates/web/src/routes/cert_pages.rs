@@ -1,7 +1,8 @@
 //! The certificate lifecycle's screens: the profile's certificate section is in `pages`; here
 //! are the application in three steps (type, applicant form, confirmation with the price and
 //! 「お申込み」, or 「修正する」 back to the filled form), 「更新する」 (the same confirmation),
-//! the operator's identity-check queue, and the billing ledger.
+//! importing a certificate of another CA (PKCS#12) and removing it, the operator's
+//! identity-check queue, and the billing ledger.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -30,6 +31,13 @@ pub fn router() -> Router<AppState> {
         .route("/certificate/apply/form", get(step2).post(step2_submit))
         .route("/certificate/apply/order", post(order))
         .route("/certificate/renew", get(renew_confirm).post(renew))
+        .route(
+            "/certificate/import",
+            post(import).layer(axum::extract::DefaultBodyLimit::max(
+                crate::routes::certificates::IMPORT_LIMIT,
+            )),
+        )
+        .route("/certificate/import/remove", post(remove_import))
         .route("/identity-checks", get(checks_page))
         .route("/identity-checks/{order_id}", post(decide))
         .route("/billing", get(billing_page))
@@ -595,6 +603,113 @@ async fn renew(
     .await;
     match result {
         Ok(_) => Redirect::to(&after_order(Some(&post.user))).into_response(),
+        Err(f) => error_page(&state, Some(&session), lang, &f),
+    }
+}
+
+/// Where to go after an import or a removal: the profile's certificate section, or the user's
+/// 詳細 page.
+fn after_import(for_user: &str, msg: &str) -> Redirect {
+    match Some(for_user).filter(|u| !u.is_empty()) {
+        Some(id) => Redirect::to(&format!("/users/{id}?msg={msg}#certificate")),
+        None => Redirect::to(&format!("/profile?msg={msg}#certificate")),
+    }
+}
+
+/// A refused import or removal: the profile (or 詳細) again with the messages next to the
+/// import form's fields (its own `import_errors`: the seal form's fields share the names), or
+/// the error page when the request itself was not allowed.
+async fn import_failed(
+    state: &AppState,
+    session: &Session,
+    lang: Lang,
+    for_user: &str,
+    f: Failure,
+) -> Response {
+    let on_form = shown_on_form(&f) || matches!(f, Failure::BadRequest("error.p12_pin_required"));
+    if !on_form {
+        return error_page(state, Some(session), lang, &f);
+    }
+    f.log();
+    let fields: std::collections::BTreeMap<&str, &str> = f
+        .fields()
+        .iter()
+        .map(|fe| (fe.field, i18n::t(lang, fe.key)))
+        .collect();
+    let errors = context! {
+        error => i18n::t(lang, f.key()),
+        // Set (if empty) so the form opens with the summary's message in view.
+        import_errors => if fields.is_empty() { context! { none => true } } else { Value::from_serialize(&fields) },
+    };
+    let seals = crate::routes::seal_pages::SealPageQuery::default();
+    if for_user.is_empty() {
+        crate::routes::pages::profile_with(state, session, lang, f.status(), &seals, None, errors)
+            .await
+    } else {
+        match Acting::resolve(&state.db, session.user.clone(), Whom::User(for_user)).await {
+            Ok(acting) => {
+                let page =
+                    crate::routes::pages::UserPage::new(session, acting.user(), lang, f.status());
+                crate::routes::pages::user_detail_with(state, page, &seals, None, errors).await
+            }
+            Err(f) => error_page(state, Some(session), lang, &f),
+        }
+    }
+}
+
+/// 「取り込む」: a PKCS#12 file and its password, for oneself or (an administrator) for a user.
+async fn import(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    CsrfMultipart(multipart): CsrfMultipart,
+) -> Response {
+    let mut for_user = String::new();
+    // The hidden `user` comes before the file, so it is known even when the file is refused.
+    let read = crate::routes::certificates::read_import(Ok(multipart), |name, value| {
+        if name == "user" {
+            for_user = value;
+        }
+    })
+    .await;
+    let result = async {
+        let whom = Whom::from_optional(Some(&for_user));
+        let acting = Acting::resolve(&state.db, session.user.clone(), whom)
+            .await?
+            .admit(domain::imported::holder)?;
+        let (file, password) = read?;
+        domain::imported::import(&state.db, state.clock.now(), &acting, &file, password).await
+    }
+    .await;
+    match result {
+        Ok(_) => after_import(&for_user, "cert.import_done").into_response(),
+        Err(f) => import_failed(&state, &session, lang, &for_user, f).await,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RemoveImportPost {
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    serial: String,
+}
+
+/// 「削除する」 on an imported certificate.
+async fn remove_import(
+    State(state): State<AppState>,
+    PageSession(session, lang): PageSession,
+    CsrfForm(post): CsrfForm<RemoveImportPost>,
+) -> Response {
+    let result = async {
+        let whom = Whom::from_optional(Some(&post.user));
+        let acting = Acting::resolve(&state.db, session.user.clone(), whom)
+            .await?
+            .admit(domain::imported::holder)?;
+        domain::imported::remove(&state.db, state.clock.now(), &acting, &post.serial).await
+    }
+    .await;
+    match result {
+        Ok(()) => after_import(&post.user, "cert.import_removed").into_response(),
         Err(f) => error_page(&state, Some(&session), lang, &f),
     }
 }

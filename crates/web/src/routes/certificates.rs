@@ -1,12 +1,14 @@
 //! The certificate lifecycle's JSON API: one's own certificate status and applications, the
-//! applicant form's check (the confirmation step), placing the priced order (idempotent), the
-//! instance operator's identity-check queue with approval (issuance) and rejection, and the
+//! applicant form's check (the confirmation step), placing the priced order (idempotent), a
+//! certificate of another CA imported with its key (PKCS#12) and removed, the instance
+//! operator's identity-check queue with approval (issuance) and rejection, and the
 //! organisation's billing ledger (JSON and CSV).
 
-use axum::extract::{Path, State};
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -15,12 +17,13 @@ use crate::app::AppState;
 use crate::error::{ApiError, AsSigner, HttpFailure};
 use crate::routes::extract::{ApiActing, ApiJson, ApiSession};
 use crate::routes::schemas::{
-    Applicant, ApplicantForm, CertificateView, Charge, Order, PendingCheck,
+    Applicant, ApplicantForm, CertificateView, Charge, ImportedCertificate, Order, PendingCheck,
 };
 use domain::accounts;
 use domain::acting::Acting;
 use domain::certificates::{self, Check, OrderKind, PRICE_JPY, TAX_JPY};
 use domain::error::Failure;
+use domain::imported;
 use domain::permissions::{require, Action};
 
 pub fn router() -> Router<AppState> {
@@ -34,6 +37,22 @@ pub fn router() -> Router<AppState> {
         .route("/api/users/{id}/certificate/renewals", post(renew))
         .route("/api/me/certificate/changes", post(change))
         .route("/api/users/{id}/certificate/changes", post(change))
+        .route(
+            "/api/me/certificate/imports",
+            post(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
+        .route(
+            "/api/users/{id}/certificate/imports",
+            post(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT)),
+        )
+        .route(
+            "/api/me/certificate/imports/{serial}",
+            delete(remove_import),
+        )
+        .route(
+            "/api/users/{id}/certificate/imports/{serial}",
+            delete(remove_import),
+        )
         .route("/api/identity-checks", get(queue))
         .route("/api/identity-checks/{order_id}/approve", post(approve))
         .route("/api/identity-checks/{order_id}/reject", post(reject))
@@ -51,7 +70,13 @@ pub const MIRRORED: &[&str] = &[
     "/api/me/certificate/orders",
     "/api/me/certificate/renewals",
     "/api/me/certificate/changes",
+    "/api/me/certificate/imports",
+    "/api/me/certificate/imports/{serial}",
 ];
+
+/// The largest import body read: a PKCS#12 file at its limit, its password and the multipart
+/// framing. A larger one is refused as too large without being read whole.
+pub const IMPORT_LIMIT: usize = imported::MAX_BYTES + 16 * 1024;
 
 /// The request header carrying the signing PIN (never a query parameter: URLs get logged).
 pub const PIN_HEADER: &str = "x-inkan-signing-pin";
@@ -77,7 +102,8 @@ pub struct SignQuery {
 
 /// Signs the uploaded PDF (the body, `application/pdf`) with the caller's own certificate
 /// (当事者型) and answers the signed PDF: PAdES at the organisation's level (B-T, B-LT or B-LTA,
-/// set by an administrator) with Inkan's timestamp and, from B-LT, long-term validation data.
+/// set by an administrator) with a timestamp from Inkan's TSA (or the organisation's external
+/// one) and, from B-LT, long-term validation data.
 /// Refused, saying why, without an active certificate in its validity period.
 #[utoipa::path(post, path = "/api/me/sign", tag = "certificates",
     params(SignQuery,
@@ -90,6 +116,7 @@ pub struct SignQuery {
         AsSigner,
         (status = 413, description = "Larger than 50 MB", body = ApiError),
         (status = 423, description = "Signing locked after repeated wrong PINs", body = ApiError),
+        (status = 502, description = "The organisation's external timestamp authority, or another CA's OCSP responder, CRL or issuer certificate, could not be reached or answered wrongly (the message names it); nothing was signed", body = ApiError),
     ))]
 pub async fn sign(
     State(state): State<AppState>,
@@ -162,6 +189,9 @@ pub struct CertificateStatus {
     /// Newest first.
     #[schema(value_type = Vec<CertificateView>)]
     pub certificates: Vec<certificates::CertificateView>,
+    /// Certificates of other CAs imported with their keys, newest first.
+    #[schema(value_type = Vec<ImportedCertificate>)]
+    pub imported: Vec<imported::ImportedView>,
 }
 
 /// The caller's certificates and applications, and whether they may apply.
@@ -186,7 +216,108 @@ pub async fn status(
         tax_jpy: TAX_JPY,
         applications: o.applications,
         certificates: o.certificates,
+        imported: o.imported,
     }))
+}
+
+/// An import (multipart/form-data): the file and its password.
+#[derive(Debug, ToSchema)]
+#[allow(dead_code)]
+pub struct CertificateImport {
+    /// The PKCS#12 file (.p12, .pfx) with the key, the certificate and its chain; at most 64 KB.
+    #[schema(value_type = String, format = Binary)]
+    pub file: Vec<u8>,
+    /// The file's password: it only opens the file and is never stored.
+    pub password: String,
+}
+
+/// Reads an import's `file` and `password` parts, handing `other` any other text part (a
+/// page's `user`); a body over [`IMPORT_LIMIT`] is the file's "too large".
+pub async fn read_import(
+    multipart: Result<Multipart, MultipartRejection>,
+    mut other: impl FnMut(&str, String),
+) -> Result<(Vec<u8>, zeroize::Zeroizing<String>), Failure> {
+    let too_large = || Failure::invalid("file", "error.p12_too_large");
+    let mut multipart = multipart.map_err(|e| Failure::Malformed(e.body_text()))?;
+    let (mut file, mut password) = (Vec::new(), zeroize::Zeroizing::new(String::new()));
+    loop {
+        let field = match multipart.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
+            Err(e) => return Err(Failure::Malformed(e.body_text())),
+        };
+        let name = field.name().unwrap_or_default().to_owned();
+        let bytes = field.bytes().await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                too_large()
+            } else {
+                Failure::Malformed(e.body_text())
+            }
+        })?;
+        match name.as_str() {
+            "file" => file = bytes.to_vec(),
+            "password" => {
+                *password = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| Failure::invalid("password", "error.p12_password"))?;
+            }
+            _ => other(&name, String::from_utf8_lossy(&bytes).into_owned()),
+        }
+    }
+    Ok((file, password))
+}
+
+/// Imports a signing certificate of another CA (a commercial one on Adobe's AATL, say) with
+/// its key, from a PKCS#12 file and its password: the key is sealed to the signer's PIN (set
+/// one first), the chain from the file is what signatures carry, and as the newest usable
+/// certificate it signs from now on (`/api/me/sign`, contracts). The password is never stored.
+/// Refused, storing nothing, saying why: no PIN, a wrong password, not PKCS#12, no key, a key
+/// that is not P-256 or RSA 2048–4096 or not the certificate's, a certificate not valid now or
+/// not for signatures, over 64 KB, or imported already.
+#[utoipa::path(post, path = "/api/me/certificate/imports", tag = "certificates",
+    request_body(content = CertificateImport, content_type = "multipart/form-data"),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 201, description = "Imported", body = ImportedCertificate),
+        (status = 400, description = "The file or its password refused (the field and the reason), no signing PIN set yet, a malformed body, or a transaction agent", body = ApiError),
+        AsSigner,
+        (status = 409, description = "This certificate is imported already", body = ApiError),
+    ))]
+pub async fn import(
+    State(state): State<AppState>,
+    ApiActing(acting): ApiActing,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<imported::ImportedView>), HttpFailure> {
+    let acting = acting.admit(imported::holder)?;
+    let (file, password) = read_import(multipart, |_, _| {}).await?;
+    let view = imported::import(&state.db, state.clock.now(), &acting, &file, password).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// Removes an imported certificate: it signs no more, and its key is gone (importing the file
+/// again brings it back).
+#[utoipa::path(delete, path = "/api/me/certificate/imports/{serial}", tag = "certificates",
+    params(("serial" = String, Path, description = "The certificate's serial (hex)")),
+    security(("session" = [], "csrf" = [])),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 400, description = "A transaction agent", body = ApiError),
+        AsSigner,
+        (status = 404, description = "No such active imported certificate of the caller", body = ApiError),
+    ))]
+pub async fn remove_import(
+    State(state): State<AppState>,
+    ApiActing(acting): ApiActing,
+    Path(ImportPath { serial }): Path<ImportPath>,
+) -> Result<StatusCode, HttpFailure> {
+    let acting = acting.admit(imported::holder)?;
+    imported::remove(&state.db, state.clock.now(), &acting, &serial).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ImportPath {
+    serial: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -56,6 +56,8 @@ pub fn router() -> Router<AppState> {
 
 /// Success messages a redirect may ask a page to show (`?msg=`).
 const FLASH: &[&str] = &[
+    "cert.import_done",
+    "cert.import_removed",
     "cert.ordered",
     FORM_EXPIRED,
     "checks.approved",
@@ -269,6 +271,7 @@ pub(crate) fn shown_on_form(f: &Failure) -> bool {
             | Failure::TooLarge
             | Failure::Locked
             | Failure::PinLocked(_)
+            | Failure::Upstream { .. }
     )
 }
 

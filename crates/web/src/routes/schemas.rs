@@ -99,6 +99,26 @@ pub struct CertificateView {
     cert_pem: String,
 }
 
+/// A certificate of another CA imported with its key (PKCS#12).
+#[derive(Debug, ToSchema)]
+pub struct ImportedCertificate {
+    /// Hex serial number.
+    serial: String,
+    /// RFC 4514 subject.
+    subject: String,
+    /// RFC 4514: the CA that issued it.
+    issuer: String,
+    /// Unix seconds.
+    not_before: i64,
+    /// Unix seconds.
+    not_after: i64,
+    /// `active`, or `removed` (by its owner or an administrator, or lost with a reset PIN).
+    #[schema(pattern = "^(active|removed)$")]
+    status: String,
+    /// When it was imported (Unix seconds).
+    imported_at: i64,
+}
+
 /// An application waiting in the identity-check queue.
 #[derive(Debug, ToSchema)]
 pub struct PendingCheck {

@@ -1,7 +1,7 @@
 //! An organisation's settings through the JSON API, for its administrators: read them, change
 //! them (the PAdES level of the signatures made with a signer's own certificate, the name and
-//! address, the mails' support text, the time zone of visible signatures). What they
-//! mean and the audit entry are `domain::settings`.
+//! address, the mails' support text, the time zone of visible signatures, an external timestamp
+//! authority). What they mean and the audit entry are `domain::settings`.
 
 use axum::extract::State;
 use axum::routing::get;
@@ -44,6 +44,10 @@ pub struct OrganisationSettings {
     /// The time zone visible signatures print their time in (IANA).
     #[schema(example = "Asia/Tokyo")]
     pub time_zone: String,
+    /// The external RFC 3161 timestamp authority used instead of Inkan's own for the
+    /// organisation's signature and document timestamps; empty: Inkan's own.
+    #[schema(example = "https://tsa.example.jp/rfc3161")]
+    pub tsa_url: String,
 }
 
 impl From<settings::Settings> for OrganisationSettings {
@@ -58,6 +62,7 @@ impl From<settings::Settings> for OrganisationSettings {
             street: s.address.street,
             building: s.address.building,
             time_zone: s.time_zone.name().to_owned(),
+            tsa_url: s.tsa_url.map(|u| u.as_str().to_owned()).unwrap_or_default(),
         }
     }
 }
@@ -82,6 +87,10 @@ pub struct OrganisationSettingsChange {
     /// An IANA time zone name.
     #[schema(example = "Asia/Tokyo")]
     pub time_zone: Option<String>,
+    /// An external RFC 3161 timestamp authority: an `http://` or `https://` URL with a host
+    /// (at most 2,000 characters); empty to use Inkan's own again.
+    #[schema(example = "https://tsa.example.jp/rfc3161")]
+    pub tsa_url: Option<String>,
 }
 
 impl From<OrganisationSettingsChange> for settings::Change {
@@ -96,6 +105,7 @@ impl From<OrganisationSettingsChange> for settings::Change {
             street: c.street,
             building: c.building,
             time_zone: c.time_zone,
+            tsa_url: c.tsa_url,
         }
     }
 }
@@ -123,7 +133,7 @@ pub async fn read(
     security(("session" = [], "csrf" = [])),
     responses(
         (status = 200, description = "The settings", body = OrganisationSettings),
-        (status = 400, description = "Field problems (every one named): not B-T, B-LT or B-LTA, a name, postal code, prefecture or time zone that is not one, a support text over 1,000 characters or 10 lines; or a malformed body", body = ApiError),
+        (status = 400, description = "Field problems (every one named): not B-T, B-LT or B-LTA, a name, postal code, prefecture or time zone that is not one, a support text over 1,000 characters or 10 lines, a timestamp authority that is not an http(s) URL with a host; or a malformed body", body = ApiError),
         (status = 409, description = "Another organisation has this name", body = ApiError),
         (status = 401, description = "Not logged in", body = ApiError),
         (status = 403, description = "Not an administrator, CSRF token wrong, or the password must be changed first", body = ApiError),

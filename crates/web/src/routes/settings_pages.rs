@@ -1,6 +1,7 @@
 //! The organisation's settings page (an administrator's menu: 組織の設定): the organisation's
 //! name and address, the support text of its mails, the PAdES level of the signatures made with
-//! a signer's own certificate (B-T, B-LT or B-LTA), and the time zone of visible signatures.
+//! a signer's own certificate (B-T, B-LT or B-LTA), the time zone of visible signatures, and an
+//! external timestamp authority.
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -79,6 +80,7 @@ async fn view(
                             street => s.address.street,
                             building => s.address.building,
                             time_zone => s.time_zone.name(),
+                            tsa_url => s.tsa_url.as_ref().map(|u| u.as_str().to_owned()).unwrap_or_default(),
                         },
                         prefectures => domain::certificates::PREFECTURES.as_slice(),
                         time_zones => TIME_ZONES.as_slice(),
