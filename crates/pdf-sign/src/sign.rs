@@ -584,7 +584,7 @@ fn sign_document<S: Source, W: Write>(
             d.set("P", page);
             d.set(
                 "Rect",
-                Object::Array(rect.iter().map(|v| Object::Real(*v)).collect()),
+                Object::Array(rect.iter().map(|v| Object::from(*v)).collect()),
             );
             (up.alloc(), d, Some(page), rect)
         }
@@ -788,8 +788,8 @@ pub(crate) fn put_form_xobject(
         Object::Array(vec![
             0i64.into(),
             0i64.into(),
-            Object::Real(w),
-            Object::Real(h),
+            Object::from(w),
+            Object::from(h),
         ]),
     );
     if turn != 0 {
