@@ -289,7 +289,7 @@ fn write_field(up: &mut Update, f: &FormField, page: ObjRef, turn: i64) -> Resul
         })
     };
     let (border, background) = appearance::field_colours();
-    let colour = |c: [f64; 3]| Object::Array(c.iter().map(|v| Object::Real(*v)).collect());
+    let colour = |c: [f64; 3]| Object::Array(c.iter().map(|v| Object::from(*v)).collect());
     let mut mk = Dict::new();
     mk.set("BC", colour(border));
     if f.kind != FieldKind::Checkbox {
@@ -313,7 +313,7 @@ fn write_field(up: &mut Update, f: &FormField, page: ObjRef, turn: i64) -> Resul
         Object::Array(
             [f.x, f.y, f.x + f.width, f.y + f.height]
                 .iter()
-                .map(|v| Object::Real(*v))
+                .map(|v| Object::from(*v))
                 .collect(),
         ),
     );
@@ -519,8 +519,8 @@ impl Margin {
             Object::Array(vec![
                 0i64.into(),
                 0i64.into(),
-                Object::Real(width),
-                Object::Real(height),
+                Object::from(width),
+                Object::from(height),
             ]),
         );
         dict.set("Resources", resources);
@@ -645,7 +645,7 @@ impl Margin {
         ap.set("Subtype", Object::name("Form"));
         ap.set(
             "BBox",
-            vec![0i64.into(), 0i64.into(), Object::Real(w), Object::Real(h)],
+            vec![0i64.into(), 0i64.into(), Object::from(w), Object::from(h)],
         );
         if place.turn != 0 {
             let [a, b, c, d] = rotation(place.turn);
@@ -680,7 +680,7 @@ impl Margin {
         annot.set("Subtype", Object::name("Stamp"));
         annot.set(
             "Rect",
-            Object::Array(rect.iter().map(|v| Object::Real(*v)).collect()),
+            Object::Array(rect.iter().map(|v| Object::from(*v)).collect()),
         );
         annot.set("Contents", text_string(&self.text));
         annot.set("NM", text_string(&format!("inkan-margin-{}", page.num)));

@@ -80,12 +80,71 @@ pub struct StreamData {
     pub len: u64,
 }
 
+/// A real number. One read from a file keeps its token, so that an object copied into an update
+/// is written back exactly as read: a page's `/MediaBox [0 0 595.275591 841.889764]` rounded to
+/// `595.2756` would change the page an earlier signature covers.
+#[derive(Clone, Debug)]
+pub struct Real {
+    value: f64,
+    /// The token as read (digits, a sign, a point), for a number parsed from a file.
+    text: Option<Box<str>>,
+}
+
+impl Real {
+    /// A number Inkan computed: written with up to four decimals.
+    pub fn new(value: f64) -> Self {
+        Self { value, text: None }
+    }
+
+    pub fn value(&self) -> f64 {
+        self.value
+    }
+
+    /// The token the number was read from, if it was read from a file.
+    pub fn text(&self) -> Option<&str> {
+        self.text.as_deref()
+    }
+}
+
+/// Two numbers read from files are equal when their decimal values are (`1.50` and `1.5`, but not
+/// `0.1000000000000000001` and `0.1`, which are one `f64`): the comparison validators make
+/// between a signed revision and a later one. Otherwise their `f64` values are compared.
+impl PartialEq for Real {
+    fn eq(&self, other: &Self) -> bool {
+        match (
+            self.text.as_deref().and_then(decimal),
+            other.text.as_deref().and_then(decimal),
+        ) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.value == other.value,
+        }
+    }
+}
+
+/// A number token as (negative, integer digits without leading zeros, fraction digits without
+/// trailing zeros); zero is never negative.
+/// Signs are read as the parser reads them (leading `+`s and one doubled `--` ignored).
+fn decimal(text: &str) -> Option<(bool, &str, &str)> {
+    let cleaned = text.trim_start_matches('+');
+    let cleaned = cleaned.strip_prefix("--").unwrap_or(cleaned);
+    let (negative, unsigned) = match cleaned.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, cleaned.strip_prefix('+').unwrap_or(cleaned)),
+    };
+    let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    if !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (int, frac) = (int.trim_start_matches('0'), frac.trim_end_matches('0'));
+    Some((negative && !(int.is_empty() && frac.is_empty()), int, frac))
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Object {
     Null,
     Bool(bool),
     Int(i64),
-    Real(f64),
+    Real(Real),
     Name(Vec<u8>),
     String(Vec<u8>),
     /// A string to be written as hexadecimal (parsed strings keep no such distinction).
@@ -118,7 +177,7 @@ impl Object {
     pub fn as_number(&self) -> Option<f64> {
         match self {
             Object::Int(i) => Some(*i as f64),
-            Object::Real(r) => Some(*r),
+            Object::Real(r) => Some(r.value),
             _ => None,
         }
     }
@@ -155,6 +214,11 @@ impl Object {
 impl From<i64> for Object {
     fn from(v: i64) -> Self {
         Object::Int(v)
+    }
+}
+impl From<f64> for Object {
+    fn from(v: f64) -> Self {
+        Object::Real(Real::new(v))
     }
 }
 impl From<ObjRef> for Object {
@@ -501,7 +565,10 @@ impl<'a> Parser<'a> {
         let cleaned = cleaned.strip_prefix("--").unwrap_or(cleaned);
         match cleaned.parse::<f64>() {
             Ok(f) if f.is_finite() && !cleaned.contains(['e', 'E', 'i', 'n', 'N', 'I']) => {
-                Ok(Object::Real(f))
+                Ok(Object::Real(Real {
+                    value: f,
+                    text: Some(s.into()),
+                }))
             }
             _ => {
                 self.pos = start;
@@ -634,7 +701,10 @@ pub fn write_object(out: &mut Vec<u8>, obj: &Object) {
         Object::Int(i) => {
             let _ = write!(Buf(out), "{i}");
         }
-        Object::Real(r) => write_real(out, *r),
+        Object::Real(r) => match &r.text {
+            Some(text) => out.extend_from_slice(text.as_bytes()),
+            None => write_real(out, r.value),
+        },
         Object::Name(n) => write_name(out, n),
         Object::String(s) => write_literal(out, s),
         Object::HexString(s) => {
@@ -762,7 +832,7 @@ mod tests {
                 Object::Ref(ObjRef::new(2, 0))
             ]))
         );
-        assert_eq!(d.get("N"), Some(&Object::Real(-3.5)));
+        assert_eq!(d.get("N"), Some(&Object::from(-3.5)));
         assert_eq!(d.get("S"), Some(&Object::String(b"a(b)".to_vec())));
         assert_eq!(d.get("H"), Some(&Object::String(b"AB".to_vec())));
         assert_eq!(d.get("E"), None);
@@ -781,6 +851,32 @@ mod tests {
         write_object(&mut out, &o);
         // Binary string bytes are written as they are: parse the output as bytes, not text.
         assert_eq!(Parser::new(&out, 0).object().expect("parses"), o);
+    }
+
+    #[test]
+    fn numbers_read_from_a_file_are_written_back_as_read() {
+        let src = "[0 0 595.275591 841.889764 -.5 5. +1.50 0.12345678901234567890123 \
+                   123456789012345678901234567890 --2.5]";
+        let mut out = Vec::new();
+        write_object(&mut out, &parse(src));
+        assert_eq!(String::from_utf8(out).expect("ascii"), src);
+        // Numbers Inkan computes are rounded for content streams and rectangles.
+        let mut out = Vec::new();
+        write_object(&mut out, &Object::from(1.0 / 3.0));
+        assert_eq!(out, b"0.3333");
+    }
+
+    #[test]
+    fn reals_compare_by_their_decimal_value() {
+        assert_eq!(parse("1.50"), parse("1.5"));
+        assert_eq!(parse("-0.0"), parse("0.000"));
+        assert_eq!(parse("--2.5"), parse("2.5"));
+        assert_eq!(parse("+.5"), parse("0.5"));
+        assert_ne!(parse("595.275591"), parse("595.2756"));
+        assert_ne!(parse("-1.5"), parse("1.5"));
+        // One f64, two decimals: a validator comparing decimals sees a change.
+        assert_ne!(parse("0.1000000000000000001"), parse("0.1"));
+        assert_eq!(parse("0.25"), Object::from(0.25));
     }
 
     #[test]

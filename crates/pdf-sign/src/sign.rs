@@ -508,7 +508,10 @@ fn sign_document<S: Source, W: Write>(
     let root_ref = doc.root_ref()?;
     let mut catalog = doc.catalog()?;
     let mut form = read_form(doc, &catalog)?;
-    if form.docmdp == Some(1) {
+    // A certification that allows no changes still takes long-term validation data: PAdES
+    // (ETSI TS 102 778-4, EN 319 142-1) exempts DSS updates and document timestamps from DocMDP,
+    // and pyHanko and the verifier agree. A document timestamp, then, but no signature.
+    if form.docmdp == Some(1) && !doc_timestamp {
         return Err(PdfError::Invalid(
             "the document is certified with no changes allowed; it cannot be signed again".into(),
         ));
@@ -584,7 +587,7 @@ fn sign_document<S: Source, W: Write>(
             d.set("P", page);
             d.set(
                 "Rect",
-                Object::Array(rect.iter().map(|v| Object::Real(*v)).collect()),
+                Object::Array(rect.iter().map(|v| Object::from(*v)).collect()),
             );
             (up.alloc(), d, Some(page), rect)
         }
@@ -620,10 +623,16 @@ fn sign_document<S: Source, W: Write>(
             images: Vec::new(),
         }
     };
-    let ap_ref = put_form_xobject(&mut up, w, h, turn, &rendered);
-    let mut apd = Dict::new();
-    apd.set("N", ap_ref);
-    field.set("AP", apd);
+    // A document timestamp's field has no area and no appearance: validators count an
+    // appearance as a change that needs form filling (P=2), which a certification with P=1 would
+    // refuse, while archiving is allowed at every level. PDF/A exempts annotations whose
+    // rectangle has no area from having an appearance (ISO 19005-2 §6.3.3).
+    if !(doc_timestamp && w == 0.0 && h == 0.0) {
+        let ap_ref = put_form_xobject(&mut up, w, h, turn, &rendered);
+        let mut apd = Dict::new();
+        apd.set("N", ap_ref);
+        field.set("AP", apd);
+    }
     if field.get("F").is_none() {
         field.set("F", 132i64);
     }
@@ -788,8 +797,8 @@ pub(crate) fn put_form_xobject(
         Object::Array(vec![
             0i64.into(),
             0i64.into(),
-            Object::Real(w),
-            Object::Real(h),
+            Object::from(w),
+            Object::from(h),
         ]),
     );
     if turn != 0 {

@@ -743,9 +743,38 @@ pub fn digest_ranges<S: Source>(
 
 // ---------------------------------------------------------------------------------------------
 // Changes after signing
+//
+// Each changed object is judged by what it is and by the least DocMDP permission its kind of
+// change needs (ISO 32000-2 §12.8.2.2; pyHanko's whitelisting rules, which validators apply).
+// README.md, "What may change after a signature", lists every kind with its level.
+
+/// The least DocMDP permission (P) a kind of later change needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Needs {
+    /// Every level (P=1 too): long-term validation data (DSS, document timestamps, the
+    /// signature fields holding them) and the document's metadata (/Info, the catalogue's XMP
+    /// /Metadata, /Version, /Extensions, /MarkInfo), which other tools rewrite whenever they save.
+    Archiving = 1,
+    /// P=2 and 3: signing, filling in form fields.
+    FormFilling = 2,
+    /// P=3: adding annotations.
+    Annotating = 3,
+}
+
+impl Needs {
+    /// Whether a certification of level `p` (none: an approval signature) allows this.
+    fn allowed_by(self, p: Option<i64>) -> bool {
+        p.is_none_or(|p| p.clamp(1, 3) >= self as i64)
+    }
+}
+
+enum Change {
+    Allowed(String, Needs),
+    Disallowed(String),
+}
 
 /// Compares the document as signed (its first `signed_end` bytes) with the whole file, and sorts
-/// the changed objects into disallowed and allowed ones.
+/// the changes into disallowed and allowed ones, given the strictest certification in force.
 fn diff_revisions<S: Source>(
     doc: &Document<S>,
     signed_end: u64,
@@ -756,7 +785,6 @@ fn diff_revisions<S: Source>(
         len: signed_end,
     })?;
     let mut bad = Vec::new();
-    let mut fine = BTreeSet::new();
     if old.repaired {
         bad.push("the signed revision's cross-reference data is broken".into());
         return Ok((bad, Vec::new()));
@@ -768,8 +796,9 @@ fn diff_revisions<S: Source>(
     if doc.root_ref()? != old_root {
         bad.push("the document catalogue was replaced".into());
     }
-    let annotations_ok = certification.is_none_or(|p| p >= 3);
-    let mut new_sig_fields = HashSet::new();
+    let meta = MetadataObjects::new(&old, doc)?;
+    let mut changes = Vec::new();
+    changes.extend(meta.info_replaced(&old));
     for (num, entry) in &doc.xref {
         let old_entry = old.xref.get(num).copied();
         if old_entry == Some(*entry) {
@@ -792,23 +821,22 @@ fn diff_revisions<S: Source>(
         if !was_live {
             // A new object; its effect shows where a changed object points at it.
             if let Some(d) = new_obj.as_dict() {
-                if d.name("FT") == Some(b"Sig") {
-                    new_sig_fields.insert(id);
-                    // As pyHanko's policy has it: after a certification, later signers fill the
-                    // fields prepared before it, or sign invisibly.
-                    if certification.is_some() && has_area(d) {
-                        bad.push(format!(
-                            "a new visible signature field (object {num}) was added after the certification signature"
-                        ));
-                    }
+                // As pyHanko's policy has it: after a certification, later signers fill the
+                // fields prepared before it, or sign invisibly.
+                if d.name("FT") == Some(b"Sig") && certification.is_some() && has_area(d) {
+                    bad.push(format!(
+                        "a new visible signature field (object {num}) was added after the certification signature"
+                    ));
                 }
                 match d.name("Type") {
-                    Some(b"Sig") => {
-                        fine.insert("a signature was added".to_string());
-                    }
-                    Some(b"DocTimeStamp") => {
-                        fine.insert("a document timestamp was added".to_string());
-                    }
+                    Some(b"Sig") => changes.push(Change::Allowed(
+                        "a signature was added".into(),
+                        Needs::FormFilling,
+                    )),
+                    Some(b"DocTimeStamp") => changes.push(Change::Allowed(
+                        "a document timestamp was added".into(),
+                        Needs::Archiving,
+                    )),
                     _ => {}
                 }
             }
@@ -822,19 +850,212 @@ fn diff_revisions<S: Source>(
         if old_obj == new_obj && !matches!(new_obj, Object::Stream(..)) {
             continue;
         }
-        match classify_change(&old, doc, id, &old_obj, &new_obj, old_root, annotations_ok)? {
-            Change::Allowed(what) => {
+        changes.extend(classify_change(
+            &old, doc, id, &old_obj, &new_obj, old_root, &meta,
+        )?);
+    }
+    let mut fine = BTreeSet::new();
+    for change in changes {
+        let refused = match change {
+            Change::Allowed(what, needs) if needs.allowed_by(certification) => {
                 fine.insert(what);
+                continue;
             }
-            Change::Disallowed(what) => bad.push(what),
+            Change::Allowed(what, _) => format!(
+                "{what}, which the certification (DocMDP P={}) does not allow",
+                certification.unwrap_or_default()
+            ),
+            Change::Disallowed(what) => what,
+        };
+        if !bad.contains(&refused) {
+            bad.push(refused);
         }
     }
     Ok((bad, fine.into_iter().collect()))
 }
 
-enum Change {
-    Allowed(String),
-    Disallowed(String),
+/// Where the document's metadata lives in the signed revision and now: the trailer's /Info and
+/// the catalogue's /Metadata, /Extensions and /MarkInfo when they are indirect. Other tools
+/// rewrite these objects in place when they save. Such a rewrite is a metadata change only when
+/// nothing else in the signed revision uses the object: otherwise a file prepared with its /Info
+/// pointing at, say, a page's graphics state could change that page as "metadata".
+struct MetadataObjects {
+    /// (key, where it pointed when signed, where it points now); "Info" is the trailer's.
+    slots: Vec<(&'static str, Option<ObjRef>, Option<ObjRef>)>,
+    /// Those of the signed revision's metadata objects that something else refers to too;
+    /// found by reading every object of the signed revision, so only when first needed.
+    shared: std::cell::OnceCell<HashSet<ObjRef>>,
+}
+
+const CATALOGUE_METADATA: [&str; 3] = ["Metadata", "Extensions", "MarkInfo"];
+
+impl MetadataObjects {
+    fn new<S: Source, T: Source>(old: &Document<T>, new: &Document<S>) -> Result<Self> {
+        let reference = |d: &Dict, key: &str| d.get(key).and_then(Object::as_ref);
+        let (old_catalog, new_catalog) = (old.catalog()?, new.catalog()?);
+        let mut slots = vec![(
+            "Info",
+            reference(&old.trailer, "Info"),
+            reference(&new.trailer, "Info"),
+        )];
+        for key in CATALOGUE_METADATA {
+            slots.push((
+                key,
+                reference(&old_catalog, key),
+                reference(&new_catalog, key),
+            ));
+        }
+        Ok(Self {
+            slots,
+            shared: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// The metadata key `id` held both when signed and now, if any.
+    fn slot_of(&self, id: ObjRef) -> Option<&'static str> {
+        self.slots
+            .iter()
+            .find(|(_, old, new)| *old == Some(id) && *new == Some(id))
+            .map(|(key, _, _)| *key)
+    }
+
+    /// Whether the signed revision refers to `id` from anywhere but its metadata key.
+    fn shared<T: Source>(&self, old: &Document<T>, id: ObjRef) -> bool {
+        if self.shared.get().is_none() {
+            let _ = self.shared.set(self.find_shared(old));
+        }
+        self.shared.get().is_some_and(|s| s.contains(&id))
+    }
+
+    fn find_shared<T: Source>(&self, old: &Document<T>) -> HashSet<ObjRef> {
+        let targets: HashSet<ObjRef> = self.slots.iter().filter_map(|s| s.1).collect();
+        let mut found = HashSet::new();
+        for (key, value) in &old.trailer.0 {
+            if key.as_slice() != b"Info" {
+                collect_refs(value, &targets, &mut found);
+            }
+        }
+        let root = old.root_ref().ok();
+        for (id, _) in old.objects() {
+            let obj = match old.get(id) {
+                Ok(obj) => obj,
+                // What cannot be read here might be read by another reader: assume the worst.
+                Err(_) => return targets,
+            };
+            match &obj {
+                // A cross-reference stream's dictionary is a trailer: its /Info is the one.
+                Object::Stream(d, _) if d.name("Type") == Some(b"XRef") => {
+                    for (key, value) in &d.0 {
+                        if key.as_slice() != b"Info" {
+                            collect_refs(value, &targets, &mut found);
+                        }
+                    }
+                }
+                Object::Dict(d) if Some(id) == root => {
+                    for (key, value) in &d.0 {
+                        let is_slot = CATALOGUE_METADATA.iter().any(|k| k.as_bytes() == key);
+                        if !(is_slot && matches!(value, Object::Ref(_))) {
+                            collect_refs(value, &targets, &mut found);
+                        }
+                    }
+                }
+                _ => {
+                    let mut inside = HashSet::new();
+                    collect_refs(&obj, &targets, &mut inside);
+                    inside.remove(&id);
+                    found.extend(inside);
+                }
+            }
+        }
+        found
+    }
+
+    /// The trailer's /Info pointed elsewhere (a rewrite in place is judged with the objects).
+    fn info_replaced<T: Source>(&self, old: &Document<T>) -> Option<Change> {
+        let (_, was, now) = self.slots[0];
+        if was == now {
+            return None;
+        }
+        Some(match now {
+            None => Change::Allowed(
+                "the document information dictionary (/Info) was removed".into(),
+                Needs::Archiving,
+            ),
+            Some(r) if is_live(old, r) => Change::Disallowed(format!(
+                "the trailer's /Info was pointed at object {}, which the signed revision already had",
+                r.num
+            )),
+            Some(_) => Change::Allowed(
+                "the document information dictionary (/Info) was replaced".into(),
+                Needs::Archiving,
+            ),
+        })
+    }
+}
+
+/// Every reference in `o` (not following them) that is one of `targets`.
+fn collect_refs(o: &Object, targets: &HashSet<ObjRef>, found: &mut HashSet<ObjRef>) {
+    match o {
+        Object::Ref(r) if targets.contains(r) => {
+            found.insert(*r);
+        }
+        Object::Array(items) => items.iter().for_each(|i| collect_refs(i, targets, found)),
+        Object::Dict(d) | Object::Stream(d, _) => {
+            d.0.iter()
+                .for_each(|(_, v)| collect_refs(v, targets, found))
+        }
+        _ => {}
+    }
+}
+
+fn is_live<T: Source>(doc: &Document<T>, r: ObjRef) -> bool {
+    !matches!(doc.xref.get(&r.num), None | Some(XrefEntry::Free))
+}
+
+/// Whether `o` is an XMP metadata stream: /Type /Metadata, decodable, and text that names
+/// `xmpmeta` without a DTD or entities (pyHanko parses it as XML; this is a lighter check, which
+/// the rule that nothing else may use the stream makes safe).
+fn is_xmp<S: Source>(doc: &Document<S>, o: &Object) -> bool {
+    let Object::Stream(d, data) = o else {
+        return false;
+    };
+    if d.name("Type") != Some(b"Metadata") {
+        return false;
+    }
+    let Ok(bytes) = doc.stream_decoded(d, *data) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    text.contains("xmpmeta") && !text.contains("<!DOCTYPE") && !text.contains("<!ENTITY")
+}
+
+/// A metadata object (the /Info dictionary, the XMP stream, /Extensions or /MarkInfo) rewritten
+/// in place.
+fn classify_metadata<S: Source>(
+    new: &Document<S>,
+    key: &str,
+    num: u32,
+    old_obj: &Object,
+    new_obj: &Object,
+) -> Change {
+    let what = match key {
+        "Info" => "the document information dictionary (/Info)",
+        "Metadata" => "the XMP metadata (/Metadata)",
+        "Extensions" => "the catalogue's developer extensions (/Extensions)",
+        _ => "the catalogue's tagged-PDF flags (/MarkInfo)",
+    };
+    let plain_dicts = matches!(old_obj, Object::Dict(_)) && matches!(new_obj, Object::Dict(_));
+    let fits = if key == "Metadata" {
+        matches!(old_obj, Object::Stream(..)) && is_xmp(new, new_obj)
+    } else {
+        plain_dicts
+    };
+    if !fits {
+        return Change::Disallowed(format!(
+            "object {num}, {what}, was replaced by something else"
+        ));
+    }
+    Change::Allowed(format!("{what} was changed"), Needs::Archiving)
 }
 
 fn classify_change<S: Source, T: Source>(
@@ -844,26 +1065,45 @@ fn classify_change<S: Source, T: Source>(
     old_obj: &Object,
     new_obj: &Object,
     root: ObjRef,
-    annotations_ok: bool,
-) -> Result<Change> {
+    meta: &MetadataObjects,
+) -> Result<Vec<Change>> {
     let num = id.num;
+    if let Some(key) = meta.slot_of(id) {
+        if meta.shared(old, id) {
+            return Ok(vec![Change::Disallowed(format!(
+                "object {num} was changed after signing: it is the document's /{key}, but the signed revision also uses it elsewhere"
+            ))]);
+        }
+        return Ok(vec![classify_metadata(new, key, num, old_obj, new_obj)]);
+    }
     let (Some(od), Some(nd)) = (old_obj.as_dict(), new_obj.as_dict()) else {
-        // Arrays: /Fields or /Annots arrays may only grow by signature fields.
+        // Arrays: /Fields or /Annots arrays may only grow by signature fields (or annotations).
         if let (Some(oa), Some(na)) = (old_obj.as_array(), new_obj.as_array()) {
             if na.starts_with(oa) || oa.iter().all(|o| na.contains(o)) {
                 let added: Vec<&Object> = na.iter().filter(|o| !oa.contains(o)).collect();
+                if added.iter().all(|o| is_signature_field(new, o)) {
+                    return Ok(vec![Change::Allowed(
+                        "signature fields were added".into(),
+                        Needs::Archiving,
+                    )]);
+                }
                 if added
                     .iter()
-                    .all(|o| is_signature_field(new, o) || annotations_ok && is_annotation(new, o))
+                    .all(|o| is_signature_field(new, o) || is_annotation(new, o))
                 {
-                    return Ok(Change::Allowed("signature fields were added".into()));
+                    return Ok(vec![Change::Allowed(
+                        "annotations were added".into(),
+                        Needs::Annotating,
+                    )]);
                 }
             }
-            return Ok(Change::Disallowed(format!(
+            return Ok(vec![Change::Disallowed(format!(
                 "array object {num} was changed"
-            )));
+            ))]);
         }
-        return Ok(Change::Disallowed(format!("object {num} was changed")));
+        return Ok(vec![Change::Disallowed(format!(
+            "object {num} was changed"
+        ))]);
     };
     if matches!(new_obj, Object::Stream(..)) || matches!(old_obj, Object::Stream(..)) {
         let what = if od.name("Type") == Some(b"XRef") {
@@ -871,35 +1111,17 @@ fn classify_change<S: Source, T: Source>(
         } else {
             "a stream (page content, image or font)"
         };
-        return Ok(Change::Disallowed(format!(
+        return Ok(vec![Change::Disallowed(format!(
             "{what} (object {num}) was changed after signing"
-        )));
+        ))]);
     }
     let changed: Vec<String> = changed_keys(od, nd);
-    let only = |allowed: &[&str]| changed.iter().all(|k| allowed.contains(&k.as_str()));
     if id == root {
-        if only(&["AcroForm", "DSS", "Extensions", "Perms"]) {
-            if changed.iter().any(|k| k == "Perms") && od.get("Perms").is_some() {
-                return Ok(Change::Disallowed(
-                    "the document's permissions were changed".into(),
-                ));
-            }
-            if let (Some(Object::Dict(oa)), Some(Object::Dict(na))) =
-                (od.get("AcroForm"), nd.get("AcroForm"))
-            {
-                return Ok(check_acroform(new, oa, na));
-            }
-            return Ok(Change::Allowed(
-                "the form or security store was updated".into(),
-            ));
-        }
-        return Ok(Change::Disallowed(format!(
-            "the document catalogue was changed ({})",
-            changed.join(", ")
-        )));
+        return classify_catalogue(old, new, od, nd, &changed);
     }
+    let only = |allowed: &[&str]| changed.iter().all(|k| allowed.contains(&k.as_str()));
     if od.get("Fields").is_some() || od.get("SigFlags").is_some() {
-        return Ok(check_acroform(new, od, nd));
+        return Ok(vec![check_acroform(new, od, nd)]);
     }
     // The DSS grows with every long-term validation update (new certificates, OCSP responses,
     // CRLs, VRI entries); nothing else lives in it.
@@ -910,15 +1132,28 @@ fn classify_change<S: Source, T: Source>(
         .all(|k| dss_keys.iter().any(|d| d.as_bytes() == k))
         && (od.get("VRI").is_some() || od.get("Certs").is_some())
     {
-        return Ok(Change::Allowed(
+        return Ok(vec![Change::Allowed(
             "the document security store was extended".into(),
-        ));
+            Needs::Archiving,
+        )]);
     }
     let is_sig_field = nd.name("FT") == Some(b"Sig");
     if is_sig_field && od.get("V").is_none() && only(&["V", "AP", "F", "MK", "Lock", "SV"]) {
-        return Ok(Change::Allowed(
-            "an empty signature field was signed".into(),
-        ));
+        let timestamp = matches!(
+            new.lookup(nd, "V")?,
+            Some(Object::Dict(v)) if v.name("Type") == Some(b"DocTimeStamp")
+        );
+        return Ok(vec![if timestamp && !has_area(nd) {
+            Change::Allowed(
+                "an empty signature field took a document timestamp".into(),
+                Needs::Archiving,
+            )
+        } else {
+            Change::Allowed(
+                "an empty signature field was signed".into(),
+                Needs::FormFilling,
+            )
+        }]);
     }
     // Form filling: a text, button or choice field (or one of its widgets) takes a value, an
     // appearance state and appearance streams; nothing else of it may change. Appearance streams
@@ -929,7 +1164,10 @@ fn classify_change<S: Source, T: Source>(
         && inherited_field_type(old, od)? == ft
         && only(&["V", "AS", "AP"])
     {
-        return Ok(Change::Allowed("a form field was filled in".into()));
+        return Ok(vec![Change::Allowed(
+            "a form field was filled in".into(),
+            Needs::FormFilling,
+        )]);
     }
     if od.name("Type") == Some(b"Page") {
         if only(&["Annots"]) {
@@ -938,33 +1176,135 @@ fn classify_change<S: Source, T: Source>(
             if oa.iter().all(|o| na.contains(o)) {
                 let added: Vec<&Object> = na.iter().filter(|o| !oa.contains(o)).collect();
                 if added.iter().all(|o| is_signature_field(new, o)) {
-                    return Ok(Change::Allowed(
+                    return Ok(vec![Change::Allowed(
                         "signature widgets were added to a page".into(),
-                    ));
+                        Needs::Archiving,
+                    )]);
                 }
-                if annotations_ok && added.iter().all(|o| is_annotation(new, o)) {
-                    return Ok(Change::Allowed("annotations were added to a page".into()));
+                if added
+                    .iter()
+                    .all(|o| is_signature_field(new, o) || is_annotation(new, o))
+                {
+                    return Ok(vec![Change::Allowed(
+                        "annotations were added to a page".into(),
+                        Needs::Annotating,
+                    )]);
                 }
-                return Ok(Change::Disallowed(format!(
+                return Ok(vec![Change::Disallowed(format!(
                     "annotations were added to page object {num}"
-                )));
+                ))]);
             }
-            return Ok(Change::Disallowed(format!(
+            return Ok(vec![Change::Disallowed(format!(
                 "annotations were removed from page object {num}"
-            )));
+            ))]);
         }
-        return Ok(Change::Disallowed(format!(
+        return Ok(vec![Change::Disallowed(format!(
             "a page (object {num}) was changed: {}",
             changed.join(", ")
-        )));
+        ))]);
     }
-    Ok(Change::Disallowed(format!(
+    Ok(vec![Change::Disallowed(format!(
         "object {num}{} was changed after signing ({})",
         od.name("Type")
             .map(|t| format!(" (/{})", String::from_utf8_lossy(t)))
             .unwrap_or_default(),
         changed.join(", ")
-    )))
+    ))])
+}
+
+/// The catalogue's changed keys, each judged. Besides the form, the DSS and the metadata
+/// entries, nothing in it may change (pyHanko's `CatalogModificationRule`).
+fn classify_catalogue<S: Source, T: Source>(
+    old: &Document<T>,
+    new: &Document<S>,
+    od: &Dict,
+    nd: &Dict,
+    changed: &[String],
+) -> Result<Vec<Change>> {
+    let mut out = Vec::new();
+    let mut others = Vec::new();
+    for key in changed {
+        let (was, now) = (od.get(key), nd.get(key));
+        // An indirect value may point at a new object, or stay where it was; never at another
+        // object of the signed revision, whose other uses would change along with it.
+        let reuses = |now: Option<&Object>| match now {
+            Some(Object::Ref(r)) if was != now && is_live(old, *r) => Some(r.num),
+            _ => None,
+        };
+        out.push(match key.as_str() {
+            "AcroForm" => {
+                let resolved = |doc_dict: Option<Object>| match doc_dict {
+                    Some(Object::Dict(d)) => Some(d),
+                    _ => None,
+                };
+                let oa = resolved(old.lookup(od, "AcroForm")?).unwrap_or_default();
+                match resolved(new.lookup(nd, "AcroForm")?) {
+                    Some(na) => check_acroform(new, &oa, &na),
+                    None => Change::Disallowed("the form (/AcroForm) was removed".into()),
+                }
+            }
+            "DSS" => Change::Allowed(
+                "the document security store was added or replaced".into(),
+                Needs::Archiving,
+            ),
+            "Metadata" => match now {
+                None => Change::Allowed(
+                    "the XMP metadata (/Metadata) was removed".into(),
+                    Needs::Archiving,
+                ),
+                Some(Object::Ref(r)) if reuses(now).is_some() => Change::Disallowed(format!(
+                    "the catalogue's /Metadata was pointed at object {}, which the signed revision already had",
+                    r.num
+                )),
+                Some(Object::Ref(r)) if is_xmp(new, &new.get(*r)?) => Change::Allowed(
+                    "the XMP metadata (/Metadata) was replaced".into(),
+                    Needs::Archiving,
+                ),
+                _ => Change::Disallowed(
+                    "the catalogue's /Metadata was replaced by something that is not an XMP metadata stream".into(),
+                ),
+            },
+            "Extensions" | "MarkInfo" => match reuses(now) {
+                Some(n) => Change::Disallowed(format!(
+                    "the catalogue's /{key} was pointed at object {n}, which the signed revision already had"
+                )),
+                None => Change::Allowed(
+                    if key == "Extensions" {
+                        "the catalogue's developer extensions (/Extensions) were changed".into()
+                    } else {
+                        "the catalogue's tagged-PDF flags (/MarkInfo) were changed".into()
+                    },
+                    Needs::Archiving,
+                ),
+            },
+            "Version" => match now {
+                None => Change::Allowed(
+                    "the catalogue's /Version was removed".into(),
+                    Needs::Archiving,
+                ),
+                Some(Object::Name(v)) => Change::Allowed(
+                    format!(
+                        "the catalogue's /Version became {}",
+                        String::from_utf8_lossy(v)
+                    ),
+                    Needs::Archiving,
+                ),
+                Some(_) => Change::Disallowed("the catalogue's /Version is not a name".into()),
+            },
+            "Perms" => Change::Disallowed("the document's permissions (/Perms) were changed".into()),
+            _ => {
+                others.push(key.as_str());
+                continue;
+            }
+        });
+    }
+    if !others.is_empty() {
+        out.push(Change::Disallowed(format!(
+            "the document catalogue was changed ({})",
+            others.join(", ")
+        )));
+    }
+    Ok(out)
 }
 
 fn check_acroform<S: Source>(new: &Document<S>, od: &Dict, nd: &Dict) -> Change {
@@ -984,7 +1324,10 @@ fn check_acroform<S: Source>(new: &Document<S>, od: &Dict, nd: &Dict) -> Change 
             .all(|o| is_signature_field(new, o))
         || !changed.iter().any(|k| k == "Fields")
     {
-        Change::Allowed("signature fields were added to the form".into())
+        Change::Allowed(
+            "signature fields were added to the form".into(),
+            Needs::Archiving,
+        )
     } else {
         Change::Disallowed("form fields other than signatures were added or removed".into())
     }

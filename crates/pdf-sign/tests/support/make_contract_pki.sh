@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# make_contract_pki.sh OUTDIR — a throw-away PKI for the contract-form tests, complete enough for
-# every PAdES level: each certificate below the root names a CRL (served by the tests' in-process
-# transport, never fetched over a network), and a timestamp authority signs with `openssl ts`.
+# make_contract_pki.sh OUTDIR [BASE_URL] — a throw-away PKI for the contract-form tests, complete
+# enough for every PAdES level: each certificate below the root names a CRL at BASE_URL/NAME
+# (default http://crl.inkan.test, served by the tests' in-process transport and never fetched; a
+# loopback URL of tests/support/pki_server.py for tools that fetch), and a timestamp authority
+# signs with `openssl ts`.
 #
 # Output: root.pem/.key (self-signed), ca.pem/.key (issuing CA), party1..3.pem/.key (signers,
 # P-256), chain.pem (ca.pem then root.pem), tsa.pem/.key (EKU timeStamping, critical), root.crl and ca.crl (DER, empty),
 # tsa.cnf (for `openssl ts -reply`). Idempotent: nothing is done when every output exists.
 set -euo pipefail
-[ $# -eq 1 ] || { echo "usage: $0 OUTDIR" >&2; exit 2; }
+[ $# -eq 1 ] || [ $# -eq 2 ] || { echo "usage: $0 OUTDIR [BASE_URL]" >&2; exit 2; }
 out=$1
+base_url=${2:-http://crl.inkan.test}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 outputs=(root.pem root.key ca.pem ca.key chain.pem tsa.pem tsa.key root.crl ca.crl tsa.cnf)
@@ -97,6 +100,7 @@ subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid:always
 crlDistributionPoints = URI:http://crl.inkan.test/ca.crl
 EOF
+sed -i "s#http://crl.inkan.test#$base_url#" openssl.cnf
 export OPENSSL_CONF=$work/openssl.cnf
 
 key() { run openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -pkeyopt ec_param_enc:named_curve -out "$1.key"; }
