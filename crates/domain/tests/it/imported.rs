@@ -141,6 +141,8 @@ async fn an_imported_certificate_signs_until_its_pin_is_reset(backend: Backend) 
     let Some(t) = TestDb::new(backend).await else {
         return;
     };
+    // After the file: openssl's certificates begin the second they are made.
+    let file = pkcs12();
     let now = now();
     let instance = Instance::new(&t, "Import Test", "import.example").await;
     let signer = Instance::user(&t, &instance.admin, "signer@import.example", &["signer"]).await;
@@ -157,7 +159,6 @@ async fn an_imported_certificate_signs_until_its_pin_is_reset(backend: Backend) 
     .await
     .expect("created")
     .expect("a new CA");
-    let file = pkcs12();
     let acting = Acting::caller(signer.clone());
 
     // No PIN: refused, nothing kept.
