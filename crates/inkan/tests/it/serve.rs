@@ -231,6 +231,20 @@ impl TestApp {
         }
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn().expect("inkan serve starts");
+        // The log is read as it comes (its last lines kept for a failure's message): a pipe
+        // nobody reads fills up, and a server logging at debug level then stops answering.
+        let log = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let err = child.stderr.take().expect("stderr");
+        let kept = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut kept = kept.lock().unwrap_or_else(|e| e.into_inner());
+                kept.push_back(line);
+                if kept.len() > 200 {
+                    kept.pop_front();
+                }
+            }
+        });
         let (tx, rx) = mpsc::channel();
         let out = child.stdout.take().expect("stdout");
         std::thread::spawn(move || {
@@ -251,11 +265,12 @@ impl TestApp {
                 }
                 Err(_) => {
                     let _ = child.kill();
-                    let output = child.wait_with_output().expect("output");
+                    let _ = child.wait();
+                    let log = log.lock().unwrap_or_else(|e| e.into_inner());
                     panic!(
                         "inkan serve did not start: {}\n{}",
                         stdout.join("\n"),
-                        String::from_utf8_lossy(&output.stderr)
+                        log.iter().cloned().collect::<Vec<_>>().join("\n")
                     );
                 }
             }
