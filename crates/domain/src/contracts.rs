@@ -796,7 +796,7 @@ pub async fn add_document(
     let name = document_name(file_name)?;
     let stored = match store.put(body, MAX_DOCUMENT_BYTES).await {
         Ok(stored) => stored,
-        Err(StorageError::TooLarge { .. }) => return Err(Failure::TooLarge),
+        Err(StorageError::TooLarge { limit }) => return Err(Failure::TooLarge(limit)),
         Err(StorageError::Read(e)) => return Err(Failure::Malformed(e.to_string())),
         Err(e) => return Err(Failure::Internal(e.into())),
     };

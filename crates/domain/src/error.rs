@@ -66,7 +66,7 @@ pub enum Failure {
     Conflict(Vec<FieldError>),
     /// 413
     #[error("body too large")]
-    TooLarge,
+    TooLarge(u64),
     /// 429: login locked after repeated failures.
     #[error("locked")]
     Locked,
@@ -121,7 +121,7 @@ impl Failure {
             Failure::Forbidden => "error.forbidden",
             Failure::NotFound => "error.not_found",
             Failure::Conflict(fields) => fields.first().map_or("error.validation", |f| f.key),
-            Failure::TooLarge => "error.body_too_large",
+            Failure::TooLarge(_) => "error.body_too_large",
             Failure::Locked => "error.locked",
             Failure::PinLocked(_) => "error.pin_locked",
             Failure::Upstream { key, .. } => key,
@@ -184,7 +184,7 @@ mod tests {
             Failure::Csrf,
             Failure::Forbidden,
             Failure::NotFound,
-            Failure::TooLarge,
+            Failure::TooLarge(1),
             Failure::Locked,
             Failure::PinLocked(0),
             Failure::Upstream {

@@ -69,6 +69,16 @@ pub fn known(key: &str) -> bool {
     TEXTS.binary_search_by(|(k, _, _)| k.cmp(&key)).is_ok()
 }
 
+/// A size limit as people read it: `50 MB`, `64 KB` (binary units, as the limits are set), or
+/// bytes.
+pub fn size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MB", b >> 20),
+        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KB", b >> 10),
+        b => format!("{b} bytes"),
+    }
+}
+
 /// (key, Japanese, English), sorted by key.
 pub static TEXTS: &[(&str, &str, &str)] = &[
     ("app.name", "Inkan 電子契約", "Inkan e-contracts"),
@@ -848,6 +858,14 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_read_as_people_write_them() {
+        assert_eq!(size(50 << 20), "50 MB");
+        assert_eq!(size(64 << 10), "64 KB");
+        assert_eq!(size(512 << 10), "512 KB");
+        assert_eq!(size(1000), "1000 bytes");
+    }
 
     #[test]
     fn amounts_of_money_are_grouped_by_thousands() {

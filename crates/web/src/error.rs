@@ -67,7 +67,7 @@ fn status(failure: &Failure) -> StatusCode {
         }
         Failure::NotFound => StatusCode::NOT_FOUND,
         Failure::Conflict(_) => StatusCode::CONFLICT,
-        Failure::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Failure::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Failure::Locked => StatusCode::TOO_MANY_REQUESTS,
         Failure::PinLocked(_) => StatusCode::LOCKED,
         Failure::Upstream { .. } => StatusCode::BAD_GATEWAY,
@@ -110,6 +110,9 @@ impl ApiError {
             })
             .collect();
         let mut message = i18n::t(Lang::En, f.key()).to_owned();
+        if let Failure::TooLarge(limit) = f {
+            message = format!("{message} (at most {})", domain::i18n::size(*limit));
+        }
         if let Failure::PinLocked(until) = f {
             message = format!("{message}: until {} (JST)", domain::clock::jst(*until));
         }

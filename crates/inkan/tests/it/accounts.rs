@@ -215,6 +215,10 @@ fn administrators_create_change_and_deactivate_users(backend: Backend) {
         "{:?}",
         a.body
     );
+    assert_eq!(
+        a.body["message"], "The request body is too large (at most 64 KB)",
+        "the limit is named"
+    );
     assert_eq!(users_count(&service), before, "nothing is half-created");
 
     // A user with a generated temporary password receives the account email.

@@ -128,7 +128,7 @@ pub async fn sign(
     let axum::extract::Query(query) = query.map_err(|e| Failure::BadQuery(e.body_text()))?;
     let pdf = body.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            Failure::TooLarge
+            Failure::TooLarge(SIGN_LIMIT as u64)
         } else {
             Failure::Malformed(e.body_text())
         }

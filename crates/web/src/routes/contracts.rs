@@ -353,7 +353,7 @@ pub async fn add_document(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > contracts::MAX_DOCUMENT_BYTES) {
-        return Err(Failure::TooLarge.into());
+        return Err(Failure::TooLarge(contracts::MAX_DOCUMENT_BYTES).into());
     }
     let stream = body
         .into_data_stream()

@@ -338,7 +338,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
 
 fn json_failure(rejection: &JsonRejection) -> Failure {
     match rejection {
-        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Failure::TooLarge,
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            Failure::TooLarge(crate::app::BODY_LIMIT as u64)
+        }
         JsonRejection::MissingJsonContentType(_) => Failure::BadRequest("error.json_content_type"),
         JsonRejection::JsonDataError(e) => Failure::Malformed(e.body_text()),
         JsonRejection::JsonSyntaxError(e) => Failure::Malformed(e.body_text()),

@@ -268,7 +268,7 @@ pub(crate) fn shown_on_form(f: &Failure) -> bool {
             | Failure::Malformed(_)
             | Failure::BadUpload(_)
             | Failure::UnreadablePdf(_)
-            | Failure::TooLarge
+            | Failure::TooLarge(_)
             | Failure::Locked
             | Failure::PinLocked(_)
             | Failure::Upstream { .. }
