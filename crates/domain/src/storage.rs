@@ -54,7 +54,7 @@ const UPLOADS: &str = "uploads";
 /// Where versions are kept.
 const VERSIONS: &str = "versions";
 /// A version's header: this tag, the parent's digest, a space, its length as 20 digits, `\n`.
-const VERSION_TAG: &[u8; 16] = b"inkan-version-1 ";
+const VERSION_TAG: &str = "inkan-version-1 ";
 const VERSION_HEADER: u64 = 16 + 64 + 1 + 20 + 1;
 /// How much of an upload is read (and hashed) at a time.
 const READ_CHUNK: usize = 64 << 10;
@@ -791,12 +791,7 @@ impl Version {
     /// length as 20 digits, a line feed.
     fn header(parent: &Stored) -> Result<Vec<u8>, StorageError> {
         key(&parent.sha256)?;
-        let header = format!(
-            "{}{} {:020}\n",
-            String::from_utf8_lossy(VERSION_TAG),
-            parent.sha256,
-            parent.size
-        );
+        let header = format!("{VERSION_TAG}{} {:020}\n", parent.sha256, parent.size);
         debug_assert_eq!(header.len() as u64, VERSION_HEADER);
         Ok(header.into_bytes())
     }
@@ -805,7 +800,7 @@ impl Version {
         let broken = |why: &str| {
             StorageError::Backend(format!("the version {sha256} is broken: {why}").into())
         };
-        if header.len() as u64 != VERSION_HEADER || !header.starts_with(VERSION_TAG) {
+        if header.len() as u64 != VERSION_HEADER || !header.starts_with(VERSION_TAG.as_bytes()) {
             return Err(broken("no header"));
         }
         let text = std::str::from_utf8(&header[VERSION_TAG.len()..])

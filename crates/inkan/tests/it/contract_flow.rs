@@ -654,7 +654,8 @@ fn twenty_parallel_signers_sign_at_once(backend: Backend) {
     // Each signature kept only what it appended, as a version of the document before it: the
     // 20 versions together are smaller than the final PDF, which holds every one of them (kept
     // whole, each would be larger than the one before).
-    let versions = files_below(&service.app.db.dir.path().join("data/documents/versions"));
+    let versions =
+        crate::support::files_below(&service.app.db.dir.path().join("data/documents/versions"));
     assert_eq!(versions.len(), 20, "{versions:?}");
     let mut kept = 0;
     for version in &versions {
@@ -671,19 +672,6 @@ fn twenty_parallel_signers_sign_at_once(backend: Backend) {
         "{kept} bytes kept for a {}-byte PDF",
         a.bytes.len()
     );
-}
-
-/// The files below `dir`, at any depth.
-fn files_below(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if entry.path().is_dir() {
-            found.extend(files_below(&entry.path()));
-        } else {
-            found.push(entry.path());
-        }
-    }
-    found
 }
 
 #[test]

@@ -170,7 +170,8 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
         listed.body
     );
     // Only the accepted PDF is kept in the store.
-    let kept = walk(&service.app.db.dir.path().join("data/documents/sha256"));
+    let kept =
+        crate::support::files_below(&service.app.db.dir.path().join("data/documents/sha256")).len();
     assert_eq!(kept, 1, "refused uploads leave nothing");
 
     // Fields on the rendered page: each checked against the page and the party.
@@ -278,7 +279,7 @@ fn drafts_and_parties_through_the_api(backend: Backend) {
         204
     );
     assert_eq!(
-        walk(&service.app.db.dir.path().join("data/documents/sha256")),
+        crate::support::files_below(&service.app.db.dir.path().join("data/documents/sha256")).len(),
         0,
         "its bytes go with the last document referring to them"
     );
@@ -344,22 +345,6 @@ fn declared_upload(base: &str, path: &str, api: &crate::service::Api, length: us
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| panic!("{status}"))
-}
-
-/// Files below `dir`, at any depth.
-fn walk(dir: &std::path::Path) -> usize {
-    std::fs::read_dir(dir).map_or(0, |entries| {
-        entries
-            .filter_map(Result::ok)
-            .map(|e| {
-                if e.path().is_dir() {
-                    walk(&e.path())
-                } else {
-                    1
-                }
-            })
-            .sum()
-    })
 }
 
 #[test]

@@ -217,3 +217,16 @@ pub fn multipart_form(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) ->
 pub fn multipart_type() -> String {
     format!("multipart/form-data; boundary={}", crate::seals::BOUNDARY)
 }
+
+/// The files below `dir`, at any depth.
+pub fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if entry.path().is_dir() {
+            found.extend(files_below(&entry.path()));
+        } else {
+            found.push(entry.path());
+        }
+    }
+    found
+}
