@@ -82,7 +82,7 @@ fn open_with(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<
 }
 
 /// HKDF-SHA256 of `ikm` with `salt` and `info`, 32 bytes.
-fn hkdf(salt: &[u8], ikm: &[u8], info: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
+pub(crate) fn hkdf(salt: &[u8], ikm: &[u8], info: &[u8]) -> Result<Zeroizing<[u8; 32]>> {
     let mut out = Zeroizing::new([0u8; 32]);
     Salt::new(HKDF_SHA256, salt)
         .extract(ikm)

@@ -372,10 +372,15 @@ pub async fn initialise(
         tx.rollback().await?;
         return Ok(None);
     }
+    let by = Creation {
+        seal: &db.audit,
+        now,
+        actor: "system",
+        login_url,
+    };
     let created = insert_organisation(
         &mut tx,
-        now,
-        "system",
+        &by,
         OrgKind::Customer,
         org,
         &NewAccount {
@@ -384,7 +389,6 @@ pub async fn initialise(
             roles: RoleSet::only(Role::Administrator),
             password: None,
         },
-        login_url,
     )
     .await
     .map_err(|f| anyhow::anyhow!("{f}"))?;
@@ -515,15 +519,26 @@ pub struct Created {
     pub password: Secret<String>,
 }
 
+/// Who creates an organisation or an account, when, and what goes with it.
+struct Creation<'a> {
+    seal: &'a audit::Seal,
+    now: i64,
+    /// A user id, `system` or `cli`.
+    actor: &'a str,
+    /// Where the account mail sends the new user.
+    login_url: &'a str,
+}
+
 async fn insert_organisation(
     tx: &mut Transaction<'static, Any>,
-    now: i64,
-    actor: &str,
+    by: &Creation<'_>,
     kind: OrgKind,
     org: &OrgName,
     admin: &NewAccount,
-    login_url: &str,
 ) -> Result<Created, Failure> {
+    let Creation {
+        seal, now, actor, ..
+    } = *by;
     let org_id = new_id()?;
     sqlx::query("INSERT INTO organisations (id, name, created_at, kind) VALUES ($1, $2, $3, $4)")
         .bind(&org_id)
@@ -535,6 +550,7 @@ async fn insert_organisation(
         .map_err(|e| unique_violation(e, FieldError::new("name", "error.org_name_taken")))?;
     audit::append(
         tx,
+        seal,
         now,
         &audit::Event {
             org_id: Some(&org_id),
@@ -544,7 +560,7 @@ async fn insert_organisation(
         },
     )
     .await?;
-    let (user, password) = insert_user(tx, now, actor, &org_id, org, admin, login_url).await?;
+    let (user, password) = insert_user(tx, by, &org_id, org, admin).await?;
     Ok(Created {
         org_id,
         user,
@@ -555,13 +571,17 @@ async fn insert_organisation(
 /// Inserts the user, records it, and queues the account email, all in `tx`.
 async fn insert_user(
     tx: &mut Transaction<'static, Any>,
-    now: i64,
-    actor: &str,
+    by: &Creation<'_>,
     org_id: &str,
     org: &OrgName,
     account: &NewAccount,
-    login_url: &str,
 ) -> Result<(User, Secret<String>), Failure> {
+    let Creation {
+        seal,
+        now,
+        actor,
+        login_url,
+    } = *by;
     let password = match &account.password {
         Some(p) => p.clone(),
         None => temporary_password()?,
@@ -598,6 +618,7 @@ async fn insert_user(
     .map_err(|e| unique_violation(e, FieldError::new("email", "error.email_taken")))?;
     audit::append(
         tx,
+        seal,
         now,
         &audit::Event {
             org_id: Some(org_id),
@@ -632,16 +653,13 @@ pub async fn create_user(
 ) -> Result<Created, Failure> {
     let org = organisation_name(db, &admin.org_id).await?;
     let mut tx = db.begin().await?;
-    let (user, password) = insert_user(
-        &mut tx,
+    let by = Creation {
+        seal: &db.audit,
         now,
-        &admin.id,
-        &admin.org_id,
-        &org,
-        account,
+        actor: &admin.id,
         login_url,
-    )
-    .await?;
+    };
+    let (user, password) = insert_user(&mut tx, &by, &admin.org_id, &org, account).await?;
     tx.commit().await?;
     Ok(Created {
         org_id: admin.org_id.clone(),
@@ -660,16 +678,13 @@ pub async fn create_organisation(
     login_url: &str,
 ) -> Result<Created, Failure> {
     let mut tx = db.begin().await?;
-    let created = insert_organisation(
-        &mut tx,
+    let by = Creation {
+        seal: &db.audit,
         now,
-        &operator.id,
-        OrgKind::Customer,
-        org,
-        admin,
+        actor: &operator.id,
         login_url,
-    )
-    .await?;
+    };
+    let created = insert_organisation(&mut tx, &by, OrgKind::Customer, org, admin).await?;
     tx.commit().await?;
     Ok(created)
 }
@@ -689,6 +704,12 @@ pub async fn create_operator(
         roles: RoleSet::only(Role::Operator),
         password: None,
     };
+    let by = Creation {
+        seal: &db.audit,
+        now,
+        actor: "cli",
+        login_url,
+    };
     let mut tx = db.begin().await?;
     let existing = sqlx::query("SELECT id FROM organisations WHERE kind = $1")
         .bind(OrgKind::Operator.as_str())
@@ -697,26 +718,14 @@ pub async fn create_operator(
     let created = match existing {
         Some(row) => {
             let org_id: String = row.try_get("id")?;
-            let (user, password) =
-                insert_user(&mut tx, now, "cli", &org_id, &org, &account, login_url).await?;
+            let (user, password) = insert_user(&mut tx, &by, &org_id, &org, &account).await?;
             Created {
                 org_id,
                 user,
                 password,
             }
         }
-        None => {
-            insert_organisation(
-                &mut tx,
-                now,
-                "cli",
-                OrgKind::Operator,
-                &org,
-                &account,
-                login_url,
-            )
-            .await?
-        }
+        None => insert_organisation(&mut tx, &by, OrgKind::Operator, &org, &account).await?,
     };
     tx.commit().await?;
     Ok(created)
@@ -947,6 +956,7 @@ pub async fn update_user(
     for (action, detail) in events {
         audit::append(
             &mut tx,
+            &db.audit,
             now,
             &audit::Event {
                 org_id: Some(&after.org_id),

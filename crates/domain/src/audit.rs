@@ -1,12 +1,19 @@
-//! The audit log: append-only (the database refuses UPDATE and DELETE on it) and hash-chained.
-//! Each entry's hash covers its content and the previous entry's hash, so editing, removing or
-//! reordering entries breaks the chain, which [`verify`] finds (the whole log) and
-//! [`verify_recent`] checks for the audit screen at the cost of what was appended since.
+//! The audit log: append-only (the database refuses UPDATE, DELETE and REPLACE on it) and
+//! chained: each entry's hash is a MAC, under a key derived from the master key, over its
+//! content and the previous entry's hash, so editing, removing or reordering entries breaks the
+//! chain and nobody without the key can recompute it; anchors recorded in and outside the
+//! database find entries removed from the end ([`chain`]). [`chain::verify`] checks everything,
+//! [`verify_recent`] what the audit screen needs at the cost of what was appended since.
 
-use aws_lc_rs::digest;
+pub mod chain;
+
+use std::collections::BTreeMap;
+
 use sqlx::{Any, Row, Transaction};
 
+use crate::ca_store::Ca;
 use crate::db::Db;
+pub use chain::{Break, Seal, Verified};
 
 /// An entry's columns, in [`entry_from_row`]'s terms.
 const ENTRY_COLUMNS: &str = "seq, at, org_id, actor, action, detail, prev_hash, hash";
@@ -39,26 +46,6 @@ pub struct Entry {
     pub hash: String,
 }
 
-impl Entry {
-    /// SHA-256 over every field but `hash`, each length-prefixed so fields cannot run together.
-    pub fn compute_hash(&self) -> String {
-        let mut ctx = digest::Context::new(&digest::SHA256);
-        ctx.update(b"inkan-audit-v1");
-        let mut field = |bytes: &[u8]| {
-            ctx.update(&(bytes.len() as u64).to_be_bytes());
-            ctx.update(bytes);
-        };
-        field(&self.seq.to_be_bytes());
-        field(&self.at.to_be_bytes());
-        field(self.org_id.as_deref().unwrap_or("\u{0}").as_bytes());
-        field(self.actor.as_deref().unwrap_or("\u{0}").as_bytes());
-        field(self.action.as_bytes());
-        field(self.detail.as_bytes());
-        field(self.prev_hash.as_bytes());
-        hex::encode(ctx.finish().as_ref())
-    }
-}
-
 /// Appends `event` inside the caller's transaction, so it lands with the change it records.
 ///
 /// Several processes may append at once. Appenders queue on a lock held until their
@@ -68,6 +55,7 @@ impl Entry {
 /// writer fails rather than forking the chain.
 pub async fn append(
     tx: &mut Transaction<'static, Any>,
+    seal: &Seal,
     now: i64,
     event: &Event<'_>,
 ) -> Result<Entry, sqlx::Error> {
@@ -93,7 +81,7 @@ pub async fn append(
         prev_hash,
         hash: String::new(),
     };
-    entry.hash = entry.compute_hash();
+    entry.hash = entry.mac(seal);
     sqlx::query(
         "INSERT INTO audit_log (seq, at, org_id, actor, action, detail, prev_hash, hash) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -115,6 +103,7 @@ pub async fn append(
 /// or `system`).
 pub async fn append_for(
     tx: &mut Transaction<'static, Any>,
+    seal: &Seal,
     now: i64,
     user: &crate::accounts::User,
     actor: &str,
@@ -123,6 +112,7 @@ pub async fn append_for(
 ) -> Result<Entry, sqlx::Error> {
     append(
         tx,
+        seal,
         now,
         &Event {
             org_id: Some(&user.org_id),
@@ -330,97 +320,46 @@ fn entry_from_row(row: &sqlx::any::AnyRow) -> Result<Entry, sqlx::Error> {
     })
 }
 
-/// Where the chain breaks.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Break {
-    pub seq: i64,
-    pub reason: String,
-}
-
-/// How many entries a walk reads at a time.
-const PAGE: i64 = 1000;
-
-/// Walks the entries after `from` (a sequence number and its hash; `(0, GENESIS)` for the whole
-/// log), a page at a time; returns the last entry's sequence number and hash and how many were
-/// read, or the first break.
-async fn walk(db: &Db, from: (i64, String)) -> anyhow::Result<Result<((i64, String), u64), Break>> {
-    let (mut last_seq, mut expected_prev) = from;
-    let mut count = 0u64;
-    loop {
-        let rows = sqlx::query(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-        ))
-        .bind(last_seq)
-        .bind(PAGE)
-        .fetch_all(&db.pool)
-        .await?;
-        for row in &rows {
-            let entry = entry_from_row(row)?;
-            if let Err(reason) = check_link(&entry, last_seq + 1, &expected_prev) {
-                return Ok(Err(Break {
-                    seq: entry.seq,
-                    reason: reason.to_owned(),
-                }));
-            }
-            last_seq = entry.seq;
-            expected_prev = entry.hash;
-            count += 1;
-        }
-        if (rows.len() as i64) < PAGE {
-            return Ok(Ok(((last_seq, expected_prev), count)));
-        }
-    }
-}
-
-/// Whether `entry` is the one expected at `seq` after `prev`.
-fn check_link(entry: &Entry, seq: i64, prev: &str) -> Result<(), &'static str> {
-    if entry.seq != seq {
-        Err("an entry is missing before this one")
-    } else if entry.prev_hash != prev {
-        Err("it does not follow the previous entry")
-    } else if entry.compute_hash() != entry.hash {
-        Err("its content was changed")
-    } else {
-        Ok(())
-    }
-}
-
-/// Walks the whole log; returns the number of entries, or the first break.
-pub async fn verify(db: &Db) -> anyhow::Result<Result<u64, Break>> {
-    Ok(walk(db, (0, GENESIS.to_owned()))
-        .await?
-        .map(|(_, count)| count))
-}
-
 /// How often the scheduler walks the whole chain ([`walk_whole_chain_if_due`]).
 const FULL_WALK_SECONDS: i64 = 3600;
 
 /// The audit screen's check, costing what was appended since the last one: the entry the last
-/// check ended on (`audit_checkpoint`) must be unchanged and everything after it must follow.
-/// The whole chain is walked by the scheduler once an hour ([`walk_whole_chain_if_due`]) and by
-/// `inkan admin verify-audit`, so an edit further back is found too. A break, once found, is
-/// kept and reported until the log is repaired by hand.
+/// check ended on (`audit_checkpoint`) and the one the newest anchor covers must be unchanged,
+/// and everything after the former must follow. The whole chain and its anchors are checked by
+/// the scheduler once an hour ([`walk_whole_chain_if_due`]) and by `inkan admin verify-audit`,
+/// so an edit further back is found too. A break, once found, is kept and reported until the log
+/// is repaired by hand.
 pub async fn verify_recent(db: &Db, now: i64) -> anyhow::Result<Result<(), Break>> {
     let checkpoint = sqlx::query(
         "SELECT seq, hash, broken_seq, broken_reason FROM audit_checkpoint WHERE id = 1",
     )
     .fetch_optional(&db.pool)
     .await?;
-    let Some(row) = checkpoint else {
-        // The first check walks everything.
-        return walk_from(db, now, (0, GENESIS.to_owned()), true).await;
+    // The first check walks everything.
+    let (seq, hash) = match &checkpoint {
+        None => (0, GENESIS.to_owned()),
+        Some(row) => {
+            if let Some(seq) = row.try_get::<Option<i64>, _>("broken_seq")? {
+                let reason: Option<String> = row.try_get("broken_reason")?;
+                return Ok(Err(Break {
+                    seq,
+                    reason: reason.unwrap_or_default(),
+                }));
+            }
+            (row.try_get("seq")?, row.try_get("hash")?)
+        }
     };
-    if let Some(seq) = row.try_get::<Option<i64>, _>("broken_seq")? {
-        let reason: Option<String> = row.try_get("broken_reason")?;
-        return Ok(Err(Break {
-            seq,
-            reason: reason.unwrap_or_default(),
-        }));
+    let keyed_from = keyed_from(db, (seq, &hash)).await?;
+    let mut held = vec![(
+        seq,
+        hash.clone(),
+        "the entry last checked was changed or removed".to_owned(),
+    )];
+    if let Some(a) = chain::newest_anchor(db).await? {
+        let reason = format!("the entry checkpoint {} covers was changed or removed", a.n);
+        held.push((a.entries, a.head, reason));
     }
-    let seq: i64 = row.try_get("seq")?;
-    let hash: String = row.try_get("hash")?;
-    if seq > 0 {
-        // The entry the last check ended on, unchanged.
+    for (seq, hash, reason) in held.into_iter().filter(|(seq, ..)| *seq > 0) {
         let stored = sqlx::query(&format!(
             "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"
         ))
@@ -430,25 +369,43 @@ pub async fn verify_recent(db: &Db, now: i64) -> anyhow::Result<Result<(), Break
         let intact = match &stored {
             Some(r) => {
                 let e = entry_from_row(r)?;
-                e.hash == hash && e.compute_hash() == hash
+                e.hash == hash && e.is_genuine(&db.audit, keyed_from)
             }
             None => false,
         };
         if !intact {
-            let b = Break {
-                seq,
-                reason: "the entry last checked was changed or removed".into(),
-            };
-            return record_break(db, now, b).await;
+            return record_break(db, now, Break { seq, reason }).await;
         }
     }
-    walk_from(db, now, (seq, hash), false).await
+    walk_from(db, now, (seq, hash), checkpoint.is_none()).await
 }
 
-/// Walks the whole chain when the last whole walk is an hour old; one process of several
-/// claims it (a conditional update). `None` when it was not due here.
+/// Where MACs begin: as the first anchor says; without one, at `checked` (an entry already
+/// checked) if it carries one, else wherever the walk meets the first.
+async fn keyed_from(db: &Db, checked: (i64, &str)) -> anyhow::Result<Option<i64>> {
+    if let Some(first) = chain::first_anchor(db).await? {
+        return Ok(Some(first.keyed_from));
+    }
+    let (seq, hash) = checked;
+    let stored = sqlx::query(&format!(
+        "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"
+    ))
+    .bind(seq)
+    .fetch_optional(&db.pool)
+    .await?;
+    Ok(match stored {
+        Some(r) if entry_from_row(&r)?.mac(&db.audit) == hash => Some(seq),
+        _ => None,
+    })
+}
+
+/// Checks the whole chain and its anchors when the last whole check is an hour old; one process
+/// of several claims it (a conditional update). Without `ca` (a process without Inkan's CA, in
+/// tests) the anchors' timestamps cannot be checked, and the chain alone is walked. `None` when
+/// it was not due here.
 pub async fn walk_whole_chain_if_due(
     db: &Db,
+    ca: Option<&Ca>,
     now: i64,
 ) -> anyhow::Result<Option<Result<(), Break>>> {
     let claimed = sqlx::query(
@@ -468,9 +425,18 @@ pub async fn walk_whole_chain_if_due(
             return Ok(None);
         }
     }
-    Ok(Some(
-        walk_from(db, now, (0, GENESIS.to_owned()), true).await?,
-    ))
+    let Some(ca) = ca else {
+        return Ok(Some(
+            walk_from(db, now, (0, GENESIS.to_owned()), true).await?,
+        ));
+    };
+    Ok(Some(match chain::verify(db, Some(ca)).await? {
+        Ok(verified) => {
+            record_intact(db, now, verified.last, true).await?;
+            Ok(())
+        }
+        Err(b) => record_break(db, now, b).await?,
+    }))
 }
 
 /// Walks from `from` and records the result: the new end of the checked chain, or the break.
@@ -480,27 +446,39 @@ async fn walk_from(
     from: (i64, String),
     whole: bool,
 ) -> anyhow::Result<Result<(), Break>> {
-    match walk(db, from).await? {
-        Ok(((seq, hash), _)) => {
-            sqlx::query(
-                "INSERT INTO audit_checkpoint (id, seq, hash, full_at, updated_at) \
-                 VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, \
-                 hash = excluded.hash, updated_at = excluded.updated_at \
-                 WHERE audit_checkpoint.seq < excluded.seq",
-            )
-            .bind(seq)
-            .bind(hash)
-            .bind(whole.then_some(now))
-            .bind(now)
-            .execute(&db.pool)
-            .await?;
+    let keyed_from = keyed_from(db, (from.0, &from.1)).await?;
+    match chain::walk(db, from, keyed_from, &BTreeMap::new()).await? {
+        Ok(end) => {
+            record_intact(db, now, end.last, whole).await?;
             Ok(Ok(()))
         }
         Err(b) => record_break(db, now, b).await,
     }
 }
 
-async fn record_break(db: &Db, now: i64, b: Break) -> anyhow::Result<Result<(), Break>> {
+/// Records that the chain was found intact up to `last` (its `seq` and hash).
+async fn record_intact(
+    db: &Db,
+    now: i64,
+    (seq, hash): (i64, String),
+    whole: bool,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO audit_checkpoint (id, seq, hash, full_at, updated_at) \
+         VALUES (1, $1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, \
+         hash = excluded.hash, updated_at = excluded.updated_at \
+         WHERE audit_checkpoint.seq < excluded.seq",
+    )
+    .bind(seq)
+    .bind(hash)
+    .bind(whole.then_some(now))
+    .bind(now)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+pub(crate) async fn record_break(db: &Db, now: i64, b: Break) -> anyhow::Result<Result<(), Break>> {
     tracing::error!(seq = b.seq, reason = %b.reason, "the audit chain is broken");
     sqlx::query(
         "INSERT INTO audit_checkpoint (id, seq, hash, broken_seq, broken_reason, updated_at) \
@@ -540,6 +518,11 @@ mod tests {
         assert_eq!(Kind::parse("everything"), None);
     }
 
+    fn seal() -> Seal {
+        let master = ca::keystore::MasterKey::from_bytes(&[7; 32]).expect("key");
+        Seal::new(&master, std::path::Path::new("unused")).expect("seal")
+    }
+
     fn entry() -> Entry {
         let mut e = Entry {
             seq: 1,
@@ -551,7 +534,7 @@ mod tests {
             prev_hash: GENESIS.into(),
             hash: String::new(),
         };
-        e.hash = e.compute_hash();
+        e.hash = e.mac(&seal());
         e
     }
 
@@ -569,8 +552,23 @@ mod tests {
         for change in changes {
             let mut e = base.clone();
             change(&mut e);
-            assert_ne!(e.compute_hash(), base.hash);
+            assert_ne!(e.mac(&seal()), base.hash);
+            assert_ne!(e.legacy_hash(), base.legacy_hash());
         }
+    }
+
+    #[test]
+    fn the_mac_needs_the_key() {
+        let e = entry();
+        let other = Seal::new(
+            &ca::keystore::MasterKey::from_bytes(&[8; 32]).expect("key"),
+            std::path::Path::new("unused"),
+        )
+        .expect("seal");
+        assert_ne!(e.mac(&other), e.hash);
+        assert_ne!(e.legacy_hash(), e.hash);
+        assert!(e.is_genuine(&seal(), Some(1)));
+        assert!(!e.is_genuine(&other, Some(1)));
     }
 
     #[test]
@@ -581,6 +579,7 @@ mod tests {
         let mut b = entry();
         b.action = "a".into();
         b.detail = "bc".into();
-        assert_ne!(a.compute_hash(), b.compute_hash());
+        assert_ne!(a.mac(&seal()), b.mac(&seal()));
+        assert_ne!(a.legacy_hash(), b.legacy_hash());
     }
 }

@@ -135,6 +135,7 @@ pub async fn login(
             let mut tx = db.begin().await?;
             audit::append(
                 &mut tx,
+                &db.audit,
                 now,
                 &audit::Event {
                     org_id: org,
@@ -152,6 +153,7 @@ pub async fn login(
                 if locked {
                     audit::append(
                         &mut tx,
+                        &db.audit,
                         now,
                         &audit::Event {
                             org_id: org,
@@ -195,6 +197,7 @@ pub async fn login(
     .await?;
     audit::append(
         &mut tx,
+        &db.audit,
         now,
         &audit::Event {
             org_id: Some(&user.org_id),
@@ -276,6 +279,7 @@ async fn record(
     let mut tx = db.begin().await?;
     audit::append(
         &mut tx,
+        &db.audit,
         now,
         &audit::Event {
             org_id: user.map(|u| u.org_id.as_str()),
@@ -341,6 +345,7 @@ pub async fn logout(db: &Db, now: i64, session: &Session) -> Result<(), Failure>
         .await?;
     audit::append(
         &mut tx,
+        &db.audit,
         now,
         &audit::Event {
             org_id: Some(&session.user.org_id),
@@ -403,6 +408,7 @@ pub async fn change_password(
         let mut tx = db.begin().await?;
         audit::append(
             &mut tx,
+            &db.audit,
             now,
             &audit::Event {
                 org_id: Some(&session.user.org_id),
@@ -428,6 +434,7 @@ pub async fn change_password(
         .await?;
     audit::append(
         &mut tx,
+        &db.audit,
         now,
         &audit::Event {
             org_id: Some(&session.user.org_id),
@@ -536,6 +543,7 @@ async fn send_reset(
     mail::send(&mut tx, now, &Addressee::user(user), &notice).await?;
     audit::append(
         &mut tx,
+        &db.audit,
         now,
         &audit::Event {
             org_id: Some(&user.org_id),
@@ -604,6 +612,7 @@ pub async fn reset_password(
         .await?;
     audit::append(
         &mut tx,
+        &db.audit,
         now,
         &audit::Event {
             org_id: Some(&user.org_id),

@@ -113,6 +113,17 @@ pub enum Origin {
     Created,
 }
 
+/// The instance's master key: `INKAN_MASTER_KEY`, else `master.key` in the CA folder, else in
+/// the data folder (written there first when missing).
+pub fn master_key(config: &crate::config::Config) -> anyhow::Result<MasterKey> {
+    let key_dir = config
+        .ca_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.clone());
+    std::fs::create_dir_all(&key_dir).with_context(|| format!("creating {}", key_dir.display()))?;
+    CaDir::new(&key_dir).master_key(true)
+}
+
 /// The service's CA: the database's; else the configured CA folder imported once; else a new
 /// CA (the embedded default's first start), named after the first organisation and reached at
 /// the service's base URL. The master key is `INKAN_MASTER_KEY`, else `master.key` in the CA
@@ -123,12 +134,7 @@ pub async fn for_service(
     config: &crate::config::Config,
     now: i64,
 ) -> anyhow::Result<(Ca, Origin)> {
-    let key_dir = config
-        .ca_dir
-        .clone()
-        .unwrap_or_else(|| config.data_dir.clone());
-    std::fs::create_dir_all(&key_dir).with_context(|| format!("creating {}", key_dir.display()))?;
-    let master = || CaDir::new(&key_dir).master_key(true);
+    let master = || master_key(config);
     if let Some(ca) = Ca::load(db, master()?).await? {
         return Ok((ca, Origin::Loaded));
     }

@@ -590,7 +590,17 @@ pub async fn place_order(
         return Ok((existing, false));
     }
     let mut tx = db.begin().await?;
-    match write_order(&mut tx, now, acting, applicant, idempotency_key, kind).await {
+    match write_order(
+        &mut tx,
+        &db.audit,
+        now,
+        acting,
+        applicant,
+        idempotency_key,
+        kind,
+    )
+    .await
+    {
         Ok(_) => tx.commit().await?,
         Err(Failure::Conflict(fields)) => {
             drop(tx);
@@ -612,6 +622,7 @@ pub async fn place_order(
 /// its re-issue commit together or not at all. Returns the order id.
 pub(crate) async fn place_reissue(
     tx: &mut Transaction<'static, Any>,
+    seal: &audit::Seal,
     now: i64,
     acting: &Acting,
     applicant: &Applicant,
@@ -621,6 +632,7 @@ pub(crate) async fn place_reissue(
     let key = &key[..key.len().min(64)];
     write_order(
         tx,
+        seal,
         now,
         acting,
         applicant,
@@ -634,6 +646,7 @@ pub(crate) async fn place_reissue(
 /// the user, or the same idempotency key, is a conflict.
 async fn write_order(
     tx: &mut Transaction<'static, Any>,
+    seal: &audit::Seal,
     now: i64,
     acting: &Acting,
     applicant: &Applicant,
@@ -715,6 +728,7 @@ async fn write_order(
     .await?;
     audit::append(
         tx,
+        seal,
         now,
         &audit::Event {
             org_id: Some(&user.org_id),
@@ -1223,6 +1237,7 @@ pub async fn approve(
     ] {
         audit::append(
             &mut tx,
+            &db.audit,
             now,
             &audit::Event {
                 org_id: org,
@@ -1317,6 +1332,7 @@ pub async fn reject(
     ] {
         audit::append(
             &mut tx,
+            &db.audit,
             now,
             &audit::Event {
                 org_id: org,
@@ -1511,6 +1527,7 @@ pub async fn send_renewal_notices(db: &Db, now: i64) -> Result<usize, Failure> {
         mail::send(&mut tx, now, &to, &notice).await?;
         audit::append(
             &mut tx,
+            &db.audit,
             now,
             &audit::Event {
                 org_id: Some(&org_id),

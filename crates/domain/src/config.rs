@@ -119,6 +119,11 @@ pub struct Config {
     /// `webhook_retry_seconds`, `INKAN_WEBHOOK_RETRY_SECONDS`: the first retry delay after a
     /// failed webhook delivery; each further failure doubles it, up to an hour, for 24 hours.
     pub webhook_retry_seconds: u64,
+    /// `audit_anchor_seconds`, `INKAN_AUDIT_ANCHOR_SECONDS`: how often the audit chain is
+    /// anchored (a checkpoint signed and timestamped, kept in and outside the database) when
+    /// entries were added; entries removed from the end after the last anchor go unnoticed
+    /// until the next. 1 to 3600, default 600; checked every `scheduler_seconds`.
+    pub audit_anchor_seconds: u64,
     /// `trusted_proxies`, `INKAN_TRUSTED_PROXIES` (comma-separated): the reverse proxies in
     /// front of the service (CIDRs or addresses). A request from one of them is taken to come
     /// from the address its `Forwarded` or `X-Forwarded-For` header names; from anywhere else
@@ -148,6 +153,7 @@ impl Default for Config {
             mail_retry_seconds: 30,
             scheduler_seconds: 60,
             webhook_retry_seconds: 30,
+            audit_anchor_seconds: 600,
             trusted_proxies: Vec::new(),
         }
     }
@@ -176,6 +182,7 @@ struct FileConfig {
     mail_retry_seconds: Option<u64>,
     scheduler_seconds: Option<u64>,
     webhook_retry_seconds: Option<u64>,
+    audit_anchor_seconds: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
 }
 
@@ -288,6 +295,10 @@ impl Config {
             self.webhook_retry_seconds =
                 check_retry(v).map_err(|m| value_error(origin("webhook_retry_seconds"), m))?;
         }
+        if let Some(v) = f.audit_anchor_seconds {
+            self.audit_anchor_seconds =
+                check_retry(v).map_err(|m| value_error(origin("audit_anchor_seconds"), m))?;
+        }
         if let Some(v) = f.trusted_proxies {
             self.trusted_proxies = v
                 .iter()
@@ -388,6 +399,14 @@ impl Config {
             self.webhook_retry_seconds =
                 parsed.map_err(|m| value_error(origin("INKAN_WEBHOOK_RETRY_SECONDS"), m))?;
         }
+        if let Some(v) = get("INKAN_AUDIT_ANCHOR_SECONDS") {
+            let parsed = v
+                .parse()
+                .map_err(|_| format!("'{v}' is not a number of seconds"))
+                .and_then(check_retry);
+            self.audit_anchor_seconds =
+                parsed.map_err(|m| value_error(origin("INKAN_AUDIT_ANCHOR_SECONDS"), m))?;
+        }
         if let Some(v) = get("INKAN_TRUSTED_PROXIES") {
             self.trusted_proxies = v
                 .split(',')
@@ -467,12 +486,13 @@ impl Config {
         };
         out.push_str(&format!(
             "mail_from = \"{}\"\nservice_name = \"{}\"\nmail_retry_seconds = {}\n\
-             scheduler_seconds = {}\nwebhook_retry_seconds = {}\n",
+             scheduler_seconds = {}\nwebhook_retry_seconds = {}\naudit_anchor_seconds = {}\n",
             self.mail_from,
             self.service_name,
             self.mail_retry_seconds,
             self.scheduler_seconds,
-            self.webhook_retry_seconds
+            self.webhook_retry_seconds,
+            self.audit_anchor_seconds
         ));
         out.push_str(&format!(
             "trusted_proxies = [{}]\n",

@@ -234,6 +234,7 @@ pub async fn create_draft(
     .await?;
     record(
         &mut tx,
+        &db.audit,
         now,
         &id,
         &Actor::user(sender),
@@ -713,6 +714,7 @@ pub async fn add_party(
     .await?;
     record(
         &mut tx,
+        &db.audit,
         now,
         contract_id,
         &Actor::user(sender),
@@ -830,6 +832,7 @@ pub async fn add_document(
     .await?;
     record(
         &mut tx,
+        &db.audit,
         now,
         contract_id,
         &Actor::user(sender),
@@ -1087,6 +1090,7 @@ pub async fn add_field(
     .await?;
     record(
         &mut tx,
+        &db.audit,
         now,
         contract_id,
         &Actor::user(sender),
@@ -1215,6 +1219,7 @@ pub async fn change_field(
     .await?;
     record(
         &mut tx,
+        &db.audit,
         now,
         contract_id,
         &Actor::user(sender),
@@ -1458,6 +1463,7 @@ pub async fn set_options(
     }
     record(
         &mut tx,
+        &db.audit,
         now,
         contract_id,
         &Actor::user(sender),
@@ -1604,6 +1610,7 @@ pub async fn change_party(
     .await?;
     record(
         &mut tx,
+        &db.audit,
         now,
         contract_id,
         &Actor::user(sender),
@@ -1803,6 +1810,7 @@ pub async fn remove_party(
         .await?;
     record(
         &mut tx,
+        &db.audit,
         now,
         contract_id,
         &Actor::user(sender),
@@ -1843,6 +1851,7 @@ pub async fn remove_document(
         .await?;
     record(
         &mut tx,
+        &db.audit,
         now,
         contract_id,
         &Actor::user(sender),
@@ -1875,6 +1884,7 @@ pub async fn remove_field(
     }
     record(
         &mut tx,
+        &db.audit,
         now,
         contract_id,
         &Actor::user(sender),
@@ -2008,6 +2018,7 @@ impl Actor {
 /// Appends to the contract's history and to the audit log, on the caller's transaction.
 pub(crate) async fn record(
     tx: &mut Transaction<'static, Any>,
+    seal: &audit::Seal,
     now: i64,
     contract_id: &str,
     actor: &Actor,
@@ -2058,6 +2069,7 @@ pub(crate) async fn record(
     let who = actor.audit_actor();
     audit::append(
         tx,
+        seal,
         now,
         &audit::Event {
             org_id: Some(&actor.org_id),

@@ -2,10 +2,13 @@
 //! `Any` driver, queries written once with `$1` placeholders, which both accept), and the
 //! migrations in `migrations/sqlite` and `migrations/postgres`, run at every start.
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
+use crate::audit::Seal;
 use crate::config::{redact_url, Config};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,11 +17,13 @@ pub enum Backend {
     Postgres,
 }
 
-/// The shared pool. Cheap to clone.
+/// The shared pool, and the key the audit log is sealed with (every change appends to it).
+/// Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    pub audit: Arc<Seal>,
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -33,6 +38,8 @@ impl Db {
                 config.data_dir.display()
             )
         })?;
+        let master = crate::ca_store::master_key(config)?;
+        let audit = Arc::new(Seal::new(&master, &config.data_dir)?);
         sqlx::any::install_default_drivers();
         let url = config.database_url();
         let mut url = url.expose().clone();
@@ -72,7 +79,11 @@ impl Db {
             .connect(&url)
             .await
             .with_context(|| format!("cannot connect to the database {shown}"))?;
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            audit,
+        };
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,

@@ -169,6 +169,7 @@ pub async fn import(
     }
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &actor.id,
@@ -240,6 +241,7 @@ pub async fn remove(db: &Db, now: i64, acting: &Acting, serial: &str) -> Result<
     }
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &actor.id,

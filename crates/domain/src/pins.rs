@@ -216,6 +216,7 @@ async fn count_failure(db: &Db, now: i64, user: &User) -> Result<Failure, Failur
     let locked_until: Option<i64> = row.try_get("locked_until")?;
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &user.id,
@@ -227,6 +228,7 @@ async fn count_failure(db: &Db, now: i64, user: &User) -> Result<Failure, Failur
     if newly_locked {
         audit::append_for(
             &mut tx,
+            &db.audit,
             now,
             user,
             "system",
@@ -303,6 +305,7 @@ pub async fn set(
             }
             audit::append_for(
                 &mut tx,
+                &db.audit,
                 now,
                 user,
                 &actor.id,
@@ -340,6 +343,7 @@ pub async fn set(
             })?;
             audit::append_for(
                 &mut tx,
+                &db.audit,
                 now,
                 user,
                 &actor.id,
@@ -409,6 +413,7 @@ pub async fn bind_held_keys(
         let mut tx = db.begin().await?;
         audit::append_for(
             &mut tx,
+            &db.audit,
             now,
             user,
             "system",
@@ -478,6 +483,7 @@ pub async fn unlock(db: &Db, now: i64, acting: &Acting) -> Result<PinStatus, Fai
     }
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &actor.id,
@@ -557,6 +563,7 @@ pub async fn reset(
     let removed = crate::imported::lose_keys(&mut tx, &user.id).await?;
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &actor.id,
@@ -569,7 +576,10 @@ pub async fn reset(
     let reissue_order = match current.filter(|_| certificates::may_apply(user).is_ok()) {
         Some(serial) => {
             let applicant = certificates::applicant_of(&mut tx, &serial).await?;
-            Some(certificates::place_reissue(&mut tx, now, acting, &applicant, &serial).await?)
+            Some(
+                certificates::place_reissue(&mut tx, &db.audit, now, acting, &applicant, &serial)
+                    .await?,
+            )
         }
         None => {
             let notice = Mail::PinReset {

@@ -288,6 +288,7 @@ pub async fn create_draft(
     .await?;
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &actor.id,
@@ -360,6 +361,7 @@ pub async fn discard_draft(db: &Db, now: i64, acting: &Acting, id: &str) -> Resu
     }
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &actor.id,
@@ -435,6 +437,7 @@ pub async fn save(
         .await?;
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &actor.id,
@@ -515,6 +518,7 @@ pub async fn set_default(db: &Db, now: i64, acting: &Acting, id: &str) -> Result
         .await?;
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &actor.id,
@@ -558,6 +562,7 @@ pub async fn delete(db: &Db, now: i64, acting: &Acting, id: &str) -> Result<(), 
     }
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &actor.id,

@@ -194,6 +194,7 @@ pub async fn update(db: &Db, now: i64, admin: &User, change: &Change) -> Result<
         .map_err(|e| unique_violation(e, FieldError::new("name", "error.org_name_taken")))?;
         audit::append_for(
             &mut tx,
+            &db.audit,
             now,
             admin,
             &admin.id,

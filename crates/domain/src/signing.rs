@@ -582,6 +582,7 @@ pub async fn sign(
     let mut tx = db.begin().await?;
     audit::append_for(
         &mut tx,
+        &db.audit,
         now,
         user,
         &user.id,

@@ -287,6 +287,7 @@ pub async fn create(
     let names: Vec<&str> = events.iter().map(|e| e.as_str()).collect();
     audit::append(
         &mut tx,
+        &db.audit,
         now,
         &audit::Event {
             org_id: Some(&admin.org_id),
@@ -392,6 +393,7 @@ pub async fn delete(db: &Db, now: i64, admin: &User, id: &str) -> Result<(), Fai
     .rows_affected();
     audit::append(
         &mut tx,
+        &db.audit,
         now,
         &audit::Event {
             org_id: Some(&admin.org_id),
@@ -454,6 +456,7 @@ pub async fn ping(db: &Db, now: i64, admin: &User, id: &str) -> Result<Delivery,
     let delivery = enqueue_delivery(&mut tx, now, id, Event::Ping, &data).await?;
     audit::append(
         &mut tx,
+        &db.audit,
         now,
         &audit::Event {
             org_id: Some(&admin.org_id),

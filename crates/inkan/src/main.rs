@@ -76,8 +76,15 @@ enum AdminCommand {
         #[command(flatten)]
         service: ServiceArgs,
     },
-    /// Check the audit log's hash chain; exit 1 if it was tampered with.
+    /// Check the audit log: every entry's MAC and link, and the checkpoints in the database and
+    /// in the data folder's audit-anchors.jsonl; exit 1 if it was tampered with.
     VerifyAudit {
+        #[command(flatten)]
+        service: ServiceArgs,
+    },
+    /// Record a checkpoint of the audit log now (`inkan serve` makes one every
+    /// audit_anchor_seconds), e.g. before a backup.
+    AuditCheckpoint {
         #[command(flatten)]
         service: ServiceArgs,
     },
@@ -314,6 +321,11 @@ fn main() -> ExitCode {
                 runtime()?.block_on(admin_verify_audit(config))
             })
         }
+        Command::Admin(AdminCommand::AuditCheckpoint { service }) => {
+            run_service("admin audit-checkpoint", &service, |config| {
+                runtime()?.block_on(admin_audit_checkpoint(config))
+            })
+        }
         Command::Config(args) => run_service("config", &args, |config| {
             print!("{}", config.describe());
             Ok(())
@@ -390,9 +402,13 @@ async fn admin_create_operator(config: config::Config, email: &str) -> anyhow::R
 
 async fn admin_verify_audit(config: config::Config) -> anyhow::Result<()> {
     let db = db::Db::open(&config).await?;
-    match audit::verify(&db).await? {
-        Ok(n) => {
-            println!("audit log intact: {n} entries");
+    let ca = ca_store::Ca::load(&db, ca_store::master_key(&config)?).await?;
+    match audit::chain::verify(&db, ca.as_ref()).await? {
+        Ok(v) => {
+            println!(
+                "audit log intact: {} entries, {} checkpoints (the last covers {} entries)",
+                v.entries, v.anchors, v.anchored
+            );
             Ok(())
         }
         Err(b) => bail!(
@@ -401,6 +417,27 @@ async fn admin_verify_audit(config: config::Config) -> anyhow::Result<()> {
             b.reason
         ),
     }
+}
+
+async fn admin_audit_checkpoint(config: config::Config) -> anyhow::Result<()> {
+    let db = db::Db::open(&config).await?;
+    let now = clock::Clock::from_env().now();
+    let (ca, _) = ca_store::for_service(&db, &config, now)
+        .await
+        .context("opening Inkan's CA")?;
+    match audit::chain::anchor_if_due(&db, &ca, now, 0).await? {
+        Ok(Some(a)) => println!(
+            "checkpoint {} recorded: {} entries, head {}",
+            a.n, a.entries, a.head
+        ),
+        Ok(None) => println!("nothing to record: the last checkpoint covers every entry"),
+        Err(b) => bail!(
+            "not recorded: the audit log was tampered with at entry {}: {}",
+            b.seq,
+            b.reason
+        ),
+    }
+    Ok(())
 }
 
 /// 3 when the input PDF cannot be read, 1 for other failures (bad key, bad options).

@@ -88,6 +88,15 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
             print_ca_created(&config.base_url());
         }
     }
+    // What the log holds since the last run is anchored at once: a first start's entries (and
+    // an upgraded instance's older ones) do not wait for the first period.
+    match domain::audit::chain::anchor_if_due(&db, &ca, now(), 0).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(b)) => {
+            tracing::error!(seq = b.seq, reason = %b.reason, "the audit log was tampered with")
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "anchoring the audit log failed"),
+    }
     let ca_routes =
         web::routes::ca::router(web::routes::ca::CaSource::Database(ca.clone(), db.clone()));
     let documents = Arc::new(
@@ -106,6 +115,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let work = jobs::work::Work::new(db.clone(), clock.clone(), mailer)
         .with_test_jobs_from_env()
         .with_webhook_retry_seconds(config.webhook_retry_seconds as i64)
+        .with_audit_anchor_seconds(config.audit_anchor_seconds as i64)
         .with_contracts(desk.clone());
     let runner = Arc::new(jobs::Runner::new(db.clone(), clock.clone(), work));
     tokio::spawn(runner.clone().run());

@@ -14,7 +14,10 @@ mod upload;
 
 pub use background::{remove_background, Cutout};
 pub use default_seal::{default_seal, DEFAULT_SEAL_SIZE};
-pub use upload::{check, CheckedImage, Format, SealName, MAX_BYTES, MAX_PIXELS, MAX_SIDE};
+pub use upload::{
+    check, decode_cost, CheckedImage, Format, SealName, MAX_BYTES, MAX_PIXELS, MAX_SIDE,
+    PEAK_BYTES_PER_PIXEL,
+};
 
 /// Why a seal image was refused. [`SealError::code`] gives a stable machine-readable code per
 /// variant; the `Display` text is an English message meant for the person uploading.

@@ -143,6 +143,35 @@ pub fn check(bytes: &[u8], file_name: &str) -> Result<CheckedImage, SealError> {
     })
 }
 
+/// The most memory [`check`] and [`crate::remove_background`] together use per pixel at their
+/// peak: the decoded image converted to RGBA (4 bytes, 7 while an RGB decode is converted),
+/// ink strength as `f32` (4) and the cut-out (up to 4), plus the PNG encoder's buffers.
+pub const PEAK_BYTES_PER_PIXEL: u64 = 14;
+
+/// What checking and lifting `bytes` will take in memory at the peak, in bytes, read from the
+/// image's header without decoding a pixel (so a server can wait for room before it decodes).
+/// The same refusals as [`check`] for what is too big or no image; 0 for a header that does not
+/// read, which [`check`] then refuses.
+pub fn decode_cost(bytes: &[u8]) -> Result<u64, SealError> {
+    if bytes.len() > MAX_BYTES {
+        return Err(SealError::TooLarge {
+            size: bytes.len(),
+            max: MAX_BYTES,
+        });
+    }
+    let format = match image::guess_format(bytes) {
+        Ok(format @ (ImageFormat::Png | ImageFormat::Gif | ImageFormat::Jpeg)) => format,
+        _ => return Err(SealError::NotAnImage),
+    };
+    let mut reader = ImageReader::with_format(Cursor::new(bytes), format);
+    reader.no_limits();
+    let Ok((width, height)) = reader.into_dimensions() else {
+        return Ok(0);
+    };
+    check_dimensions((width, height))?;
+    Ok(u64::from(width) * u64::from(height) * PEAK_BYTES_PER_PIXEL)
+}
+
 fn limits() -> image::Limits {
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_SIDE);

@@ -119,6 +119,7 @@ pub async fn complete(desk: &Desk, clock: &Clock, contract_id: &str) -> anyhow::
     );
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         contract_id,
         &Actor::system(&contract),

@@ -99,6 +99,7 @@ pub async fn send(
         .await?;
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         contract_id,
         &Actor::user(sender).via(via),
@@ -710,6 +711,7 @@ pub async fn view(
         if opened.rows_affected() == 1 {
             record(
                 &mut tx,
+                &desk.db.audit,
                 now,
                 &access.contract.id,
                 &Actor::party(&access.contract, &access.party).via(via),
@@ -828,6 +830,7 @@ pub async fn send_code(desk: &Desk, now: i64, token: &str, via: &Via) -> Result<
     .await?;
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         &access.contract.id,
         &Actor::party(&access.contract, &access.party).via(via),
@@ -906,6 +909,7 @@ pub async fn confirm_code(
         .await?;
         record(
             &mut tx,
+            &desk.db.audit,
             now,
             &access.contract.id,
             &actor,
@@ -939,6 +943,7 @@ pub async fn confirm_code(
     }
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         &access.contract.id,
         &actor,
@@ -975,6 +980,7 @@ pub async fn approve(
     .await?;
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         &access.contract.id,
         &Actor::party(&access.contract, &access.party).via(via),
@@ -1069,6 +1075,7 @@ pub async fn forward(
         .await?;
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         &access.contract.id,
         &Actor::party(&access.contract, &access.party).via(via),
@@ -1178,6 +1185,7 @@ pub async fn decline(
     }
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         &access.contract.id,
         &Actor::party(&access.contract, &access.party).via(via),
@@ -1260,6 +1268,7 @@ pub async fn cancel(
     }
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         contract_id,
         &Actor::user(sender).via(via),
@@ -1320,6 +1329,7 @@ pub async fn remind(
     }
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         contract_id,
         &Actor::user(sender).via(via),
@@ -1447,6 +1457,7 @@ async fn expire(desk: &Desk, now: i64, contract_id: &str) -> anyhow::Result<bool
         .collect();
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         contract_id,
         &Actor::system(&contract),

@@ -278,6 +278,7 @@ pub async fn request(
     };
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         &access.contract.id,
         &Actor::party(&access.contract, &access.party).via(via),
@@ -419,6 +420,7 @@ async fn give_up(db: &Db, now: i64, signature_id: &str, why: &str) -> anyhow::Re
     if let (1, Some(contract)) = (failed.rows_affected(), contract) {
         record(
             &mut tx,
+            &db.audit,
             now,
             &contract_id,
             &Actor::system(&contract),
@@ -595,6 +597,7 @@ async fn sign_now(
     }
     record(
         &mut tx,
+        &desk.db.audit,
         now,
         &contract.id,
         &Actor::party(&contract, &party).via(&order.via),
@@ -840,6 +843,7 @@ pub async fn platform_certificate(desk: &Desk, now: i64, org_id: &str) -> anyhow
     .await?;
     crate::audit::append(
         &mut tx,
+        &desk.db.audit,
         now,
         &crate::audit::Event {
             org_id: Some(org_id),

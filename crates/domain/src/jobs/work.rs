@@ -36,6 +36,8 @@ pub struct Work {
     desk: Option<Arc<Desk>>,
     /// The first retry delay of a webhook delivery (`webhook_retry_seconds`).
     webhook_retry_seconds: i64,
+    /// How often the audit chain is anchored (`audit_anchor_seconds`).
+    audit_anchor_seconds: i64,
 }
 
 impl Work {
@@ -47,12 +49,19 @@ impl Work {
             test_jobs: false,
             desk: None,
             webhook_retry_seconds: DEFAULT_RETRY_SECONDS,
+            audit_anchor_seconds: crate::audit::chain::ANCHOR_SECONDS,
         }
     }
 
     /// The first retry delay of webhook deliveries (`webhook_retry_seconds`; 30 s unless set).
     pub fn with_webhook_retry_seconds(mut self, seconds: i64) -> Self {
         self.webhook_retry_seconds = seconds.max(1);
+        self
+    }
+
+    /// How often the audit chain is anchored (`audit_anchor_seconds`; ten minutes unless set).
+    pub fn with_audit_anchor_seconds(mut self, seconds: i64) -> Self {
+        self.audit_anchor_seconds = seconds.max(1);
         self
     }
 
@@ -149,8 +158,17 @@ impl Handler for Work {
                 Ok(())
             }
             Kind::AuditWalk => {
-                // A break it finds is logged and kept for the audit screen; the walk succeeded.
-                crate::audit::walk_whole_chain_if_due(&self.db, now)
+                // A break either finds is logged and kept for the audit screen; the job
+                // succeeded.
+                let ca = self.desk.as_deref().map(|desk| &*desk.ca);
+                if let Some(ca) = ca {
+                    let every = self.audit_anchor_seconds;
+                    // A break is recorded for the audit screen and logged there.
+                    let _ = crate::audit::chain::anchor_if_due(&self.db, ca, now, every)
+                        .await
+                        .context("anchoring the audit chain")?;
+                }
+                crate::audit::walk_whole_chain_if_due(&self.db, ca, now)
                     .await
                     .context("walking the audit chain")?;
                 Ok(())
@@ -242,11 +260,16 @@ pub async fn schedule(db: &Db, now: i64, every: i64) -> anyhow::Result<usize> {
     Ok(created)
 }
 
-/// The scheduler of every `inkan serve` process: [`schedule`] every `every` seconds.
+/// The scheduler of every `inkan serve` process: [`schedule`] every `every` seconds, and this
+/// host's copy of the audit chain's anchors brought up to date.
 pub async fn run_scheduler(db: Db, clock: Clock, every: i64) {
     loop {
         if let Err(e) = schedule(&db, clock.now(), every).await {
             tracing::warn!(error = %format!("{e:#}"), "scheduling periodic jobs failed; retrying");
+        }
+        // Whichever process made them, this host's data folder keeps a copy of the anchors.
+        if let Err(e) = crate::audit::chain::sync_file(&db).await {
+            tracing::warn!(error = %format!("{e:#}"), "copying audit checkpoints failed; retrying");
         }
         tokio::time::sleep(Duration::from_secs(every.max(1) as u64)).await;
     }

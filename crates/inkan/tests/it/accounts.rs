@@ -710,6 +710,14 @@ fn audit_screen_reports_an_edit_of_the_last_checked_entry(backend: Backend) {
     let Some(service) = Service::start(backend) else {
         return;
     };
+    // The first start anchored the log, in the database and in the data folder.
+    assert_eq!(
+        service.app.db.count("SELECT COUNT(*) FROM audit_anchors"),
+        1
+    );
+    let copy = service.app.db.dir.path().join("data/audit-anchors.jsonl");
+    let copy = std::fs::read_to_string(&copy).expect("the data folder keeps a copy");
+    assert!(copy.starts_with("{\"n\":1,"), "{copy}");
     let mut admin = service.admin();
     assert_eq!(admin.get("/api/audit").body["chain_intact"], true);
     service.user(&mut admin, "audit1@example.jp", &["signer"], "Audit2026x");
@@ -763,7 +771,9 @@ fn audit_screen_walks_the_whole_chain_every_hour() {
     let mut admin = service.admin();
     service.user(&mut admin, "audit2@example.jp", &["signer"], "Audit2026x");
     assert_eq!(admin.get("/api/audit").body["chain_intact"], true);
-    crate::serve::tamper_audit_entry(&service.app.db, Backend::Sqlite, 2);
+    // The first entry: neither the last one checked nor the one the first start's checkpoint
+    // covers (the screen checks both each time).
+    crate::serve::tamper_audit_entry(&service.app.db, Backend::Sqlite, 1);
     assert_eq!(
         admin.get("/api/audit").body["chain_intact"],
         true,

@@ -713,6 +713,29 @@ fn audit_tampering_is_detected(backend: Backend) {
         .output()
         .expect("runs"));
     assert!(text(&out).contains("intact: 2 entries"), "{}", text(&out));
+    let out = ok(db
+        .command(&["admin", "audit-checkpoint"])
+        .output()
+        .expect("runs"));
+    assert!(
+        text(&out).contains("checkpoint 1 recorded: 2 entries"),
+        "{}",
+        text(&out)
+    );
+    let out = ok(db
+        .command(&["admin", "verify-audit"])
+        .output()
+        .expect("runs"));
+    assert!(
+        text(&out).contains("2 entries, 1 checkpoints (the last covers 2 entries)"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        std::fs::read_to_string(db.dir.path().join("data/audit-anchors.jsonl"))
+            .expect("the data folder keeps a copy")
+            .contains("\"n\":1"),
+    );
 
     // The database itself refuses to change the log.
     let refused = db.with_conn(|c| {
@@ -735,6 +758,13 @@ fn audit_tampering_is_detected(backend: Backend) {
         .expect("runs");
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("entry 2"), "{}", text(&out));
+    // No checkpoint is recorded over it.
+    let out = db
+        .command(&["admin", "audit-checkpoint"])
+        .output()
+        .expect("runs");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("not recorded"), "{}", text(&out));
 }
 
 #[test]

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use image::{Rgba, RgbaImage};
 use scan::{Scene, Spec, Truth};
 use seal::{
-    check, default_seal, remove_background, Format, SealError, DEFAULT_SEAL_SIZE, MAX_BYTES,
+    check, decode_cost, default_seal, remove_background, Format, SealError, DEFAULT_SEAL_SIZE,
+    MAX_BYTES, PEAK_BYTES_PER_PIXEL,
 };
 
 fn code<T: std::fmt::Debug>(result: Result<T, SealError>) -> &'static str {
@@ -390,6 +391,29 @@ fn decompression_bomb_is_refused_from_its_header() {
     jpeg[sof + 5..sof + 7].copy_from_slice(&65_000u16.to_be_bytes());
     jpeg[sof + 7..sof + 9].copy_from_slice(&65_000u16.to_be_bytes());
     assert_eq!(code(check(&jpeg, "bomb.jpg")), "too_many_pixels");
+}
+
+#[test]
+fn the_decode_cost_is_read_from_the_header_and_refuses_what_check_refuses() {
+    assert_eq!(
+        decode_cost(&png_claiming(4000, 3000)).expect("a cost"),
+        4000 * 3000 * PEAK_BYTES_PER_PIXEL
+    );
+    assert_eq!(
+        code(decode_cost(&png_claiming(50_000, 50_000))),
+        "too_many_pixels"
+    );
+    assert_eq!(code(decode_cost(b"hello")), "not_an_image");
+    assert_eq!(code(decode_cost(&vec![0u8; MAX_BYTES + 1])), "too_large");
+    let jpeg = scan::jpeg(&scan::generate(&Spec::new(64, 48, 5)).image, 70);
+    assert_eq!(
+        decode_cost(&jpeg).expect("a cost"),
+        64 * 48 * PEAK_BYTES_PER_PIXEL
+    );
+    assert_eq!(
+        decode_cost(&gif(1)).expect("a cost"),
+        32 * 32 * PEAK_BYTES_PER_PIXEL
+    );
 }
 
 fn gif(frames: usize) -> Vec<u8> {

@@ -113,7 +113,7 @@ export class PdfPages {
       element.append(canvas, overlay);
       container.append(element);
       // `base` is the page's viewport at scale 1: its size in points, turned by /Rotate.
-      this.pages.push({ n, element, canvas, overlay, proxy: null, base: null, task: null, painted: 0, done: null });
+      this.pages.push({ n, element, canvas, overlay, proxy: null, base: null, task: null, painted: 0, done: null, failed: null });
     }
     this.visible = new Set();
     this.observer = new IntersectionObserver((entries) => this.#seen(entries), { rootMargin: AHEAD });
@@ -151,8 +151,9 @@ export class PdfPages {
       if (entry.isIntersecting) {
         this.visible.add(page);
         this.#paint(page);
-      } else {
-        this.visible.delete(page);
+      } else if (this.visible.delete(page)) {
+        // Only a page leaving the screen's reach is freed: the observer's first report on a
+        // page that was never near it must not cancel a render(n) asked for meanwhile.
         this.#free(page);
       }
     }
@@ -183,6 +184,7 @@ export class PdfPages {
     if (page.painted === width) return page.done;
     page.task?.cancel();
     page.painted = width;
+    page.failed = null;
     // Painted off screen, then swapped in: a canvas resized in place blinks white.
     const canvas = document.createElement("canvas");
     canvas.width = width;
@@ -200,6 +202,7 @@ export class PdfPages {
       (e) => {
         if (e?.name === "RenderingCancelledException") return;
         page.painted = 0;
+        page.failed = e;
         console.error(`page ${page.n}:`, e);
       },
     ).finally(() => {
@@ -221,7 +224,15 @@ export class PdfPages {
   /** Renders page `n` now, wherever it is (resolves when painted). */
   async render(n) {
     await this.laidOut;
-    return this.#paint(this.pages[n - 1]);
+    const page = this.pages[n - 1];
+    // A paint cancelled on the way (the width changed, the page was freed) resolves unpainted:
+    // paint again until the page shows at its current width.
+    for (;;) {
+      const done = this.#paint(page);
+      await done;
+      if (page.failed) throw page.failed;
+      if (page.done === done && !page.task && page.painted) return;
+    }
   }
 
   /** The page's viewport at scale 1, once laid out. */
