@@ -448,8 +448,19 @@ pub async fn change_password(
     Ok(())
 }
 
+/// A password-reset request, as queued for [`carry_out_reset`].
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct ResetRequest {
+    pub email: String,
+    pub base_url: String,
+    /// Where the request came from (for the audit log).
+    pub address: String,
+}
+
 /// Emails a one-time reset link to `email` if it belongs to an active user. Answers the same
-/// either way.
+/// either way, in the same time: the request is only checked for form and queued (one job row,
+/// whatever the address), and the job looks the address up and mails the link
+/// ([`carry_out_reset`]).
 pub async fn request_reset(
     db: &Db,
     now: i64,
@@ -461,6 +472,29 @@ pub async fn request_reset(
         return Err(Failure::invalid("email", "error.required"));
     }
     let email = Email::parse(email).map_err(|e| Failure::Invalid(vec![e.on("email")]))?;
+    let request = ResetRequest {
+        email: email.as_str().to_owned(),
+        base_url: base_url.to_owned(),
+        address: client.address.clone(),
+    };
+    let job = crate::jobs::NewJob::new(
+        crate::jobs::Kind::PasswordReset,
+        serde_json::to_value(&request).map_err(anyhow::Error::from)?,
+    );
+    crate::jobs::enqueue(&db.pool, now, &job).await?;
+    Ok(())
+}
+
+/// Looks up a queued reset request's address and mails a link to each active account with it
+/// (one per organisation), within the hourly limit; records what was done in the audit log.
+pub async fn carry_out_reset(db: &Db, now: i64, request: &ResetRequest) -> Result<(), Failure> {
+    let email = Email::parse(&request.email).map_err(|e| Failure::Invalid(vec![e.on("email")]))?;
+    let (base_url, client) = (
+        request.base_url.as_str(),
+        &Client {
+            address: request.address.clone(),
+        },
+    );
     let rows = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE email = $1 ORDER BY created_at, id"
     ))

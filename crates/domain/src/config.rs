@@ -124,6 +124,10 @@ pub struct Config {
     /// entries were added; entries removed from the end after the last anchor go unnoticed
     /// until the next. 1 to 3600, default 600; checked every `scheduler_seconds`.
     pub audit_anchor_seconds: u64,
+    /// `seal_decode_budget_mb`, `INKAN_SEAL_DECODE_BUDGET_MB`: how much memory seal uploads may
+    /// take at once while they are decoded and lifted (a 16-megapixel image takes about 215 MB;
+    /// more at once wait their turn). 16 to 65536, default 256.
+    pub seal_decode_budget_mb: u32,
     /// `trusted_proxies`, `INKAN_TRUSTED_PROXIES` (comma-separated): the reverse proxies in
     /// front of the service (CIDRs or addresses). A request from one of them is taken to come
     /// from the address its `Forwarded` or `X-Forwarded-For` header names; from anywhere else
@@ -154,6 +158,7 @@ impl Default for Config {
             scheduler_seconds: 60,
             webhook_retry_seconds: 30,
             audit_anchor_seconds: 600,
+            seal_decode_budget_mb: 256,
             trusted_proxies: Vec::new(),
         }
     }
@@ -183,6 +188,7 @@ struct FileConfig {
     scheduler_seconds: Option<u64>,
     webhook_retry_seconds: Option<u64>,
     audit_anchor_seconds: Option<u64>,
+    seal_decode_budget_mb: Option<u64>,
     trusted_proxies: Option<Vec<String>>,
 }
 
@@ -299,6 +305,10 @@ impl Config {
             self.audit_anchor_seconds =
                 check_retry(v).map_err(|m| value_error(origin("audit_anchor_seconds"), m))?;
         }
+        if let Some(v) = f.seal_decode_budget_mb {
+            self.seal_decode_budget_mb =
+                check_budget(v).map_err(|m| value_error(origin("seal_decode_budget_mb"), m))?;
+        }
         if let Some(v) = f.trusted_proxies {
             self.trusted_proxies = v
                 .iter()
@@ -407,6 +417,14 @@ impl Config {
             self.audit_anchor_seconds =
                 parsed.map_err(|m| value_error(origin("INKAN_AUDIT_ANCHOR_SECONDS"), m))?;
         }
+        if let Some(v) = get("INKAN_SEAL_DECODE_BUDGET_MB") {
+            let parsed = v
+                .parse()
+                .map_err(|_| format!("'{v}' is not a number of megabytes"))
+                .and_then(check_budget);
+            self.seal_decode_budget_mb =
+                parsed.map_err(|m| value_error(origin("INKAN_SEAL_DECODE_BUDGET_MB"), m))?;
+        }
         if let Some(v) = get("INKAN_TRUSTED_PROXIES") {
             self.trusted_proxies = v
                 .split(',')
@@ -486,13 +504,14 @@ impl Config {
         };
         out.push_str(&format!(
             "mail_from = \"{}\"\nservice_name = \"{}\"\nmail_retry_seconds = {}\n\
-             scheduler_seconds = {}\nwebhook_retry_seconds = {}\naudit_anchor_seconds = {}\n",
+             scheduler_seconds = {}\nwebhook_retry_seconds = {}\naudit_anchor_seconds = {}\nseal_decode_budget_mb = {}\n",
             self.mail_from,
             self.service_name,
             self.mail_retry_seconds,
             self.scheduler_seconds,
             self.webhook_retry_seconds,
-            self.audit_anchor_seconds
+            self.audit_anchor_seconds,
+            self.seal_decode_budget_mb
         ));
         out.push_str(&format!(
             "trusted_proxies = [{}]\n",
@@ -646,6 +665,13 @@ fn parse_mail_from(v: &str) -> Result<String, String> {
     v.parse::<lettre::message::Mailbox>()
         .map(|_| v.trim().to_owned())
         .map_err(|_| format!("'{v}' is not a sender such as Inkan <noreply@example.com>"))
+}
+
+fn check_budget(v: u64) -> Result<u32, String> {
+    match u32::try_from(v) {
+        Ok(mb) if (16..=65536).contains(&mb) => Ok(mb),
+        _ => Err(format!("{v} is not between 16 and 65536 megabytes")),
+    }
 }
 
 fn check_retry(v: u64) -> Result<u64, String> {

@@ -57,6 +57,9 @@ crate::db::stored_text! {
         /// POSTs one webhook delivery to its endpoint (payload: `{"delivery": …}`), retrying
         /// for 24 hours (see [`crate::webhooks`]).
         WebhookDelivery = "webhook_delivery",
+        /// Looks up a password-reset request's address and mails the link (payload: an
+        /// [`crate::auth::ResetRequest`]).
+        PasswordReset = "password_reset",
         /// Tests only: run by the service only with `INKAN_TEST_JOBS=1` (see [`work`]), and by
         /// the test's own handlers in the domain tests.
         Test = "test",

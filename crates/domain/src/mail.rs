@@ -1049,15 +1049,14 @@ mod tests {
         let client = crate::auth::Client {
             address: "127.0.0.1".into(),
         };
-        crate::auth::request_reset(
-            &db,
-            10,
-            "kanri@example.jp",
-            "https://sign.example.jp",
-            &client,
-        )
-        .await
-        .expect("reset");
+        let request = crate::auth::ResetRequest {
+            email: "kanri@example.jp".into(),
+            base_url: "https://sign.example.jp".into(),
+            address: client.address.clone(),
+        };
+        crate::auth::carry_out_reset(&db, 10, &request)
+            .await
+            .expect("reset");
         let rows = sqlx::query("SELECT subject, body_text FROM outbox ORDER BY created_at")
             .fetch_all(&db.pool)
             .await

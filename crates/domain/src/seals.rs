@@ -7,6 +7,7 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use crate::accounts::{new_id, Role, User};
 use crate::acting::Acting;
@@ -218,11 +219,42 @@ fn limit_reached(field: &'static str) -> Failure {
     Failure::Conflict(vec![FieldError::new(field, "error.seal_limit")])
 }
 
+/// How much memory seal uploads may take at once while they are decoded and lifted
+/// (`seal_decode_budget_mb`). An upload reserves its cost ([`seal::decode_cost`], read from its
+/// header) and waits until it fits, so many large uploads at once take turns instead of taking
+/// the server's memory; one costing more than the whole budget waits to run alone.
+#[derive(Debug)]
+pub struct DecodeBudget {
+    megabytes: Semaphore,
+    total: u32,
+}
+
+impl DecodeBudget {
+    pub fn new(megabytes: u32) -> Self {
+        let total = megabytes.max(1);
+        Self {
+            megabytes: Semaphore::new(total as usize),
+            total,
+        }
+    }
+
+    /// Waits until `bytes` fit, and holds them until the returned permit is dropped.
+    async fn reserve(&self, bytes: u64) -> SemaphorePermit<'_> {
+        let megabytes = bytes.div_ceil(1 << 20).clamp(1, u64::from(self.total)) as u32;
+        match self.megabytes.acquire_many(megabytes).await {
+            Ok(permit) => permit,
+            Err(_) => unreachable!("the budget's semaphore is never closed"),
+        }
+    }
+}
+
 /// Checks an upload for `user` (made by `actor`: the user or an administrator) and stores it as
 /// a draft: the original and the transparent PNG lifted from it. Refused, storing nothing, when
-/// the image is not acceptable or the user already has [`MAX_SEALS`] seals.
+/// the image is not acceptable or the user already has [`MAX_SEALS`] seals. Decoding waits for
+/// room in `budget`.
 pub async fn create_draft(
     db: &Db,
+    budget: &DecodeBudget,
     now: i64,
     acting: &Acting,
     bytes: Vec<u8>,
@@ -234,20 +266,25 @@ pub async fn create_draft(
     if seal_count(&db.pool, user).await? >= MAX_SEALS {
         return Err(limit_reached("file"));
     }
+    let cost = seal::decode_cost(&bytes).map_err(|e| image_failure(&e))?;
+    let reserved = budget.reserve(cost).await;
     let file_name = file_name.to_owned();
-    let (bytes, checked, cutout) = tokio::task::spawn_blocking(move || {
+    let (bytes, name, format, cutout) = tokio::task::spawn_blocking(move || {
         let checked = seal::check(&bytes, &file_name)?;
         let cutout = seal::remove_background(&checked)?;
-        Ok::<_, seal::SealError>((bytes, checked, cutout))
+        // The decoded pixels go here, before the budget is given back.
+        let (name, format) = (checked.name().as_str().to_owned(), checked.format());
+        Ok::<_, seal::SealError>((bytes, name, format, cutout))
     })
     .await
     .map_err(|e| Failure::Internal(e.into()))?
     .map_err(|e| image_failure(&e))?;
+    drop(reserved);
     let draft = Draft {
         id: new_id()?,
         user_id: user.id.clone(),
-        name: checked.name().as_str().to_owned(),
-        media_type: media_type(checked.format()).to_owned(),
+        name,
+        media_type: media_type(format).to_owned(),
         width: i64::from(cutout.width),
         height: i64::from(cutout.height),
         created_at: now,
@@ -620,7 +657,33 @@ pub async fn sweep_drafts(db: &Db, now: i64) -> Result<u64, Failure> {
 
 #[cfg(test)]
 mod tests {
+    use futures_util::FutureExt as _;
+
     use super::*;
+
+    const MB: u64 = 1 << 20;
+
+    #[test]
+    fn uploads_wait_until_their_cost_fits_the_budget() {
+        let budget = DecodeBudget::new(100);
+        let first = budget.reserve(80 * MB).now_or_never().expect("fits");
+        assert!(budget.reserve(30 * MB).now_or_never().is_none(), "waits");
+        let small = budget
+            .reserve(20 * MB)
+            .now_or_never()
+            .expect("fits beside it");
+        drop(first);
+        let second = budget.reserve(30 * MB).now_or_never().expect("fits now");
+        drop((small, second));
+        // More than the whole budget: clamped, so it runs alone rather than never.
+        let huge = budget.reserve(500 * MB).now_or_never().expect("alone");
+        assert!(
+            budget.reserve(1).now_or_never().is_none(),
+            "nothing beside it"
+        );
+        drop(huge);
+        assert!(budget.reserve(1).now_or_never().is_some());
+    }
 
     #[test]
     fn a_seal_name_is_trimmed_and_checked() {

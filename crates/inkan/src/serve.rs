@@ -128,6 +128,9 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let seal_budget = Arc::new(domain::seals::DecodeBudget::new(
+        config.seal_decode_budget_mb,
+    ));
     let state = AppState {
         db,
         config: Arc::new(config),
@@ -137,6 +140,7 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
         documents,
         desk,
         jobs: runner,
+        seal_budget,
     };
     let app = router(state, Some(ca_routes));
     tracing::info!(%addr, "listening");

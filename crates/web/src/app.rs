@@ -32,6 +32,8 @@ pub struct AppState {
     /// The job runner, for a request that runs the job it just enqueued at once (a party's
     /// signature).
     pub jobs: Arc<domain::jobs::Runner<domain::jobs::work::Work>>,
+    /// The memory seal uploads may take at once while decoded (`seal_decode_budget_mb`).
+    pub seal_budget: Arc<domain::seals::DecodeBudget>,
 }
 
 impl AppState {

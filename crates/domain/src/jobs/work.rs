@@ -193,6 +193,12 @@ impl Handler for Work {
                 let retry_seconds = self.webhook_retry_seconds;
                 webhooks::deliver(&self.db, now, &p.delivery, job.attempt, retry_seconds).await
             }
+            Kind::PasswordReset => {
+                let request: crate::auth::ResetRequest = job.payload()?;
+                crate::auth::carry_out_reset(&self.db, now, &request)
+                    .await
+                    .context("answering a password-reset request")
+            }
             Kind::Test if self.test_jobs => test_job(job).await,
             Kind::Test => Err(super::Permanent("test jobs are not enabled".into()).into()),
         }

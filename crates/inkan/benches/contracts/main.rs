@@ -9,7 +9,10 @@
 //! 2. one certificate signature (`POST /api/party/{token}/sign`, PAdES B-T, P-256) over HTTP
 //!    against its in-process floor (SHA-256 of the file + the private-key signature + a
 //!    timestamp from Inkan's TSA), without and with a signing PIN, split by the server's log;
-//! 3. the server's peak RSS (VmHWM) while 20 signers sign one 50 MB contract at once.
+//! 3. the server's peak RSS (VmHWM) while 20 signers sign one 50 MB contract at once;
+//! 4. the server's peak RSS and `/healthz` latency while 20 seal images of 16 megapixels are
+//!    uploaded at once, with the default decoding budget and with none to speak of;
+//! 5. password-reset answers for a registered and an unknown address, 200 alternating.
 //!
 //! A benchmark, not a test: it checks that every step worked, never how long it took. Run with
 //! `cargo bench -p inkan --bench contracts`; sizes and counts come from the environment (see
@@ -21,6 +24,8 @@ mod figures;
 mod memory;
 mod outbox;
 mod pdf;
+mod reset;
+mod seals;
 mod server;
 mod signature;
 mod throughput;
@@ -36,7 +41,7 @@ pub const PATIENCE: Duration = Duration::from_secs(600);
 /// Sizes and counts, each overridable by an environment variable.
 #[derive(Debug)]
 pub struct Knobs {
-    /// `INKAN_BENCH_PARTS`: any of `throughput,signature,memory` (default all three).
+    /// `INKAN_BENCH_PARTS`: any of `throughput,signature,memory,seals,reset` (default all).
     pub parts: Vec<String>,
     /// `INKAN_BENCH_CONTRACTS`: contracts per throughput run with internal signers (20).
     pub contracts: usize,
@@ -54,6 +59,10 @@ pub struct Knobs {
     pub big_samples: usize,
     /// `INKAN_BENCH_SIGNERS`: concurrent signers in the memory run (20).
     pub signers: usize,
+    /// `INKAN_BENCH_SEAL_UPLOADS`: concurrent 16-megapixel seal uploads (20).
+    pub seal_uploads: usize,
+    /// `INKAN_BENCH_RESET_REQUESTS`: password-reset requests in the timing run (200).
+    pub reset_requests: usize,
     /// `INKAN_BENCH_POSTGRES_URL`: a PostgreSQL server's admin database (trust auth), where a
     /// fresh database is made for the throughput runs; `INKAN_BENCH_POSTGRES=0` skips them.
     pub postgres: Option<String>,
@@ -73,7 +82,7 @@ impl Knobs {
     fn from_env() -> Self {
         let parts = env_or(
             "INKAN_BENCH_PARTS",
-            "throughput,signature,memory".to_string(),
+            "throughput,signature,memory,seals,reset".to_string(),
         )
         .split(',')
         .map(|p| p.trim().to_owned())
@@ -97,6 +106,8 @@ impl Knobs {
             sign_samples: env_or("INKAN_BENCH_SIGN_SAMPLES", 5usize).max(1),
             big_samples: env_or("INKAN_BENCH_BIG_SAMPLES", 3usize).max(1),
             signers: env_or("INKAN_BENCH_SIGNERS", 20usize).max(1),
+            seal_uploads: env_or("INKAN_BENCH_SEAL_UPLOADS", 20usize).max(1),
+            reset_requests: env_or("INKAN_BENCH_RESET_REQUESTS", 200usize).max(4),
             postgres,
         }
     }
@@ -123,6 +134,12 @@ fn main() {
     }
     if knobs.wants("memory") {
         report.extend(memory::run(&knobs, &big));
+    }
+    if knobs.wants("seals") {
+        report.extend(seals::run(&knobs));
+    }
+    if knobs.wants("reset") {
+        report.extend(reset::run(&knobs));
     }
     report.push(format!(
         "bench took {:.0} s; load average now {}",

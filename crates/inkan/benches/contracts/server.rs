@@ -169,6 +169,11 @@ impl Server {
     /// Starts the server on SQLite in its data folder, or on `database_url`; returns once
     /// `/healthz` answers.
     pub fn start(database_url: Option<&str>) -> Self {
+        Self::start_with(database_url, &[])
+    }
+
+    /// [`Server::start`] with settings of its own in `extra` (environment variables).
+    pub fn start_with(database_url: Option<&str>, extra: &[(String, String)]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("inkan-bench-")
             .tempdir()
@@ -187,6 +192,7 @@ impl Server {
         if let Some(url) = database_url {
             env.push(("DATABASE_URL".into(), url.to_owned()));
         }
+        env.extend(extra.iter().cloned());
         let mut child = inkan(dir.path(), &env)
             .arg("serve")
             .env("INKAN_LISTEN", &listen)

@@ -163,7 +163,16 @@ async fn upload(
     let result = async {
         let acting = acting_for(&state, &session, &for_user).await?;
         let (bytes, file_name) = file?;
-        seals::create_draft(&state.db, state.clock.now(), &acting, bytes, &file_name).await
+        let now = state.clock.now();
+        seals::create_draft(
+            &state.db,
+            &state.seal_budget,
+            now,
+            &acting,
+            bytes,
+            &file_name,
+        )
+        .await
     }
     .await;
     match result {

@@ -294,7 +294,15 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<DraftView>), HttpFailure> {
     let acting = acting.admit(seals::holder)?;
     let (bytes, file_name) = read_upload(multipart, |_, _| {}).await?;
-    let draft = seals::create_draft(&state.db, state.clock.now(), &acting, bytes, &file_name);
+    let now = state.clock.now();
+    let draft = seals::create_draft(
+        &state.db,
+        &state.seal_budget,
+        now,
+        &acting,
+        bytes,
+        &file_name,
+    );
     let draft = DraftView::new(&draft.await?, &base_path(acting.named()));
     Ok((StatusCode::CREATED, Json(draft)))
 }
