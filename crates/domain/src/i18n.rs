@@ -71,6 +71,14 @@ pub fn known(key: &str) -> bool {
 
 /// A size limit as people read it: `50 MB`, `64 KB` (binary units, as the limits are set), or
 /// bytes.
+/// The limit a body went over, to follow a message: 「（最大 64 KB）」, " (at most 64 KB)".
+pub fn at_most(lang: Lang, bytes: u64) -> String {
+    match lang {
+        Lang::Ja => format!("（最大 {}）", size(bytes)),
+        Lang::En => format!(" (at most {})", size(bytes)),
+    }
+}
+
 pub fn size(bytes: u64) -> String {
     match bytes {
         b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MB", b >> 20),

@@ -94,6 +94,15 @@ pub struct FieldProblem {
     pub message: String,
 }
 
+/// A failure's general message in `lang`, with the limit a body went over.
+pub fn failure_text(lang: Lang, f: &Failure) -> String {
+    let text = i18n::t(lang, f.key());
+    match f {
+        Failure::TooLarge(limit) => format!("{text}{}", i18n::at_most(lang, *limit)),
+        _ => text.to_owned(),
+    }
+}
+
 impl ApiError {
     pub fn from_failure(f: &Failure) -> Self {
         let mut fields: std::collections::BTreeMap<String, FieldProblem> = f
@@ -109,10 +118,7 @@ impl ApiError {
                 )
             })
             .collect();
-        let mut message = i18n::t(Lang::En, f.key()).to_owned();
-        if let Failure::TooLarge(limit) = f {
-            message = format!("{message} (at most {})", domain::i18n::size(*limit));
-        }
+        let mut message = failure_text(Lang::En, f);
         if let Failure::PinLocked(until) = f {
             message = format!("{message}: until {} (JST)", domain::clock::jst(*until));
         }

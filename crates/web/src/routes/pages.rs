@@ -180,7 +180,7 @@ pub(crate) fn form_errors(f: &Failure, lang: Lang) -> Value {
         .iter()
         .map(|fe| (fe.field, i18n::t(lang, fe.key)))
         .collect();
-    context! { error => i18n::t(lang, f.key()), errors => fields }
+    context! { error => crate::error::failure_text(lang, f), errors => fields }
 }
 
 /// Merges template contexts; the first has precedence.
@@ -233,7 +233,7 @@ pub(crate) fn error_page_saying(
         "error.html",
         lang,
         context! {
-            message => i18n::t(lang, f.key()),
+            message => crate::error::failure_text(lang, f),
             next => i18n::t(lang, next),
             status => status.as_u16(),
             ..frame.unwrap_or_default()
