@@ -10,15 +10,20 @@
 #   3. pyHanko signing the same files in-process (shared bench/peer_bench.py), by default and
 #      with RESERVE=16384, plus pyHanko validation of the 1 MB file;
 #   4. peak RSS of `inkan sign` on a ~500 MB PDF (made here, deleted afterwards);
-#   5. contracts end to end against the real `inkan serve` (`cargo bench -p inkan --bench
+#   5. one shot: `inkan sign` (release) against `openssl cms -sign` on the 1 MB PDF, each timed
+#      as a whole process (start to exit) with the same RSA-2048 or P-256 key;
+#   6. contracts end to end against the real `inkan serve` (`cargo bench -p inkan --bench
 #      contracts`): contracts completed per minute on SQLite and PostgreSQL, one signature over
 #      HTTP against its in-process floor, peak RSS with 20 concurrent signers on a 50 MB PDF;
-#   6. a table of medians, ratios and the goals, then the contracts report.
+#   7. a table of medians, ratios and the goals, then the contracts report.
 #
-# Usage: scripts/bench.sh [--quick] [--no-peer] [--no-memory] [--no-contracts] [--clean]
+# Usage: scripts/bench.sh [--quick] [--no-criterion] [--no-peer] [--no-memory] [--no-oneshot]
+#                         [--no-contracts] [--clean]
 #   --quick      shorter criterion runs, fewer pyHanko iterations and fewer contracts
 #                (figures are rougher)
+#   --no-criterion  skip `cargo bench -p pdf-sign --bench sign`
 #   --no-peer    skip pyHanko;  --no-memory  skip the 500 MB check
+#   --no-oneshot skip the whole-process `inkan sign` against `openssl cms -sign`
 #   --no-contracts  skip the end-to-end contracts bench
 #   --clean      remake the PKI and the PDFs
 # Environment:
@@ -29,19 +34,22 @@
 #   BIG_MB               size of the memory-check PDF in MB (default 500)
 #   INKAN_BENCH_*        the contracts bench's counts and sizes (crates/inkan/benches/contracts/;
 #                        INKAN_BENCH_POSTGRES=0 skips PostgreSQL)
-# Needs: cargo, openssl, python3, GNU time (/usr/bin/time; `apt-get install time`).
+# Needs: cargo, openssl, python3, GNU time (/usr/bin/time; `apt-get install time`); hyperfine for
+# the one-shot step if it is installed (`apt-get install hyperfine`), else a timing loop in Python.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-quick=0 peer=1 memory=1 contracts=1 clean=0
+quick=0 criterion=1 peer=1 memory=1 oneshot=1 contracts=1 clean=0
 for a in "$@"; do
     case $a in
         --quick) quick=1 ;;
+        --no-criterion) criterion=0 ;;
         --no-peer) peer=0 ;;
         --no-memory) memory=0 ;;
+        --no-oneshot) oneshot=0 ;;
         --no-contracts) contracts=0 ;;
         --clean) clean=1 ;;
-        -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
         *) echo "bench.sh: unknown option $a" >&2; exit 2 ;;
     esac
 done
@@ -91,13 +99,24 @@ wait "$p1" "$p2"
 ls -l "$dir"/*.pdf 2>/dev/null | awk '{print "  " $5 " bytes  " $NF}'
 
 # ---------------------------------------------------------------------------------------------
-step "cargo bench -p pdf-sign --bench sign (criterion, release)"
 export INKAN_BENCH_DIR=$dir INKAN_BENCH_PYTHON=$py CRITERION_HOME=$results/criterion
 export INKAN_BENCH_MAKE_PDF=$bench_tools/make_pdf.py
 if [ "$quick" = 1 ]; then export INKAN_BENCH_QUICK=1; fi
-(cd "$root" && cargo bench -p pdf-sign --bench sign -- --noplot) 2>&1 |
-    grep --line-buffered -vE '^(Benchmarking|Found|  [0-9]+ \(|Gnuplot)|^\s*$' |
-    tee "$results/criterion.log"
+if [ "$criterion" = 1 ]; then
+    step "cargo bench -p pdf-sign --bench sign (criterion, release)"
+    (cd "$root" && cargo bench -p pdf-sign --bench sign -- --noplot) 2>&1 |
+        grep --line-buffered -vE '^(Benchmarking|Found|  [0-9]+ \(|Gnuplot)|^\s*$' |
+        tee "$results/criterion.log"
+fi
+
+# The release `inkan`, built once for the steps that run it as a process.
+inkan=$target/release/inkan
+built=0
+build_inkan() {
+    [ "$built" = 1 ] && return 0
+    (cd "$root" && cargo build --release -p inkan --bin inkan 2>&1 | tail -1)
+    built=1
+}
 
 # ---------------------------------------------------------------------------------------------
 : > "$results/peer.tsv"
@@ -153,8 +172,7 @@ if [ "$memory" = 1 ]; then
         echo "bench.sh: /usr/bin/time is missing (apt-get install time)" >&2
         exit 1
     fi
-    (cd "$root" && cargo build --release -p inkan --bin inkan 2>&1 | tail -1)
-    inkan=$target/release/inkan
+    build_inkan
     big=$dir/big.pdf
     trap 'rm -f "$big" "$dir/big-signed.pdf" "$dir/big.pdf.tmp"' EXIT
     # A valid PDF of 50 pages, each with one incompressible uncompressed RGB image: quick to
@@ -214,6 +232,60 @@ EOF
 fi
 
 # ---------------------------------------------------------------------------------------------
+: > "$results/oneshot.tsv"
+if [ "$oneshot" = 1 ] && [ ! -s "$dir/1mb.pdf" ]; then
+    step "one shot skipped: no $dir/1mb.pdf (make_pdf.py needs reportlab and Pillow, or run criterion)"
+elif [ "$oneshot" = 1 ]; then
+    step "one shot: inkan sign against openssl cms -sign on 1mb.pdf, whole processes"
+    build_inkan
+    odir=$dir/oneshot
+    rm -rf "$odir"
+    mkdir -p "$odir"
+    if [ "$quick" = 1 ]; then runs=20; else runs=100; fi
+    # wall LABEL COMMAND...: median and fastest wall time of RUNS runs after 5 warm-up runs, from
+    # the start of the process to its exit, into oneshot.tsv.
+    wall() {
+        local label=$1 med min
+        shift
+        if command -v hyperfine >/dev/null; then
+            hyperfine -N --style none --warmup 5 --runs "$runs" \
+                --export-json "$odir/$label.json" -- "$(printf '%q ' "$@")" >/dev/null
+            read -r med min < <(python3 -c 'import json, sys
+r = json.load(open(sys.argv[1]))["results"][0]
+print(r["median"] * 1e3, r["min"] * 1e3)' "$odir/$label.json")
+        else
+            read -r med min < <(python3 - "$runs" "$@" <<'PY'
+import statistics, subprocess, sys, time
+runs, cmd = int(sys.argv[1]), sys.argv[2:]
+times = []
+for i in range(5 + runs):
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if i >= 5:
+        times.append(time.perf_counter() - start)
+print(statistics.median(times) * 1e3, min(times) * 1e3)
+PY
+)
+        fi
+        printf '  %-16s median %7.2f ms  fastest %7.2f ms\n' "$label" "$med" "$min"
+        printf '%s\t%s\t%s\n' "$label" "$med" "$min" >> "$results/oneshot.tsv"
+    }
+    echo "  ($(command -v hyperfine >/dev/null && hyperfine --version || echo 'a Python loop'), $runs runs each)"
+    wall inkan-version "$inkan" --version
+    for k in rsa2048 p256; do
+        # openssl: a detached CMS in DER over the same file with the same key and chain, SHA-256,
+        # and CAdES signed attributes (content type, signing time, message digest, ESS
+        # signing-certificate-v2); inkan: a PAdES B-B signature of the same (content type,
+        # message digest, signing-certificate-v2) written into a copy of the PDF.
+        wall "openssl-$k" openssl cms -sign -binary -cades -nosmimecap -md sha256 \
+            -in "$dir/1mb.pdf" -signer "$dir/pki/$k.pem" -inkey "$dir/pki/$k.key" \
+            -certfile "$dir/pki/ca.pem" -outform DER -out "$odir/$k.p7s"
+        wall "inkan-$k" "$inkan" sign "$dir/1mb.pdf" -o "$odir/$k.pdf" \
+            --key "$dir/pki/$k.key" --cert "$dir/pki/$k.pem" --chain "$dir/pki/ca.pem"
+    done
+fi
+
+# ---------------------------------------------------------------------------------------------
 : > "$results/contracts.log"
 if [ "$contracts" = 1 ]; then
     step "contracts end to end: cargo bench -p inkan --bench contracts (the real inkan serve)"
@@ -227,7 +299,7 @@ if [ "$contracts" = 1 ]; then
 fi
 
 # ---------------------------------------------------------------------------------------------
-step "results (medians; criterion: one core, in-memory input, output to io::sink())"
+step "results (medians; criterion: one core, in-memory input, output to io::sink(); one shot: whole processes)"
 status=0
 python3 - "$results" "$big_mb" <<'EOF' || status=$?
 import json, os, sys
@@ -266,7 +338,7 @@ for size in ("1mb", "100mb"):
         rows.append((size, key, f(fl), f(sg), r(sg, fl), f(ph), f(pr), r(ph, sg), r(pr, sg),
                      f(vf), r(vf, fl)))
 w = [max(len(str(x)) for x in col) for col in zip(hdr, *rows)]
-for row in (hdr, *rows):
+for row in (hdr, *rows) if rows else ():
     print("  " + "  ".join(str(x).rjust(n) for x, n in zip(row, w)))
 
 parts = [(op, key) for op, key in (("open", "doc"), ("sha256", "file"), ("key-op", "rsa2048"),
@@ -287,6 +359,16 @@ for line in open(os.path.join(res, "memory.tsv")):
 for label, (rc, rss, wall) in mem.items():
     print(f"  inkan {label} {big_mb} MB: exit {rc}, peak RSS {rss / 1024:.1f} MB, wall {wall}"
           if rss else f"  inkan {label}: exit {rc}, no figures")
+
+one = {}
+for line in open(os.path.join(res, "oneshot.tsv")):
+    label, median, _fastest = line.rstrip("\n").split("\t")
+    one[label] = float(median)
+if one:
+    print(f"\n  one shot on 1 MB, whole processes (`inkan --version` alone: {f(one.get('inkan-version'))}):")
+    for key in ("rsa2048", "p256"):
+        a, b = one.get(f"inkan-{key}"), one.get(f"openssl-{key}")
+        print(f"  {key}: inkan sign {f(a)}, openssl cms -sign {f(b)}, inkan/openssl {r(a, b)}")
 
 print("\n  goals:")
 def goal(text, ok):
@@ -310,6 +392,10 @@ m = mem.get("sign")
 ok.append(goal(f"signing a {big_mb} MB PDF: peak RSS < 100 MB "
                f"({'-' if not m or not m[1] else f'{m[1] / 1024:.1f} MB'})",
                None if not m or not m[1] else m[0] == 0 and m[1] < 100 * 1024))
+for key, name in (("rsa2048", "RSA-2048"), ("p256", "P-256")):
+    a, b = one.get(f"inkan-{key}"), one.get(f"openssl-{key}")
+    ok.append(goal(f"{name} 1 MB one-shot inkan sign <= 2x openssl cms -sign ({r(a, b)})",
+                   None if None in (a, b) else a <= 2 * b))
 sys.exit(1 if False in ok else 0)
 EOF
 if [ -s "$results/contracts.log" ]; then
