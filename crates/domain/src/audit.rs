@@ -360,19 +360,9 @@ pub async fn verify_recent(db: &Db, now: i64) -> anyhow::Result<Result<(), Break
         held.push((a.entries, a.head, reason));
     }
     for (seq, hash, reason) in held.into_iter().filter(|(seq, ..)| *seq > 0) {
-        let stored = sqlx::query(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"
-        ))
-        .bind(seq)
-        .fetch_optional(&db.pool)
-        .await?;
-        let intact = match &stored {
-            Some(r) => {
-                let e = entry_from_row(r)?;
-                e.hash == hash && e.is_genuine(&db.audit, keyed_from)
-            }
-            None => false,
-        };
+        let intact = entry_at(db, seq)
+            .await?
+            .is_some_and(|e| e.hash == hash && e.is_genuine(&db.audit, keyed_from));
         if !intact {
             return record_break(db, now, Break { seq, reason }).await;
         }
@@ -387,16 +377,22 @@ async fn keyed_from(db: &Db, checked: (i64, &str)) -> anyhow::Result<Option<i64>
         return Ok(Some(first.keyed_from));
     }
     let (seq, hash) = checked;
-    let stored = sqlx::query(&format!(
+    let keyed = entry_at(db, seq)
+        .await?
+        .is_some_and(|e| e.mac(&db.audit) == hash);
+    Ok(keyed.then_some(seq))
+}
+
+/// The entry numbered `seq`, if there is one.
+pub(crate) async fn entry_at(db: &Db, seq: i64) -> Result<Option<Entry>, sqlx::Error> {
+    sqlx::query(&format!(
         "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"
     ))
     .bind(seq)
     .fetch_optional(&db.pool)
-    .await?;
-    Ok(match stored {
-        Some(r) if entry_from_row(&r)?.mac(&db.audit) == hash => Some(seq),
-        _ => None,
-    })
+    .await?
+    .map(|r| entry_from_row(&r))
+    .transpose()
 }
 
 /// Checks the whole chain and its anchors when the last whole check is an hour old; one process

@@ -92,11 +92,19 @@ impl Entry {
     /// Whether the entry's hash is its MAC, or, before `keyed_from` (`None`: unless it carries
     /// a MAC), its legacy hash.
     pub fn is_genuine(&self, seal: &Seal, keyed_from: Option<i64>) -> bool {
-        let mac = self.mac(seal);
-        match keyed_from {
-            Some(first) if self.seq >= first => self.hash == mac,
-            Some(_) => self.hash == self.legacy_hash(),
-            None => self.hash == mac || self.hash == self.legacy_hash(),
+        self.genuine_as(seal, keyed_from).is_some()
+    }
+
+    /// As [`Entry::is_genuine`]: `Some(true)` when its hash is its MAC, `Some(false)` when it is
+    /// its legacy hash and that is allowed here, `None` when neither.
+    fn genuine_as(&self, seal: &Seal, keyed_from: Option<i64>) -> Option<bool> {
+        let keyed_here = keyed_from.map(|first| self.seq >= first);
+        if keyed_here != Some(false) && self.hash == self.mac(seal) {
+            Some(true)
+        } else if keyed_here != Some(true) && self.hash == self.legacy_hash() {
+            Some(false)
+        } else {
+            None
         }
     }
 
@@ -207,14 +215,17 @@ pub(super) async fn walk(
                 Some("an entry is missing before this one")
             } else if entry.prev_hash != expected_prev {
                 Some("it does not follow the previous entry")
-            } else if !entry.is_genuine(seal, keyed_from) {
-                Some("its content was changed (its MAC does not match)")
             } else {
-                // Once one entry carries a MAC, every later one must.
-                if keyed_from.is_none() && entry.hash == entry.mac(seal) {
-                    keyed_from = Some(entry.seq);
+                match entry.genuine_as(seal, keyed_from) {
+                    None => Some("its content was changed (its MAC does not match)"),
+                    Some(keyed) => {
+                        // Once one entry carries a MAC, every later one must.
+                        if keyed && keyed_from.is_none() {
+                            keyed_from = Some(entry.seq);
+                        }
+                        None
+                    }
                 }
-                None
             };
             if let Some(reason) = reason {
                 return Ok(Err(broken(entry.seq, reason)));
@@ -395,11 +406,6 @@ pub async fn verify(db: &Db, ca: Option<&Ca>) -> anyhow::Result<Result<Verified,
 fn check_token(token: &[u8], digest: &[u8], tsa_certificate: &[u8]) -> anyhow::Result<()> {
     use der::Encode as _;
     let parsed = pdf_sign::cms::ParsedCms::parse(token)?;
-    let info = pdf_sign::ltv::tst_info(token)?;
-    anyhow::ensure!(
-        info.message_imprint.hashed_message.as_bytes() == digest,
-        "it covers another text"
-    );
     let content = parsed
         .signed_data
         .encap_content_info
@@ -407,6 +413,12 @@ fn check_token(token: &[u8], digest: &[u8], tsa_certificate: &[u8]) -> anyhow::R
         .as_ref()
         .context("it holds no TSTInfo")?;
     let tst_info: der::asn1::OctetString = content.decode_as()?;
+    // Read through pdf-sign, which also checks that the content is typed as a TSTInfo.
+    let info = pdf_sign::ltv::tst_info(token)?;
+    anyhow::ensure!(
+        info.message_imprint.hashed_message.as_bytes() == digest,
+        "it covers another text"
+    );
     let hash = parsed.digest_algorithm()?;
     anyhow::ensure!(
         hash.digest(tst_info.as_bytes()) == parsed.message_digest()?,
@@ -445,15 +457,9 @@ pub async fn anchor_if_due(
     };
     if let Some(a) = &last {
         // The anchored head itself, unchanged.
-        let intact = sqlx::query(&format!(
-            "SELECT {ENTRY_COLUMNS} FROM audit_log WHERE seq = $1"
-        ))
-        .bind(a.entries)
-        .fetch_optional(&db.pool)
-        .await?
-        .map(|r| entry_from_row(&r))
-        .transpose()?
-        .is_some_and(|e| e.hash == a.head && e.is_genuine(&db.audit, Some(a.keyed_from)));
+        let intact = super::entry_at(db, a.entries)
+            .await?
+            .is_some_and(|e| e.hash == a.head && e.is_genuine(&db.audit, Some(a.keyed_from)));
         if !intact {
             let b = broken(
                 a.entries,
