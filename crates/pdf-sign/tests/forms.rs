@@ -3,6 +3,8 @@
 //! stays intact — for `verify` and for the independent validators (`../shared/conformance`).
 //! Later changes that are not form filling, signing or long-term validation data are flagged.
 
+#[path = "support/crl_files.rs"]
+mod crl_files;
 #[path = "support/fuzz_common.rs"]
 mod fuzz_common;
 
@@ -14,11 +16,11 @@ use std::sync::{Mutex, OnceLock};
 use pdf_sign::object::{write_object, Dict, ObjRef, Object};
 use pdf_sign::pades::{MemoryScratch, Services};
 use pdf_sign::{
-    prepare, sign_at_level, verify, Document, FieldFill, FieldKind, FillValue, FormField,
-    KeySigner, Level, PdfError, PrepareOptions, Report, RevocationTransport, SignOptions, Status,
-    TsaTransport, VerifyOptions,
+    prepare, sign_at_level, Document, FieldFill, FieldKind, FillValue, FormField, KeySigner, Level,
+    PdfError, PrepareOptions, Report, SignOptions, Status, TsaTransport,
 };
 
+use crl_files::{verify_against, CrlFiles};
 use fuzz_common::Writer;
 
 // ---------------------------------------------------------------------------------------------
@@ -94,29 +96,8 @@ impl TsaTransport for OpensslTsa {
     }
 }
 
-/// Serves the PKI's CRLs by the name their distribution points give.
-struct CrlFiles;
-
-impl RevocationTransport for CrlFiles {
-    fn ocsp(&self, url: &str, _request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
-        Err(PdfError::Invalid(format!("no OCSP responder at {url}")))
-    }
-
-    fn get(&self, url: &str) -> pdf_sign::Result<Vec<u8>> {
-        let name = url.rsplit('/').next().unwrap_or_default();
-        Ok(std::fs::read(pki().dir.join(name))?)
-    }
-}
-
 fn verify_bytes(pdf: &[u8]) -> Report {
-    verify(
-        pdf.to_vec(),
-        &VerifyOptions {
-            trust_anchors: vec![pki().root_der.clone()],
-            online: Some(&CrlFiles),
-        },
-    )
-    .expect("verify runs")
+    verify_against(pdf, &pki().root_der, &pki().dir)
 }
 
 /// Writes `pdf` to a file of the test's own and runs the independent validators on it.
@@ -402,7 +383,7 @@ fn party_signs(pdf: &[u8], party: usize) -> Vec<u8> {
         level,
         &Services {
             tsa: Some(&OpensslTsa),
-            revocation: &CrlFiles,
+            revocation: &CrlFiles(&pki().dir),
         },
     )
     .expect("sign");
@@ -618,12 +599,23 @@ fn prepared_and_signed_pages_render() {
 // ---------------------------------------------------------------------------------------------
 // Long-term validation data after the form is complete
 
+/// `pdf` with a DSS of the revocation data its signatures need.
+fn dss(pdf: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::new();
+    pdf_sign::ltv::add_dss(
+        pdf,
+        &mut out,
+        &CrlFiles(&pki().dir),
+        &[],
+        &Default::default(),
+    )
+    .expect("DSS");
+    out
+}
+
 #[test]
 fn dss_and_document_timestamp_after_the_signatures_are_allowed_changes() {
-    let signed = all_three_sign(&plain());
-    let mut with_dss = Vec::new();
-    pdf_sign::ltv::add_dss(signed, &mut with_dss, &CrlFiles, &[], &Default::default())
-        .expect("DSS");
+    let with_dss = dss(all_three_sign(&plain()));
     let mut stamped = Vec::new();
     pdf_sign::timestamp_document(
         with_dss,
@@ -632,9 +624,7 @@ fn dss_and_document_timestamp_after_the_signatures_are_allowed_changes() {
         pdf_sign::HashAlgorithm::Sha256,
     )
     .expect("document timestamp");
-    let mut last = Vec::new();
-    pdf_sign::ltv::add_dss(stamped, &mut last, &CrlFiles, &[], &Default::default())
-        .expect("DSS for the timestamp");
+    let last = dss(stamped);
     let report = verify_bytes(&last);
     assert_all_intact(&report, 4);
     let first = &report.signatures[0];

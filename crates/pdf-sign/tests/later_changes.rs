@@ -5,6 +5,8 @@
 //! conformance harness (`../shared/conformance/validate`: qpdf, pyHanko, pdfsig, PAdES level),
 //! and `verify` must agree with it.
 
+#[path = "support/crl_files.rs"]
+mod crl_files;
 #[path = "support/fuzz_common.rs"]
 mod fuzz_common;
 
@@ -17,10 +19,11 @@ use std::sync::{Mutex, OnceLock};
 use pdf_sign::object::{write_object, Dict, ObjRef, Object};
 use pdf_sign::verify::SignatureReport;
 use pdf_sign::{
-    sign, timestamp_document, verify, Certify, Document, HashAlgorithm, KeySigner, PdfError,
-    Placement, Report, RevocationTransport, SignOptions, Status, TsaTransport, VerifyOptions,
+    sign, timestamp_document, Certify, Document, HashAlgorithm, KeySigner, PdfError, Placement,
+    Report, SignOptions, Status, TsaTransport,
 };
 
+use crl_files::{verify_against, CrlFiles};
 use fuzz_common::Writer;
 
 // ---------------------------------------------------------------------------------------------
@@ -138,32 +141,11 @@ impl TsaTransport for HttpTsa {
     }
 }
 
-/// The CRLs, read from the PKI folder by the name their distribution points give.
-struct CrlFiles;
-
-impl RevocationTransport for CrlFiles {
-    fn ocsp(&self, url: &str, _request: &[u8]) -> pdf_sign::Result<Vec<u8>> {
-        Err(PdfError::Invalid(format!("no OCSP responder at {url}")))
-    }
-
-    fn get(&self, url: &str) -> pdf_sign::Result<Vec<u8>> {
-        let name = url.rsplit('/').next().unwrap_or_default();
-        Ok(std::fs::read(env().pki.join(name))?)
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Judging: Inkan's verifier and the conformance harness
 
 fn inkan_verify(pdf: &[u8]) -> Report {
-    verify(
-        pdf.to_vec(),
-        &VerifyOptions {
-            trust_anchors: vec![env().root_der.clone()],
-            online: Some(&CrlFiles),
-        },
-    )
-    .expect("verify runs")
+    verify_against(pdf, &env().root_der, &env().pki)
 }
 
 struct Verdict {
@@ -407,8 +389,14 @@ fn inkan_timestamp(pdf: &[u8]) -> Vec<u8> {
 
 fn inkan_dss(pdf: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
-    pdf_sign::ltv::add_dss(pdf.to_vec(), &mut out, &CrlFiles, &[], &Default::default())
-        .expect("DSS");
+    pdf_sign::ltv::add_dss(
+        pdf.to_vec(),
+        &mut out,
+        &CrlFiles(&env().pki),
+        &[],
+        &Default::default(),
+    )
+    .expect("DSS");
     out
 }
 

@@ -6,29 +6,15 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use image::{ImageFormat, Rgb, RgbImage};
+use image::ImageFormat;
 
 use crate::api::Api;
 use crate::server::Server;
 use crate::{note, Knobs};
 
-/// A red ring on white paper, `side`×`side`: flat colours keep 16 megapixels in a small file.
-fn ring(side: u32) -> Vec<u8> {
-    let c = side as f32 / 2.0;
-    let image = RgbImage::from_fn(side, side, |x, y| {
-        let r = ((x as f32 - c).powi(2) + (y as f32 - c).powi(2)).sqrt();
-        if (r - c * 0.6).abs() < c * 0.05 {
-            Rgb([200, 30, 40])
-        } else {
-            Rgb([250, 250, 248])
-        }
-    });
-    let mut out = std::io::Cursor::new(Vec::new());
-    image
-        .write_to(&mut out, ImageFormat::Png)
-        .expect("PNG encoding");
-    out.into_inner()
-}
+/// The seal tests' sample images.
+#[path = "../../../seal/tests/samples/mod.rs"]
+mod sample_images;
 
 fn multipart(png: &[u8]) -> (Vec<u8>, String) {
     let boundary = "inkanbenchboundary7MA4YWxkTrZu0gW";
@@ -131,7 +117,7 @@ fn one_run(n: usize, png: &[u8], budget_mb: Option<u32>) -> Run {
 
 pub fn run(knobs: &Knobs) -> Vec<String> {
     let n = knobs.seal_uploads;
-    let png = ring(4000);
+    let png = sample_images::ring(4000, ImageFormat::Png);
     note(&format!(
         "seals: {n} concurrent uploads of a 16-megapixel PNG ({} KB)",
         png.len() / 1024

@@ -294,3 +294,65 @@ fn a_malformed_query_or_upload_is_named_as_such() {
     assert_eq!(a.status, 400, "{}", a.text);
     assert_eq!(a.body["error"], "upload", "{}", a.text);
 }
+
+/// A form over its limit is answered 413 with the error page, in the reader's language, naming
+/// the limit; an unreadable form says the form could not be read, never "invalid JSON".
+#[test]
+fn a_form_over_its_limit_names_the_limit() {
+    let Some(service) = Service::start(Backend::Sqlite) else {
+        return;
+    };
+    let mut admin = service.admin();
+    let csrf = admin.csrf.clone().expect("token");
+    let before = display_name(&mut admin);
+    // A logged-in form (64 KB): the administrator reads Japanese.
+    let huge = format!(
+        "csrf={csrf}&language=ja&display_name={}",
+        "x".repeat(100_000)
+    );
+    let a = form(&mut admin, "/profile", &huge);
+    assert_eq!(a.status, 413, "{}", a.text);
+    assert!(
+        a.text.contains("リクエストが大きすぎます（最大 64 KB）"),
+        "{}",
+        a.text
+    );
+    assert_eq!(display_name(&mut admin), before, "nothing changed");
+    // A pre-login form, for a visitor who chose English.
+    let mut anon = Api::new(&service.app.base);
+    anon.cookie = Some("inkan_lang=en".to_owned());
+    let a = form(
+        &mut anon,
+        "/login",
+        &format!("email={}", "y".repeat(100_000)),
+    );
+    assert_eq!(a.status, 413, "{}", a.text);
+    assert!(
+        a.text
+            .contains("The request body is too large (at most 64 KB)"),
+        "{}",
+        a.text
+    );
+    // An upload over the /sign page's 50 MB.
+    let (_, mut signer) = service.user(&mut admin, "big@example.jp", &["signer"], "Signer2026x");
+    let token = signer.csrf.clone().expect("token");
+    let boundary = format!("multipart/form-data; boundary={}", crate::seals::BOUNDARY);
+    let pdf = vec![b'%'; 51 * 1024 * 1024];
+    let body = crate::seals::multipart(&[("csrf", token.as_str())], Some(("big.pdf", &pdf)));
+    let a = signer.raw("POST", "/sign", Some(&body), Some(&boundary));
+    assert_eq!(a.status, 413, "{}", a.text);
+    assert!(a.text.contains("（最大 50 MB）"), "{}", a.text);
+    // A form that is not a form.
+    let a = admin.raw(
+        "POST",
+        "/profile",
+        Some(b"{\"display_name\": \"x\"}"),
+        Some("application/json"),
+    );
+    assert_eq!(a.status, 400, "{}", a.text);
+    assert!(
+        a.text.contains("送信されたフォーム") && !a.text.contains("JSON の形式"),
+        "{}",
+        a.text
+    );
+}

@@ -110,16 +110,14 @@ async fn sign_submit(
     if let Err(f) = require(session.user.roles, Action::CertificateSignature) {
         return error_page(&state, Some(&session), lang, &f);
     }
+    let unreadable =
+        |e| crate::routes::extract::upload_failure(e, crate::routes::certificates::SIGN_LIMIT);
     let result = async {
         let (mut pdf, mut name) = (Vec::new(), String::from("document"));
         let (mut visible, mut reason) = (String::new(), String::new());
         let mut pin = String::new();
         let mut seal = String::new();
-        while let Some(field) = multipart
-            .next_field()
-            .await
-            .map_err(|e| Failure::BadUpload(e.body_text()))?
-        {
+        while let Some(field) = multipart.next_field().await.map_err(unreadable)? {
             let field_name = field.name().unwrap_or_default().to_owned();
             if field_name == "pdf" {
                 if let Some(f) = field.file_name() {
@@ -128,17 +126,10 @@ async fn sign_submit(
                         .trim_end_matches(".PDF")
                         .to_owned();
                 }
-                pdf = field
-                    .bytes()
-                    .await
-                    .map_err(|e| Failure::BadUpload(e.body_text()))?
-                    .to_vec();
+                pdf = field.bytes().await.map_err(unreadable)?.to_vec();
                 continue;
             }
-            let value = field
-                .text()
-                .await
-                .map_err(|e| Failure::BadUpload(e.body_text()))?;
+            let value = field.text().await.map_err(unreadable)?;
             match field_name.as_str() {
                 "visible" => visible = value,
                 "reason" => reason = value,

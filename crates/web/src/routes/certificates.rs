@@ -130,7 +130,7 @@ pub async fn sign(
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Failure::TooLarge(SIGN_LIMIT as u64)
         } else {
-            Failure::Malformed(e.body_text())
+            Failure::BadUpload(e.body_text())
         }
     })?;
     let level = query
@@ -238,21 +238,21 @@ pub async fn read_import(
     mut other: impl FnMut(&str, String),
 ) -> Result<(Vec<u8>, zeroize::Zeroizing<String>), Failure> {
     let too_large = || Failure::invalid("file", "error.p12_too_large");
-    let mut multipart = multipart.map_err(|e| Failure::Malformed(e.body_text()))?;
+    let mut multipart = multipart.map_err(|e| Failure::BadUpload(e.body_text()))?;
     let (mut file, mut password) = (Vec::new(), zeroize::Zeroizing::new(String::new()));
     loop {
         let field = match multipart.next_field().await {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-            Err(e) => return Err(Failure::Malformed(e.body_text())),
+            Err(e) => return Err(Failure::BadUpload(e.body_text())),
         };
         let name = field.name().unwrap_or_default().to_owned();
         let bytes = field.bytes().await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
                 too_large()
             } else {
-                Failure::Malformed(e.body_text())
+                Failure::BadUpload(e.body_text())
             }
         })?;
         match name.as_str() {

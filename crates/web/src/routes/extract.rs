@@ -382,13 +382,16 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let (session, lang) = form_session(&mut parts, state).await?;
-        let bytes = form_body(Request::from_parts(parts, body), state).await?;
+        let refused = |f: Failure| unreadable_form(state, Some(&session), lang, f);
+        let bytes = form_body(Request::from_parts(parts, body), state)
+            .await
+            .map_err(refused)?;
         if !same_token(&csrf_field(&bytes), &session.csrf_token) {
             return Err(csrf_refused(state, &session, lang));
         }
         serde_urlencoded::from_bytes(&bytes)
             .map(CsrfForm)
-            .map_err(|e| unreadable_form(StatusCode::BAD_REQUEST, &e.to_string()))
+            .map_err(|e| refused(Failure::BadUpload(e.to_string())))
     }
 }
 
@@ -405,13 +408,14 @@ impl FromRequest<AppState> for CsrfMultipart {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let (session, lang) = form_session(&mut parts, state).await?;
+        let refused = |f: Failure| unreadable_form(state, Some(&session), lang, f);
         let mut multipart = Multipart::from_request(Request::from_parts(parts, body), state)
             .await
-            .map_err(|e| unreadable_form(StatusCode::BAD_REQUEST, &e.body_text()))?;
+            .map_err(|e| refused(Failure::BadUpload(e.body_text())))?;
         let token = match multipart.next_field().await {
             Ok(Some(field)) if field.name() == Some("csrf") => field.text().await.ok(),
             Ok(_) => None,
-            Err(e) => return Err(unreadable_form(e.status(), &e.body_text())),
+            Err(e) => return Err(refused(Failure::BadUpload(e.body_text()))),
         };
         if !token.is_some_and(|t| same_token(&t, &session.csrf_token)) {
             return Err(csrf_refused(state, &session, lang));
@@ -437,38 +441,49 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PreLoginForm<T> {
             .filter(|t| t.len() == 64)
             .map(str::to_owned);
         let back = format!("{}?msg={FORM_EXPIRED}", req.uri().path());
-        let bytes = form_body(req, state).await?;
+        let lang = page_lang(req.headers(), None);
+        let refused = |f: Failure| unreadable_form(state, None, lang, f);
+        let bytes = form_body(req, state).await.map_err(refused)?;
         if !expected.is_some_and(|t| same_token(&t, &csrf_field(&bytes))) {
             return Err(Redirect::to(&back).into_response());
         }
         serde_urlencoded::from_bytes(&bytes)
             .map(PreLoginForm)
-            .map_err(|e| unreadable_form(StatusCode::BAD_REQUEST, &e.to_string()))
+            .map_err(|e| refused(Failure::BadUpload(e.to_string())))
     }
 }
 
-/// A form's body, refused unless it is `application/x-www-form-urlencoded`.
-async fn form_body(req: Request, state: &AppState) -> Result<Bytes, Response> {
+/// A form's body, refused unless it is `application/x-www-form-urlencoded` and within the
+/// route's limit.
+async fn form_body(req: Request, state: &AppState) -> Result<Bytes, Failure> {
     let is_form = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-        let status = if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            StatusCode::PAYLOAD_TOO_LARGE
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Failure::TooLarge(crate::app::BODY_LIMIT as u64)
         } else {
-            StatusCode::BAD_REQUEST
-        };
-        unreadable_form(status, &rejection.body_text())
+            Failure::BadUpload(rejection.body_text())
+        }
     })?;
     if !is_form {
-        return Err(unreadable_form(
-            StatusCode::BAD_REQUEST,
-            "expected application/x-www-form-urlencoded",
+        return Err(Failure::BadUpload(
+            "expected application/x-www-form-urlencoded".to_owned(),
         ));
     }
     Ok(bytes)
+}
+
+/// A multipart field that could not be read: over the route's `limit` (413, naming it), or
+/// broken (400).
+pub fn upload_failure(e: axum::extract::multipart::MultipartError, limit: usize) -> Failure {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Failure::TooLarge(limit as u64)
+    } else {
+        Failure::BadUpload(e.body_text())
+    }
 }
 
 #[derive(Deserialize)]
@@ -484,6 +499,12 @@ fn csrf_field(bytes: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-fn unreadable_form(status: StatusCode, why: &str) -> Response {
-    (status, format!("The form could not be read: {why}")).into_response()
+/// The error page of a form that could not be read, in the visitor's language.
+fn unreadable_form(
+    state: &AppState,
+    session: Option<&Session>,
+    lang: Lang,
+    f: Failure,
+) -> Response {
+    crate::routes::pages::error_page(state, session, lang, &f)
 }

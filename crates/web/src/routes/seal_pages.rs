@@ -162,17 +162,7 @@ async fn upload(
     .await;
     let result = async {
         let acting = acting_for(&state, &session, &for_user).await?;
-        let (bytes, file_name) = file?;
-        let now = state.clock.now();
-        seals::create_draft(
-            &state.db,
-            &state.seal_budget,
-            now,
-            &acting,
-            bytes,
-            &file_name,
-        )
-        .await
+        crate::routes::seals::create_draft(&state, &acting, file?).await
     }
     .await;
     match result {

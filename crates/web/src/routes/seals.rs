@@ -190,6 +190,24 @@ pub struct NewSeal {
     pub name: Option<String>,
 }
 
+/// A draft of the uploaded `(bytes, file name)`, decoded within the server's budget.
+pub(crate) async fn create_draft(
+    state: &AppState,
+    acting: &Acting,
+    (bytes, file_name): (Vec<u8>, String),
+) -> Result<seals::Draft, Failure> {
+    let now = state.clock.now();
+    seals::create_draft(
+        &state.db,
+        &state.seal_budget,
+        now,
+        acting,
+        bytes,
+        &file_name,
+    )
+    .await
+}
+
 /// Reads the `file` part of an upload: (bytes, file name).
 pub async fn read_upload(
     multipart: Result<Multipart, MultipartRejection>,
@@ -293,17 +311,9 @@ pub async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<DraftView>), HttpFailure> {
     let acting = acting.admit(seals::holder)?;
-    let (bytes, file_name) = read_upload(multipart, |_, _| {}).await?;
-    let now = state.clock.now();
-    let draft = seals::create_draft(
-        &state.db,
-        &state.seal_budget,
-        now,
-        &acting,
-        bytes,
-        &file_name,
-    );
-    let draft = DraftView::new(&draft.await?, &base_path(acting.named()));
+    let upload = read_upload(multipart, |_, _| {}).await?;
+    let draft = create_draft(&state, &acting, upload).await?;
+    let draft = DraftView::new(&draft, &base_path(acting.named()));
     Ok((StatusCode::CREATED, Json(draft)))
 }
 
