@@ -748,7 +748,6 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("role.transaction_agent", "取引士", "Transaction agent"),
     ("seals.agent_reason", "取引士は簡易署名(立会人型)のみ行うため、印影は登録できません", "Transaction agents make simple signatures only and register no seals"),
     ("seals.cancel", "キャンセル", "Cancel"),
-    ("seals.choose", "選択する", "Choose"),
     ("seals.count", "登録数", "Registered"),
     ("seals.default", "既定", "Default"),
     ("seals.default_set", "既定の印影を変更しました", "The default seal has been changed"),
