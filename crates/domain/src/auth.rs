@@ -277,8 +277,23 @@ async fn record(
     client: &Client,
 ) -> Result<(), Failure> {
     let mut tx = db.begin().await?;
+    record_in(&mut tx, db, now, user, action, email, client).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`record`] in the caller's transaction.
+async fn record_in(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    db: &Db,
+    now: i64,
+    user: Option<&User>,
+    action: &str,
+    email: &str,
+    client: &Client,
+) -> Result<(), Failure> {
     audit::append(
-        &mut tx,
+        tx,
         &db.audit,
         now,
         &audit::Event {
@@ -289,7 +304,6 @@ async fn record(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(())
 }
 
@@ -487,39 +501,41 @@ pub async fn request_reset(
 
 /// Looks up a queued reset request's address and mails a link to each active account with it
 /// (one per organisation), within the hourly limit; records what was done in the audit log.
-pub async fn carry_out_reset(db: &Db, now: i64, request: &ResetRequest) -> Result<(), Failure> {
+/// All of it and the `job`'s end are one commit: a runner that dies or loses its claim midway
+/// leaves nothing behind, so the request is answered exactly once.
+pub async fn carry_out_reset(
+    db: &Db,
+    now: i64,
+    request: &ResetRequest,
+    job: &crate::jobs::Job,
+) -> Result<(), Failure> {
     let email = Email::parse(&request.email).map_err(|e| Failure::Invalid(vec![e.on("email")]))?;
-    let (base_url, client) = (
-        request.base_url.as_str(),
-        &Client {
-            address: request.address.clone(),
-        },
-    );
+    let client = Client {
+        address: request.address.clone(),
+    };
     let rows = sqlx::query(&format!(
         "SELECT {USER_COLUMNS} FROM users WHERE email = $1 ORDER BY created_at, id"
     ))
     .bind(email.as_str())
     .fetch_all(&db.pool)
     .await?;
+    let mut tx = db.begin().await?;
     if rows.is_empty() {
-        return record(
-            db,
-            now,
-            None,
-            "password.reset_unknown",
-            email.as_str(),
-            client,
-        )
-        .await;
+        let unknown = "password.reset_unknown";
+        record_in(&mut tx, db, now, None, unknown, email.as_str(), &client).await?;
     }
     // One link per account with this address (one per organisation).
     for row in &rows {
-        send_reset(db, now, &User::from_row(row)?, &email, base_url, client).await?;
+        let user = User::from_row(row)?;
+        send_reset(&mut tx, db, now, &user, &email, &request.base_url, &client).await?;
     }
+    crate::jobs::done_in(&mut tx, now, job).await?;
+    tx.commit().await?;
     Ok(())
 }
 
 async fn send_reset(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     db: &Db,
     now: i64,
     user: &User,
@@ -527,39 +543,18 @@ async fn send_reset(
     base_url: &str,
     client: &Client,
 ) -> Result<(), Failure> {
-    if !user.active {
-        return record(
-            db,
-            now,
-            Some(user),
-            "password.reset_refused",
-            email.as_str(),
-            client,
-        )
-        .await;
-    }
-    let recent: i64 = sqlx::query(
-        "SELECT COUNT(*) AS n FROM password_resets WHERE user_id = $1 AND created_at > $2",
-    )
-    .bind(&user.id)
-    .bind(now - 3600)
-    .fetch_one(&db.pool)
-    .await?
-    .try_get("n")?;
-    if recent >= RESETS_PER_HOUR {
-        return record(
-            db,
-            now,
-            Some(user),
-            "password.reset_throttled",
-            email.as_str(),
-            client,
-        )
-        .await;
+    let refused = if !user.active {
+        Some("password.reset_refused")
+    } else if resets_within_the_hour(tx, user, now).await? >= RESETS_PER_HOUR {
+        Some("password.reset_throttled")
+    } else {
+        None
+    };
+    if let Some(action) = refused {
+        return record_in(tx, db, now, Some(user), action, email.as_str(), client).await;
     }
     let token = new_token()?;
     let link = format!("{base_url}/password/reset/{token}");
-    let mut tx = db.begin().await?;
     sqlx::query(
         "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at) \
          VALUES ($1, $2, $3, $4)",
@@ -568,15 +563,15 @@ async fn send_reset(
     .bind(&user.id)
     .bind(now)
     .bind(now + RESET_SECONDS)
-    .execute(&mut *tx)
+    .execute(&mut **tx)
     .await?;
     let notice = Mail::PasswordReset {
         name: &user.display_name,
         reset_link: &link,
     };
-    mail::send(&mut tx, now, &Addressee::user(user), &notice).await?;
+    mail::send(tx, now, &Addressee::user(user), &notice).await?;
     audit::append(
-        &mut tx,
+        tx,
         &db.audit,
         now,
         &audit::Event {
@@ -587,8 +582,23 @@ async fn send_reset(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(())
+}
+
+/// How many reset links `user` was sent in the hour before `now`.
+async fn resets_within_the_hour(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    user: &User,
+    now: i64,
+) -> Result<i64, Failure> {
+    let row = sqlx::query(
+        "SELECT COUNT(*) AS n FROM password_resets WHERE user_id = $1 AND created_at > $2",
+    )
+    .bind(&user.id)
+    .bind(now - 3600)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok(row.try_get("n")?)
 }
 
 /// Whether `token` is a reset link that can still be used.

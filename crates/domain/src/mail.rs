@@ -1049,14 +1049,32 @@ mod tests {
         let client = crate::auth::Client {
             address: "127.0.0.1".into(),
         };
-        let request = crate::auth::ResetRequest {
-            email: "kanri@example.jp".into(),
-            base_url: "https://sign.example.jp".into(),
-            address: client.address.clone(),
-        };
-        crate::auth::carry_out_reset(&db, 10, &request)
+        crate::auth::request_reset(
+            &db,
+            10,
+            "kanri@example.jp",
+            "https://sign.example.jp",
+            &client,
+        )
+        .await
+        .expect("queued");
+        // A runner answers it, and leaves the mails queued.
+        struct ResetsOnly(crate::jobs::work::Work);
+        impl crate::jobs::Handler for ResetsOnly {
+            fn kinds(&self) -> Vec<crate::jobs::Kind> {
+                vec![crate::jobs::Kind::PasswordReset]
+            }
+            async fn run(&self, job: &crate::jobs::Job) -> anyhow::Result<()> {
+                self.0.run(job).await
+            }
+        }
+        let clock = crate::clock::Clock::system();
+        let mailer = crate::email::Mailer::from_config(&config).expect("mailer");
+        let work = crate::jobs::work::Work::new(db.clone(), clock.clone(), mailer);
+        crate::jobs::Runner::new(db.clone(), clock, ResetsOnly(work))
+            .run_until_idle()
             .await
-            .expect("reset");
+            .expect("the reset job");
         let rows = sqlx::query("SELECT subject, body_text FROM outbox ORDER BY created_at")
             .fetch_all(&db.pool)
             .await

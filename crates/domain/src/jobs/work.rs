@@ -195,7 +195,7 @@ impl Handler for Work {
             }
             Kind::PasswordReset => {
                 let request: crate::auth::ResetRequest = job.payload()?;
-                crate::auth::carry_out_reset(&self.db, now, &request)
+                crate::auth::carry_out_reset(&self.db, now, &request, job)
                     .await
                     .context("answering a password-reset request")
             }

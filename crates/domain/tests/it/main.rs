@@ -2,8 +2,9 @@
 //! PostgreSQL database (`support`): whom a request acts for (`acting`), the audit log against
 //! tampering (`audit`), the CA in the database (`ca`), contract drafts (`contracts`), the
 //! contract screens' lists and draft changes (`contracts_list`), the job runner (`jobs`), mail
-//! delivery as a job (`email`), and certificates imported from other CAs with an organisation's
-//! external timestamp authority (`imported`).
+//! delivery as a job (`email`), password-reset requests answered exactly once (`reset`), and
+//! certificates imported from other CAs with an organisation's external timestamp authority
+//! (`imported`).
 
 mod acting;
 mod audit;
@@ -13,4 +14,5 @@ mod contracts_list;
 mod email;
 mod imported;
 mod jobs;
+mod reset;
 mod support;
