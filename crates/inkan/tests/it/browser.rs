@@ -6,7 +6,7 @@
 //! Browser tests skip with a message when Chromium or chromedriver is missing, and fail instead
 //! when `CI` or `INKAN_REQUIRE_BROWSER` is set.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::future::Future;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -92,6 +92,9 @@ pub struct Browser {
     timeout: Duration,
     /// chromedriver's address, for the commands fantoccini does not offer (the console log).
     webdriver: String,
+    /// Every Content-Security-Policy violation the console has shown: no page may raise one,
+    /// which the drop checks for every browser test.
+    csp_seen: RefCell<Vec<String>>,
 }
 
 impl Browser {
@@ -151,6 +154,7 @@ impl Browser {
             taken: Cell::new(0),
             timeout: DEFAULT_TIMEOUT,
             webdriver: format!("http://127.0.0.1:{port}"),
+            csp_seen: RefCell::default(),
         };
         let webdriver = browser.webdriver.clone();
         browser.wait_until_ready(&webdriver);
@@ -285,7 +289,7 @@ impl Browser {
             .unwrap_or_else(|e| panic!("reading the console log at {url}: {e}"));
         let log: serde_json::Value = serde_json::from_str(&body)
             .unwrap_or_else(|e| panic!("the console log is not JSON ({e}): {body}"));
-        log["value"]
+        let messages: Vec<String> = log["value"]
             .as_array()
             .unwrap_or_else(|| panic!("no console log in {body}"))
             .iter()
@@ -296,7 +300,11 @@ impl Browser {
                     e["message"].as_str().unwrap_or("")
                 )
             })
-            .collect()
+            .collect();
+        self.csp_seen
+            .borrow_mut()
+            .extend(messages.iter().filter(|m| is_csp_violation(m)).cloned());
+        messages
     }
 
     /// How long element lookups and `wait_for` wait before failing.
@@ -836,9 +844,7 @@ impl Browser {
     pub fn csp_violations(&self) -> Vec<String> {
         self.console()
             .into_iter()
-            .filter(|m| {
-                m.contains("Content Security Policy") || m.contains("Content-Security-Policy")
-            })
+            .filter(|m| is_csp_violation(m))
             .collect()
     }
 
@@ -865,8 +871,19 @@ impl Browser {
     }
 }
 
+fn is_csp_violation(message: &str) -> bool {
+    message.contains("Content Security Policy") || message.contains("Content-Security-Policy")
+}
+
 impl Drop for Browser {
     fn drop(&mut self) {
+        // What the console shows last, unless the test failed already (or never had a page).
+        let violations = if std::thread::panicking() || self.client.is_none() {
+            Vec::new()
+        } else {
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.console()));
+            self.csp_seen.take()
+        };
         if let Some(client) = self.client.take() {
             let _ = self.block_on_within(Duration::from_secs(10), client.close());
         }
@@ -882,6 +899,10 @@ impl Drop for Browser {
         }
         let _ = self.chromedriver.kill();
         let _ = self.chromedriver.wait();
+        assert!(
+            violations.is_empty(),
+            "the pages raised Content-Security-Policy violations: {violations:#?}"
+        );
     }
 }
 
