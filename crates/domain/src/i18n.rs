@@ -355,6 +355,7 @@ pub static TEXTS: &[(&str, &str, &str)] = &[
     ("error.next.not_found", "お探しのページは見つかりませんでした。URL が正しいか確認するか、ホームからお進みください", "The page you are looking for was not found. Check the address, or go on from the home page"),
     ("error.next.retry", "内容を確認して、もう一度お試しください", "Check what you entered and try again"),
     ("error.next.server", "サーバーで問題が起きました。少し時間をおいてもう一度お試しください。続く場合は管理者にお問い合わせください", "Something went wrong on the server. Please try again in a moment; if it keeps happening, contact your administrator"),
+    ("error.next.smaller", "送る内容(ファイルや入力)を上限より小さくして、もう一度お試しください", "Send less than the limit (a smaller file or shorter text) and try again"),
     ("error.no_ca", "認証局が設定されていません(ca_dir)", "No certificate authority is configured (ca_dir)"),
     ("error.no_certificate", "電子証明書がありません。プロフィールから申請してください", "You have no certificate; apply for one from your profile"),
     ("error.not_a_signer", "電子証明書による署名は署名者のみ指定できます", "Only a signer can sign with a certificate"),

@@ -313,8 +313,9 @@ fn a_form_over_its_limit_names_the_limit() {
     let a = form(&mut admin, "/profile", &huge);
     assert_eq!(a.status, 413, "{}", a.text);
     assert!(
-        a.text.contains("リクエストが大きすぎます（最大 64 KB）"),
-        "{}",
+        a.text.contains("リクエストが大きすぎます（最大 64 KB）")
+            && a.text.contains("上限より小さくして"),
+        "the limit, and what to do: {}",
         a.text
     );
     assert_eq!(display_name(&mut admin), before, "nothing changed");

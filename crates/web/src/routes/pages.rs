@@ -223,6 +223,7 @@ pub(crate) fn error_page_saying(
         401 => "error.next.login",
         403 => "error.next.forbidden",
         404 => "error.next.not_found",
+        413 => "error.next.smaller",
         500..=599 => "error.next.server",
         _ => "error.next.retry",
     });
