@@ -20,7 +20,7 @@ use pdf_sign::{
     PdfError, PrepareOptions, Report, SignOptions, Status, TsaTransport,
 };
 
-use crl_files::{verify_against, CrlFiles};
+use crl_files::{verify_against, with_dss, CrlFiles};
 use fuzz_common::Writer;
 
 // ---------------------------------------------------------------------------------------------
@@ -599,32 +599,18 @@ fn prepared_and_signed_pages_render() {
 // ---------------------------------------------------------------------------------------------
 // Long-term validation data after the form is complete
 
-/// `pdf` with a DSS of the revocation data its signatures need.
-fn dss(pdf: Vec<u8>) -> Vec<u8> {
-    let mut out = Vec::new();
-    pdf_sign::ltv::add_dss(
-        pdf,
-        &mut out,
-        &CrlFiles(&pki().dir),
-        &[],
-        &Default::default(),
-    )
-    .expect("DSS");
-    out
-}
-
 #[test]
 fn dss_and_document_timestamp_after_the_signatures_are_allowed_changes() {
-    let with_dss = dss(all_three_sign(&plain()));
+    let signed = with_dss(all_three_sign(&plain()), &pki().dir);
     let mut stamped = Vec::new();
     pdf_sign::timestamp_document(
-        with_dss,
+        signed,
         &mut stamped,
         &OpensslTsa,
         pdf_sign::HashAlgorithm::Sha256,
     )
     .expect("document timestamp");
-    let last = dss(stamped);
+    let last = with_dss(stamped, &pki().dir);
     let report = verify_bytes(&last);
     assert_all_intact(&report, 4);
     let first = &report.signatures[0];

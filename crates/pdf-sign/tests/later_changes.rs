@@ -23,7 +23,7 @@ use pdf_sign::{
     Report, SignOptions, Status, TsaTransport,
 };
 
-use crl_files::{verify_against, CrlFiles};
+use crl_files::{verify_against, with_dss};
 use fuzz_common::Writer;
 
 // ---------------------------------------------------------------------------------------------
@@ -388,16 +388,7 @@ fn inkan_timestamp(pdf: &[u8]) -> Vec<u8> {
 }
 
 fn inkan_dss(pdf: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    pdf_sign::ltv::add_dss(
-        pdf.to_vec(),
-        &mut out,
-        &CrlFiles(&env().pki),
-        &[],
-        &Default::default(),
-    )
-    .expect("DSS");
-    out
+    with_dss(pdf.to_vec(), &env().pki)
 }
 
 fn certify(level: Option<i64>) -> Option<Certify> {

@@ -30,3 +30,10 @@ pub fn verify_against(pdf: &[u8], root: &[u8], pki: &Path) -> Report {
     )
     .expect("verify runs")
 }
+
+/// `pdf` with a DSS holding the revocation data its signatures need, from `pki`'s CRLs.
+pub fn with_dss(pdf: Vec<u8>, pki: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    pdf_sign::ltv::add_dss(pdf, &mut out, &CrlFiles(pki), &[], &Default::default()).expect("DSS");
+    out
+}

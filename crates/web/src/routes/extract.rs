@@ -18,6 +18,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::error::HttpFailure;
 use crate::error::HttpStatus as _;
+use crate::routes::pages::error_page;
 use domain::acting::{Acting, Whom};
 use domain::auth::{self, Client, Session, SESSION_COOKIE};
 use domain::error::Failure;
@@ -366,7 +367,7 @@ async fn form_session(parts: &mut Parts, state: &AppState) -> Result<(Session, L
 
 /// The error page of a form whose token did not match.
 fn csrf_refused(state: &AppState, session: &Session, lang: Lang) -> Response {
-    crate::routes::pages::error_page(state, Some(session), lang, &Failure::Csrf)
+    error_page(state, Some(session), lang, &Failure::Csrf)
 }
 
 /// A logged-in page's form (`application/x-www-form-urlencoded`) whose hidden `csrf` field
@@ -382,7 +383,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let (session, lang) = form_session(&mut parts, state).await?;
-        let refused = |f: Failure| unreadable_form(state, Some(&session), lang, f);
+        let refused = |f: Failure| error_page(state, Some(&session), lang, &f);
         let bytes = form_body(Request::from_parts(parts, body), state)
             .await
             .map_err(refused)?;
@@ -408,7 +409,7 @@ impl FromRequest<AppState> for CsrfMultipart {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
         let (session, lang) = form_session(&mut parts, state).await?;
-        let refused = |f: Failure| unreadable_form(state, Some(&session), lang, f);
+        let refused = |f: Failure| error_page(state, Some(&session), lang, &f);
         let mut multipart = Multipart::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|e| refused(Failure::BadUpload(e.body_text())))?;
@@ -442,7 +443,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for PreLoginForm<T> {
             .map(str::to_owned);
         let back = format!("{}?msg={FORM_EXPIRED}", req.uri().path());
         let lang = page_lang(req.headers(), None);
-        let refused = |f: Failure| unreadable_form(state, None, lang, f);
+        let refused = |f: Failure| error_page(state, None, lang, &f);
         let bytes = form_body(req, state).await.map_err(refused)?;
         if !expected.is_some_and(|t| same_token(&t, &csrf_field(&bytes))) {
             return Err(Redirect::to(&back).into_response());
@@ -497,14 +498,4 @@ fn csrf_field(bytes: &[u8]) -> String {
     serde_urlencoded::from_bytes::<CsrfField>(bytes)
         .map(|f| f.csrf)
         .unwrap_or_default()
-}
-
-/// The error page of a form that could not be read, in the visitor's language.
-fn unreadable_form(
-    state: &AppState,
-    session: Option<&Session>,
-    lang: Lang,
-    f: Failure,
-) -> Response {
-    crate::routes::pages::error_page(state, session, lang, &f)
 }
